@@ -1,0 +1,42 @@
+# Delta: the two entry points are `make demo` and `make test`.
+#
+# Every cargo invocation uses the same target dir (outside the checkout, so a
+# fresh clone reuses a warm build) and the same feature set, so nothing is
+# compiled twice. The dev profile is used throughout; see docs/build.md.
+
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/delta/target
+# The node is built with its benchmarking CLI so that weights can be
+# regenerated on this machine; tests use the same features.
+FEATURES := --features delta-chain/runtime-benchmarks
+CARGO := cargo
+NODE := $(CARGO_TARGET_DIR)/debug/delta-chain
+PYTEST := python3 -m pytest -p no:cacheprovider
+
+.PHONY: setup build test test-rust test-e2e demo weights clean-chain-data
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace $(FEATURES)
+
+test-rust: build
+	$(CARGO) test --workspace $(FEATURES)
+
+test-e2e: build
+	DELTA_CHAIN_BIN=$(NODE) $(PYTEST) tests/e2e -v
+
+## All tests: unit, property and benchmark tests of every crate, then the
+## end-to-end tests against real `delta-chain` processes.
+test: test-rust test-e2e
+
+## Start a dev chain, register sample data holders, print the members, stop.
+demo: build
+	DELTA_CHAIN_BIN=$(NODE) python3 scripts/demo.py
+
+## Regenerate a pallet's weights.rs on this machine (PALLET=pallet_delta_identity).
+PALLET ?= pallet_delta_identity
+weights: build
+	$(NODE) benchmark pallet --chain dev --pallet $(PALLET) --extrinsic '*' \
+		--steps 50 --repeat 20 --template scripts/pallet-weight-template.hbs \
+		--output pallets/identity/src/weights.rs

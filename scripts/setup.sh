@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing Delta needs on a fresh Debian machine:
+# protoc (libp2p's build scripts), lld (fast linking of the large node
+# binary), the wasm target and rust-src for the runtime, and the Python
+# packages the end-to-end tests and the demo use. Idempotent and quiet when
+# everything is already there.
+set -euo pipefail
+
+need_apt=()
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
+command -v ld.lld >/dev/null 2>&1 || need_apt+=(lld)
+if [ ${#need_apt[@]} -gt 0 ]; then
+	echo "setup: installing ${need_apt[*]}"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32v1-none; then
+	echo "setup: adding rust target wasm32v1-none"
+	rustup target add wasm32v1-none
+fi
+if ! rustup component list --installed | grep -q '^rust-src'; then
+	echo "setup: adding rust-src"
+	rustup component add rust-src
+fi
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if ! python3 -c 'import substrateinterface, pytest' >/dev/null 2>&1; then
+	echo "setup: installing Python test packages"
+	python3 -m pip install --quiet --disable-pip-version-check -r "$here/tests/requirements.txt"
+fi

@@ -11,6 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "py"))
 
+from substrateinterface import Keypair  # noqa: E402
+
 from devnet import Node  # noqa: E402
 from identity_client import (  # noqa: E402
     base58,
@@ -19,7 +21,6 @@ from identity_client import (  # noqa: E402
     register,
     runtime_api_members,
 )
-from substrateinterface import Keypair  # noqa: E402
 
 HOLDERS = [
     ("//Alice", "Charité Hospital", 4001),

@@ -31,3 +31,9 @@ if ! python3 -c 'import substrateinterface, pytest' >/dev/null 2>&1; then
 	echo "setup: installing Python test packages"
 	python3 -m pip install --quiet --disable-pip-version-check -r "$here/tests/requirements.txt"
 fi
+
+# @polkadot/api for the end-to-end test that proves generic JS clients work.
+if [ ! -d "$here/tests/e2e/js/node_modules/@polkadot/api" ]; then
+	echo "setup: installing @polkadot/api for the end-to-end tests"
+	npm ci --prefix "$here/tests/e2e/js" --silent --no-audit --no-fund >/dev/null
+fi

@@ -4,10 +4,15 @@ Python's substrate-interface, unchanged."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from substrateinterface import Keypair
+
 from devnet import Node
 from identity_client import (
     base58,
@@ -18,7 +23,6 @@ from identity_client import (
     runtime_api_members,
     submit,
 )
-from substrateinterface import Keypair
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +81,11 @@ def test_register_read_back_update_and_leave(dev_node: Node) -> None:
         chain,
         alice,
         "update",
-        {"display_name": None, "endpoint": "0x" + b"/dns4/h.example/tcp/443/wss".hex(),
-         "peer_id": None},
+        {
+            "display_name": None,
+            "endpoint": "0x" + b"/dns4/h.example/tcp/443/wss".hex(),
+            "peer_id": None,
+        },
     )
     assert receipt.is_success, receipt.error_message
     mine = {m.account: m for m in runtime_api_members(chain)}[alice.public_key]
@@ -102,16 +109,36 @@ def test_refusals_are_named_and_change_nothing(dev_node: Node) -> None:
     before = runtime_api_members(chain)
 
     cases = [
-        (bob, "Bank B again", "/ip4/127.0.0.1/tcp/4002", ed25519_peer_id(bytes([3] * 32)),
-         "AlreadyRegistered"),
+        (
+            bob,
+            "Bank B again",
+            "/ip4/127.0.0.1/tcp/4002",
+            ed25519_peer_id(bytes([3] * 32)),
+            "AlreadyRegistered",
+        ),
         (charlie, "Impostor", "/ip4/127.0.0.1/tcp/4003", bob_peer, "PeerIdInUse"),
         (charlie, "Clinic C", "/ip4/127.0.0.1/tcp/4003", b"not a peer id", "MalformedPeerId"),
-        (charlie, "Clinic C", "127.0.0.1:4003", ed25519_peer_id(bytes([3] * 32)),
-         "MalformedEndpoint"),
-        (charlie, "", "/ip4/127.0.0.1/tcp/4003", ed25519_peer_id(bytes([3] * 32)),
-         "DisplayNameEmpty"),
-        (charlie, "x" * 65, "/ip4/127.0.0.1/tcp/4003", ed25519_peer_id(bytes([3] * 32)),
-         "DisplayNameTooLong"),
+        (
+            charlie,
+            "Clinic C",
+            "127.0.0.1:4003",
+            ed25519_peer_id(bytes([3] * 32)),
+            "MalformedEndpoint",
+        ),
+        (
+            charlie,
+            "",
+            "/ip4/127.0.0.1/tcp/4003",
+            ed25519_peer_id(bytes([3] * 32)),
+            "DisplayNameEmpty",
+        ),
+        (
+            charlie,
+            "x" * 65,
+            "/ip4/127.0.0.1/tcp/4003",
+            ed25519_peer_id(bytes([3] * 32)),
+            "DisplayNameTooLong",
+        ),
     ]
     for who, name, endpoint, peer, error in cases:
         receipt = register(chain, who, name, endpoint, peer)
@@ -130,3 +157,25 @@ def test_node_stops_cleanly_on_sigint() -> None:
     node.wait_until(lambda: node.best_number() >= 0, 10, "RPC")
     assert node.stop() == 0, "".join(node.log[-20:])
     assert not os.path.exists(node.base_path)
+
+
+def test_polkadot_js_works_unchanged(dev_node: Node) -> None:
+    """@polkadot/api with no custom types: sign and submit a DeltaIdentity
+    call, read the member back through storage and the runtime API."""
+    script = Path(__file__).resolve().parent / "js" / "identity.mjs"
+    peer_id = ed25519_peer_id(bytes([4] * 32))
+    result = subprocess.run(
+        ["node", str(script), dev_node.ws_url, "0x" + peer_id.hex()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["outcome"]["ok"], seen["outcome"]
+    assert "deltaIdentity.Registered" in seen["outcome"]["events"]
+    assert seen["stored"]["peerId"] == "0x" + peer_id.hex()
+    listed = {entry[0]: entry[1] for entry in seen["listed"]}
+    assert listed[seen["address"]]["endpoint"] == "0x" + b"/ip4/127.0.0.1/tcp/4004".hex()
+    assert {14, 15, 16} <= set(seen["metadataVersions"])

@@ -24,8 +24,14 @@ def test_three_validators_finalize_blocks() -> None:
             stack.enter_context(
                 Node(
                     [
-                        "--chain", "local", f"--{who}", "--validator",
-                        "--node-key", f"{i + 2:064x}", "--bootnodes", bootnode,
+                        "--chain",
+                        "local",
+                        f"--{who}",
+                        "--validator",
+                        "--node-key",
+                        f"{i + 2:064x}",
+                        "--bootnodes",
+                        bootnode,
                     ],
                     name=who,
                 )

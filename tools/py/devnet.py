@@ -30,9 +30,7 @@ def node_binary() -> str:
     explicit = os.environ.get("DELTA_CHAIN_BIN")
     if explicit:
         return explicit
-    target = os.environ.get(
-        "CARGO_TARGET_DIR", str(Path.home() / ".cache" / "delta" / "target")
-    )
+    target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache" / "delta" / "target"))
     return str(Path(target) / "debug" / "delta-chain")
 
 

@@ -122,8 +122,8 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 
 /// The timestamp stored in the state of block `at` (0 at genesis).
 fn stored_timestamp(client: &FullClient, at: Hash) -> u64 {
-	let mut key = sp_core::hashing::twox_128(b"Timestamp").to_vec();
-	key.extend_from_slice(&sp_core::hashing::twox_128(b"Now"));
+	let mut key = sp_io::hashing::twox_128(b"Timestamp").to_vec();
+	key.extend_from_slice(&sp_io::hashing::twox_128(b"Now"));
 	client
 		.storage(at, &StorageKey(key))
 		.ok()
@@ -158,7 +158,7 @@ fn new_dev<N: sc_network::NetworkBackend<Block, Hash>>(
 		config.prometheus_registry().cloned(),
 	);
 	let metrics = N::register_notification_metrics(config.prometheus_registry());
-	let (network, system_rpc_tx, tx_handler_controller, sync_service) =
+	let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
 		sc_service::build_network(sc_service::BuildNetworkParams {
 			config: &config,
 			net_config,
@@ -243,7 +243,9 @@ fn new_dev<N: sc_network::NetworkBackend<Block, Hash>>(
 		async move {
 			let now = sp_timestamp::Timestamp::current().as_millis();
 			let next = now.max(stored_timestamp(&client, parent).saturating_add(SLOT_DURATION));
-			Ok(sp_timestamp::InherentDataProvider::new(next.into()))
+			Ok::<_, Box<dyn std::error::Error + Send + Sync>>(sp_timestamp::InherentDataProvider::new(
+				next.into(),
+			))
 		}
 	};
 
@@ -339,7 +341,7 @@ fn new_aura_grandpa<N: sc_network::NetworkBackend<Block, Hash>>(
 		Vec::default(),
 	));
 
-	let (network, system_rpc_tx, tx_handler_controller, sync_service) =
+	let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
 		sc_service::build_network(sc_service::BuildNetworkParams {
 			config: &config,
 			net_config,

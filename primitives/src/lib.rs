@@ -17,3 +17,4 @@ extern crate alloc;
 
 pub mod base58;
 pub mod identity;
+pub mod round;

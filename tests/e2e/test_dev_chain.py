@@ -21,6 +21,7 @@ from identity_client import (
     metadata_versions,
     register,
     runtime_api_members,
+    scale_bytes,
     submit,
 )
 
@@ -66,7 +67,7 @@ def test_register_read_back_update_and_leave(dev_node: Node) -> None:
     assert ("DeltaIdentity", "Registered") in events
 
     stored = chain.query("DeltaIdentity", "Members", [alice.ss58_address]).value
-    assert bytes.fromhex(stored["peer_id"][2:]) == peer_id
+    assert scale_bytes(stored["peer_id"]) == peer_id
     owner = chain.query("DeltaIdentity", "AccountByPeerId", ["0x" + peer_id.hex()]).value
     assert owner == alice.ss58_address
 

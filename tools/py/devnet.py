@@ -67,7 +67,6 @@ class Node:
             str(self.rpc_port),
             "--no-prometheus",
             "--no-telemetry",
-            "--no-hardware-benchmarks",
             "--no-mdns",
         ]
         self.log: list[str] = []

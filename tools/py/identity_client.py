@@ -136,3 +136,18 @@ def metadata_versions(chain: SubstrateInterface) -> list[int]:
     result = chain.rpc_request("state_call", ["Metadata_metadata_versions", "0x"])["result"]
     reader = _Reader(bytes.fromhex(result[2:]))
     return [reader.u32() for _ in range(reader.compact())]
+
+
+def scale_bytes(value: Any) -> bytes:
+    """Bytes from substrate-interface's decoding of a `Vec<u8>`, which gives
+    text when the bytes are valid UTF-8 and `0x`-hex otherwise."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, list):
+        return bytes(value)
+    if value.startswith("0x"):
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+    return str(value).encode("utf-8")

@@ -79,10 +79,10 @@ mod tests {
 		assert_eq!(encode(b""), "");
 		assert_eq!(encode(&[0x61]), "2g");
 		assert_eq!(encode(&[0x62, 0x62, 0x62]), "a3gV");
-		assert_eq!(encode(&[0x00, 0x00, 0x28, 0x7f, 0xb4, 0xcd]), "111233QC4");
+		assert_eq!(encode(&[0x00, 0x00, 0x00, 0x28, 0x7f, 0xb4, 0xcd]), "111233QC4");
 		assert_eq!(encode(b"Hello World!"), "2NEpo7TZRRrLZSi2U");
 		assert_eq!(decode("2NEpo7TZRRrLZSi2U").unwrap(), b"Hello World!".to_vec());
-		assert_eq!(decode("111233QC4").unwrap(), vec![0, 0, 0x28, 0x7f, 0xb4, 0xcd]);
+		assert_eq!(decode("111233QC4").unwrap(), vec![0, 0, 0, 0x28, 0x7f, 0xb4, 0xcd]);
 	}
 
 	#[test]

@@ -1,5 +1,6 @@
 use crate::{mock::*, AccountByPeerId, Error, Event, MemberCount, Members};
 use frame_support::{assert_noop, assert_ok};
+use sp_runtime::BuildStorage;
 
 const ALICE: u64 = 1;
 const BOB: u64 = 2;

@@ -49,7 +49,8 @@ def main() -> int:
                 return 1
             print(
                 f"  registered {name!r} as {keypair.ss58_address[:10]}… "
-                f"in block {receipt.block_number} ({time.monotonic() - t:.1f} s)"
+                f"in block {chain.get_block_number(receipt.block_hash)} "
+                f"({time.monotonic() - t:.1f} s)"
             )
         print("\nMembers of the network (runtime API DeltaIdentityApi_members):")
         print(f"  {'account':<50} {'name':<18} {'endpoint':<24} {'peer id':<54} block")

@@ -1,0 +1,212 @@
+//! Fixed-point encoding of real numbers into a ring, with an explicit scale.
+//!
+//! A value `x` is encoded as the integer `round(x * 2^f)` (`f` fractional
+//! bits), stored in two's complement in Z_2^k. Integers with `f = 0` are
+//! exact; a float is exact to within `2^-(f+1)`, so a sum over `n` members
+//! is within `n * 2^-(f+1)` of the true sum.
+//!
+//! The sum of `n` encoded values must not wrap around the ring, or the
+//! result would be silently wrong (the original Delta's int64 overflow). So
+//! an encoder is built for a maximum number of summands and refuses any
+//! value whose magnitude exceeds `(2^(k-1) - 1) / max_summands`; clipping
+//! to that bound happens only when the caller asks for it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+	ring::{Ring, RingVector},
+	Error,
+};
+
+/// How to turn real numbers into ring elements and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedPoint {
+	/// The ring the encoded vector lives in.
+	pub ring: Ring,
+	/// Fractional bits: the scale is `2^fractional_bits`.
+	pub fractional_bits: u32,
+	/// The most values that will be summed; bounds each value so that the
+	/// sum cannot wrap.
+	pub max_summands: u32,
+}
+
+impl FixedPoint {
+	/// An encoder; refuses scales that leave no room for an integer part.
+	pub fn new(ring: Ring, fractional_bits: u32, max_summands: u32) -> Result<Self, Error> {
+		if max_summands == 0 || fractional_bits + 2 > ring.bits() || fractional_bits > 96 {
+			return Err(Error::BadEncoding { ring, fractional_bits, max_summands });
+		}
+		let encoder = Self { ring, fractional_bits, max_summands };
+		if encoder.max_abs_encoded() == 0 {
+			return Err(Error::BadEncoding { ring, fractional_bits, max_summands });
+		}
+		Ok(encoder)
+	}
+
+	/// The largest encoded magnitude one value may have.
+	pub fn max_abs_encoded(&self) -> i128 {
+		let half: i128 = if self.ring.bits() == 128 { i128::MAX } else { (1i128 << (self.ring.bits() - 1)) - 1 };
+		half / i128::from(self.max_summands)
+	}
+
+	/// The largest magnitude one real value may have.
+	pub fn max_abs_value(&self) -> f64 {
+		self.max_abs_encoded() as f64 / self.scale()
+	}
+
+	fn scale(&self) -> f64 {
+		(2.0f64).powi(self.fractional_bits as i32)
+	}
+
+	fn to_ring(&self, encoded: &[i128]) -> RingVector {
+		match self.ring {
+			Ring::Bits32 => RingVector::U32(encoded.iter().map(|v| *v as u32).collect()),
+			Ring::Bits64 => RingVector::U64(encoded.iter().map(|v| *v as u64).collect()),
+			Ring::Bits128 => RingVector::U128(encoded.iter().map(|v| *v as u128).collect()),
+		}
+	}
+
+	/// Encodes floats; a value out of range or not finite is an error.
+	pub fn encode_f64(&self, values: &[f64]) -> Result<RingVector, Error> {
+		let max = self.max_abs_encoded();
+		let scale = self.scale();
+		let mut encoded = Vec::with_capacity(values.len());
+		for (index, value) in values.iter().enumerate() {
+			let scaled = (value * scale).round();
+			if !scaled.is_finite() || scaled.abs() > max as f64 {
+				return Err(Error::OutOfRange { index, value: *value, max: self.max_abs_value() });
+			}
+			encoded.push(scaled as i128);
+		}
+		Ok(self.to_ring(&encoded))
+	}
+
+	/// Encodes floats, clipping each to `±max_abs_value()`; NaN is still an
+	/// error, since no clipped value stands for it.
+	pub fn encode_f64_clipped(&self, values: &[f64]) -> Result<RingVector, Error> {
+		let max = self.max_abs_encoded();
+		let scale = self.scale();
+		let mut encoded = Vec::with_capacity(values.len());
+		for (index, value) in values.iter().enumerate() {
+			if value.is_nan() {
+				return Err(Error::OutOfRange { index, value: *value, max: self.max_abs_value() });
+			}
+			let scaled = (value * scale).round().clamp(-(max as f64), max as f64);
+			encoded.push((scaled as i128).clamp(-max, max));
+		}
+		Ok(self.to_ring(&encoded))
+	}
+
+	/// Encodes integers exactly (scaled by `2^fractional_bits`).
+	pub fn encode_i64(&self, values: &[i64]) -> Result<RingVector, Error> {
+		let max = self.max_abs_encoded();
+		let mut encoded = Vec::with_capacity(values.len());
+		for (index, value) in values.iter().enumerate() {
+			let scaled = i128::from(*value).checked_shl(self.fractional_bits).filter(|v| {
+				v >> self.fractional_bits == i128::from(*value) && v.abs() <= max
+			});
+			match scaled {
+				Some(v) => encoded.push(v),
+				None => {
+					return Err(Error::OutOfRange {
+						index,
+						value: *value as f64,
+						max: self.max_abs_value(),
+					})
+				},
+			}
+		}
+		Ok(self.to_ring(&encoded))
+	}
+
+	/// Decodes a sum to integers in units of `2^-fractional_bits`.
+	pub fn decode_scaled(&self, sum: &RingVector) -> Result<Vec<i128>, Error> {
+		if sum.ring() != self.ring {
+			return Err(Error::RingMismatch { expected: self.ring, got: sum.ring() });
+		}
+		let bits = self.ring.bits();
+		Ok(sum
+			.to_u128()
+			.into_iter()
+			.map(|v| if bits == 128 { v as i128 } else { ((v << (128 - bits)) as i128) >> (128 - bits) })
+			.collect())
+	}
+
+	/// Decodes a sum to floats.
+	pub fn decode_f64(&self, sum: &RingVector) -> Result<Vec<f64>, Error> {
+		let scale = self.scale();
+		Ok(self.decode_scaled(sum)?.into_iter().map(|v| v as f64 / scale).collect())
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use proptest::prelude::*;
+
+	#[test]
+	fn test_vectors() {
+		let e = FixedPoint::new(Ring::Bits32, 8, 1).unwrap();
+		assert_eq!(e.encode_f64(&[1.0, -1.0, 0.5, 0.00390625]).unwrap(),
+			RingVector::U32(vec![256, 0xffff_ff00, 128, 1]));
+		// Rounds to nearest: 0.001 * 256 = 0.256 -> 0.
+		assert_eq!(e.encode_f64(&[0.001]).unwrap(), RingVector::U32(vec![0]));
+		let e = FixedPoint::new(Ring::Bits64, 0, 1).unwrap();
+		assert_eq!(e.encode_i64(&[-2, 3]).unwrap(), RingVector::U64(vec![u64::MAX - 1, 3]));
+		assert_eq!(e.decode_scaled(&RingVector::U64(vec![u64::MAX - 1, 3])).unwrap(), vec![-2, 3]);
+		let e = FixedPoint::new(Ring::Bits128, 16, 1).unwrap();
+		assert_eq!(e.decode_f64(&e.encode_f64(&[-3.25]).unwrap()).unwrap(), vec![-3.25]);
+	}
+
+	#[test]
+	fn bounds_leave_room_for_the_sum() {
+		let e = FixedPoint::new(Ring::Bits32, 0, 4).unwrap();
+		assert_eq!(e.max_abs_encoded(), (i32::MAX as i128) / 4);
+		assert!(e.encode_i64(&[536_870_911]).is_ok());
+		assert_eq!(
+			e.encode_i64(&[0, 536_870_912]),
+			Err(Error::OutOfRange { index: 1, value: 536_870_912.0, max: 536_870_911.0 })
+		);
+		assert!(matches!(e.encode_f64(&[f64::NAN]), Err(Error::OutOfRange { index: 0, .. })));
+		assert!(matches!(e.encode_f64(&[f64::INFINITY]), Err(Error::OutOfRange { .. })));
+		assert_eq!(
+			e.encode_f64_clipped(&[1e12, -1e12]).unwrap(),
+			RingVector::U32(vec![536_870_911, (-536_870_911i32) as u32])
+		);
+		assert!(FixedPoint::new(Ring::Bits32, 31, 1).is_err());
+		assert!(FixedPoint::new(Ring::Bits64, 10, 0).is_err());
+	}
+
+	proptest! {
+		#[test]
+		fn sums_of_in_range_values_decode_exactly(
+			values in proptest::collection::vec(-1_000_000i64..1_000_000, 1..50),
+			bits in 0u32..12,
+		) {
+			for ring in [Ring::Bits32, Ring::Bits64, Ring::Bits128] {
+				let e = FixedPoint::new(ring, bits, values.len() as u32).unwrap();
+				let Ok(first) = e.encode_i64(&values[..1]) else { continue };
+				let mut sum = RingVector::zeros(ring, 1);
+				sum.add_assign(&first);
+				let mut ok = true;
+				for v in &values[1..] {
+					match e.encode_i64(&[*v]) {
+						Ok(x) => { sum.add_assign(&x); },
+						Err(_) => { ok = false; break; },
+					}
+				}
+				if ok {
+					let expect: i128 = values.iter().map(|v| i128::from(*v) << bits).sum();
+					prop_assert_eq!(e.decode_scaled(&sum).unwrap(), vec![expect]);
+				}
+			}
+		}
+
+		#[test]
+		fn floats_round_trip_within_half_a_unit(x in -1e6f64..1e6, bits in 0u32..30) {
+			let e = FixedPoint::new(Ring::Bits64, bits, 1).unwrap();
+			let back = e.decode_f64(&e.encode_f64(&[x]).unwrap()).unwrap()[0];
+			prop_assert!((back - x).abs() <= 0.5 / (2f64).powi(bits as i32) + 1e-9);
+		}
+	}
+}

@@ -286,12 +286,12 @@ impl Aggregator {
 			}
 		}
 
-		let mut sum = self.sum.clone();
+		// Collect every mask to remove, then remove them all in one pass.
+		let mut seeds: Vec<(zeroize::Zeroizing<[u8; 32]>, bool)> = Vec::new();
 		for owner in &self.masked {
 			let shares = seed_shares.get(owner).map(Vec::as_slice).unwrap_or(&[]);
 			let seed = reconstruct_checked(*owner, shares, t)?;
-			let prg_seed = keys::self_mask_seed(&seed, *owner, &context);
-			prg::apply_mask(&mut sum, &prg_seed, true);
+			seeds.push((keys::self_mask_seed(&seed, *owner, &context), true));
 		}
 		let graph = self.graph()?.clone();
 		for owner in &self.dropped {
@@ -306,9 +306,12 @@ impl Aggregator {
 				let seed = keys::pairwise_seed(&secret, peer_key, *owner, *peer, &context)?;
 				// The survivor added the mask if its id is lower, else
 				// subtracted it; undo exactly that.
-				prg::apply_mask(&mut sum, &seed, *peer < *owner);
+				seeds.push((seed, *peer < *owner));
 			}
 		}
+		let masks: Vec<(&[u8; 32], bool)> = seeds.iter().map(|(seed, sub)| (&**seed, *sub)).collect();
+		let mut sum = self.sum.clone();
+		prg::apply_masks(&mut sum, &masks);
 		self.phase = Phase::Done;
 		Ok(sum)
 	}

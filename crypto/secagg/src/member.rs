@@ -211,9 +211,8 @@ impl Member {
 			});
 		}
 
-		let mut vector = input.clone();
 		let self_seed = keys::self_mask_seed(&self.self_seed, self.id, &self.config.context);
-		prg::apply_mask(&mut vector, &self_seed, false);
+		let mut pair_seeds = Vec::with_capacity(shared.len());
 		for peer_id in &shared {
 			let peer = roster.get(peer_id).ok_or(Error::UnknownMember { member: *peer_id })?;
 			let seed = keys::pairwise_seed(
@@ -224,8 +223,13 @@ impl Member {
 				&self.config.context,
 			)?;
 			// The lower id adds, the higher subtracts: the pair cancels in the sum.
-			prg::apply_mask(&mut vector, &seed, self.id > *peer_id);
+			pair_seeds.push((seed, self.id > *peer_id));
 		}
+		let mut masks: Vec<(&[u8; 32], bool)> = Vec::with_capacity(pair_seeds.len() + 1);
+		masks.push((&self_seed, false));
+		masks.extend(pair_seeds.iter().map(|(seed, subtract)| (&**seed, *subtract)));
+		let mut vector = input.clone();
+		prg::apply_masks(&mut vector, &masks);
 		held.insert(self.id, (own_seed_share.clone(), own_key_share.clone()));
 		let graph = graph.clone();
 		self.state = State::AwaitingUnmask { shared, held, graph };

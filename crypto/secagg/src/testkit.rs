@@ -60,14 +60,15 @@ pub fn run_round(params: &Params) -> Report {
 		ring: params.ring,
 		graph_seed,
 	};
-	let mut member_time = Duration::ZERO;
+	// Per member, so the mean covers only members that did all four phases.
+	let mut member_time = vec![Duration::ZERO; params.n];
 	let mut aggregator_time = Duration::ZERO;
 	let mut aggregator = Aggregator::new(config.clone());
 	let mut members = Vec::with_capacity(params.n);
 	for id in 0..params.n as MemberId {
 		let t = Instant::now();
 		let (member, advert) = Member::new(config.clone(), id, &mut OsRng);
-		member_time += t.elapsed();
+		member_time[id as usize] += t.elapsed();
 		let t = Instant::now();
 		aggregator.receive_advertise(advert).expect("advertise");
 		aggregator_time += t.elapsed();
@@ -79,7 +80,7 @@ pub fn run_round(params: &Params) -> Report {
 	for member in members.iter_mut() {
 		let t = Instant::now();
 		let shares = member.share_keys(&roster, &mut OsRng).expect("share keys");
-		member_time += t.elapsed();
+		member_time[member.id() as usize] += t.elapsed();
 		let t = Instant::now();
 		aggregator.receive_share_keys(shares).expect("receive shares");
 		aggregator_time += t.elapsed();
@@ -96,7 +97,7 @@ pub fn run_round(params: &Params) -> Report {
 		expected.add_assign(&input);
 		let t = Instant::now();
 		let masked = member.masked_input(delivery, &input).expect("masked input");
-		member_time += t.elapsed();
+		member_time[member.id() as usize] += t.elapsed();
 		let t = Instant::now();
 		aggregator.receive_masked_input(masked).expect("receive masked");
 		aggregator_time += t.elapsed();
@@ -108,7 +109,7 @@ pub fn run_round(params: &Params) -> Report {
 	for member in survivors.iter_mut() {
 		let t = Instant::now();
 		let response = member.unmask(&request).expect("unmask");
-		member_time += t.elapsed();
+		member_time[member.id() as usize] += t.elapsed();
 		let t = Instant::now();
 		aggregator.receive_unmask(response).expect("receive unmask");
 		aggregator_time += t.elapsed();
@@ -116,12 +117,11 @@ pub fn run_round(params: &Params) -> Report {
 	let t = Instant::now();
 	let sum = aggregator.finish().expect("finish");
 	aggregator_time += t.elapsed();
-	// Members that dropped still did phases 1-2; spread all member time over
-	// the survivors' count would overstate it, so divide by everyone's.
+	let full: Vec<Duration> = survivors.iter().map(|m| member_time[m.id() as usize]).collect();
 	Report {
 		exact: sum == expected,
 		aggregator_time,
-		member_time: member_time / params.n.max(1) as u32,
+		member_time: full.iter().sum::<Duration>() / full.len().max(1) as u32,
 	}
 }
 

@@ -55,20 +55,20 @@ pub fn from_template(path: &std::path::Path) -> Result<ChainSpec, String> {
 	let field = |name: &str| {
 		template
 			.get(name)
-			.ok_or_else(|| format!("chain-spec template {} has no \"{name}\"", path.display()))
+			.ok_or_else(|| format!("chain-spec template {} has no `{name}`", path.display()))
 	};
 	let text_field = |name: &str| -> Result<String, String> {
 		field(name)?
 			.as_str()
 			.map(str::to_owned)
-			.ok_or_else(|| format!("\"{name}\" in {} must be a string", path.display()))
+			.ok_or_else(|| format!("`{name}` in {} must be a string", path.display()))
 	};
 	let chain_type: ChainType = serde_json::from_value(field("chainType")?.clone())
-		.map_err(|e| format!("\"chainType\" in {}: {e}", path.display()))?;
+		.map_err(|e| format!("`chainType` in {}: {e}", path.display()))?;
 	let boot_nodes = match template.get("bootNodes") {
 		None => Vec::new(),
 		Some(value) => serde_json::from_value::<Vec<String>>(value.clone())
-			.map_err(|e| format!("\"bootNodes\" in {}: {e}", path.display()))?
+			.map_err(|e| format!("`bootNodes` in {}: {e}", path.display()))?
 			.iter()
 			.map(|node| {
 				node.parse::<sc_network::config::MultiaddrWithPeerId>()
@@ -79,7 +79,7 @@ pub fn from_template(path: &std::path::Path) -> Result<ChainSpec, String> {
 	let properties = match template.get("properties") {
 		None => properties(),
 		Some(value) => serde_json::from_value(value.clone())
-			.map_err(|e| format!("\"properties\" in {}: {e}", path.display()))?,
+			.map_err(|e| format!("`properties` in {}: {e}", path.display()))?,
 	};
 	let mut builder = ChainSpec::builder(wasm()?, None)
 		.with_name(&text_field("name")?)

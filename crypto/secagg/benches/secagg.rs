@@ -44,7 +44,10 @@ fn protocol(c: &mut Criterion) {
 				let mut group = c.benchmark_group(format!("secagg_n{n}_d{d}"));
 				group.sample_size(10);
 				let k = if n <= 10 { n - 1 } else { 2 * ((n as f64).log2().ceil() as usize) * 2 };
-				let params = testkit::Params { n, k, threshold: k.min(n - 1) / 2 + 1, d, ring: Ring::Bits64, dropout };
+				// A third of the neighbourhood: safe against 30% dropout in every
+				// neighbourhood with overwhelming probability.
+				let threshold = (k.min(n - 1) + 1).div_ceil(3) + 1;
+				let params = testkit::Params { n, k, threshold, d, ring: Ring::Bits64, dropout };
 				let label = format!("dropout{}", (dropout * 100.0) as u32);
 				group.bench_with_input(BenchmarkId::new("member", &label), &params, |b, p| {
 					b.iter_custom(|iters| (0..iters).map(|_| testkit::time_member(p)).sum())

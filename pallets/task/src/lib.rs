@@ -1,0 +1,694 @@
+//! # Delta task pallet
+//!
+//! Tasks and their rounds on Delta Chain. A requester creates a task (the
+//! commitment of its package, the datasets it reads, how many rounds, the
+//! round parameters); each round then runs the secure-aggregation phases
+//! Open → ShareKeys → Compute → Unmask → Done, moved by
+//! [`delta_primitives::round::RoundState`], the same state machine the
+//! coordinator runs. A phase ends as soon as its quorum is met or, without
+//! anyone calling, in `on_initialize` of the block where its deadline falls.
+//!
+//! ## Calls
+//! - [`Pallet::create_task`], [`Pallet::start_round`], [`Pallet::finish_round`],
+//!   [`Pallet::finish_task`], [`Pallet::cancel_task`]: the task's owner.
+//! - [`Pallet::join`], [`Pallet::commit_shares`], [`Pallet::commit_masked`],
+//!   [`Pallet::reveal`]: members (registered identities) in the round.
+//!
+//! ## Randomness
+//! When the member set is fixed (Open ends), the round's neighbour-graph
+//! seed is the hash of the block before the one that fixed it. The requester
+//! cannot choose it; the author of that block could try a few alternative
+//! blocks (it can reorder or withhold transactions) to bias the seed among a
+//! handful of candidates, which is why the graph's degree, not the seed,
+//! carries the security argument.
+//!
+//! ## Status
+//! Not yet part of the runtime: benchmarks and weights, pruning after a
+//! retention period, and the runtime API come with the coordinator and the
+//! conformance suite (issue 4).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+
+/// A task's number, assigned in order of creation.
+pub type TaskId = u64;
+/// A round's number within its task, from 0.
+pub type RoundNo = u32;
+/// A 32-byte commitment (a hash computed off chain).
+pub type Commitment = [u8; 32];
+
+/// What kind of computation a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+pub enum TaskKind {
+	/// Federated statistics.
+	Statistics,
+	/// Horizontal federated learning.
+	HorizontalLearning,
+	/// Vertical federated learning.
+	VerticalLearning,
+}
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+pub enum TaskStatus {
+	/// Rounds may start.
+	Active,
+	/// The owner finished it.
+	Finished,
+	/// The owner cancelled it.
+	Cancelled,
+}
+
+/// Whether an account is a registered member of the network. The runtime
+/// implements it with the identity pallet.
+pub trait MemberRegistry<AccountId> {
+	/// True if `who` may take part in rounds.
+	fn is_member(who: &AccountId) -> bool;
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
+	use delta_primitives::round::{
+		check_reveal, Action, MemberStatus, ParamsError, Phase, PhaseChange, RevealError,
+		RoundError, RoundParams, RoundState, ShareKind,
+	};
+	use frame_support::pallet_prelude::*;
+	use frame_system::pallet_prelude::*;
+	use sp_runtime::traits::{SaturatedConversion, UniqueSaturatedInto};
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	/// Configuration of the task pallet.
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// Who counts as a member of the network.
+		type Members: MemberRegistry<Self::AccountId>;
+		/// Most datasets one task may name.
+		#[pallet::constant]
+		type MaxDatasets: Get<u32>;
+		/// Longest dataset name, in bytes.
+		#[pallet::constant]
+		type MaxDatasetNameLen: Get<u32>;
+		/// Most rounds one task may run.
+		#[pallet::constant]
+		type MaxRounds: Get<u32>;
+		/// Most shares one reveal call may carry.
+		#[pallet::constant]
+		type MaxRevealsPerCall: Get<u32>;
+		/// Longest revealed share, in bytes.
+		#[pallet::constant]
+		type MaxShareLen: Get<u32>;
+		/// Most round deadlines that may fall in one block; bounds the work
+		/// of `on_initialize`.
+		#[pallet::constant]
+		type MaxDeadlinesPerBlock: Get<u32>;
+	}
+
+	/// A dataset name.
+	pub type DatasetName<T> = BoundedVec<u8, <T as Config>::MaxDatasetNameLen>;
+
+	/// A task as stored.
+	#[derive(frame_support::CloneNoBound, frame_support::PartialEqNoBound, frame_support::EqNoBound, Encode, Decode, TypeInfo, MaxEncodedLen, frame_support::DebugNoBound)]
+	#[scale_info(skip_type_params(T))]
+	pub struct TaskInfo<T: Config> {
+		/// Who created it and drives its rounds.
+		pub owner: T::AccountId,
+		/// Hash of the task package; members refuse a package that differs.
+		pub package: Commitment,
+		/// What it computes.
+		pub kind: TaskKind,
+		/// The datasets it reads.
+		pub datasets: BoundedVec<DatasetName<T>, T::MaxDatasets>,
+		/// How many rounds it may run.
+		pub rounds: u32,
+		/// Parameters of each round (deadlines in blocks).
+		pub params: RoundParams,
+		/// Its status.
+		pub status: TaskStatus,
+		/// Rounds started so far.
+		pub rounds_started: u32,
+		/// Block of creation.
+		pub created_at: BlockNumberFor<T>,
+	}
+
+	/// A round as stored.
+	#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
+	pub struct RoundInfo {
+		/// Phase, deadline and counts.
+		pub state: RoundState,
+		/// Neighbour-graph seed, fixed when Open ends.
+		pub seed: Option<[u8; 32]>,
+		/// Commitment of the result, once the owner finished the round.
+		pub result: Option<Commitment>,
+	}
+
+	/// A member's record in a round.
+	#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
+	pub struct RoundMember {
+		/// How far it has come.
+		pub status: MemberStatus,
+		/// X25519 key of its share channel.
+		pub channel_key: [u8; 32],
+		/// X25519 key of its pairwise masks.
+		pub masking_key: [u8; 32],
+		/// Commitment of its encrypted shares.
+		pub shares: Option<Commitment>,
+		/// Commitment of its masked input.
+		pub masked: Option<Commitment>,
+	}
+
+	/// The next task id.
+	#[pallet::storage]
+	pub type NextTaskId<T> = StorageValue<_, TaskId, ValueQuery>;
+
+	/// Tasks by id.
+	#[pallet::storage]
+	pub type Tasks<T: Config> = StorageMap<_, Twox64Concat, TaskId, TaskInfo<T>, OptionQuery>;
+
+	/// Rounds by task and number.
+	#[pallet::storage]
+	pub type Rounds<T> =
+		StorageDoubleMap<_, Twox64Concat, TaskId, Twox64Concat, RoundNo, RoundInfo, OptionQuery>;
+
+	/// Members of each round.
+	#[pallet::storage]
+	pub type RoundMembers<T: Config> = StorageNMap<
+		_,
+		(
+			NMapKey<Twox64Concat, TaskId>,
+			NMapKey<Twox64Concat, RoundNo>,
+			NMapKey<Blake2_128Concat, T::AccountId>,
+		),
+		RoundMember,
+		OptionQuery,
+	>;
+
+	/// Revealed shares: (task, round, revealer, owner of the secret) to the
+	/// kind and the share.
+	#[pallet::storage]
+	pub type Reveals<T: Config> = StorageNMap<
+		_,
+		(
+			NMapKey<Twox64Concat, TaskId>,
+			NMapKey<Twox64Concat, RoundNo>,
+			NMapKey<Blake2_128Concat, T::AccountId>,
+			NMapKey<Blake2_128Concat, T::AccountId>,
+		),
+		(ShareKind, BoundedVec<u8, T::MaxShareLen>),
+		OptionQuery,
+	>;
+
+	/// Rounds whose current phase ends at each block.
+	#[pallet::storage]
+	pub type Deadlines<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<(TaskId, RoundNo), T::MaxDeadlinesPerBlock>,
+		ValueQuery,
+	>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A task was created.
+		TaskCreated { task: TaskId, owner: T::AccountId, package: Commitment },
+		/// A round opened for joining.
+		RoundStarted { task: TaskId, round: RoundNo, deadline: u64 },
+		/// A member joined a round with its public keys.
+		Joined { task: TaskId, round: RoundNo, who: T::AccountId },
+		/// A member committed its encrypted shares.
+		SharesCommitted { task: TaskId, round: RoundNo, who: T::AccountId, commitment: Commitment },
+		/// A member committed its masked input.
+		MaskedCommitted { task: TaskId, round: RoundNo, who: T::AccountId, commitment: Commitment },
+		/// A member revealed its unmasking shares.
+		Revealed { task: TaskId, round: RoundNo, who: T::AccountId, shares: u32 },
+		/// A round changed phase (quorum met or deadline passed).
+		PhaseChanged { task: TaskId, round: RoundNo, phase: Phase, deadline: u64 },
+		/// The member set is fixed and the neighbour-graph seed drawn.
+		SeedFixed { task: TaskId, round: RoundNo, seed: [u8; 32] },
+		/// The owner recorded a round's result.
+		RoundFinished { task: TaskId, round: RoundNo, result: Commitment },
+		/// The owner finished the task.
+		TaskFinished { task: TaskId },
+		/// The owner cancelled the task.
+		TaskCancelled { task: TaskId },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// No task with this id.
+		UnknownTask,
+		/// No such round in this task.
+		UnknownRound,
+		/// Only the task's owner may do this.
+		NotOwner,
+		/// The task is finished or cancelled.
+		TaskNotActive,
+		/// Too many datasets.
+		TooManyDatasets,
+		/// A dataset name is empty or too long.
+		BadDatasetName,
+		/// `rounds` is zero or above the maximum.
+		BadRoundCount,
+		/// Round parameters: fewer than 2 members.
+		TooFewMembers,
+		/// Round parameters: `min_members` above `max_members`.
+		MinAboveMax,
+		/// Round parameters: too many members for one round.
+		TooManyMembers,
+		/// Round parameters: threshold below 2 or above `min_members`.
+		BadThreshold,
+		/// Round parameters: a phase timeout is zero.
+		ZeroTimeout,
+		/// The previous round is still running.
+		RoundInProgress,
+		/// All the task's rounds have been started.
+		NoRoundsLeft,
+		/// The caller is not a registered member of the network.
+		NotRegistered,
+		/// The action belongs to another phase.
+		WrongPhase,
+		/// The phase's deadline has passed.
+		DeadlinePassed,
+		/// The caller already joined this round.
+		AlreadyJoined,
+		/// The round has all the members it may have.
+		RoundFull,
+		/// The caller is not a member of this round.
+		NotInRound,
+		/// The caller dropped out of this round earlier.
+		DroppedOut,
+		/// The caller already did this in this round.
+		AlreadyDone,
+		/// The two public keys must be distinct and non-zero.
+		BadKeys,
+		/// Too many shares in one reveal, or a share too long.
+		RevealTooLarge,
+		/// A revealed share names an account that is not in the round or
+		/// never shared.
+		RevealForUnknownMember,
+		/// A revealed share of the wrong kind for its owner: revealing it
+		/// together with the other kind would unmask the owner's input.
+		WrongShareKind,
+		/// The same owner appears twice in one reveal.
+		DuplicateReveal,
+		/// Too many deadlines fall in the same block; try again next block.
+		DeadlineSlotsFull,
+	}
+
+	impl<T> From<ParamsError> for Error<T> {
+		fn from(e: ParamsError) -> Self {
+			match e {
+				ParamsError::TooFewMembers => Error::TooFewMembers,
+				ParamsError::MinAboveMax => Error::MinAboveMax,
+				ParamsError::TooManyMembers => Error::TooManyMembers,
+				ParamsError::BadThreshold => Error::BadThreshold,
+				ParamsError::ZeroTimeout => Error::ZeroTimeout,
+			}
+		}
+	}
+
+	impl<T> From<RoundError> for Error<T> {
+		fn from(e: RoundError) -> Self {
+			match e {
+				RoundError::WrongPhase { .. } => Error::WrongPhase,
+				RoundError::DeadlinePassed => Error::DeadlinePassed,
+				RoundError::AlreadyJoined => Error::AlreadyJoined,
+				RoundError::RoundFull => Error::RoundFull,
+				RoundError::NotAMember => Error::NotInRound,
+				RoundError::DroppedOut => Error::DroppedOut,
+				RoundError::AlreadyDone => Error::AlreadyDone,
+			}
+		}
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let due = Deadlines::<T>::take(now);
+			let db = T::DbWeight::get();
+			let mut weight = db.reads_writes(1, 1);
+			for (task, round) in due {
+				weight = weight.saturating_add(db.reads_writes(1, 2));
+				Rounds::<T>::mutate(task, round, |info| {
+					let Some(info) = info else { return };
+					if let Some(change) = info.state.tick(Self::now_u64(now)) {
+						Self::on_phase_change(task, round, info, change);
+						// The slot of this block was taken above. If the new
+						// deadline's slot is full, use the next free one: the
+						// phase then ends a little later, never earlier.
+						let mut at = change.deadline;
+						for _ in 0..16 {
+							if at == 0 || Self::schedule(task, round, at).is_ok() {
+								break;
+							}
+							at = at.saturating_add(1);
+						}
+					}
+				});
+			}
+			weight
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Creates a task; the caller becomes its owner.
+		#[pallet::call_index(0)]
+		#[pallet::weight(Weight::from_parts(50_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(1, 2)))]
+		pub fn create_task(
+			origin: OriginFor<T>,
+			package: Commitment,
+			kind: TaskKind,
+			datasets: Vec<Vec<u8>>,
+			rounds: u32,
+			params: RoundParams,
+		) -> DispatchResult {
+			let owner = ensure_signed(origin)?;
+			params.validate().map_err(Error::<T>::from)?;
+			ensure!(rounds >= 1 && rounds <= T::MaxRounds::get(), Error::<T>::BadRoundCount);
+			ensure!(datasets.len() <= T::MaxDatasets::get() as usize, Error::<T>::TooManyDatasets);
+			let mut names = BoundedVec::new();
+			for name in datasets {
+				ensure!(!name.is_empty(), Error::<T>::BadDatasetName);
+				let name: DatasetName<T> = name.try_into().map_err(|_| Error::<T>::BadDatasetName)?;
+				names.try_push(name).map_err(|_| Error::<T>::TooManyDatasets)?;
+			}
+			let task = NextTaskId::<T>::get();
+			NextTaskId::<T>::put(task.saturating_add(1));
+			Tasks::<T>::insert(
+				task,
+				TaskInfo {
+					owner: owner.clone(),
+					package,
+					kind,
+					datasets: names,
+					rounds,
+					params,
+					status: TaskStatus::Active,
+					rounds_started: 0,
+					created_at: frame_system::Pallet::<T>::block_number(),
+				},
+			);
+			Self::deposit_event(Event::TaskCreated { task, owner, package });
+			Ok(())
+		}
+
+		/// Opens the task's next round for joining.
+		#[pallet::call_index(1)]
+		#[pallet::weight(Weight::from_parts(40_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(3, 3)))]
+		pub fn start_round(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let mut info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
+			ensure!(info.owner == who, Error::<T>::NotOwner);
+			ensure!(info.status == TaskStatus::Active, Error::<T>::TaskNotActive);
+			ensure!(info.rounds_started < info.rounds, Error::<T>::NoRoundsLeft);
+			if let Some(previous) = info.rounds_started.checked_sub(1) {
+				let over = Rounds::<T>::get(task, previous).is_none_or(|r| r.state.is_over());
+				ensure!(over, Error::<T>::RoundInProgress);
+			}
+			let round = info.rounds_started;
+			let now = Self::now_u64(frame_system::Pallet::<T>::block_number());
+			let state = RoundState::start(info.params, now).map_err(Error::<T>::from)?;
+			Self::schedule(task, round, state.deadline)?;
+			Rounds::<T>::insert(task, round, RoundInfo { state, seed: None, result: None });
+			info.rounds_started = round.saturating_add(1);
+			Tasks::<T>::insert(task, info);
+			Self::deposit_event(Event::RoundStarted { task, round, deadline: state.deadline });
+			Ok(())
+		}
+
+		/// Joins an open round with the member's two X25519 public keys.
+		#[pallet::call_index(2)]
+		#[pallet::weight(Weight::from_parts(40_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(4, 3)))]
+		pub fn join(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundNo,
+			channel_key: [u8; 32],
+			masking_key: [u8; 32],
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			ensure!(T::Members::is_member(&who), Error::<T>::NotRegistered);
+			ensure!(
+				channel_key != masking_key && channel_key != [0; 32] && masking_key != [0; 32],
+				Error::<T>::BadKeys
+			);
+			Self::act(task, round, &who, Action::Join, |record| match record {
+				None => Some(RoundMember {
+					status: MemberStatus::Joined,
+					channel_key,
+					masking_key,
+					shares: None,
+					masked: None,
+				}),
+				Some(_) => None,
+			})?;
+			Self::deposit_event(Event::Joined { task, round, who });
+			Ok(())
+		}
+
+		/// Commits the encrypted shares the member distributed.
+		#[pallet::call_index(3)]
+		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(4, 3)))]
+		pub fn commit_shares(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundNo,
+			commitment: Commitment,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::act(task, round, &who, Action::CommitShares, |record| {
+				record.map(|mut r| {
+					r.shares = Some(commitment);
+					r
+				})
+			})?;
+			Self::deposit_event(Event::SharesCommitted { task, round, who, commitment });
+			Ok(())
+		}
+
+		/// Commits the member's masked input, sent to the requester off chain.
+		#[pallet::call_index(4)]
+		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(4, 3)))]
+		pub fn commit_masked(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundNo,
+			commitment: Commitment,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::act(task, round, &who, Action::CommitMasked, |record| {
+				record.map(|mut r| {
+					r.masked = Some(commitment);
+					r
+				})
+			})?;
+			Self::deposit_event(Event::MaskedCommitted { task, round, who, commitment });
+			Ok(())
+		}
+
+		/// Reveals, for each listed owner, one share of its secrets: the
+		/// self-mask share if the owner's masked input arrived, the mask-key
+		/// share if it dropped out after sharing; never both.
+		#[pallet::call_index(5)]
+		#[pallet::weight(Weight::from_parts(40_000_000, 4_000)
+			.saturating_add(T::DbWeight::get().reads_writes(4, 3))
+			.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(T::MaxRevealsPerCall::get().into())))]
+		pub fn reveal(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundNo,
+			shares: Vec<(T::AccountId, ShareKind, Vec<u8>)>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			ensure!(shares.len() <= T::MaxRevealsPerCall::get() as usize, Error::<T>::RevealTooLarge);
+			let mut checked = Vec::with_capacity(shares.len());
+			for (i, (owner, kind, share)) in shares.iter().enumerate() {
+				ensure!(
+					shares[..i].iter().all(|(other, _, _)| other != owner),
+					Error::<T>::DuplicateReveal
+				);
+				let status = RoundMembers::<T>::get((task, round, owner))
+					.ok_or(Error::<T>::RevealForUnknownMember)?
+					.status;
+				check_reveal(status, *kind).map_err(|e| match e {
+					RevealError::WrongKindForNeighbour => Error::<T>::WrongShareKind,
+					RevealError::NeighbourNotShared => Error::<T>::RevealForUnknownMember,
+				})?;
+				let share: BoundedVec<u8, T::MaxShareLen> =
+					share.clone().try_into().map_err(|_| Error::<T>::RevealTooLarge)?;
+				checked.push((owner.clone(), *kind, share));
+			}
+			let count = checked.len() as u32;
+			Self::act(task, round, &who, Action::Reveal, |record| record)?;
+			for (owner, kind, share) in checked {
+				Reveals::<T>::insert((task, round, who.clone(), owner), (kind, share));
+			}
+			Self::deposit_event(Event::Revealed { task, round, who, shares: count });
+			Ok(())
+		}
+
+		/// Records the result of a round whose reveals are closed.
+		#[pallet::call_index(6)]
+		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(2, 1)))]
+		pub fn finish_round(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundNo,
+			result: Commitment,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
+			ensure!(info.owner == who, Error::<T>::NotOwner);
+			Rounds::<T>::try_mutate(task, round, |r| -> DispatchResult {
+				let r = r.as_mut().ok_or(Error::<T>::UnknownRound)?;
+				ensure!(r.state.phase == Phase::Done && r.result.is_none(), Error::<T>::WrongPhase);
+				r.result = Some(result);
+				Ok(())
+			})?;
+			Self::deposit_event(Event::RoundFinished { task, round, result });
+			Ok(())
+		}
+
+		/// Marks the task finished; no more rounds start.
+		#[pallet::call_index(7)]
+		#[pallet::weight(Weight::from_parts(20_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(1, 1)))]
+		pub fn finish_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
+			Self::end_task(origin, task, TaskStatus::Finished)
+		}
+
+		/// Cancels the task and its running round.
+		#[pallet::call_index(8)]
+		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(2, 2)))]
+		pub fn cancel_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
+			Self::end_task(origin, task, TaskStatus::Cancelled)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		fn now_u64(n: BlockNumberFor<T>) -> u64 {
+			n.saturated_into::<u64>()
+		}
+
+		fn schedule(task: TaskId, round: RoundNo, deadline: u64) -> DispatchResult {
+			if deadline == 0 {
+				return Ok(());
+			}
+			let at: BlockNumberFor<T> = deadline.unique_saturated_into();
+			Deadlines::<T>::try_mutate(at, |slots| slots.try_push((task, round)))
+				.map_err(|_| Error::<T>::DeadlineSlotsFull.into())
+		}
+
+		/// Moves a round's deadline entry from `old` to `new`, so that slots
+		/// hold only live deadlines.
+		fn reschedule(task: TaskId, round: RoundNo, old: u64, new: u64) -> DispatchResult {
+			if old == new {
+				return Ok(());
+			}
+			if old != 0 {
+				let at: BlockNumberFor<T> = old.unique_saturated_into();
+				Deadlines::<T>::mutate(at, |slots| slots.retain(|entry| *entry != (task, round)));
+			}
+			Self::schedule(task, round, new)
+		}
+
+		fn on_phase_change(task: TaskId, round: RoundNo, info: &mut RoundInfo, change: PhaseChange) {
+			if change.phase == Phase::ShareKeys && info.seed.is_none() {
+				let seed: [u8; 32] =
+					frame_system::Pallet::<T>::parent_hash().as_ref().try_into().unwrap_or([0; 32]);
+				info.seed = Some(seed);
+				Self::deposit_event(Event::SeedFixed { task, round, seed });
+			}
+			Self::deposit_event(Event::PhaseChanged {
+				task,
+				round,
+				phase: change.phase,
+				deadline: change.deadline,
+			});
+		}
+
+		/// Applies a member's action to a round: checks it with the shared
+		/// state machine, updates the member's record with `update`, and
+		/// handles a phase change. Nothing is written on error.
+		fn act(
+			task: TaskId,
+			round: RoundNo,
+			who: &T::AccountId,
+			action: Action,
+			update: impl FnOnce(Option<RoundMember>) -> Option<RoundMember>,
+		) -> DispatchResult {
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
+			ensure!(info.status == TaskStatus::Active, Error::<T>::TaskNotActive);
+			let mut round_info = Rounds::<T>::get(task, round).ok_or(Error::<T>::UnknownRound)?;
+			let record = RoundMembers::<T>::get((task, round, who));
+			let now = Self::now_u64(frame_system::Pallet::<T>::block_number());
+			let old_deadline = round_info.state.deadline;
+			let (status, change) = round_info
+				.state
+				.apply(action, record.as_ref().map(|r| r.status), now)
+				.map_err(Error::<T>::from)?;
+			let mut record = update(record).ok_or(Error::<T>::AlreadyJoined)?;
+			record.status = status;
+			RoundMembers::<T>::insert((task, round, who), record);
+			if let Some(change) = change {
+				// Fails the whole call (nothing written) if the new
+				// deadline's slot is full.
+				Self::reschedule(task, round, old_deadline, change.deadline)?;
+				Self::on_phase_change(task, round, &mut round_info, change);
+			}
+			Rounds::<T>::insert(task, round, round_info);
+			Ok(())
+		}
+
+		fn end_task(origin: OriginFor<T>, task: TaskId, status: TaskStatus) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let mut info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
+			ensure!(info.owner == who, Error::<T>::NotOwner);
+			ensure!(info.status == TaskStatus::Active, Error::<T>::TaskNotActive);
+			if status == TaskStatus::Cancelled {
+				if let Some(current) = info.rounds_started.checked_sub(1) {
+					Rounds::<T>::mutate(task, current, |r| {
+						if let Some(r) = r {
+							let old = r.state.deadline;
+							if let Ok(change) = r.state.cancel() {
+								let _ = Self::reschedule(task, current, old, 0);
+								Self::deposit_event(Event::PhaseChanged {
+									task,
+									round: current,
+									phase: change.phase,
+									deadline: 0,
+								});
+							}
+						}
+					});
+				}
+			} else if let Some(current) = info.rounds_started.checked_sub(1) {
+				let over = Rounds::<T>::get(task, current).is_none_or(|r| r.state.is_over());
+				ensure!(over, Error::<T>::RoundInProgress);
+			}
+			info.status = status;
+			Tasks::<T>::insert(task, info);
+			Self::deposit_event(match status {
+				TaskStatus::Cancelled => Event::TaskCancelled { task },
+				_ => Event::TaskFinished { task },
+			});
+			Ok(())
+		}
+	}
+}

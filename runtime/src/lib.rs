@@ -218,6 +218,42 @@ impl pallet_delta_identity::Config for Runtime {
 	type WeightInfo = pallet_delta_identity::weights::SubstrateWeight<Runtime>;
 }
 
+/// Members of the network, as `DeltaTask` asks: accounts registered in
+/// `DeltaIdentity`.
+pub struct IdentityRegistry;
+impl pallet_delta_task::MemberRegistry<AccountId> for IdentityRegistry {
+	fn is_member(who: &AccountId) -> bool {
+		pallet_delta_identity::Members::<Runtime>::contains_key(who)
+	}
+	#[cfg(feature = "runtime-benchmarks")]
+	fn register_for_benchmarks(who: &AccountId) {
+		use codec::Encode;
+		use sp_runtime::traits::Hash;
+		// A distinct, well-formed Ed25519 peer id per account.
+		let mut peer_id = alloc::vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+		peer_id.extend_from_slice(BlakeTwo256::hash(&who.encode()).as_bytes());
+		let info = pallet_delta_identity::MemberInfo {
+			display_name: b"benchmark".to_vec().try_into().unwrap_or_default(),
+			endpoint: b"/ip4/127.0.0.1/tcp/4001".to_vec().try_into().unwrap_or_default(),
+			peer_id: peer_id.try_into().unwrap_or_default(),
+			registered_at: 0,
+			updated_at: 0,
+		};
+		pallet_delta_identity::Members::<Runtime>::insert(who, info);
+	}
+}
+
+impl pallet_delta_task::Config for Runtime {
+	type Members = IdentityRegistry;
+	type MaxDatasets = ConstU32<16>;
+	type MaxDatasetNameLen = ConstU32<64>;
+	type MaxRounds = ConstU32<1_000>;
+	type MaxRevealsPerCall = ConstU32<128>;
+	type MaxShareLen = ConstU32<128>;
+	type MaxDeadlinesPerBlock = ConstU32<64>;
+	type WeightInfo = pallet_delta_task::weights::SubstrateWeight<Runtime>;
+}
+
 #[frame_support::runtime]
 mod runtime {
 	#[runtime::runtime]
@@ -252,6 +288,8 @@ mod runtime {
 
 	#[runtime::pallet_index(10)]
 	pub type DeltaIdentity = pallet_delta_identity;
+	#[runtime::pallet_index(11)]
+	pub type DeltaTask = pallet_delta_task;
 }
 
 /// The address format: an account id (the `MultiAddress::Id` variant).
@@ -299,6 +337,7 @@ mod benches {
 		[pallet_timestamp, Timestamp]
 		[pallet_sudo, Sudo]
 		[pallet_delta_identity, DeltaIdentity]
+		[pallet_delta_task, DeltaTask]
 	);
 }
 
@@ -490,6 +529,19 @@ impl_runtime_apis! {
 
 		fn account_by_peer_id(peer_id: Vec<u8>) -> Option<AccountId> {
 			DeltaIdentity::account_by_peer_id(peer_id)
+		}
+	}
+
+	impl pallet_delta_task::runtime_api::DeltaTaskApi<Block, AccountId> for Runtime {
+		fn task(task: pallet_delta_task::TaskId) -> Option<pallet_delta_task::runtime_api::TaskView<AccountId>> {
+			DeltaTask::task_view(task)
+		}
+
+		fn round(
+			task: pallet_delta_task::TaskId,
+			round: pallet_delta_task::RoundNo,
+		) -> Option<pallet_delta_task::runtime_api::RoundView<AccountId>> {
+			DeltaTask::round_view(task, round)
 		}
 	}
 

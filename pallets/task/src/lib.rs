@@ -33,10 +33,15 @@ extern crate alloc;
 
 pub use pallet::*;
 
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
+pub mod runtime_api;
 #[cfg(test)]
 mod tests;
+pub mod weights;
+pub use weights::WeightInfo;
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -75,6 +80,9 @@ pub enum TaskStatus {
 pub trait MemberRegistry<AccountId> {
 	/// True if `who` may take part in rounds.
 	fn is_member(who: &AccountId) -> bool;
+	/// Makes `who` a member, so benchmarks can act as one.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn register_for_benchmarks(who: &AccountId);
 }
 
 #[frame_support::pallet]
@@ -116,6 +124,8 @@ pub mod pallet {
 		/// of `on_initialize`.
 		#[pallet::constant]
 		type MaxDeadlinesPerBlock: Get<u32>;
+		/// Weights of this pallet's calls, from its benchmarks.
+		type WeightInfo: WeightInfo;
 	}
 
 	/// A dataset name.
@@ -341,10 +351,8 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let due = Deadlines::<T>::take(now);
-			let db = T::DbWeight::get();
-			let mut weight = db.reads_writes(1, 1);
+			let weight = T::WeightInfo::on_initialize(due.len() as u32);
 			for (task, round) in due {
-				weight = weight.saturating_add(db.reads_writes(1, 2));
 				Rounds::<T>::mutate(task, round, |info| {
 					let Some(info) = info else { return };
 					if let Some(change) = info.state.tick(Self::now_u64(now)) {
@@ -370,7 +378,7 @@ pub mod pallet {
 	impl<T: Config> Pallet<T> {
 		/// Creates a task; the caller becomes its owner.
 		#[pallet::call_index(0)]
-		#[pallet::weight(Weight::from_parts(50_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(1, 2)))]
+		#[pallet::weight(T::WeightInfo::create_task())]
 		pub fn create_task(
 			origin: OriginFor<T>,
 			package: Commitment,
@@ -411,7 +419,7 @@ pub mod pallet {
 
 		/// Opens the task's next round for joining.
 		#[pallet::call_index(1)]
-		#[pallet::weight(Weight::from_parts(40_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(3, 3)))]
+		#[pallet::weight(T::WeightInfo::start_round())]
 		pub fn start_round(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
@@ -435,7 +443,7 @@ pub mod pallet {
 
 		/// Joins an open round with the member's two X25519 public keys.
 		#[pallet::call_index(2)]
-		#[pallet::weight(Weight::from_parts(40_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(4, 3)))]
+		#[pallet::weight(T::WeightInfo::join())]
 		pub fn join(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -465,7 +473,7 @@ pub mod pallet {
 
 		/// Commits the encrypted shares the member distributed.
 		#[pallet::call_index(3)]
-		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(4, 3)))]
+		#[pallet::weight(T::WeightInfo::commit_shares())]
 		pub fn commit_shares(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -485,7 +493,7 @@ pub mod pallet {
 
 		/// Commits the member's masked input, sent to the requester off chain.
 		#[pallet::call_index(4)]
-		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(4, 3)))]
+		#[pallet::weight(T::WeightInfo::commit_masked())]
 		pub fn commit_masked(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -507,9 +515,7 @@ pub mod pallet {
 		/// self-mask share if the owner's masked input arrived, the mask-key
 		/// share if it dropped out after sharing; never both.
 		#[pallet::call_index(5)]
-		#[pallet::weight(Weight::from_parts(40_000_000, 4_000)
-			.saturating_add(T::DbWeight::get().reads_writes(4, 3))
-			.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(T::MaxRevealsPerCall::get().into())))]
+		#[pallet::weight(T::WeightInfo::reveal(shares.len() as u32))]
 		pub fn reveal(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -546,7 +552,7 @@ pub mod pallet {
 
 		/// Records the result of a round whose reveals are closed.
 		#[pallet::call_index(6)]
-		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(2, 1)))]
+		#[pallet::weight(T::WeightInfo::finish_round())]
 		pub fn finish_round(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -568,20 +574,52 @@ pub mod pallet {
 
 		/// Marks the task finished; no more rounds start.
 		#[pallet::call_index(7)]
-		#[pallet::weight(Weight::from_parts(20_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(1, 1)))]
+		#[pallet::weight(T::WeightInfo::finish_task())]
 		pub fn finish_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
 			Self::end_task(origin, task, TaskStatus::Finished)
 		}
 
 		/// Cancels the task and its running round.
 		#[pallet::call_index(8)]
-		#[pallet::weight(Weight::from_parts(30_000_000, 4_000).saturating_add(T::DbWeight::get().reads_writes(2, 2)))]
+		#[pallet::weight(T::WeightInfo::cancel_task())]
 		pub fn cancel_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
 			Self::end_task(origin, task, TaskStatus::Cancelled)
 		}
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// A task, for the runtime API.
+		pub fn task_view(task: TaskId) -> Option<crate::runtime_api::TaskView<T::AccountId>> {
+			Tasks::<T>::get(task).map(|t| crate::runtime_api::TaskView {
+				owner: t.owner,
+				package: t.package,
+				kind: t.kind,
+				datasets: t.datasets.into_iter().map(|d| d.into_inner()).collect(),
+				rounds: t.rounds,
+				params: t.params,
+				status: t.status,
+				rounds_started: t.rounds_started,
+			})
+		}
+
+		/// A round with its members, for the runtime API (members bounded
+		/// by the round's `max_members`).
+		pub fn round_view(
+			task: TaskId,
+			round: RoundNo,
+		) -> Option<crate::runtime_api::RoundView<T::AccountId>> {
+			let info = Rounds::<T>::get(task, round)?;
+			let members = RoundMembers::<T>::iter_prefix((task, round))
+				.take(info.state.params.max_members as usize)
+				.collect();
+			Some(crate::runtime_api::RoundView {
+				state: info.state,
+				seed: info.seed,
+				result: info.result,
+				members,
+			})
+		}
+
 		fn now_u64(n: BlockNumberFor<T>) -> u64 {
 			n.saturated_into::<u64>()
 		}

@@ -2,7 +2,7 @@
 //! registered members, others are not.
 
 use crate as pallet_delta_task;
-use frame_support::{derive_impl, traits::ConstU32};
+use frame_support::{derive_impl, parameter_types, traits::ConstU32};
 use sp_runtime::BuildStorage;
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -36,11 +36,20 @@ impl frame_system::Config for Test {
 	type Block = Block;
 }
 
-/// Accounts 1..=20 are registered.
+parameter_types! {
+	/// Accounts registered by benchmarks, beyond 1..=20.
+	pub static Registered: Vec<u64> = Vec::new();
+}
+
+/// Accounts 1..=20 are registered (and whoever benchmarks register).
 pub struct FirstTwenty;
 impl crate::MemberRegistry<u64> for FirstTwenty {
 	fn is_member(who: &u64) -> bool {
-		(1..=20).contains(who)
+		(1..=20).contains(who) || Registered::get().contains(who)
+	}
+	#[cfg(feature = "runtime-benchmarks")]
+	fn register_for_benchmarks(who: &u64) {
+		Registered::mutate(|r| r.push(*who));
 	}
 }
 
@@ -52,6 +61,7 @@ impl pallet_delta_task::Config for Test {
 	type MaxRevealsPerCall = ConstU32<8>;
 	type MaxShareLen = ConstU32<128>;
 	type MaxDeadlinesPerBlock = ConstU32<4>;
+	type WeightInfo = ();
 }
 
 /// Fresh storage at block 1.

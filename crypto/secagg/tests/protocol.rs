@@ -171,8 +171,12 @@ struct Midway {
 }
 
 fn midway() -> Midway {
-	let cfg = config(3, 4, 8, Ring::Bits64);
-	let mut rng = ChaCha20Rng::seed_from_u64(9);
+	midway_with(8, 9)
+}
+
+fn midway_with(d: usize, seed: u64) -> Midway {
+	let cfg = config(3, 4, d, Ring::Bits64);
+	let mut rng = ChaCha20Rng::seed_from_u64(seed);
 	let mut agg = Aggregator::new(cfg.clone());
 	let mut members = Vec::new();
 	for id in 0..5 {
@@ -343,23 +347,7 @@ fn messages_from_strangers_and_replays_are_refused() {
 fn a_masked_vector_looks_uniform() {
 	// An all-zero input, masked: chi-square over byte values with 255
 	// degrees of freedom. Mean 255, sd ~22.6; 400 is beyond 6 sd.
-	let Midway { mut members, deliveries, .. } = {
-		let cfg = config(3, 4, 20_000, Ring::Bits64);
-		let mut rng = ChaCha20Rng::seed_from_u64(11);
-		let mut agg = Aggregator::new(cfg.clone());
-		let mut members = Vec::new();
-		for id in 0..5 {
-			let (m, advert) = Member::new(cfg.clone(), id, &mut rng);
-			agg.receive_advertise(advert).unwrap();
-			members.push(m);
-		}
-		let roster = agg.close_advertise().unwrap();
-		for m in members.iter_mut() {
-			agg.receive_share_keys(m.share_keys(&roster, &mut rng).unwrap()).unwrap();
-		}
-		let deliveries = agg.close_share_keys().unwrap();
-		Midway { agg, members, roster, deliveries, rng }
-	};
+	let Midway { mut members, deliveries, .. } = midway_with(20_000, 11);
 	let masked = members[0].masked_input(&deliveries[0], &RingVector::zeros(Ring::Bits64, 20_000)).unwrap();
 	let RingVector::U64(values) = masked.vector else { panic!("ring changed") };
 	let mut counts = [0u64; 256];

@@ -1,7 +1,8 @@
 //! # Delta Chain runtime
 //!
 //! The shared rulebook of a Delta network: who the members are
-//! (`DeltaIdentity`), plus the standard FRAME machinery a solo chain needs
+//! (`DeltaIdentity`), which tasks run and how their secure-aggregation rounds
+//! proceed (`DeltaTask`), plus the standard FRAME machinery a solo chain needs
 //! (system, timestamp, balances, transaction payment, sudo, Aura block
 //! authoring and GRANDPA finality).
 //!

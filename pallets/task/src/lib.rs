@@ -22,10 +22,13 @@
 //! handful of candidates, which is why the graph's degree, not the seed,
 //! carries the security argument.
 //!
-//! ## Status
-//! Not yet part of the runtime: benchmarks and weights, pruning after a
-//! retention period, and the runtime API come with the coordinator and the
-//! conformance suite (issue 4).
+//! ## Reading
+//! The runtime API [`runtime_api::DeltaTaskApi`] returns a task and a round
+//! with its members; the storage items can also be read directly.
+//!
+//! ## Not yet
+//! Pruning a finished task's rounds after a retention period, and the
+//! conformance suite shared with the coordinator.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 

@@ -18,3 +18,4 @@ extern crate alloc;
 pub mod base58;
 pub mod identity;
 pub mod round;
+pub mod task;

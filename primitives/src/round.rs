@@ -25,6 +25,7 @@ pub const MAX_ROUND_MEMBERS: u32 = 1_000;
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Phase {
 	/// Members that accept the task join with their two public keys.
 	Open,
@@ -47,6 +48,7 @@ pub enum Phase {
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum FailureReason {
 	/// Fewer than `min_members` joined before the Open deadline.
 	NotEnoughMembers,
@@ -67,6 +69,7 @@ pub enum FailureReason {
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MemberStatus {
 	/// Joined with public keys.
 	Joined,
@@ -84,6 +87,7 @@ pub enum MemberStatus {
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoundParams {
 	/// The round fails if fewer join.
 	pub min_members: u32,
@@ -102,6 +106,7 @@ pub struct RoundParams {
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PhaseTimeouts {
 	/// Open: time for members to join.
 	pub open: u64,
@@ -215,6 +220,7 @@ pub struct PhaseChange {
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoundState {
 	/// The parameters the round started with.
 	pub params: RoundParams,
@@ -277,15 +283,11 @@ impl RoundState {
 		}
 		match (required, status) {
 			(None, Some(_)) => return Err(RoundError::AlreadyJoined),
-			(None, None) if self.joined >= self.params.max_members => {
-				return Err(RoundError::RoundFull)
-			},
+			(None, None) if self.joined >= self.params.max_members => return Err(RoundError::RoundFull),
 			(None, None) => {},
 			(Some(_), None) => return Err(RoundError::NotAMember),
 			(Some(required), Some(status)) if status == required => {},
-			(Some(required), Some(status)) if status > required => {
-				return Err(RoundError::AlreadyDone)
-			},
+			(Some(required), Some(status)) if status > required => return Err(RoundError::AlreadyDone),
 			(Some(_), Some(_)) => return Err(RoundError::DroppedOut),
 		}
 		// Who can still act in this phase, and how many did.
@@ -381,6 +383,7 @@ impl RoundState {
 	feature = "codec",
 	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ShareKind {
 	/// The share of the neighbour's self-mask seed: revealed only for a
 	/// neighbour whose masked result arrived.
@@ -490,15 +493,12 @@ mod tests {
 		let b = round.apply(Action::CommitShares, Some(b), 11).unwrap().0;
 		// c drops out in ShareKeys: the phase ends at its deadline with 2 >= t.
 		assert_eq!(round.tick(20), Some(PhaseChange { phase: Phase::Compute, deadline: 30 }));
-		assert_eq!(
-			round.apply(Action::CommitMasked, Some(c), 21),
-			Err(RoundError::DroppedOut)
-		);
+		assert_eq!(round.apply(Action::CommitMasked, Some(c), 21), Err(RoundError::DroppedOut));
 		round.apply(Action::CommitMasked, Some(a), 21).unwrap();
-		assert_eq!(round.tick(30), Some(PhaseChange {
-			phase: Phase::Failed(FailureReason::TooFewMasked),
-			deadline: 0
-		}));
+		assert_eq!(
+			round.tick(30),
+			Some(PhaseChange { phase: Phase::Failed(FailureReason::TooFewMasked), deadline: 0 })
+		);
 		let _ = b;
 	}
 
@@ -508,18 +508,12 @@ mod tests {
 		let a = round.apply(Action::Join, None, 1).unwrap().0;
 		let before = round;
 		assert_eq!(round.apply(Action::Join, Some(a), 2), Err(RoundError::AlreadyJoined));
-		assert_eq!(
-			round.apply(Action::CommitShares, Some(a), 2),
-			Err(RoundError::WrongPhase { current: Phase::Open })
-		);
+		assert_eq!(round.apply(Action::CommitShares, Some(a), 2), Err(RoundError::WrongPhase { current: Phase::Open }));
 		assert_eq!(round.apply(Action::Join, None, 10), Err(RoundError::DeadlinePassed));
 		assert_eq!(round, before);
 		let b = round.apply(Action::Join, None, 3).unwrap().0;
 		assert_eq!(round.phase, Phase::ShareKeys);
-		assert_eq!(
-			round.apply(Action::Join, None, 3),
-			Err(RoundError::WrongPhase { current: Phase::ShareKeys })
-		);
+		assert_eq!(round.apply(Action::Join, None, 3), Err(RoundError::WrongPhase { current: Phase::ShareKeys }));
 		assert_eq!(round.apply(Action::CommitShares, None, 4), Err(RoundError::NotAMember));
 		let a = round.apply(Action::CommitShares, Some(a), 4).unwrap().0;
 		let before = round;

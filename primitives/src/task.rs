@@ -1,0 +1,207 @@
+//! Tasks as both ledgers see them, and the names of every refusal.
+//!
+//! The task pallet and the coordinator store tasks differently but must
+//! refuse exactly the same calls for exactly the same reasons; the
+//! conformance suite compares them by the names in [`TaskError`].
+
+/// What kind of computation a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+	feature = "codec",
+	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum TaskKind {
+	/// Federated statistics.
+	Statistics,
+	/// Horizontal federated learning.
+	HorizontalLearning,
+	/// Vertical federated learning.
+	VerticalLearning,
+}
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+	feature = "codec",
+	derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo)
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum TaskStatus {
+	/// Rounds may start.
+	Active,
+	/// The owner finished it.
+	Finished,
+	/// The owner cancelled it.
+	Cancelled,
+}
+
+/// Every reason a ledger refuses a task or round call. The task pallet's
+/// `Error` has a variant of the same name for each (so clients see the same
+/// names on chain and from the coordinator); `DeadlineSlotsFull` can only
+/// happen on chain, where the work per block is bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskError {
+	/// No task with this id.
+	UnknownTask,
+	/// No such round in this task.
+	UnknownRound,
+	/// Only the task's owner may do this.
+	NotOwner,
+	/// The task is finished or cancelled.
+	TaskNotActive,
+	/// Too many datasets.
+	TooManyDatasets,
+	/// A dataset name is empty or too long.
+	BadDatasetName,
+	/// `rounds` is zero or above the maximum.
+	BadRoundCount,
+	/// Round parameters: fewer than 2 members.
+	TooFewMembers,
+	/// Round parameters: `min_members` above `max_members`.
+	MinAboveMax,
+	/// Round parameters: too many members for one round.
+	TooManyMembers,
+	/// Round parameters: threshold below 2 or above `min_members`.
+	BadThreshold,
+	/// Round parameters: a phase timeout is zero.
+	ZeroTimeout,
+	/// The previous round is still running.
+	RoundInProgress,
+	/// All the task's rounds have been started.
+	NoRoundsLeft,
+	/// The caller is not a registered member of the network.
+	NotRegistered,
+	/// The action belongs to another phase.
+	WrongPhase,
+	/// The phase's deadline has passed.
+	DeadlinePassed,
+	/// The caller already joined this round.
+	AlreadyJoined,
+	/// The round has all the members it may have.
+	RoundFull,
+	/// The caller is not a member of this round.
+	NotInRound,
+	/// The caller dropped out of this round earlier.
+	DroppedOut,
+	/// The caller already did this in this round.
+	AlreadyDone,
+	/// The two public keys must be distinct and non-zero.
+	BadKeys,
+	/// Too many shares in one reveal, or a share too long.
+	RevealTooLarge,
+	/// A revealed share names an account that is not in the round or never
+	/// shared.
+	RevealForUnknownMember,
+	/// A revealed share of the wrong kind for its owner.
+	WrongShareKind,
+	/// The same owner appears twice in one reveal.
+	DuplicateReveal,
+	/// Too many deadlines fall in the same block (chain only).
+	DeadlineSlotsFull,
+}
+
+impl TaskError {
+	/// The variant's name, as the pallet's metadata and the coordinator's
+	/// JSON-RPC errors spell it.
+	pub fn name(&self) -> &'static str {
+		match self {
+			Self::UnknownTask => "UnknownTask",
+			Self::UnknownRound => "UnknownRound",
+			Self::NotOwner => "NotOwner",
+			Self::TaskNotActive => "TaskNotActive",
+			Self::TooManyDatasets => "TooManyDatasets",
+			Self::BadDatasetName => "BadDatasetName",
+			Self::BadRoundCount => "BadRoundCount",
+			Self::TooFewMembers => "TooFewMembers",
+			Self::MinAboveMax => "MinAboveMax",
+			Self::TooManyMembers => "TooManyMembers",
+			Self::BadThreshold => "BadThreshold",
+			Self::ZeroTimeout => "ZeroTimeout",
+			Self::RoundInProgress => "RoundInProgress",
+			Self::NoRoundsLeft => "NoRoundsLeft",
+			Self::NotRegistered => "NotRegistered",
+			Self::WrongPhase => "WrongPhase",
+			Self::DeadlinePassed => "DeadlinePassed",
+			Self::AlreadyJoined => "AlreadyJoined",
+			Self::RoundFull => "RoundFull",
+			Self::NotInRound => "NotInRound",
+			Self::DroppedOut => "DroppedOut",
+			Self::AlreadyDone => "AlreadyDone",
+			Self::BadKeys => "BadKeys",
+			Self::RevealTooLarge => "RevealTooLarge",
+			Self::RevealForUnknownMember => "RevealForUnknownMember",
+			Self::WrongShareKind => "WrongShareKind",
+			Self::DuplicateReveal => "DuplicateReveal",
+			Self::DeadlineSlotsFull => "DeadlineSlotsFull",
+		}
+	}
+}
+
+impl From<crate::round::ParamsError> for TaskError {
+	fn from(e: crate::round::ParamsError) -> Self {
+		use crate::round::ParamsError as P;
+		match e {
+			P::TooFewMembers => Self::TooFewMembers,
+			P::MinAboveMax => Self::MinAboveMax,
+			P::TooManyMembers => Self::TooManyMembers,
+			P::BadThreshold => Self::BadThreshold,
+			P::ZeroTimeout => Self::ZeroTimeout,
+		}
+	}
+}
+
+impl From<crate::round::RoundError> for TaskError {
+	fn from(e: crate::round::RoundError) -> Self {
+		use crate::round::RoundError as R;
+		match e {
+			R::WrongPhase { .. } => Self::WrongPhase,
+			R::DeadlinePassed => Self::DeadlinePassed,
+			R::AlreadyJoined => Self::AlreadyJoined,
+			R::RoundFull => Self::RoundFull,
+			R::NotAMember => Self::NotInRound,
+			R::DroppedOut => Self::DroppedOut,
+			R::AlreadyDone => Self::AlreadyDone,
+		}
+	}
+}
+
+impl From<crate::round::RevealError> for TaskError {
+	fn from(e: crate::round::RevealError) -> Self {
+		use crate::round::RevealError as R;
+		match e {
+			R::WrongKindForNeighbour => Self::WrongShareKind,
+			R::NeighbourNotShared => Self::RevealForUnknownMember,
+		}
+	}
+}
+
+/// Checks the two X25519 keys a member joins with: distinct and non-zero,
+/// so that neither channel nor masks degenerate.
+pub fn check_join_keys(channel_key: &[u8; 32], masking_key: &[u8; 32]) -> Result<(), TaskError> {
+	if channel_key != masking_key && channel_key != &[0; 32] && masking_key != &[0; 32] {
+		Ok(())
+	} else {
+		Err(TaskError::BadKeys)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn join_keys_must_differ_and_be_non_zero() {
+		assert_eq!(check_join_keys(&[1; 32], &[2; 32]), Ok(()));
+		assert_eq!(check_join_keys(&[1; 32], &[1; 32]), Err(TaskError::BadKeys));
+		assert_eq!(check_join_keys(&[0; 32], &[2; 32]), Err(TaskError::BadKeys));
+		assert_eq!(check_join_keys(&[1; 32], &[0; 32]), Err(TaskError::BadKeys));
+	}
+
+	#[test]
+	fn names_are_the_variant_names() {
+		assert_eq!(TaskError::NotInRound.name(), "NotInRound");
+		assert_eq!(TaskError::from(crate::round::RoundError::NotAMember), TaskError::NotInRound);
+		assert_eq!(format!("{:?}", TaskError::DeadlineSlotsFull), TaskError::DeadlineSlotsFull.name());
+	}
+}

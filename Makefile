@@ -10,6 +10,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/delta/target
 FEATURES := --features delta-chain/runtime-benchmarks
 CARGO := cargo
 NODE := $(CARGO_TARGET_DIR)/debug/delta-chain
+COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
 PYTEST := python3 -m pytest -p no:cacheprovider
 
 .PHONY: setup build test test-rust test-e2e demo weights clean-chain-data
@@ -24,7 +25,7 @@ test-rust: build
 	$(CARGO) test --workspace $(FEATURES)
 
 test-e2e: build
-	DELTA_CHAIN_BIN=$(NODE) $(PYTEST) tests/e2e -v
+	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) $(PYTEST) tests/e2e -v
 
 ## All tests: unit, property and benchmark tests of every crate, then the
 ## end-to-end tests against real `delta-chain` processes.

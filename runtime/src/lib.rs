@@ -252,6 +252,10 @@ impl pallet_delta_task::Config for Runtime {
 	type MaxRevealsPerCall = ConstU32<128>;
 	type MaxShareLen = ConstU32<128>;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
+	/// A week of 6-second blocks: long enough for requesters and auditors
+	/// to read a finished task's rounds, short enough that state stays small.
+	type Retention = ConstU32<100_800>;
+	type MaxPrunePerBlock = ConstU32<256>;
 	type WeightInfo = pallet_delta_task::weights::SubstrateWeight<Runtime>;
 }
 

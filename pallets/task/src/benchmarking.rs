@@ -4,11 +4,13 @@
 
 use super::*;
 use alloc::{vec, vec::Vec};
-use delta_primitives::round::{PhaseTimeouts, RoundParams, ShareKind};
+use delta_primitives::round::{MemberStatus, PhaseTimeouts, RoundParams, RoundState, ShareKind};
 use frame_benchmarking::v2::*;
-use frame_support::traits::{Get, Hooks};
+use frame_support::{
+	traits::{Get, Hooks},
+	BoundedVec,
+};
 use frame_system::RawOrigin;
-
 
 fn params(members: u32) -> RoundParams {
 	RoundParams {
@@ -125,10 +127,8 @@ mod benchmarks {
 	#[benchmark]
 	fn reveal(n: Linear<2, { T::MaxRevealsPerCall::get() }>) {
 		let (_, task, who) = round_at::<T>(n, 2);
-		let shares: Vec<(T::AccountId, ShareKind, Vec<u8>)> = who
-			.iter()
-			.map(|o| (o.clone(), ShareKind::SelfMask, vec![7; T::MaxShareLen::get() as usize]))
-			.collect();
+		let shares: Vec<(T::AccountId, ShareKind, Vec<u8>)> =
+			who.iter().map(|o| (o.clone(), ShareKind::SelfMask, vec![7; T::MaxShareLen::get() as usize])).collect();
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who[0].clone()), task, 0, shares);
 	}
@@ -178,6 +178,42 @@ mod benchmarks {
 		{
 			Pallet::<T>::on_initialize(deadline);
 		}
+	}
+
+	/// Pruning a due task with `n` entries in each round-data map (`n`
+	/// round members and `n` reveals, `min(n, MaxRounds)` rounds), all in
+	/// one step.
+	#[benchmark]
+	fn prune(n: Linear<0, { T::MaxPrunePerBlock::get() }>) {
+		let owner: T::AccountId = whitelisted_caller();
+		let task = new_task::<T>(&owner, 2);
+		let state = RoundState::start(params(2), 0).expect("valid params");
+		for r in 0..n.min(T::MaxRounds::get()) {
+			Rounds::<T>::insert(task, r, RoundInfo { state, seed: None, result: None });
+		}
+		let first = member::<T>(0);
+		for i in 0..n {
+			let m = member::<T>(i);
+			let record = RoundMember {
+				status: MemberStatus::Revealed,
+				channel_key: [1; 32],
+				masking_key: [2; 32],
+				shares: Some([3; 32]),
+				masked: Some([4; 32]),
+			};
+			RoundMembers::<T>::insert((task, 0, m.clone()), record);
+			let share: BoundedVec<u8, T::MaxShareLen> =
+				vec![7; T::MaxShareLen::get() as usize].try_into().expect("fits");
+			Reveals::<T>::insert((task, 0, first.clone(), m), (ShareKind::SelfMask, share));
+		}
+		Pallet::<T>::finish_task(RawOrigin::Signed(owner).into(), task).expect("finish");
+		let due = frame_system::Pallet::<T>::block_number() + T::Retention::get();
+		#[block]
+		{
+			Pallet::<T>::prune_step(due);
+		}
+		assert_eq!(PruneHead::<T>::get(), PruneTail::<T>::get(), "pruned in one step");
+		assert!(!Rounds::<T>::contains_key(task, 0));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

@@ -26,9 +26,18 @@
 //! The runtime API [`runtime_api::DeltaTaskApi`] returns a task and a round
 //! with its members; the storage items can also be read directly.
 //!
-//! ## Not yet
-//! Pruning a finished task's rounds after a retention period, and the
-//! conformance suite shared with the coordinator.
+//! ## Pruning
+//! When a task is finished or cancelled it is queued for pruning; once
+//! [`Config::Retention`] blocks have passed, `on_initialize` removes its
+//! rounds, round members and reveals, at most [`Config::MaxPrunePerBlock`]
+//! entries of each per block, and emits [`Event::TaskPruned`]. The task
+//! record itself stays, so its owner, package and status remain readable.
+//!
+//! ## Conformance
+//! The coordinator runs the same rules off chain; `ledger-conformance`
+//! holds the scenarios both ledgers must pass, and this pallet's tests run
+//! them (and random call sequences side by side with the coordinator)
+//! against the mock runtime.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -39,6 +48,8 @@ pub use pallet::*;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod mock;
 pub mod runtime_api;
 #[cfg(test)]
@@ -46,7 +57,7 @@ mod tests;
 pub mod weights;
 pub use weights::WeightInfo;
 
-use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use codec::{Decode, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 
 /// A task's number, assigned in order of creation.
@@ -56,27 +67,7 @@ pub type RoundNo = u32;
 /// A 32-byte commitment (a hash computed off chain).
 pub type Commitment = [u8; 32];
 
-/// What kind of computation a task runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
-pub enum TaskKind {
-	/// Federated statistics.
-	Statistics,
-	/// Horizontal federated learning.
-	HorizontalLearning,
-	/// Vertical federated learning.
-	VerticalLearning,
-}
-
-/// Where a task is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
-pub enum TaskStatus {
-	/// Rounds may start.
-	Active,
-	/// The owner finished it.
-	Finished,
-	/// The owner cancelled it.
-	Cancelled,
-}
+pub use delta_primitives::task::{TaskKind, TaskStatus};
 
 /// Whether an account is a registered member of the network. The runtime
 /// implements it with the identity pallet.
@@ -93,12 +84,12 @@ pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
 	use delta_primitives::round::{
-		check_reveal, Action, MemberStatus, ParamsError, Phase, PhaseChange, RevealError,
-		RoundError, RoundParams, RoundState, ShareKind,
+		check_reveal, Action, MemberStatus, Phase, PhaseChange, RoundParams, RoundState, ShareKind,
 	};
+	use delta_primitives::task::{check_join_keys, TaskError};
 	use frame_support::pallet_prelude::*;
 	use frame_system::pallet_prelude::*;
-	use sp_runtime::traits::{SaturatedConversion, UniqueSaturatedInto};
+	use sp_runtime::traits::{SaturatedConversion, Saturating, UniqueSaturatedInto};
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
@@ -127,6 +118,14 @@ pub mod pallet {
 		/// of `on_initialize`.
 		#[pallet::constant]
 		type MaxDeadlinesPerBlock: Get<u32>;
+		/// How long a finished or cancelled task's round data is kept
+		/// before it is pruned, in blocks.
+		#[pallet::constant]
+		type Retention: Get<BlockNumberFor<Self>>;
+		/// Most entries of each round-data map pruned per block; bounds the
+		/// work of `on_initialize`.
+		#[pallet::constant]
+		type MaxPrunePerBlock: Get<u32>;
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 	}
@@ -135,7 +134,16 @@ pub mod pallet {
 	pub type DatasetName<T> = BoundedVec<u8, <T as Config>::MaxDatasetNameLen>;
 
 	/// A task as stored.
-	#[derive(frame_support::CloneNoBound, frame_support::PartialEqNoBound, frame_support::EqNoBound, Encode, Decode, TypeInfo, MaxEncodedLen, frame_support::DebugNoBound)]
+	#[derive(
+		frame_support::CloneNoBound,
+		frame_support::PartialEqNoBound,
+		frame_support::EqNoBound,
+		Encode,
+		Decode,
+		TypeInfo,
+		MaxEncodedLen,
+		frame_support::DebugNoBound,
+	)]
 	#[scale_info(skip_type_params(T))]
 	pub struct TaskInfo<T: Config> {
 		/// Who created it and drives its rounds.
@@ -194,18 +202,13 @@ pub mod pallet {
 
 	/// Rounds by task and number.
 	#[pallet::storage]
-	pub type Rounds<T> =
-		StorageDoubleMap<_, Twox64Concat, TaskId, Twox64Concat, RoundNo, RoundInfo, OptionQuery>;
+	pub type Rounds<T> = StorageDoubleMap<_, Twox64Concat, TaskId, Twox64Concat, RoundNo, RoundInfo, OptionQuery>;
 
 	/// Members of each round.
 	#[pallet::storage]
 	pub type RoundMembers<T: Config> = StorageNMap<
 		_,
-		(
-			NMapKey<Twox64Concat, TaskId>,
-			NMapKey<Twox64Concat, RoundNo>,
-			NMapKey<Blake2_128Concat, T::AccountId>,
-		),
+		(NMapKey<Twox64Concat, TaskId>, NMapKey<Twox64Concat, RoundNo>, NMapKey<Blake2_128Concat, T::AccountId>),
 		RoundMember,
 		OptionQuery,
 	>;
@@ -235,6 +238,20 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// Tasks waiting to be pruned, in order: queue position to (block from
+	/// which it may be pruned, task). Retention is constant, so positions
+	/// are also in order of due block.
+	#[pallet::storage]
+	pub type PruneQueue<T: Config> = StorageMap<_, Twox64Concat, u64, (BlockNumberFor<T>, TaskId), OptionQuery>;
+
+	/// Position of the oldest entry in [`PruneQueue`].
+	#[pallet::storage]
+	pub type PruneHead<T> = StorageValue<_, u64, ValueQuery>;
+
+	/// Position the next entry of [`PruneQueue`] takes.
+	#[pallet::storage]
+	pub type PruneTail<T> = StorageValue<_, u64, ValueQuery>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -260,6 +277,9 @@ pub mod pallet {
 		TaskFinished { task: TaskId },
 		/// The owner cancelled the task.
 		TaskCancelled { task: TaskId },
+		/// A finished or cancelled task's round data was removed after the
+		/// retention period.
+		TaskPruned { task: TaskId },
 	}
 
 	#[pallet::error]
@@ -324,28 +344,38 @@ pub mod pallet {
 		DeadlineSlotsFull,
 	}
 
-	impl<T> From<ParamsError> for Error<T> {
-		fn from(e: ParamsError) -> Self {
+	/// The shared refusal names map one to one onto this pallet's errors.
+	impl<T> From<TaskError> for Error<T> {
+		fn from(e: TaskError) -> Self {
 			match e {
-				ParamsError::TooFewMembers => Error::TooFewMembers,
-				ParamsError::MinAboveMax => Error::MinAboveMax,
-				ParamsError::TooManyMembers => Error::TooManyMembers,
-				ParamsError::BadThreshold => Error::BadThreshold,
-				ParamsError::ZeroTimeout => Error::ZeroTimeout,
-			}
-		}
-	}
-
-	impl<T> From<RoundError> for Error<T> {
-		fn from(e: RoundError) -> Self {
-			match e {
-				RoundError::WrongPhase { .. } => Error::WrongPhase,
-				RoundError::DeadlinePassed => Error::DeadlinePassed,
-				RoundError::AlreadyJoined => Error::AlreadyJoined,
-				RoundError::RoundFull => Error::RoundFull,
-				RoundError::NotAMember => Error::NotInRound,
-				RoundError::DroppedOut => Error::DroppedOut,
-				RoundError::AlreadyDone => Error::AlreadyDone,
+				TaskError::UnknownTask => Error::UnknownTask,
+				TaskError::UnknownRound => Error::UnknownRound,
+				TaskError::NotOwner => Error::NotOwner,
+				TaskError::TaskNotActive => Error::TaskNotActive,
+				TaskError::TooManyDatasets => Error::TooManyDatasets,
+				TaskError::BadDatasetName => Error::BadDatasetName,
+				TaskError::BadRoundCount => Error::BadRoundCount,
+				TaskError::TooFewMembers => Error::TooFewMembers,
+				TaskError::MinAboveMax => Error::MinAboveMax,
+				TaskError::TooManyMembers => Error::TooManyMembers,
+				TaskError::BadThreshold => Error::BadThreshold,
+				TaskError::ZeroTimeout => Error::ZeroTimeout,
+				TaskError::RoundInProgress => Error::RoundInProgress,
+				TaskError::NoRoundsLeft => Error::NoRoundsLeft,
+				TaskError::NotRegistered => Error::NotRegistered,
+				TaskError::WrongPhase => Error::WrongPhase,
+				TaskError::DeadlinePassed => Error::DeadlinePassed,
+				TaskError::AlreadyJoined => Error::AlreadyJoined,
+				TaskError::RoundFull => Error::RoundFull,
+				TaskError::NotInRound => Error::NotInRound,
+				TaskError::DroppedOut => Error::DroppedOut,
+				TaskError::AlreadyDone => Error::AlreadyDone,
+				TaskError::BadKeys => Error::BadKeys,
+				TaskError::RevealTooLarge => Error::RevealTooLarge,
+				TaskError::RevealForUnknownMember => Error::RevealForUnknownMember,
+				TaskError::WrongShareKind => Error::WrongShareKind,
+				TaskError::DuplicateReveal => Error::DuplicateReveal,
+				TaskError::DeadlineSlotsFull => Error::DeadlineSlotsFull,
 			}
 		}
 	}
@@ -373,7 +403,7 @@ pub mod pallet {
 					}
 				});
 			}
-			weight
+			weight.saturating_add(Self::prune_step(now))
 		}
 	}
 
@@ -391,7 +421,7 @@ pub mod pallet {
 			params: RoundParams,
 		) -> DispatchResult {
 			let owner = ensure_signed(origin)?;
-			params.validate().map_err(Error::<T>::from)?;
+			params.validate().map_err(|e| Error::<T>::from(TaskError::from(e)))?;
 			ensure!(rounds >= 1 && rounds <= T::MaxRounds::get(), Error::<T>::BadRoundCount);
 			ensure!(datasets.len() <= T::MaxDatasets::get() as usize, Error::<T>::TooManyDatasets);
 			let mut names = BoundedVec::new();
@@ -435,7 +465,7 @@ pub mod pallet {
 			}
 			let round = info.rounds_started;
 			let now = Self::now_u64(frame_system::Pallet::<T>::block_number());
-			let state = RoundState::start(info.params, now).map_err(Error::<T>::from)?;
+			let state = RoundState::start(info.params, now).map_err(|e| Error::<T>::from(TaskError::from(e)))?;
 			Self::schedule(task, round, state.deadline)?;
 			Rounds::<T>::insert(task, round, RoundInfo { state, seed: None, result: None });
 			info.rounds_started = round.saturating_add(1);
@@ -456,10 +486,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(T::Members::is_member(&who), Error::<T>::NotRegistered);
-			ensure!(
-				channel_key != masking_key && channel_key != [0; 32] && masking_key != [0; 32],
-				Error::<T>::BadKeys
-			);
+			check_join_keys(&channel_key, &masking_key).map_err(Error::<T>::from)?;
 			Self::act(task, round, &who, Action::Join, |record| match record {
 				None => Some(RoundMember {
 					status: MemberStatus::Joined,
@@ -529,17 +556,10 @@ pub mod pallet {
 			ensure!(shares.len() <= T::MaxRevealsPerCall::get() as usize, Error::<T>::RevealTooLarge);
 			let mut checked = Vec::with_capacity(shares.len());
 			for (i, (owner, kind, share)) in shares.iter().enumerate() {
-				ensure!(
-					shares[..i].iter().all(|(other, _, _)| other != owner),
-					Error::<T>::DuplicateReveal
-				);
-				let status = RoundMembers::<T>::get((task, round, owner))
-					.ok_or(Error::<T>::RevealForUnknownMember)?
-					.status;
-				check_reveal(status, *kind).map_err(|e| match e {
-					RevealError::WrongKindForNeighbour => Error::<T>::WrongShareKind,
-					RevealError::NeighbourNotShared => Error::<T>::RevealForUnknownMember,
-				})?;
+				ensure!(shares[..i].iter().all(|(other, _, _)| other != owner), Error::<T>::DuplicateReveal);
+				let status =
+					RoundMembers::<T>::get((task, round, owner)).ok_or(Error::<T>::RevealForUnknownMember)?.status;
+				check_reveal(status, *kind).map_err(|e| Error::<T>::from(TaskError::from(e)))?;
 				let share: BoundedVec<u8, T::MaxShareLen> =
 					share.clone().try_into().map_err(|_| Error::<T>::RevealTooLarge)?;
 				checked.push((owner.clone(), *kind, share));
@@ -556,12 +576,7 @@ pub mod pallet {
 		/// Records the result of a round whose reveals are closed.
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::finish_round())]
-		pub fn finish_round(
-			origin: OriginFor<T>,
-			task: TaskId,
-			round: RoundNo,
-			result: Commitment,
-		) -> DispatchResult {
+		pub fn finish_round(origin: OriginFor<T>, task: TaskId, round: RoundNo, result: Commitment) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
 			ensure!(info.owner == who, Error::<T>::NotOwner);
@@ -607,20 +622,41 @@ pub mod pallet {
 
 		/// A round with its members, for the runtime API (members bounded
 		/// by the round's `max_members`).
-		pub fn round_view(
-			task: TaskId,
-			round: RoundNo,
-		) -> Option<crate::runtime_api::RoundView<T::AccountId>> {
+		pub fn round_view(task: TaskId, round: RoundNo) -> Option<crate::runtime_api::RoundView<T::AccountId>> {
 			let info = Rounds::<T>::get(task, round)?;
-			let members = RoundMembers::<T>::iter_prefix((task, round))
-				.take(info.state.params.max_members as usize)
-				.collect();
-			Some(crate::runtime_api::RoundView {
-				state: info.state,
-				seed: info.seed,
-				result: info.result,
-				members,
-			})
+			let members =
+				RoundMembers::<T>::iter_prefix((task, round)).take(info.state.params.max_members as usize).collect();
+			Some(crate::runtime_api::RoundView { state: info.state, seed: info.seed, result: info.result, members })
+		}
+
+		/// Prunes (part of) the oldest due task in the queue; returns the
+		/// weight used. Removes at most `MaxPrunePerBlock` entries of each
+		/// map, so a task with more round data takes several blocks.
+		pub(crate) fn prune_step(now: BlockNumberFor<T>) -> Weight {
+			let head = PruneHead::<T>::get();
+			if head >= PruneTail::<T>::get() {
+				return T::DbWeight::get().reads(2);
+			}
+			let Some((due, task)) = PruneQueue::<T>::get(head) else {
+				PruneHead::<T>::put(head.saturating_add(1));
+				return T::DbWeight::get().reads_writes(3, 1);
+			};
+			if due > now {
+				return T::DbWeight::get().reads(3);
+			}
+			let limit = T::MaxPrunePerBlock::get();
+			let reveals = Reveals::<T>::clear_prefix((task,), limit, None);
+			let members = RoundMembers::<T>::clear_prefix((task,), limit, None);
+			let rounds = Rounds::<T>::clear_prefix(task, limit, None);
+			let done =
+				reveals.maybe_cursor.is_none() && members.maybe_cursor.is_none() && rounds.maybe_cursor.is_none();
+			if done {
+				PruneQueue::<T>::remove(head);
+				PruneHead::<T>::put(head.saturating_add(1));
+				Self::deposit_event(Event::TaskPruned { task });
+			}
+			let removed = reveals.unique.max(members.unique).max(rounds.unique);
+			T::WeightInfo::prune(removed)
 		}
 
 		fn now_u64(n: BlockNumberFor<T>) -> u64 {
@@ -651,17 +687,11 @@ pub mod pallet {
 
 		fn on_phase_change(task: TaskId, round: RoundNo, info: &mut RoundInfo, change: PhaseChange) {
 			if change.phase == Phase::ShareKeys && info.seed.is_none() {
-				let seed: [u8; 32] =
-					frame_system::Pallet::<T>::parent_hash().as_ref().try_into().unwrap_or([0; 32]);
+				let seed: [u8; 32] = frame_system::Pallet::<T>::parent_hash().as_ref().try_into().unwrap_or([0; 32]);
 				info.seed = Some(seed);
 				Self::deposit_event(Event::SeedFixed { task, round, seed });
 			}
-			Self::deposit_event(Event::PhaseChanged {
-				task,
-				round,
-				phase: change.phase,
-				deadline: change.deadline,
-			});
+			Self::deposit_event(Event::PhaseChanged { task, round, phase: change.phase, deadline: change.deadline });
 		}
 
 		/// Applies a member's action to a round: checks it with the shared
@@ -683,7 +713,7 @@ pub mod pallet {
 			let (status, change) = round_info
 				.state
 				.apply(action, record.as_ref().map(|r| r.status), now)
-				.map_err(Error::<T>::from)?;
+				.map_err(|e| Error::<T>::from(TaskError::from(e)))?;
 			let mut record = update(record).ok_or(Error::<T>::AlreadyJoined)?;
 			record.status = status;
 			RoundMembers::<T>::insert((task, round, who), record);
@@ -725,6 +755,10 @@ pub mod pallet {
 			}
 			info.status = status;
 			Tasks::<T>::insert(task, info);
+			let due = frame_system::Pallet::<T>::block_number().saturating_add(T::Retention::get());
+			let tail = PruneTail::<T>::get();
+			PruneQueue::<T>::insert(tail, (due, task));
+			PruneTail::<T>::put(tail.saturating_add(1));
 			Self::deposit_event(match status {
 				TaskStatus::Cancelled => Event::TaskCancelled { task },
 				_ => Event::TaskFinished { task },

@@ -39,6 +39,8 @@ impl frame_system::Config for Test {
 parameter_types! {
 	/// Accounts registered by benchmarks, beyond 1..=20.
 	pub static Registered: Vec<u64> = Vec::new();
+	/// Blocks a finished task's round data is kept; tests may change it.
+	pub static Retention: u64 = 10;
 }
 
 /// Accounts 1..=20 are registered (and whoever benchmarks register).
@@ -61,6 +63,8 @@ impl pallet_delta_task::Config for Test {
 	type MaxRevealsPerCall = ConstU32<8>;
 	type MaxShareLen = ConstU32<128>;
 	type MaxDeadlinesPerBlock = ConstU32<4>;
+	type Retention = Retention;
+	type MaxPrunePerBlock = ConstU32<8>;
 	type WeightInfo = ();
 }
 

@@ -85,10 +85,7 @@ fn deadlines_move_phases_without_anyone_calling() {
 		assert_ok!(DeltaTask::commit_shares(RuntimeOrigin::signed(3), 0, 0, [3; 32]));
 		run_to(11);
 		assert_eq!(phase(), Phase::Compute, "4 dropped; 2 >= threshold shared");
-		assert_noop!(
-			DeltaTask::commit_masked(RuntimeOrigin::signed(4), 0, 0, [4; 32]),
-			Error::<Test>::DroppedOut
-		);
+		assert_noop!(DeltaTask::commit_masked(RuntimeOrigin::signed(4), 0, 0, [4; 32]), Error::<Test>::DroppedOut);
 		assert_ok!(DeltaTask::commit_masked(RuntimeOrigin::signed(2), 0, 0, [2; 32]));
 		run_to(16);
 		assert_eq!(phase(), Phase::Failed(FailureReason::TooFewMasked));
@@ -173,23 +170,58 @@ fn reveals_never_carry_both_kinds_for_one_member() {
 fn refusals_are_named_and_change_nothing() {
 	new_test_ext().execute_with(|| {
 		assert_noop!(
-			DeltaTask::create_task(RuntimeOrigin::signed(OWNER), [0; 32], TaskKind::Statistics, vec![], 1, params(1, 3, 1)),
+			DeltaTask::create_task(
+				RuntimeOrigin::signed(OWNER),
+				[0; 32],
+				TaskKind::Statistics,
+				vec![],
+				1,
+				params(1, 3, 1)
+			),
 			Error::<Test>::TooFewMembers
 		);
 		assert_noop!(
-			DeltaTask::create_task(RuntimeOrigin::signed(OWNER), [0; 32], TaskKind::Statistics, vec![], 1, params(3, 5, 4)),
+			DeltaTask::create_task(
+				RuntimeOrigin::signed(OWNER),
+				[0; 32],
+				TaskKind::Statistics,
+				vec![],
+				1,
+				params(3, 5, 4)
+			),
 			Error::<Test>::BadThreshold
 		);
 		assert_noop!(
-			DeltaTask::create_task(RuntimeOrigin::signed(OWNER), [0; 32], TaskKind::Statistics, vec![], 0, params(2, 3, 2)),
+			DeltaTask::create_task(
+				RuntimeOrigin::signed(OWNER),
+				[0; 32],
+				TaskKind::Statistics,
+				vec![],
+				0,
+				params(2, 3, 2)
+			),
 			Error::<Test>::BadRoundCount
 		);
 		assert_noop!(
-			DeltaTask::create_task(RuntimeOrigin::signed(OWNER), [0; 32], TaskKind::Statistics, vec![vec![b'x'; 17]], 1, params(2, 3, 2)),
+			DeltaTask::create_task(
+				RuntimeOrigin::signed(OWNER),
+				[0; 32],
+				TaskKind::Statistics,
+				vec![vec![b'x'; 17]],
+				1,
+				params(2, 3, 2)
+			),
 			Error::<Test>::BadDatasetName
 		);
 		assert_noop!(
-			DeltaTask::create_task(RuntimeOrigin::signed(OWNER), [0; 32], TaskKind::Statistics, vec![b"a".to_vec(); 5], 1, params(2, 3, 2)),
+			DeltaTask::create_task(
+				RuntimeOrigin::signed(OWNER),
+				[0; 32],
+				TaskKind::Statistics,
+				vec![b"a".to_vec(); 5],
+				1,
+				params(2, 3, 2)
+			),
 			Error::<Test>::TooManyDatasets
 		);
 		assert_noop!(DeltaTask::start_round(RuntimeOrigin::signed(OWNER), 0), Error::<Test>::UnknownTask);
@@ -203,14 +235,8 @@ fn refusals_are_named_and_change_nothing() {
 		assert_noop!(DeltaTask::join(RuntimeOrigin::signed(2), 0, 0, [1; 32], [1; 32]), Error::<Test>::BadKeys);
 		assert_ok!(join(2));
 		assert_noop!(join(2), Error::<Test>::AlreadyJoined);
-		assert_noop!(
-			DeltaTask::commit_shares(RuntimeOrigin::signed(2), 0, 0, [0; 32]),
-			Error::<Test>::WrongPhase
-		);
-		assert_noop!(
-			DeltaTask::commit_shares(RuntimeOrigin::signed(5), 0, 0, [0; 32]),
-			Error::<Test>::WrongPhase
-		);
+		assert_noop!(DeltaTask::commit_shares(RuntimeOrigin::signed(2), 0, 0, [0; 32]), Error::<Test>::WrongPhase);
+		assert_noop!(DeltaTask::commit_shares(RuntimeOrigin::signed(5), 0, 0, [0; 32]), Error::<Test>::WrongPhase);
 		assert_noop!(DeltaTask::finish_round(RuntimeOrigin::signed(OWNER), 0, 0, [0; 32]), Error::<Test>::WrongPhase);
 		assert_noop!(DeltaTask::finish_task(RuntimeOrigin::signed(OWNER), 0), Error::<Test>::RoundInProgress);
 	});
@@ -254,5 +280,55 @@ fn deadline_slots_are_bounded() {
 			assert_ok!(DeltaTask::start_round(RuntimeOrigin::signed(OWNER), task));
 		}
 		assert_noop!(DeltaTask::start_round(RuntimeOrigin::signed(OWNER), 4), Error::<Test>::DeadlineSlotsFull);
+	});
+}
+
+#[test]
+fn pruning_a_large_task_is_spread_over_blocks_and_keeps_the_task() {
+	let mut ext = new_test_ext();
+	let members = [2, 3, 4, 5, 6];
+	let finished_at = ext.execute_with(|| {
+		let task = create(params(2, 5, 2));
+		assert_ok!(DeltaTask::start_round(RuntimeOrigin::signed(OWNER), task));
+		for who in members {
+			assert_ok!(join(who));
+		}
+		for who in members {
+			assert_ok!(DeltaTask::commit_shares(RuntimeOrigin::signed(who), 0, 0, [1; 32]));
+		}
+		for who in members {
+			assert_ok!(DeltaTask::commit_masked(RuntimeOrigin::signed(who), 0, 0, [2; 32]));
+		}
+		for who in members {
+			let shares = members.iter().map(|o| (*o, ShareKind::SelfMask, vec![who as u8])).collect();
+			assert_ok!(DeltaTask::reveal(RuntimeOrigin::signed(who), 0, 0, shares));
+		}
+		assert_ok!(DeltaTask::finish_round(RuntimeOrigin::signed(OWNER), 0, 0, [9; 32]));
+		assert_ok!(DeltaTask::finish_task(RuntimeOrigin::signed(OWNER), 0));
+		assert_eq!(Reveals::<Test>::iter_prefix((0u64,)).count(), 25);
+		System::block_number()
+	});
+	// As on a real chain, each block's writes reach the database before the
+	// next block; the per-block limit applies to what is in the database.
+	let mut remaining = Vec::new();
+	for block in finished_at + 1..=finished_at + 14 {
+		ext.commit_all().unwrap();
+		ext.execute_with(|| {
+			run_to(block);
+			remaining.push(Reveals::<Test>::iter_prefix((0u64,)).count());
+		});
+	}
+	// Kept for 10 blocks, then 25 reveals at 8 per block over four blocks.
+	assert_eq!(remaining, vec![25, 25, 25, 25, 25, 25, 25, 25, 25, 17, 9, 1, 0, 0]);
+	ext.execute_with(|| {
+		assert_eq!(RoundMembers::<Test>::iter_prefix((0u64,)).count(), 0);
+		assert!(Rounds::<Test>::get(0, 0).is_none());
+		let pruned: Vec<_> = System::events()
+			.into_iter()
+			.filter(|r| r.event == RuntimeEvent::DeltaTask(Event::TaskPruned { task: 0 }))
+			.collect();
+		assert_eq!(pruned.len(), 1, "one event when the task's data is gone");
+		assert_eq!(Tasks::<Test>::get(0).map(|t| t.status), Some(TaskStatus::Finished));
+		assert_eq!(crate::PruneHead::<Test>::get(), crate::PruneTail::<Test>::get(), "the queue is empty");
 	});
 }

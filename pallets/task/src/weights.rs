@@ -3,7 +3,7 @@
 //!
 //! Generated with benchmark CLI 64.0.0 on 2026-11-24.
 //! STEPS: `50`, REPEAT: `20`, LOW RANGE: `[]`, HIGH RANGE: `[]`
-//! HOST: `vm`, CPU: `AMD EPYC`
+//! HOST: `vm`, CPU: `Intel(R) Xeon(R) Processor`
 //! WASM-EXECUTION: `Compiled`, CHAIN: `Some("dev")`, DB CACHE: 1024
 //!
 //! Regenerate with `make weights` (see the Makefile); do not edit by hand.
@@ -47,6 +47,7 @@ pub trait WeightInfo {
 	fn finish_task() -> Weight;
 	fn cancel_task() -> Weight;
 	fn on_initialize(n: u32, ) -> Weight;
+	fn prune(n: u32, ) -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's database
@@ -61,8 +62,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `6`
 		//  Estimated: `1493`
-		// Minimum execution time: 279_672_000 picoseconds.
-		Weight::from_parts(353_149_000, 1493)
+		// Minimum execution time: 131_390_000 picoseconds.
+		Weight::from_parts(138_325_000, 1493)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -76,8 +77,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1380`
 		//  Estimated: `4660`
-		// Minimum execution time: 496_556_000 picoseconds.
-		Weight::from_parts(657_937_000, 4660)
+		// Minimum execution time: 221_887_000 picoseconds.
+		Weight::from_parts(231_221_000, 4660)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -97,8 +98,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1701`
 		//  Estimated: `7504`
-		// Minimum execution time: 945_443_000 picoseconds.
-		Weight::from_parts(1_306_476_000, 7504)
+		// Minimum execution time: 412_755_000 picoseconds.
+		Weight::from_parts(428_088_000, 7504)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -114,8 +115,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1663`
 		//  Estimated: `7504`
-		// Minimum execution time: 810_231_000 picoseconds.
-		Weight::from_parts(1_218_873_000, 7504)
+		// Minimum execution time: 351_806_000 picoseconds.
+		Weight::from_parts(363_988_000, 7504)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -131,8 +132,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1695`
 		//  Estimated: `7504`
-		// Minimum execution time: 813_848_000 picoseconds.
-		Weight::from_parts(1_245_263_000, 7504)
+		// Minimum execution time: 351_906_000 picoseconds.
+		Weight::from_parts(364_975_000, 7504)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -149,9 +150,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1501 + n * (187 ±0)`
 		//  Estimated: `4660 + n * (2682 ±0)`
-		// Minimum execution time: 989_756_000 picoseconds.
-		Weight::from_parts(755_177_381, 4660)
-			.saturating_add(Weight::from_parts(303_906_143, 0).saturating_mul(n.into()))
+		// Minimum execution time: 451_527_000 picoseconds.
+		Weight::from_parts(275_827_432, 4660)
+			.saturating_add(Weight::from_parts(93_307_099, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -166,21 +167,25 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1509`
 		//  Estimated: `4660`
-		// Minimum execution time: 421_366_000 picoseconds.
-		Weight::from_parts(699_304_000, 4660)
+		// Minimum execution time: 183_860_000 picoseconds.
+		Weight::from_parts(192_645_000, 4660)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeltaTask::Tasks` (r:1 w:1)
 	/// Proof: `DeltaTask::Tasks` (`max_values`: None, `max_size`: Some(1195), added: 3670, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneTail` (r:1 w:1)
+	/// Proof: `DeltaTask::PruneTail` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneQueue` (r:0 w:1)
+	/// Proof: `DeltaTask::PruneQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	fn finish_task() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1256`
 		//  Estimated: `4660`
-		// Minimum execution time: 334_073_000 picoseconds.
-		Weight::from_parts(515_822_000, 4660)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+		// Minimum execution time: 180_959_000 picoseconds.
+		Weight::from_parts(188_917_000, 4660)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `DeltaTask::Tasks` (r:1 w:1)
 	/// Proof: `DeltaTask::Tasks` (`max_values`: None, `max_size`: Some(1195), added: 3670, mode: `MaxEncodedLen`)
@@ -188,14 +193,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeltaTask::Rounds` (`max_values`: None, `max_size`: Some(164), added: 2639, mode: `MaxEncodedLen`)
 	/// Storage: `DeltaTask::Deadlines` (r:1 w:1)
 	/// Proof: `DeltaTask::Deadlines` (`max_values`: None, `max_size`: Some(782), added: 3257, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneTail` (r:1 w:1)
+	/// Proof: `DeltaTask::PruneTail` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneQueue` (r:0 w:1)
+	/// Proof: `DeltaTask::PruneQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	fn cancel_task() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1489`
 		//  Estimated: `4660`
-		// Minimum execution time: 542_001_000 picoseconds.
-		Weight::from_parts(833_133_000, 4660)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		// Minimum execution time: 266_469_000 picoseconds.
+		Weight::from_parts(275_651_000, 4660)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `DeltaTask::Deadlines` (r:2 w:2)
 	/// Proof: `DeltaTask::Deadlines` (`max_values`: None, `max_size`: Some(782), added: 3257, mode: `MaxEncodedLen`)
@@ -203,52 +212,82 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeltaTask::Rounds` (`max_values`: None, `max_size`: Some(164), added: 2639, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneHead` (r:1 w:0)
+	/// Proof: `DeltaTask::PruneHead` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneTail` (r:1 w:0)
+	/// Proof: `DeltaTask::PruneTail` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 64]`.
 	fn on_initialize(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `198 + n * (77 ±0)`
-		//  Estimated: `7257 + n * (2639 ±3)`
-		// Minimum execution time: 78_006_000 picoseconds.
-		Weight::from_parts(760_858_874, 7257)
-			.saturating_add(Weight::from_parts(271_021_777, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(3_u64))
+		//  Estimated: `7257 + n * (2639 ±0)`
+		// Minimum execution time: 45_906_000 picoseconds.
+		Weight::from_parts(112_098_066, 7257)
+			.saturating_add(Weight::from_parts(87_020_309, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2639).saturating_mul(n.into()))
+	}
+	/// Storage: `DeltaTask::PruneHead` (r:1 w:1)
+	/// Proof: `DeltaTask::PruneHead` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneTail` (r:1 w:0)
+	/// Proof: `DeltaTask::PruneTail` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::PruneQueue` (r:1 w:1)
+	/// Proof: `DeltaTask::PruneQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::Reveals` (r:256 w:256)
+	/// Proof: `DeltaTask::Reveals` (`max_values`: None, `max_size`: Some(255), added: 2730, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::RoundMembers` (r:256 w:256)
+	/// Proof: `DeltaTask::RoundMembers` (`max_values`: None, `max_size`: Some(207), added: 2682, mode: `MaxEncodedLen`)
+	/// Storage: `DeltaTask::Rounds` (r:256 w:256)
+	/// Proof: `DeltaTask::Rounds` (`max_values`: None, `max_size`: Some(164), added: 2639, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[0, 256]`.
+	fn prune(n: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `318 + n * (219 ±0)`
+		//  Estimated: `3493 + n * (2730 ±0)`
+		// Minimum execution time: 187_968_000 picoseconds.
+		Weight::from_parts(129_501_010, 3493)
+			.saturating_add(Weight::from_parts(18_761_199, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2730).saturating_mul(n.into()))
 	}
 }
 
 /// The same figures with RocksDB weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn create_task() -> Weight {
-		Weight::from_parts(353_149_000, 1493)
+		Weight::from_parts(138_325_000, 1493)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn start_round() -> Weight {
-		Weight::from_parts(657_937_000, 4660)
+		Weight::from_parts(231_221_000, 4660)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn join() -> Weight {
-		Weight::from_parts(1_306_476_000, 7504)
+		Weight::from_parts(428_088_000, 7504)
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn commit_shares() -> Weight {
-		Weight::from_parts(1_218_873_000, 7504)
+		Weight::from_parts(363_988_000, 7504)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn commit_masked() -> Weight {
-		Weight::from_parts(1_245_263_000, 7504)
+		Weight::from_parts(364_975_000, 7504)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn reveal(n: u32, ) -> Weight {
-		Weight::from_parts(755_177_381, 4660)
-			.saturating_add(Weight::from_parts(303_906_143, 0).saturating_mul(n.into()))
+		Weight::from_parts(275_827_432, 4660)
+			.saturating_add(Weight::from_parts(93_307_099, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
@@ -256,27 +295,36 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2682).saturating_mul(n.into()))
 	}
 	fn finish_round() -> Weight {
-		Weight::from_parts(699_304_000, 4660)
+		Weight::from_parts(192_645_000, 4660)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn finish_task() -> Weight {
-		Weight::from_parts(515_822_000, 4660)
-			.saturating_add(RocksDbWeight::get().reads(1_u64))
-			.saturating_add(RocksDbWeight::get().writes(1_u64))
-	}
-	fn cancel_task() -> Weight {
-		Weight::from_parts(833_133_000, 4660)
-			.saturating_add(RocksDbWeight::get().reads(3_u64))
+		Weight::from_parts(188_917_000, 4660)
+			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
+	fn cancel_task() -> Weight {
+		Weight::from_parts(275_651_000, 4660)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
+	}
 	fn on_initialize(n: u32, ) -> Weight {
-		Weight::from_parts(760_858_874, 7257)
-			.saturating_add(Weight::from_parts(271_021_777, 0).saturating_mul(n.into()))
-			.saturating_add(RocksDbWeight::get().reads(3_u64))
+		Weight::from_parts(112_098_066, 7257)
+			.saturating_add(Weight::from_parts(87_020_309, 0).saturating_mul(n.into()))
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2639).saturating_mul(n.into()))
+	}
+	fn prune(n: u32, ) -> Weight {
+		Weight::from_parts(129_501_010, 3493)
+			.saturating_add(Weight::from_parts(18_761_199, 0).saturating_mul(n.into()))
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
+			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().writes(2_u64))
+			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2730).saturating_mul(n.into()))
 	}
 }

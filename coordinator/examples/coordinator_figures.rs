@@ -38,7 +38,7 @@ fn register(i: u32) -> Call {
 	peer_id.extend_from_slice(&i.to_le_bytes());
 	Call::Register {
 		display_name: format!("member {i}"),
-		endpoint: format!("/ip4/127.0.0.1/tcp/{}", 10_000 + i),
+		endpoint: format!("/ip4/127.0.0.1/tcp/{}", 10_000 + i % 50_000),
 		peer_id: Bytes(peer_id),
 	}
 }
@@ -120,7 +120,7 @@ impl Member {
 /// One whole round with `n` members over WebSocket; members act
 /// concurrently, each phase after the previous completed.
 async fn round(url: &str, instance: [u8; 32], n: u32, neighbours: u32) {
-	let mut owner = Member { pair: sr25519::Pair::from_seed(&[1; 32]), client: client(url).await, nonce: 0 };
+	let mut owner = Member { pair: sr25519::Pair::from_seed(&[n as u8; 32]), client: client(url).await, nonce: 0 };
 	let mut members = Vec::new();
 	for i in 0..n {
 		let mut seed = [2u8; 32];

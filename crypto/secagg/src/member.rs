@@ -56,23 +56,38 @@ pub struct Member {
 
 impl Member {
 	/// A member with fresh keys, and the keys to advertise.
-	pub fn new<R: RngCore + CryptoRng>(
-		config: Config,
-		id: MemberId,
-		rng: &mut R,
-	) -> (Self, AdvertiseKeys) {
+	pub fn new<R: RngCore + CryptoRng>(config: Config, id: MemberId, rng: &mut R) -> (Self, AdvertiseKeys) {
 		let channel_secret = SecretKey::generate(rng);
 		let masking_secret = SecretKey::generate(rng);
 		let mut self_seed = Zeroizing::new([0u8; 32]);
 		rng.fill_bytes(self_seed.as_mut_slice());
-		let advert = AdvertiseKeys {
-			member: id,
-			channel_key: channel_secret.public(),
-			masking_key: masking_secret.public(),
-		};
-		let member =
-			Self { config, id, channel_secret, masking_secret, self_seed, state: State::AwaitingRoster };
+		let advert =
+			AdvertiseKeys { member: id, channel_key: channel_secret.public(), masking_key: masking_secret.public() };
+		let member = Self { config, id, channel_secret, masking_secret, self_seed, state: State::AwaitingRoster };
 		(member, advert)
+	}
+
+	/// Sets the member's id and the round's graph seed, for ledgers where
+	/// both are only known once the member set is fixed (after the member
+	/// advertised its keys): ids are positions in the fixed member list and
+	/// the seed is drawn when the list is fixed. Allowed only before the
+	/// roster is processed.
+	pub fn bind(&mut self, id: MemberId, graph_seed: [u8; 32]) -> Result<(), Error> {
+		if !matches!(self.state, State::AwaitingRoster) {
+			return Err(Error::UnexpectedMessage { message: "member binding", phase: self.state.name() });
+		}
+		self.id = id;
+		self.config.graph_seed = graph_seed;
+		Ok(())
+	}
+
+	/// The public keys this member advertises, under its current id.
+	pub fn advertised_keys(&self) -> AdvertiseKeys {
+		AdvertiseKeys {
+			member: self.id,
+			channel_key: self.channel_secret.public(),
+			masking_key: self.masking_secret.public(),
+		}
 	}
 
 	/// This member's id.
@@ -82,11 +97,7 @@ impl Member {
 
 	/// Phase 2: given the roster, share this member's secrets with its
 	/// neighbours.
-	pub fn share_keys<R: RngCore + CryptoRng>(
-		&mut self,
-		roster: &Roster,
-		rng: &mut R,
-	) -> Result<ShareKeys, Error> {
+	pub fn share_keys<R: RngCore + CryptoRng>(&mut self, roster: &Roster, rng: &mut R) -> Result<ShareKeys, Error> {
 		if !matches!(self.state, State::AwaitingRoster) {
 			return Err(Error::UnexpectedMessage { message: "roster", phase: self.state.name() });
 		}
@@ -98,8 +109,8 @@ impl Member {
 		}
 		match members.get(&self.id) {
 			Some(mine)
-				if mine.channel_key == self.channel_secret.public() &&
-					mine.masking_key == self.masking_secret.public() => {},
+				if mine.channel_key == self.channel_secret.public()
+					&& mine.masking_key == self.masking_secret.public() => {},
 			_ => return Err(Error::InvalidRequest { reason: "the roster lacks this member's keys" }),
 		}
 		self.config.check_members(members.len())?;
@@ -110,8 +121,7 @@ impl Member {
 		holders.push(self.id);
 
 		let seed_shares = shamir::split(&self.self_seed, &holders, self.config.threshold, rng)?;
-		let key_shares =
-			shamir::split(&self.masking_secret.to_bytes(), &holders, self.config.threshold, rng)?;
+		let key_shares = shamir::split(&self.masking_secret.to_bytes(), &holders, self.config.threshold, rng)?;
 		let mut out = Vec::with_capacity(neighbours.len());
 		let mut own = None;
 		for (seed_share, key_share) in seed_shares.into_iter().zip(key_shares) {
@@ -128,14 +138,8 @@ impl Member {
 			plain.extend_from_slice(&seed_share.values[1]);
 			plain.extend_from_slice(&key_share.values[0]);
 			plain.extend_from_slice(&key_share.values[1]);
-			let ciphertext = keys::seal(
-				&self.channel_secret,
-				&peer.channel_key,
-				self.id,
-				to,
-				&self.config.context,
-				&plain,
-			)?;
+			let ciphertext =
+				keys::seal(&self.channel_secret, &peer.channel_key, self.id, to, &self.config.context, &plain)?;
 			out.push(EncryptedShare { from: self.id, to, ciphertext });
 		}
 		let (own_seed_share, own_key_share) =
@@ -149,11 +153,7 @@ impl Member {
 	/// Every share must be addressed to this member, come from a neighbour,
 	/// appear once and authenticate; otherwise nothing changes and the error
 	/// names the offending sender.
-	pub fn masked_input(
-		&mut self,
-		delivery: &ShareDelivery,
-		input: &RingVector,
-	) -> Result<MaskedInput, Error> {
+	pub fn masked_input(&mut self, delivery: &ShareDelivery, input: &RingVector) -> Result<MaskedInput, Error> {
 		let State::AwaitingShares { roster, graph, own_seed_share, own_key_share } = &self.state else {
 			return Err(Error::UnexpectedMessage { message: "share delivery", phase: self.state.name() });
 		};
@@ -161,11 +161,7 @@ impl Member {
 			return Err(Error::RingMismatch { expected: self.config.ring, got: input.ring() });
 		}
 		if input.len() != self.config.vector_len {
-			return Err(Error::WrongLength {
-				member: self.id,
-				expected: self.config.vector_len,
-				got: input.len(),
-			});
+			return Err(Error::WrongLength { member: self.id, expected: self.config.vector_len, got: input.len() });
 		}
 		if delivery.to != self.id {
 			return Err(Error::InvalidRequest { reason: "delivery addressed to another member" });
@@ -187,9 +183,9 @@ impl Member {
 				&self.config.context,
 				&share.ciphertext,
 			)?;
-			if plain.len() != SHARE_PLAINTEXT_LEN ||
-				plain[..4] != share.from.to_le_bytes() ||
-				plain[4..8] != self.id.to_le_bytes()
+			if plain.len() != SHARE_PLAINTEXT_LEN
+				|| plain[..4] != share.from.to_le_bytes()
+				|| plain[4..8] != self.id.to_le_bytes()
 			{
 				return Err(Error::ShareAuthentication { from: share.from });
 			}
@@ -215,13 +211,8 @@ impl Member {
 		let mut pair_seeds = Vec::with_capacity(shared.len());
 		for peer_id in &shared {
 			let peer = roster.get(peer_id).ok_or(Error::UnknownMember { member: *peer_id })?;
-			let seed = keys::pairwise_seed(
-				&self.masking_secret,
-				&peer.masking_key,
-				self.id,
-				*peer_id,
-				&self.config.context,
-			)?;
+			let seed =
+				keys::pairwise_seed(&self.masking_secret, &peer.masking_key, self.id, *peer_id, &self.config.context)?;
 			// The lower id adds, the higher subtracts: the pair cancels in the sum.
 			pair_seeds.push((seed, self.id > *peer_id));
 		}
@@ -258,11 +249,7 @@ impl Member {
 			return Err(Error::InvalidRequest { reason: "this member is not among the survivors" });
 		}
 		if survivors.len() < self.config.threshold {
-			return Err(Error::TooFewSurvivors {
-				member: self.id,
-				have: survivors.len(),
-				need: self.config.threshold,
-			});
+			return Err(Error::TooFewSurvivors { member: self.id, have: survivors.len(), need: self.config.threshold });
 		}
 		// Every neighbour that shared must be classified, and nobody else:
 		// a survivor outside the neighbourhood gets nothing from us.

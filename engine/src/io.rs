@@ -1,0 +1,143 @@
+//! The four narrow traits the engine is written against, and the messages
+//! members and requesters exchange.
+//!
+//! A host (the worker, the SDK's local debug mode, a test) provides one
+//! implementation of each: [`Ledger`] (chain, coordinator, or the
+//! coordinator's rules in memory), [`Transport`] (libp2p, in memory),
+//! [`Executor`] (sandboxed Python, the calling interpreter, a closure) and
+//! [`Datasets`] (files under the holder's policy, frames in memory).
+
+use delta_coordinator::types::{AccountId, Call, RoundInfo, StoredEvent, TaskId, TaskInfo};
+use delta_secagg::{MaskedInput, Ring, ShareDelivery, ShareKeys, UnmaskResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+
+/// One participant's view of the ledger; calls are made as that
+/// participant (the implementation holds its key).
+pub trait Ledger: Send {
+	/// The participant's account.
+	fn account(&self) -> AccountId;
+	/// Submits a call; returns the events it recorded.
+	fn submit(&mut self, call: Call) -> Result<Vec<StoredEvent>, EngineError>;
+	/// A task.
+	fn task(&self, id: TaskId) -> Result<Option<TaskInfo>, EngineError>;
+	/// A round with its members.
+	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError>;
+}
+
+/// One participant's endpoint on the peer network. Messages are
+/// authenticated by the transport: `recv` names the true sender.
+pub trait Transport: Send {
+	/// Sends `message` to `to`; delivery is not guaranteed (the protocol
+	/// tolerates loss as a dropout).
+	fn send(&mut self, to: AccountId, message: Message) -> Result<(), EngineError>;
+	/// Everything received since the last call, with senders.
+	fn recv(&mut self) -> Vec<(AccountId, Message)>;
+}
+
+/// Runs a task's code: `map` on a member's local data, `reduce` on the
+/// requester's sums.
+pub trait Executor: Send {
+	/// The step's outputs on the member's dataset, flattened in the order
+	/// of `step.outputs` (each output's length as declared).
+	fn map(&mut self, step: &StepSpec) -> Result<Vec<f64>, EngineError>;
+	/// What follows a step, given the sums of its outputs over the members
+	/// and how many members contributed.
+	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError>;
+}
+
+/// The holder's datasets, under its policy.
+pub trait Datasets: Send {
+	/// Checks that `name` exists and that the holder's policy allows this
+	/// requester to use it; returns its row count.
+	fn admit(&self, name: &str, requester: &AccountId) -> Result<u64, EngineError>;
+}
+
+/// One step of a task: what every member computes on which dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepSpec {
+	/// The dataset each member reads.
+	pub dataset: String,
+	/// Task-defined description of the step (e.g. which statistics, or the
+	/// current model); opaque to the engine.
+	pub body: Vec<u8>,
+	/// The named outputs and their lengths, in vector order.
+	pub outputs: Vec<(String, u32)>,
+}
+
+impl StepSpec {
+	/// Total length of the flattened outputs.
+	pub fn vector_len(&self) -> usize {
+		self.outputs.iter().map(|(_, n)| *n as usize).sum()
+	}
+}
+
+/// What follows a step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Next {
+	/// Run another step.
+	Step(StepSpec),
+	/// The task's result.
+	Done(Vec<u8>),
+}
+
+/// How members encode their outputs for secure summation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encoding {
+	/// The ring of the masked vectors.
+	pub ring: Ring,
+	/// Fixed-point fractional bits.
+	pub fractional_bits: u32,
+}
+
+impl Default for Encoding {
+	/// 64-bit ring with 24 fractional bits: values up to about 5.5e11 / n
+	/// in magnitude, resolution 6e-8.
+	fn default() -> Self {
+		Self { ring: Ring::Bits64, fractional_bits: 24 }
+	}
+}
+
+/// The requester's announcement of a round to the members it invites.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Announcement {
+	/// The task on the ledger.
+	pub task: TaskId,
+	/// The round.
+	pub round: u32,
+	/// What to compute.
+	pub step: StepSpec,
+	/// How to encode it.
+	pub encoding: Encoding,
+	/// Neighbours per member in the SecAgg+ graph.
+	pub degree: u32,
+}
+
+/// Everything that travels between peers. No code and no pickles: data
+/// only, decoded by serde into these types.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+	/// Requester to members: a round opens.
+	Announce(Announcement),
+	/// Member to requester: encrypted shares for the member's neighbours.
+	ShareKeys { task: TaskId, round: u32, body: ShareKeys },
+	/// Requester to member: the shares addressed to it.
+	Delivery { task: TaskId, round: u32, body: ShareDelivery },
+	/// Member to requester: its masked outputs.
+	Masked { task: TaskId, round: u32, body: MaskedInput },
+	/// Member to requester: its unmasking shares.
+	Unmask { task: TaskId, round: u32, body: UnmaskResponse },
+}
+
+/// The canonical bytes of a value (postcard), which commitments hash.
+pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
+	postcard::to_allocvec(value).map_err(|e| EngineError::Encoding(e.to_string()))
+}
+
+/// SHA-256 of a value's canonical bytes: what goes on the ledger as a
+/// commitment.
+pub fn commitment<T: Serialize>(value: &T) -> Result<[u8; 32], EngineError> {
+	use sha2::Digest;
+	Ok(sha2::Sha256::digest(canonical(value)?).into())
+}

@@ -1,0 +1,51 @@
+//! # delta-engine: Delta's task protocol, host-independent
+//!
+//! A task runs as rounds; in each round the requester announces a step,
+//! invited members join on the ledger, secure-aggregate their `map`
+//! outputs with SecAgg+ (`delta-secagg`), and the requester unmasks the
+//! sum and runs `reduce`, which yields the result or the next step.
+//!
+//! The engine is written against four narrow traits ([`io`]): [`Ledger`],
+//! [`Transport`], [`Executor`], [`Datasets`]. The worker, the coordinator
+//! mode and the SDK's local debug mode are this same code with different
+//! adapters, so a protocol bug is fixed once. [`local`] holds the
+//! in-process adapters: the coordinator's rules on an in-memory database
+//! with a manual clock, and an in-memory network that still serialises
+//! every message. [`sim`] runs a whole task with simulated members and
+//! dropouts, deterministically.
+//!
+//! Who trusts what: members trust the ledger (task ownership, the member
+//! set, the graph seed, who survived), never the requester's word; the
+//! requester aggregates only messages whose commitments the ledger holds.
+
+pub mod error;
+pub mod io;
+pub mod local;
+mod member;
+mod requester;
+pub mod sim;
+
+use std::collections::BTreeMap;
+
+use delta_coordinator::types::{AccountId, RoundInfo};
+use delta_secagg::{AdvertiseKeys, MemberId};
+
+pub use error::EngineError;
+pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};
+pub use member::MemberDriver;
+pub use requester::{Outcome, RequesterDriver, TaskPlan};
+
+/// The round's member set as both sides number it: sorted by account, ids
+/// from 0, with the keys each member joined with.
+pub(crate) fn roster(round: &RoundInfo) -> (BTreeMap<AccountId, MemberId>, Vec<AdvertiseKeys>) {
+	let mut members: Vec<_> = round.members.iter().collect();
+	members.sort_by_key(|m| m.account);
+	let mut ids = BTreeMap::new();
+	let mut adverts = Vec::with_capacity(members.len());
+	for (i, m) in members.into_iter().enumerate() {
+		let id = i as MemberId;
+		ids.insert(m.account, id);
+		adverts.push(AdvertiseKeys { member: id, channel_key: m.channel_key.0, masking_key: m.masking_key.0 });
+	}
+	(ids, adverts)
+}

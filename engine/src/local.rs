@@ -1,0 +1,195 @@
+//! In-process adapters: the coordinator's ledger rules on an in-memory
+//! database with a clock the host moves, and an in-memory network.
+//!
+//! These are not mocks of the rules: [`LocalLedger`] is
+//! `delta_coordinator::Ledger`, the same code the coordinator service runs,
+//! so local debug runs the real round state machine. [`LocalNetwork`]
+//! encodes and decodes every message as the real transport does, so size
+//! and format problems show up locally too.
+
+use std::{
+	collections::BTreeMap,
+	sync::{Arc, Mutex, MutexGuard},
+};
+
+use delta_coordinator::{
+	types::{AccountId, Call, RoundInfo, StoredEvent, TaskId, TaskInfo},
+	CallError, Limits,
+};
+
+use crate::{
+	io::{canonical, Ledger, Message, Transport},
+	EngineError,
+};
+
+struct Shared {
+	ledger: delta_coordinator::Ledger,
+	now: u64,
+}
+
+/// The coordinator's rules in memory, shared by every local participant.
+#[derive(Clone)]
+pub struct LocalLedger {
+	shared: Arc<Mutex<Shared>>,
+}
+
+impl LocalLedger {
+	/// A fresh ledger at time 1 (milliseconds).
+	pub fn new() -> Result<Self, EngineError> {
+		let ledger = delta_coordinator::Ledger::in_memory(Limits::default())
+			.map_err(|e| EngineError::Ledger { call: "open", reason: e.to_string() })?;
+		Ok(Self { shared: Arc::new(Mutex::new(Shared { ledger, now: 1 })) })
+	}
+
+	fn lock(&self) -> MutexGuard<'_, Shared> {
+		self.shared.lock().unwrap_or_else(|e| e.into_inner())
+	}
+
+	/// The ledger as seen by `who`, for its driver.
+	pub fn participant(&self, who: AccountId) -> Box<dyn Ledger> {
+		Box::new(Participant { ledger: self.clone(), who })
+	}
+
+	/// Registers `who` as a network member (local runs have no identity
+	/// step of their own).
+	pub fn register(&self, who: AccountId, index: u32) -> Result<(), EngineError> {
+		let mut peer_id = vec![0x12, 0x20];
+		peer_id.extend_from_slice(&who.0);
+		let call = Call::Register {
+			display_name: format!("member {index}"),
+			endpoint: format!("/ip4/127.0.0.1/tcp/{}", 20_000 + index % 40_000),
+			peer_id: delta_coordinator::types::Bytes(peer_id),
+		};
+		let mut shared = self.lock();
+		let now = shared.now;
+		shared.ledger.apply(&who, None, &call, now).map(|_| ()).map_err(|e| refusal("register", e))
+	}
+
+	/// Lets `ms` milliseconds pass, running deadlines.
+	pub fn advance(&self, ms: u64) -> Result<(), EngineError> {
+		let mut shared = self.lock();
+		shared.now += ms;
+		let now = shared.now;
+		shared.ledger.tick(now).map(|_| ()).map_err(|e| EngineError::Ledger { call: "tick", reason: e.to_string() })
+	}
+
+	/// The ledger's clock.
+	pub fn now(&self) -> u64 {
+		self.lock().now
+	}
+
+	/// A round as the ledger holds it.
+	pub fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError> {
+		self.lock().ledger.round(task, round).map_err(|e| EngineError::Ledger { call: "round", reason: e.to_string() })
+	}
+}
+
+fn refusal(call: &'static str, e: CallError) -> EngineError {
+	EngineError::Ledger { call, reason: e.name().to_string() }
+}
+
+struct Participant {
+	ledger: LocalLedger,
+	who: AccountId,
+}
+
+impl Ledger for Participant {
+	fn account(&self) -> AccountId {
+		self.who
+	}
+
+	fn submit(&mut self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
+		let name = call_name(&call);
+		let mut shared = self.ledger.lock();
+		let now = shared.now;
+		shared.ledger.apply(&self.who, None, &call, now).map(|(_, events)| events).map_err(|e| refusal(name, e))
+	}
+
+	fn task(&self, id: TaskId) -> Result<Option<TaskInfo>, EngineError> {
+		self.ledger.lock().ledger.task(id).map_err(|e| EngineError::Ledger { call: "task", reason: e.to_string() })
+	}
+
+	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError> {
+		self.ledger.round(task, round)
+	}
+}
+
+fn call_name(call: &Call) -> &'static str {
+	match call {
+		Call::Register { .. } => "register",
+		Call::UpdateMember { .. } => "update_member",
+		Call::Leave => "leave",
+		Call::CreateTask { .. } => "create_task",
+		Call::StartRound { .. } => "start_round",
+		Call::Join { .. } => "join",
+		Call::CommitShares { .. } => "commit_shares",
+		Call::CommitMasked { .. } => "commit_masked",
+		Call::Reveal { .. } => "reveal",
+		Call::FinishRound { .. } => "finish_round",
+		Call::FinishTask { .. } => "finish_task",
+		Call::CancelTask { .. } => "cancel_task",
+	}
+}
+
+/// Largest message the local network carries, as the real transport will
+/// bound it: a masked vector of 16M 64-bit elements.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
+
+type Mailboxes = BTreeMap<AccountId, Vec<(AccountId, Vec<u8>)>>;
+
+/// An in-memory network: one mailbox per account.
+#[derive(Clone, Default)]
+pub struct LocalNetwork {
+	mailboxes: Arc<Mutex<Mailboxes>>,
+	/// Bytes carried so far, for reports.
+	carried: Arc<Mutex<u64>>,
+}
+
+impl LocalNetwork {
+	/// An empty network.
+	pub fn new() -> Self {
+		Self::default()
+	}
+
+	/// `who`'s endpoint.
+	pub fn endpoint(&self, who: AccountId) -> Box<dyn Transport> {
+		Box::new(Endpoint { network: self.clone(), who })
+	}
+
+	/// Bytes carried so far.
+	pub fn bytes_carried(&self) -> u64 {
+		*self.carried.lock().unwrap_or_else(|e| e.into_inner())
+	}
+}
+
+struct Endpoint {
+	network: LocalNetwork,
+	who: AccountId,
+}
+
+impl Transport for Endpoint {
+	fn send(&mut self, to: AccountId, message: Message) -> Result<(), EngineError> {
+		let bytes = canonical(&message)?;
+		if bytes.len() > MAX_MESSAGE_BYTES {
+			return Err(EngineError::Encoding(format!("a message of {} bytes exceeds the limit", bytes.len())));
+		}
+		*self.network.carried.lock().unwrap_or_else(|e| e.into_inner()) += bytes.len() as u64;
+		self.network.mailboxes.lock().unwrap_or_else(|e| e.into_inner()).entry(to).or_default().push((self.who, bytes));
+		Ok(())
+	}
+
+	fn recv(&mut self) -> Vec<(AccountId, Message)> {
+		let inbox =
+			self.network.mailboxes.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.who).unwrap_or_default();
+		inbox
+			.into_iter()
+			.filter_map(|(from, bytes)| match postcard::from_bytes::<Message>(&bytes) {
+				Ok(m) => Some((from, m)),
+				Err(e) => {
+					tracing::warn!("dropped an undecodable message from {from}: {e}");
+					None
+				},
+			})
+			.collect()
+	}
+}

@@ -1,0 +1,261 @@
+//! The member side: a data holder's part in every round it is invited to.
+//!
+//! The member trusts the ledger, not the requester: it checks every
+//! announcement against the task on the ledger, builds the roster from the
+//! ledger's member list, and decides which share of each neighbour to
+//! reveal from the ledger's statuses, so a requester cannot trick it into
+//! revealing both shares of one peer.
+
+use std::collections::BTreeMap;
+
+use delta_coordinator::types::{AccountId, Bytes, Call, RevealedShare, RoundInfo, TaskId, H256};
+use delta_primitives::round::{MemberStatus, Phase, ShareKind};
+use delta_secagg::{Config, FixedPoint, Member, MemberId, Roster, RoundContext, ShareDelivery, UnmaskRequest};
+use rand_core::OsRng;
+
+use crate::{
+	io::{commitment, Announcement, Datasets, Executor, Ledger, Message, Transport},
+	roster, EngineError,
+};
+
+enum Stage {
+	/// Joined; waiting for the member set to be fixed.
+	Joined(Box<Member>),
+	/// Shares sent and committed; waiting for the delivery.
+	Shared(Box<Member>),
+	/// Masked input sent and committed; waiting for Unmask.
+	Masked(Box<Member>),
+	/// Revealed, or out of the round.
+	Over,
+}
+
+struct RoundWork {
+	announcement: Announcement,
+	owner: AccountId,
+	stage: Stage,
+	delivery: Option<ShareDelivery>,
+	ids: BTreeMap<AccountId, MemberId>,
+}
+
+/// A member's driver: call [`MemberDriver::step`] whenever the ledger or
+/// the transport may have something new.
+pub struct MemberDriver {
+	ledger: Box<dyn Ledger>,
+	transport: Box<dyn Transport>,
+	executor: Box<dyn Executor>,
+	datasets: Box<dyn Datasets>,
+	rounds: BTreeMap<(TaskId, u32), RoundWork>,
+	/// What went wrong in each round this member left early, for its logs.
+	pub failures: Vec<(TaskId, u32, String)>,
+}
+
+impl MemberDriver {
+	/// A member acting through these adapters.
+	pub fn new(
+		ledger: Box<dyn Ledger>,
+		transport: Box<dyn Transport>,
+		executor: Box<dyn Executor>,
+		datasets: Box<dyn Datasets>,
+	) -> Self {
+		Self { ledger, transport, executor, datasets, rounds: BTreeMap::new(), failures: Vec::new() }
+	}
+
+	/// The member's account.
+	pub fn account(&self) -> AccountId {
+		self.ledger.account()
+	}
+
+	/// Handles new messages and ledger state. Problems with one round end
+	/// this member's part in it (recorded in `failures`); they are never
+	/// returned, since the requester and the other members go on.
+	pub fn step(&mut self) {
+		for (from, message) in self.transport.recv() {
+			match message {
+				Message::Announce(a) => {
+					let key = (a.task, a.round);
+					if self.rounds.contains_key(&key) {
+						continue;
+					}
+					if let Err(e) = self.accept(from, a) {
+						tracing::info!("declined round {key:?}: {e}");
+						self.failures.push((key.0, key.1, e.to_string()));
+					}
+				},
+				Message::Delivery { task, round, body } => {
+					if let Some(work) = self.rounds.get_mut(&(task, round)) {
+						if work.owner == from && work.delivery.is_none() {
+							work.delivery = Some(body);
+						}
+					}
+				},
+				// Only requesters receive these; a member ignores them.
+				Message::ShareKeys { .. } | Message::Masked { .. } | Message::Unmask { .. } => {},
+			}
+		}
+		let keys: Vec<_> = self.rounds.keys().copied().collect();
+		for key in keys {
+			if let Err(e) = self.advance(key) {
+				tracing::info!("left round {key:?}: {e}");
+				self.failures.push((key.0, key.1, e.to_string()));
+				if let Some(work) = self.rounds.get_mut(&key) {
+					work.stage = Stage::Over;
+				}
+			}
+		}
+	}
+
+	/// Checks an announcement against the ledger and the holder's policy,
+	/// then joins.
+	fn accept(&mut self, from: AccountId, a: Announcement) -> Result<(), EngineError> {
+		let task = self.ledger.task(a.task)?.ok_or_else(|| ledger_refusal("announcement", "no such task"))?;
+		if task.owner != from {
+			return Err(ledger_refusal("announcement", "the sender does not own the task"));
+		}
+		if !task.datasets.iter().any(|d| *d == a.step.dataset) {
+			return Err(ledger_refusal("announcement", "the step reads a dataset the task did not declare"));
+		}
+		self.datasets.admit(&a.step.dataset, &from)?;
+		let round =
+			self.ledger.round(a.task, a.round)?.ok_or_else(|| ledger_refusal("announcement", "no such round"))?;
+		if round.state.phase != Phase::Open {
+			return Err(ledger_refusal("announcement", "the round is not open"));
+		}
+		let config = secagg_config(&a, &round, [0; 32]);
+		let (member, advert) = Member::new(config, 0, &mut OsRng);
+		self.ledger.submit(Call::Join {
+			task: a.task,
+			round: a.round,
+			channel_key: H256(advert.channel_key),
+			masking_key: H256(advert.masking_key),
+		})?;
+		self.rounds.insert(
+			(a.task, a.round),
+			RoundWork {
+				announcement: a,
+				owner: from,
+				stage: Stage::Joined(Box::new(member)),
+				delivery: None,
+				ids: BTreeMap::new(),
+			},
+		);
+		Ok(())
+	}
+
+	fn advance(&mut self, key: (TaskId, u32)) -> Result<(), EngineError> {
+		let Some(work) = self.rounds.get_mut(&key) else { return Ok(()) };
+		if matches!(work.stage, Stage::Over) {
+			return Ok(());
+		}
+		let me = self.ledger.account();
+		let round = self.ledger.round(key.0, key.1)?.ok_or_else(|| ledger_refusal("round", "the round is gone"))?;
+		if let Phase::Failed(reason) = round.state.phase {
+			work.stage = Stage::Over;
+			return Err(EngineError::RoundFailed { round: key.1, reason });
+		}
+		let my_status = round.members.iter().find(|m| m.account == me).map(|m| m.status);
+		let stage = std::mem::replace(&mut work.stage, Stage::Over);
+		work.stage = match stage {
+			Stage::Joined(mut member) if round.state.phase >= Phase::ShareKeys => {
+				if round.state.phase != Phase::ShareKeys {
+					return Err(ledger_refusal("share keys", "the share phase ended before this member acted"));
+				}
+				let (ids, roster) = roster(&round);
+				let id = *ids.get(&me).ok_or_else(|| ledger_refusal("share keys", "not in the member set"))?;
+				let seed = round.seed.ok_or_else(|| ledger_refusal("share keys", "no graph seed"))?;
+				member.bind(id, seed.0)?;
+				let shares = member.share_keys(&Roster { members: roster }, &mut OsRng)?;
+				let hash = commitment(&shares)?;
+				self.transport.send(work.owner, Message::ShareKeys { task: key.0, round: key.1, body: shares })?;
+				self.ledger.submit(Call::CommitShares { task: key.0, round: key.1, commitment: H256(hash) })?;
+				work.ids = ids;
+				Stage::Shared(member)
+			},
+			Stage::Shared(mut member) if round.state.phase >= Phase::Compute => {
+				if round.state.phase != Phase::Compute || my_status != Some(MemberStatus::Shared) {
+					return Err(ledger_refusal("compute", "the compute phase ended before this member acted"));
+				}
+				let Some(delivery) = work.delivery.take() else {
+					work.stage = Stage::Shared(member);
+					return Ok(());
+				};
+				let step = &work.announcement.step;
+				let values = self.executor.map(step)?;
+				if values.len() != step.vector_len() {
+					return Err(EngineError::Executor(format!(
+						"map returned {} values, the step declares {}",
+						values.len(),
+						step.vector_len()
+					)));
+				}
+				let encoder = encoder(&work.announcement, &round)?;
+				let input = encoder.encode_f64(&values)?;
+				let masked = member.masked_input(&delivery, &input)?;
+				let hash = commitment(&masked)?;
+				self.transport.send(work.owner, Message::Masked { task: key.0, round: key.1, body: masked })?;
+				self.ledger.submit(Call::CommitMasked { task: key.0, round: key.1, commitment: H256(hash) })?;
+				Stage::Masked(member)
+			},
+			Stage::Masked(mut member) if round.state.phase >= Phase::Unmask => {
+				if round.state.phase != Phase::Unmask {
+					return Err(ledger_refusal("unmask", "the unmask phase ended before this member acted"));
+				}
+				// Who survived is the ledger's word, not the requester's.
+				let status = |s: MemberStatus| -> Vec<MemberId> {
+					round
+						.members
+						.iter()
+						.filter(|m| m.status == s)
+						.filter_map(|m| work.ids.get(&m.account).copied())
+						.collect()
+				};
+				let mut survivors = status(MemberStatus::Masked);
+				survivors.extend(status(MemberStatus::Revealed));
+				survivors.sort_unstable();
+				let request = UnmaskRequest { survivors, dropped: status(MemberStatus::Shared) };
+				let response = member.unmask(&request)?;
+				let account_of: BTreeMap<MemberId, AccountId> = work.ids.iter().map(|(a, i)| (*i, *a)).collect();
+				let mut shares = Vec::new();
+				for (owner, share, kind) in response
+					.self_mask_shares
+					.iter()
+					.map(|(o, s)| (o, s, ShareKind::SelfMask))
+					.chain(response.mask_key_shares.iter().map(|(o, s)| (o, s, ShareKind::MaskKey)))
+				{
+					let owner =
+						*account_of.get(owner).ok_or_else(|| ledger_refusal("unmask", "share for a stranger"))?;
+					shares.push(RevealedShare { owner, kind, share: Bytes(crate::io::canonical(share)?) });
+				}
+				self.transport.send(work.owner, Message::Unmask { task: key.0, round: key.1, body: response })?;
+				self.ledger.submit(Call::Reveal { task: key.0, round: key.1, shares })?;
+				Stage::Over
+			},
+			other => other,
+		};
+		Ok(())
+	}
+}
+
+/// The secagg configuration both sides derive from the announcement and
+/// the ledger's round.
+pub(crate) fn secagg_config(a: &Announcement, round: &RoundInfo, seed: [u8; 32]) -> Config {
+	let mut task_id = b"delta/".to_vec();
+	task_id.extend_from_slice(&a.task.to_le_bytes());
+	Config {
+		context: RoundContext { task_id, round: u64::from(a.round) },
+		threshold: round.state.params.threshold as usize,
+		degree: a.degree as usize,
+		vector_len: a.step.vector_len(),
+		ring: a.encoding.ring,
+		graph_seed: seed,
+	}
+}
+
+/// The fixed-point encoder for a round: sized so that the sum over the
+/// round's largest possible member set cannot wrap.
+pub(crate) fn encoder(a: &Announcement, round: &RoundInfo) -> Result<FixedPoint, EngineError> {
+	Ok(FixedPoint::new(a.encoding.ring, a.encoding.fractional_bits, round.state.params.max_members)?)
+}
+
+pub(crate) fn ledger_refusal(call: &'static str, reason: &str) -> EngineError {
+	EngineError::Ledger { call, reason: reason.to_string() }
+}

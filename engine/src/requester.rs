@@ -1,0 +1,311 @@
+//! The requester side: creates the task on the ledger, announces each
+//! round, carries the members' secure-aggregation messages, unmasks the sum
+//! and runs `reduce` on it.
+//!
+//! The requester only aggregates what the ledger vouches for: a member's
+//! shares and masked input count only if the ledger holds that member's
+//! commitment to exactly those bytes, and only members the ledger shows as
+//! revealed are unmasked with.
+
+use std::collections::BTreeMap;
+
+use delta_coordinator::types::{AccountId, Call, Event, RoundInfo, TaskId, H256};
+use delta_primitives::{
+	round::{MemberStatus, Phase, PhaseTimeouts, RoundParams},
+	task::TaskKind,
+};
+use delta_secagg::{Aggregator, MaskedInput, MemberId, ShareKeys, UnmaskResponse};
+
+use crate::{
+	io::{commitment, Announcement, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport},
+	member::{encoder, ledger_refusal, secagg_config},
+	roster, EngineError,
+};
+
+/// Everything a requester decides about a task before it starts.
+#[derive(Clone, Debug)]
+pub struct TaskPlan {
+	/// Hash of the task package.
+	pub package: [u8; 32],
+	/// The first step.
+	pub first: StepSpec,
+	/// Most rounds (steps) the task may take.
+	pub max_rounds: u32,
+	/// Members per round: at least / at most.
+	pub min_members: u32,
+	/// See `min_members`.
+	pub max_members: u32,
+	/// Secret-sharing threshold.
+	pub threshold: u32,
+	/// Phase timeouts, in ledger units.
+	pub timeouts: PhaseTimeouts,
+	/// Fixed-point encoding of the outputs.
+	pub encoding: Encoding,
+	/// SecAgg+ neighbours per member (`>= n - 1`: complete graph).
+	pub degree: u32,
+	/// The members invited to every round.
+	pub invited: Vec<AccountId>,
+}
+
+/// Where a task stands, for progress displays.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+	/// Still running.
+	Running,
+	/// Finished with this result.
+	Done(Vec<u8>),
+	/// Failed; the task is cancelled on the ledger.
+	Failed(String),
+}
+
+#[derive(Default)]
+struct RoundRun {
+	step: Option<Announcement>,
+	aggregator: Option<Aggregator>,
+	ids: BTreeMap<AccountId, MemberId>,
+	shares: BTreeMap<AccountId, ShareKeys>,
+	masked: BTreeMap<AccountId, MaskedInput>,
+	unmask: BTreeMap<AccountId, UnmaskResponse>,
+	shares_closed: bool,
+	masked_closed: bool,
+	contributors: usize,
+}
+
+/// A requester's driver for one task: call [`RequesterDriver::step`] until
+/// [`RequesterDriver::outcome`] is no longer running.
+pub struct RequesterDriver {
+	ledger: Box<dyn Ledger>,
+	transport: Box<dyn Transport>,
+	executor: Box<dyn Executor>,
+	plan: TaskPlan,
+	task: Option<TaskId>,
+	round: u32,
+	run: RoundRun,
+	outcome: Outcome,
+	/// One line per milestone, for progress displays and logs.
+	pub progress: Vec<String>,
+}
+
+impl RequesterDriver {
+	/// A requester that will run `plan`.
+	pub fn new(
+		ledger: Box<dyn Ledger>,
+		transport: Box<dyn Transport>,
+		executor: Box<dyn Executor>,
+		plan: TaskPlan,
+	) -> Self {
+		Self {
+			ledger,
+			transport,
+			executor,
+			plan,
+			task: None,
+			round: 0,
+			run: RoundRun::default(),
+			outcome: Outcome::Running,
+			progress: Vec::new(),
+		}
+	}
+
+	/// The task's id on the ledger, once created.
+	pub fn task(&self) -> Option<TaskId> {
+		self.task
+	}
+
+	/// The round in progress (or the last one).
+	pub fn round(&self) -> u32 {
+		self.round
+	}
+
+	/// Where the task stands.
+	pub fn outcome(&self) -> &Outcome {
+		&self.outcome
+	}
+
+	/// Makes whatever progress the ledger and the inbox allow. A failure
+	/// ends the task: it is cancelled on the ledger and the outcome says
+	/// why.
+	pub fn step(&mut self) {
+		if self.outcome != Outcome::Running {
+			return;
+		}
+		if let Err(e) = self.try_step() {
+			self.progress.push(format!("failed: {e}"));
+			if let Some(task) = self.task {
+				// Best effort: the round may already have failed or the task
+				// ended; the outcome stands either way.
+				let _ = self.ledger.submit(Call::CancelTask { task });
+			}
+			self.outcome = Outcome::Failed(e.to_string());
+		}
+	}
+
+	fn try_step(&mut self) -> Result<(), EngineError> {
+		let task = match self.task {
+			Some(task) => task,
+			None => {
+				let task = self.create()?;
+				self.start_round(task, self.plan.first.clone())?;
+				task
+			},
+		};
+		for (from, message) in self.transport.recv() {
+			let current = |t: TaskId, r: u32| t == task && r == self.round;
+			match message {
+				Message::ShareKeys { task: t, round: r, body } if current(t, r) => {
+					self.run.shares.entry(from).or_insert(body);
+				},
+				Message::Masked { task: t, round: r, body } if current(t, r) => {
+					self.run.masked.entry(from).or_insert(body);
+				},
+				Message::Unmask { task: t, round: r, body } if current(t, r) => {
+					self.run.unmask.entry(from).or_insert(body);
+				},
+				_ => {},
+			}
+		}
+		let round = self.ledger.round(task, self.round)?.ok_or_else(|| ledger_refusal("round", "the round is gone"))?;
+		if let Phase::Failed(reason) = round.state.phase {
+			return Err(EngineError::RoundFailed { round: self.round, reason });
+		}
+		let announcement = self.run.step.clone().ok_or_else(|| ledger_refusal("round", "no announcement"))?;
+		if round.state.phase >= Phase::ShareKeys && self.run.aggregator.is_none() {
+			let seed = round.seed.ok_or_else(|| ledger_refusal("share keys", "no graph seed"))?;
+			let mut aggregator = Aggregator::new(secagg_config(&announcement, &round, seed.0));
+			let (ids, adverts) = roster(&round);
+			for advert in adverts {
+				aggregator.receive_advertise(advert)?;
+			}
+			aggregator.close_advertise()?;
+			self.progress.push(format!("round {}: {} members joined", self.round, ids.len()));
+			self.run.ids = ids;
+			self.run.aggregator = Some(aggregator);
+		}
+		if round.state.phase >= Phase::Compute && !self.run.shares_closed {
+			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("compute", "no aggregator"))?;
+			for m in committed(&round, MemberStatus::Shared, |m| m.shares) {
+				if let Some(body) = self.run.shares.remove(&m.0) {
+					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
+						if let Err(e) = aggregator.receive_share_keys(body) {
+							self.progress.push(format!("round {}: shares of {} refused: {e}", self.round, m.0));
+						}
+					}
+				}
+			}
+			let deliveries = aggregator.close_share_keys()?;
+			let account_of: BTreeMap<MemberId, AccountId> = self.run.ids.iter().map(|(a, i)| (*i, *a)).collect();
+			for delivery in deliveries {
+				if let Some(to) = account_of.get(&delivery.to) {
+					self.transport.send(*to, Message::Delivery { task, round: self.round, body: delivery })?;
+				}
+			}
+			self.run.shares_closed = true;
+		}
+		if round.state.phase >= Phase::Unmask && !self.run.masked_closed {
+			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("unmask", "no aggregator"))?;
+			let mut accepted = 0;
+			for m in committed(&round, MemberStatus::Masked, |m| m.masked) {
+				if let Some(body) = self.run.masked.remove(&m.0) {
+					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
+						match aggregator.receive_masked_input(body) {
+							Ok(()) => accepted += 1,
+							Err(e) => self
+								.progress
+								.push(format!("round {}: masked input of {} refused: {e}", self.round, m.0)),
+						}
+					}
+				}
+			}
+			aggregator.close_masked_input()?;
+			self.progress.push(format!("round {}: {accepted} masked inputs", self.round));
+			self.run.contributors = accepted;
+			self.run.masked_closed = true;
+		}
+		if round.state.phase == Phase::Done && round.result.is_none() {
+			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("finish", "no aggregator"))?;
+			for m in round.members.iter().filter(|m| m.status == MemberStatus::Revealed) {
+				if let Some(body) = self.run.unmask.remove(&m.account) {
+					if let Err(e) = aggregator.receive_unmask(body) {
+						self.progress
+							.push(format!("round {}: unmask shares of {} refused: {e}", self.round, m.account));
+					}
+				}
+			}
+			let sum = aggregator.finish()?;
+			let sums = encoder(&announcement, &round)?.decode_f64(&sum)?;
+			let next = self.executor.reduce(&announcement.step, &sums, self.run.contributors)?;
+			self.ledger.submit(Call::FinishRound { task, round: self.round, result: H256(commitment(&sums)?) })?;
+			self.progress.push(format!("round {}: sum of {} members unmasked", self.round, self.run.contributors));
+			match next {
+				Next::Step(step) => {
+					if self.round + 1 >= self.plan.max_rounds {
+						return Err(EngineError::Executor(format!(
+							"the task asks for more than the {} rounds it declared",
+							self.plan.max_rounds
+						)));
+					}
+					self.round += 1;
+					self.start_round(task, step)?;
+				},
+				Next::Done(result) => {
+					self.ledger.submit(Call::FinishTask { task })?;
+					self.progress.push("done".into());
+					self.outcome = Outcome::Done(result);
+				},
+			}
+		}
+		Ok(())
+	}
+
+	fn create(&mut self) -> Result<TaskId, EngineError> {
+		let p = &self.plan;
+		let params = RoundParams {
+			min_members: p.min_members,
+			max_members: p.max_members,
+			threshold: p.threshold,
+			timeouts: p.timeouts,
+		};
+		let events = self.ledger.submit(Call::CreateTask {
+			package: H256(p.package),
+			kind: TaskKind::Statistics,
+			datasets: vec![p.first.dataset.clone()],
+			rounds: p.max_rounds,
+			params,
+		})?;
+		let task = events
+			.iter()
+			.find_map(|e| match e.event {
+				Event::TaskCreated { task, .. } => Some(task),
+				_ => None,
+			})
+			.ok_or_else(|| ledger_refusal("create_task", "no TaskCreated event"))?;
+		self.task = Some(task);
+		self.progress.push(format!("task {task} created"));
+		Ok(task)
+	}
+
+	fn start_round(&mut self, task: TaskId, step: StepSpec) -> Result<(), EngineError> {
+		if step.dataset != self.plan.first.dataset {
+			return Err(EngineError::Executor("every step must read the task's dataset".into()));
+		}
+		self.ledger.submit(Call::StartRound { task })?;
+		let announcement =
+			Announcement { task, round: self.round, step, encoding: self.plan.encoding, degree: self.plan.degree };
+		for member in &self.plan.invited {
+			// A member that cannot be reached simply does not join.
+			let _ = self.transport.send(*member, Message::Announce(announcement.clone()));
+		}
+		self.run = RoundRun { step: Some(announcement), ..RoundRun::default() };
+		self.progress.push(format!("round {} started", self.round));
+		Ok(())
+	}
+}
+
+/// Members at or past `status`, with the commitment `field` picks.
+fn committed(
+	round: &RoundInfo,
+	status: MemberStatus,
+	field: impl Fn(&delta_coordinator::types::RoundMember) -> Option<H256>,
+) -> Vec<(AccountId, [u8; 32])> {
+	round.members.iter().filter(|m| m.status >= status).filter_map(|m| field(m).map(|h| (m.account, h.0))).collect()
+}

@@ -1,0 +1,178 @@
+//! Whole tasks in one process: a requester and simulated members on the
+//! local ledger and network, with dropouts at chosen points. Deterministic
+//! in everything but the cryptographic randomness, which never changes a
+//! sum. The SDK's local debug mode and the engine's tests run this.
+
+use delta_coordinator::types::AccountId;
+use delta_primitives::round::{MemberStatus, PhaseTimeouts};
+
+use crate::{
+	io::{Datasets, Encoding, Executor, StepSpec},
+	local::{LocalLedger, LocalNetwork},
+	EngineError, MemberDriver, Outcome, RequesterDriver, TaskPlan,
+};
+
+/// Where a simulated member stops taking part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropPoint {
+	/// Never joins.
+	BeforeJoin,
+	/// Joins, never shares keys.
+	BeforeShares,
+	/// Shares keys, never sends its masked input.
+	BeforeMasked,
+	/// Sends its masked input, never reveals.
+	BeforeReveal,
+}
+
+/// One simulated member.
+pub struct SimMember {
+	/// Runs the task's `map` on this member's data.
+	pub executor: Box<dyn Executor>,
+	/// This member's datasets and policy.
+	pub datasets: Box<dyn Datasets>,
+	/// From which round, and where, the member drops out.
+	pub drop_at: Option<(u32, DropPoint)>,
+}
+
+/// What a simulated task did.
+#[derive(Debug)]
+pub struct Report {
+	/// The requester's outcome.
+	pub outcome: Outcome,
+	/// Rounds run.
+	pub rounds: u32,
+	/// The requester's progress lines.
+	pub progress: Vec<String>,
+	/// Each member's failures (declined or left rounds), by member index.
+	pub member_failures: Vec<Vec<String>>,
+	/// Bytes carried by the network.
+	pub bytes: u64,
+	/// Simulated milliseconds the task took on the ledger's clock.
+	pub ledger_ms: u64,
+}
+
+/// Settings of a simulation beyond the members.
+#[derive(Clone, Debug)]
+pub struct SimSettings {
+	/// The task's first step.
+	pub first: StepSpec,
+	/// Most rounds.
+	pub max_rounds: u32,
+	/// Secret-sharing threshold (`None`: a majority of the members, at
+	/// least 2).
+	pub threshold: Option<u32>,
+	/// Members per round at least (`None`: the threshold).
+	pub min_members: Option<u32>,
+	/// Phase timeout in simulated ms.
+	pub phase_ms: u64,
+	/// Output encoding.
+	pub encoding: Encoding,
+	/// Most driver steps before giving up.
+	pub max_steps: u64,
+}
+
+impl SimSettings {
+	/// Defaults for a step: majority threshold, 50 ms phases, the default
+	/// encoding.
+	pub fn new(first: StepSpec, max_rounds: u32) -> Self {
+		Self {
+			first,
+			max_rounds,
+			threshold: None,
+			min_members: None,
+			phase_ms: 50,
+			encoding: Encoding::default(),
+			max_steps: 100_000,
+		}
+	}
+}
+
+fn account(i: u32) -> AccountId {
+	let mut raw = [0x5e; 32];
+	raw[..4].copy_from_slice(&i.to_be_bytes());
+	AccountId(raw)
+}
+
+/// Runs a task with `members` and the requester's `reduce` in
+/// `requester`; returns when the task is done or failed.
+pub fn run(
+	settings: SimSettings,
+	requester: Box<dyn Executor>,
+	members: Vec<SimMember>,
+) -> Result<Report, EngineError> {
+	let n = members.len() as u32;
+	let ledger = LocalLedger::new()?;
+	let network = LocalNetwork::new();
+	let owner = AccountId([0xa0; 32]);
+	let accounts: Vec<AccountId> = (0..n).map(account).collect();
+	for (i, a) in accounts.iter().enumerate() {
+		ledger.register(*a, i as u32)?;
+	}
+	let threshold = settings.threshold.unwrap_or((n / 2 + 1).max(2));
+	let min_members = settings.min_members.unwrap_or(threshold);
+	let t = settings.phase_ms;
+	let plan = TaskPlan {
+		package: [0; 32],
+		first: settings.first.clone(),
+		max_rounds: settings.max_rounds,
+		min_members,
+		max_members: n.max(2),
+		threshold,
+		timeouts: PhaseTimeouts { open: t, share_keys: t, compute: t, unmask: t },
+		encoding: settings.encoding,
+		degree: n.saturating_sub(1),
+		invited: accounts.clone(),
+	};
+	let mut requester = RequesterDriver::new(ledger.participant(owner), network.endpoint(owner), requester, plan);
+	let mut drivers = Vec::with_capacity(members.len());
+	let mut drops = Vec::with_capacity(members.len());
+	for (a, m) in accounts.iter().zip(members) {
+		drivers.push(MemberDriver::new(ledger.participant(*a), network.endpoint(*a), m.executor, m.datasets));
+		drops.push(m.drop_at);
+	}
+	let started = ledger.now();
+	for _ in 0..settings.max_steps {
+		requester.step();
+		if requester.outcome() != &Outcome::Running {
+			break;
+		}
+		let current = match requester.task() {
+			Some(task) => ledger.round(task, requester.round())?,
+			None => None,
+		};
+		for (i, driver) in drivers.iter_mut().enumerate() {
+			if let (Some((from_round, point)), Some(round)) = (drops[i], current.as_ref()) {
+				if requester.round() >= from_round {
+					let status = round.members.iter().find(|m| m.account == accounts[i]).map(|m| m.status);
+					let stop = match point {
+						DropPoint::BeforeJoin => true,
+						DropPoint::BeforeShares => status.is_some_and(|s| s >= MemberStatus::Joined),
+						DropPoint::BeforeMasked => status.is_some_and(|s| s >= MemberStatus::Shared),
+						DropPoint::BeforeReveal => status.is_some_and(|s| s >= MemberStatus::Masked),
+					};
+					if stop {
+						// Drain its inbox so nothing piles up, and do nothing.
+						continue;
+					}
+				}
+			}
+			driver.step();
+		}
+		ledger.advance(1)?;
+	}
+	if requester.outcome() == &Outcome::Running {
+		return Err(EngineError::Stalled(settings.max_steps));
+	}
+	Ok(Report {
+		outcome: requester.outcome().clone(),
+		rounds: requester.round() + 1,
+		progress: requester.progress.clone(),
+		member_failures: drivers
+			.iter()
+			.map(|d| d.failures.iter().map(|(t, r, e)| format!("task {t} round {r}: {e}")).collect())
+			.collect(),
+		bytes: network.bytes_carried(),
+		ledger_ms: ledger.now() - started,
+	})
+}

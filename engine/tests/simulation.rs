@@ -1,0 +1,204 @@
+//! Whole tasks through the engine on the local ledger and network: the
+//! answer equals the plain computation over the contributing members' data,
+//! for dropouts at every phase; too many dropouts fail the task by name.
+
+use delta_coordinator::types::AccountId;
+use delta_engine::{
+	sim::{run, DropPoint, SimMember, SimSettings},
+	Datasets, EngineError, Executor, Next, Outcome, StepSpec,
+};
+use proptest::prelude::*;
+
+/// A two-step task: the mean, then the sample variance around it.
+fn mean_step() -> StepSpec {
+	StepSpec { dataset: "values".into(), body: b"mean".to_vec(), outputs: vec![("sum".into(), 1), ("count".into(), 1)] }
+}
+
+fn variance_step(mean: f64) -> StepSpec {
+	StepSpec {
+		dataset: "values".into(),
+		body: format!("var {mean}").into_bytes(),
+		outputs: vec![("squares".into(), 1), ("count".into(), 1)],
+	}
+}
+
+struct MemberCode(Vec<f64>);
+
+impl Executor for MemberCode {
+	fn map(&mut self, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		let body = String::from_utf8_lossy(&step.body).to_string();
+		let n = self.0.len() as f64;
+		if body == "mean" {
+			return Ok(vec![self.0.iter().sum(), n]);
+		}
+		let mean: f64 =
+			body.trim_start_matches("var ").parse().map_err(|_| EngineError::Executor("bad step".into()))?;
+		Ok(vec![self.0.iter().map(|x| (x - mean) * (x - mean)).sum(), n])
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("members do not reduce".into()))
+	}
+}
+
+struct RequesterCode;
+
+impl Executor for RequesterCode {
+	fn map(&mut self, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		Err(EngineError::Executor("the requester does not map".into()))
+	}
+
+	fn reduce(&mut self, step: &StepSpec, sums: &[f64], _members: usize) -> Result<Next, EngineError> {
+		let mean = sums[0] / sums[1];
+		if step.body == b"mean" {
+			return Ok(Next::Step(variance_step(mean)));
+		}
+		let variance = sums[0] / (sums[1] - 1.0);
+		let mut out = Vec::new();
+		out.extend_from_slice(&variance.to_le_bytes());
+		out.extend_from_slice(&sums[1].to_le_bytes());
+		Ok(Next::Done(out))
+	}
+}
+
+struct Holds(&'static str);
+
+impl Datasets for Holds {
+	fn admit(&self, name: &str, _: &AccountId) -> Result<u64, EngineError> {
+		if name == self.0 {
+			Ok(1)
+		} else {
+			Err(EngineError::Dataset { name: name.into(), reason: "not held here".into() })
+		}
+	}
+}
+
+fn member(data: Vec<f64>, drop_at: Option<(u32, DropPoint)>) -> SimMember {
+	SimMember { executor: Box::new(MemberCode(data)), datasets: Box::new(Holds("values")), drop_at }
+}
+
+fn variance_of(values: &[f64]) -> (f64, f64) {
+	let n = values.len() as f64;
+	let mean = values.iter().sum::<f64>() / n;
+	(values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0), n)
+}
+
+fn result(outcome: &Outcome) -> (f64, f64) {
+	match outcome {
+		Outcome::Done(bytes) => {
+			(f64::from_le_bytes(bytes[..8].try_into().unwrap()), f64::from_le_bytes(bytes[8..16].try_into().unwrap()))
+		},
+		other => panic!("not done: {other:?}"),
+	}
+}
+
+fn data(i: usize) -> Vec<f64> {
+	(0..20 + i).map(|j| ((i * 37 + j * 11) % 23) as f64 * 0.5 - 3.0).collect()
+}
+
+#[test]
+fn a_two_round_task_equals_the_pooled_computation() {
+	let members: Vec<_> = (0..5).map(|i| member(data(i), None)).collect();
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	let pooled: Vec<f64> = (0..5).flat_map(data).collect();
+	let (variance, n) = result(&report.outcome);
+	let (expected, expected_n) = variance_of(&pooled);
+	assert_eq!(n, expected_n);
+	assert!((variance - expected).abs() < 1e-6, "{variance} vs {expected}");
+	assert_eq!(report.rounds, 2);
+	assert!(report.member_failures.iter().all(|f| f.is_empty()), "{:?}", report.member_failures);
+}
+
+#[test]
+fn dropouts_at_every_phase_leave_exactly_the_contributors_in_the_sum() {
+	for point in [DropPoint::BeforeJoin, DropPoint::BeforeShares, DropPoint::BeforeMasked, DropPoint::BeforeReveal] {
+		let members: Vec<_> = (0..5).map(|i| member(data(i), (i == 2).then_some((0, point)))).collect();
+		let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+		// A member whose masked input arrived is in the sum even if it never
+		// reveals: the others' shares unmask it.
+		let contributors: Vec<usize> =
+			if point == DropPoint::BeforeReveal { (0..5).collect() } else { vec![0, 1, 3, 4] };
+		let pooled: Vec<f64> = contributors.iter().flat_map(|i| data(*i)).collect();
+		let (variance, n) = result(&report.outcome);
+		let (expected, expected_n) = variance_of(&pooled);
+		assert_eq!(n, expected_n, "{point:?}");
+		assert!((variance - expected).abs() < 1e-6, "{point:?}: {variance} vs {expected}");
+	}
+}
+
+#[test]
+fn too_many_dropouts_fail_the_task_by_name() {
+	// Threshold 3 of 5; three members never mask.
+	let members: Vec<_> = (0..5).map(|i| member(data(i), (i < 3).then_some((0, DropPoint::BeforeMasked)))).collect();
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	match &report.outcome {
+		Outcome::Failed(reason) => assert!(reason.contains("TooFewMasked"), "{reason}"),
+		other => panic!("expected a failure, got {other:?}"),
+	}
+}
+
+#[test]
+fn a_member_without_the_dataset_declines_and_the_rest_answer() {
+	let mut members: Vec<_> = (0..4).map(|i| member(data(i), None)).collect();
+	members.push(SimMember {
+		executor: Box::new(MemberCode(data(4))),
+		datasets: Box::new(Holds("other")),
+		drop_at: None,
+	});
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	let pooled: Vec<f64> = (0..4).flat_map(data).collect();
+	let (variance, _) = result(&report.outcome);
+	assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
+	assert!(report.member_failures[4].iter().any(|f| f.contains("not held here")), "{:?}", report.member_failures[4]);
+}
+
+#[test]
+fn a_step_asking_for_more_rounds_than_declared_fails() {
+	let members: Vec<_> = (0..3).map(|i| member(data(i), None)).collect();
+	let report = run(SimSettings::new(mean_step(), 1), Box::new(RequesterCode), members).unwrap();
+	assert!(
+		matches!(&report.outcome, Outcome::Failed(r) if r.contains("more than the 1 rounds")),
+		"{:?}",
+		report.outcome
+	);
+}
+
+#[test]
+fn outputs_out_of_the_encodings_range_are_refused_not_wrapped() {
+	// 2^40 per member, 64-bit ring with 24 fractional bits and 5 summands:
+	// beyond what can be summed without wrapping, so members refuse to mask
+	// and the round fails rather than return a wrong sum.
+	let members: Vec<_> = (0..5).map(|_| member(vec![2f64.powi(40)], None)).collect();
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	assert!(matches!(&report.outcome, Outcome::Failed(r) if r.contains("TooFewMasked")), "{:?}", report.outcome);
+	assert!(report.member_failures[0].iter().any(|f| f.contains("outside")), "{:?}", report.member_failures[0]);
+}
+
+proptest! {
+	#![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+	/// Any dropout pattern that leaves at least the threshold: the answer is
+	/// the pooled computation over exactly the members whose input arrived.
+	#[test]
+	fn random_dropouts_give_the_survivors_exact_answer(
+		n in 3usize..8,
+		drops in proptest::collection::vec(0u8..6, 8),
+	) {
+		let threshold = (n / 2 + 1).max(2);
+		let points = [None, None, Some(DropPoint::BeforeJoin), Some(DropPoint::BeforeShares), Some(DropPoint::BeforeMasked), Some(DropPoint::BeforeReveal)];
+		let mut plan: Vec<Option<DropPoint>> = (0..n).map(|i| points[drops[i] as usize]).collect();
+		// Keep at least `threshold` members revealing.
+		let mut revealing = plan.iter().filter(|p| p.is_none()).count();
+		for p in plan.iter_mut() {
+			if revealing >= threshold { break; }
+			if p.is_some() { *p = None; revealing += 1; }
+		}
+		let members: Vec<_> = (0..n).map(|i| member(data(i), plan[i].map(|p| (0, p)))).collect();
+		let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+		let contributors: Vec<usize> = (0..n).filter(|i| matches!(plan[*i], None | Some(DropPoint::BeforeReveal))).collect();
+		let pooled: Vec<f64> = contributors.iter().flat_map(|i| data(*i)).collect();
+		let (variance, count) = result(&report.outcome);
+		prop_assert_eq!(count, pooled.len() as f64);
+		prop_assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
+	}
+}

@@ -22,8 +22,11 @@
 
 pub mod error;
 pub mod ledger;
+#[cfg(feature = "server")]
 pub mod rpc;
+#[cfg(feature = "server")]
 pub mod signing;
+mod ss58;
 pub mod types;
 
 pub use error::{CallError, MemberError};

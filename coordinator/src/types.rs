@@ -11,7 +11,6 @@ use delta_primitives::{
 	task::{TaskKind, TaskStatus},
 };
 use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
-use sp_core::crypto::{AccountId32, Ss58Codec};
 
 /// A task's number, assigned in order of creation from 0.
 pub type TaskId = u64;
@@ -25,7 +24,7 @@ pub struct AccountId(pub [u8; 32]);
 impl AccountId {
 	/// SS58 text with the generic prefix 42, as Substrate tools print it.
 	pub fn to_ss58(&self) -> String {
-		AccountId32::from(self.0).to_ss58check()
+		crate::ss58::encode(&self.0)
 	}
 
 	/// Parses SS58 (any prefix) or `0x` followed by 64 hex digits.
@@ -35,7 +34,7 @@ impl AccountId {
 			let raw: [u8; 32] = bytes.try_into().map_err(|_| "an account is 32 bytes".to_string())?;
 			return Ok(Self(raw));
 		}
-		AccountId32::from_ss58check(text).map(|a| Self(a.into())).map_err(|e| format!("not an SS58 account: {e:?}"))
+		crate::ss58::decode(text).map(Self).map_err(|e| format!("not an SS58 account: {e}"))
 	}
 }
 

@@ -27,9 +27,11 @@ pub mod sim;
 
 use std::collections::BTreeMap;
 
-use delta_coordinator::types::{AccountId, RoundInfo};
+use delta_coordinator::types::RoundInfo;
 use delta_secagg::{AdvertiseKeys, MemberId};
 
+pub use delta_coordinator::types::AccountId;
+pub use delta_secagg::Ring;
 pub use error::EngineError;
 pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};
 pub use member::MemberDriver;

@@ -1,0 +1,170 @@
+//! `delta._native`: the engine for Python.
+//!
+//! `run_local` runs a whole task through `delta-engine`'s simulation (the
+//! coordinator's rules in memory, real SecAgg+ masking, real fixed-point
+//! encoding) with Python callables as the members' `map` and the
+//! requester's `reduce`. `delta.debug` builds on it.
+
+use delta_engine::{
+	sim::{run, DropPoint, SimMember, SimSettings},
+	Datasets, EngineError, Executor, Next, Outcome, StepSpec,
+};
+use pyo3::{
+	exceptions::PyValueError,
+	prelude::*,
+	types::{PyBytes, PyDict},
+};
+
+fn step_to_py<'py>(py: Python<'py>, step: &StepSpec) -> PyResult<Bound<'py, PyDict>> {
+	let dict = PyDict::new(py);
+	dict.set_item("dataset", &step.dataset)?;
+	dict.set_item("body", PyBytes::new(py, &step.body))?;
+	dict.set_item("outputs", step.outputs.clone())?;
+	Ok(dict)
+}
+
+fn step_from_py(step: &Bound<'_, PyAny>) -> PyResult<StepSpec> {
+	let dataset: String = step.get_item("dataset")?.extract()?;
+	let body: Vec<u8> = step.get_item("body")?.extract()?;
+	let outputs: Vec<(String, u32)> = step.get_item("outputs")?.extract()?;
+	Ok(StepSpec { dataset, body, outputs })
+}
+
+/// Formats a Python exception with its type, as a member's log shows it.
+fn describe(py: Python<'_>, err: PyErr) -> EngineError {
+	let kind = err.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+	EngineError::Executor(format!("{kind}: {}", err.value(py)))
+}
+
+/// A member's `map`, a Python callable taking the step as a dict.
+struct PyMember {
+	map: PyObject,
+}
+
+impl Executor for PyMember {
+	fn map(&mut self, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		Python::with_gil(|py| {
+			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;
+			let out = self.map.call1(py, (arg,)).map_err(|e| describe(py, e))?;
+			out.extract::<Vec<f64>>(py).map_err(|e| describe(py, e))
+		})
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("a member does not reduce".into()))
+	}
+}
+
+/// The requester's `reduce`: returns the next step as a dict, or None when
+/// the task is done (the Python side keeps the result object).
+struct PyRequester {
+	reduce: PyObject,
+}
+
+impl Executor for PyRequester {
+	fn map(&mut self, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		Err(EngineError::Executor("the requester does not map".into()))
+	}
+
+	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError> {
+		Python::with_gil(|py| {
+			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;
+			let out = self.reduce.call1(py, (arg, sums.to_vec(), members)).map_err(|e| describe(py, e))?;
+			let out = out.bind(py);
+			if out.is_none() {
+				return Ok(Next::Done(Vec::new()));
+			}
+			step_from_py(out).map(Next::Step).map_err(|e| describe(py, e))
+		})
+	}
+}
+
+/// Local runs have one dataset per member, always admitted; the member's
+/// policy (minimum rows) is applied by its `map`.
+struct OneDataset;
+
+impl Datasets for OneDataset {
+	fn admit(&self, _: &str, _: &delta_engine::AccountId) -> Result<u64, EngineError> {
+		Ok(0)
+	}
+}
+
+fn drop_point(name: &str) -> PyResult<DropPoint> {
+	Ok(match name {
+		"before_join" => DropPoint::BeforeJoin,
+		"before_shares" => DropPoint::BeforeShares,
+		"before_masked" => DropPoint::BeforeMasked,
+		"before_reveal" => DropPoint::BeforeReveal,
+		other => return Err(PyValueError::new_err(format!("unknown drop point {other:?}"))),
+	})
+}
+
+/// Runs a task locally through the real engine. See `delta.debug`.
+#[pyfunction]
+#[pyo3(signature = (first, reduce, members, max_rounds, threshold, fractional_bits, ring_bits, drops))]
+#[allow(clippy::too_many_arguments)]
+fn run_local<'py>(
+	py: Python<'py>,
+	first: &Bound<'py, PyAny>,
+	reduce: PyObject,
+	members: Vec<PyObject>,
+	max_rounds: u32,
+	threshold: Option<u32>,
+	fractional_bits: u32,
+	ring_bits: u32,
+	drops: Vec<Option<(u32, String)>>,
+) -> PyResult<Bound<'py, PyDict>> {
+	if members.len() < 2 {
+		return Err(PyValueError::new_err("a federated run needs at least 2 members"));
+	}
+	if drops.len() != members.len() {
+		return Err(PyValueError::new_err("one drop entry per member"));
+	}
+	let ring = match ring_bits {
+		32 => delta_engine::Ring::Bits32,
+		64 => delta_engine::Ring::Bits64,
+		128 => delta_engine::Ring::Bits128,
+		other => return Err(PyValueError::new_err(format!("ring_bits must be 32, 64 or 128, not {other}"))),
+	};
+	let mut settings = SimSettings::new(step_from_py(first)?, max_rounds);
+	settings.threshold = threshold;
+	settings.encoding = delta_engine::Encoding { ring, fractional_bits };
+	let mut sim_members = Vec::with_capacity(members.len());
+	for (map, drop) in members.into_iter().zip(drops) {
+		let drop_at = match drop {
+			Some((round, point)) => Some((round, drop_point(&point)?)),
+			None => None,
+		};
+		sim_members.push(SimMember { executor: Box::new(PyMember { map }), datasets: Box::new(OneDataset), drop_at });
+	}
+	let report = run(settings, Box::new(PyRequester { reduce }), sim_members)
+		.map_err(|e| PyValueError::new_err(e.to_string()))?;
+	let out = PyDict::new(py);
+	match &report.outcome {
+		Outcome::Done(_) => {
+			out.set_item("outcome", "done")?;
+			out.set_item("reason", py.None())?;
+		},
+		Outcome::Failed(reason) => {
+			out.set_item("outcome", "failed")?;
+			out.set_item("reason", reason)?;
+		},
+		Outcome::Running => {
+			out.set_item("outcome", "failed")?;
+			out.set_item("reason", "the task did not finish")?;
+		},
+	}
+	out.set_item("rounds", report.rounds)?;
+	out.set_item("progress", report.progress.clone())?;
+	out.set_item("member_failures", report.member_failures.clone())?;
+	out.set_item("bytes", report.bytes)?;
+	out.set_item("ledger_ms", report.ledger_ms)?;
+	Ok(out)
+}
+
+/// The module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+	m.add_function(wrap_pyfunction!(run_local, m)?)?;
+	Ok(())
+}

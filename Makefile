@@ -13,7 +13,7 @@ NODE := $(CARGO_TARGET_DIR)/debug/delta-chain
 COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build test test-rust test-e2e demo weights clean-chain-data
+.PHONY: setup build sdk test test-rust test-python test-e2e demo weights clean-chain-data
 
 setup:
 	@bash scripts/setup.sh
@@ -24,12 +24,22 @@ build: setup
 test-rust: build
 	$(CARGO) test --workspace $(FEATURES)
 
+## The Python SDK (`delta`, with its native engine module), built by maturin
+## in release mode and installed into this Python.
+sdk: setup
+	python3 -m pip install --quiet --disable-pip-version-check ./sdk/python
+
+## The SDK's tests and a lint of every Python file.
+test-python: sdk
+	python3 -m ruff check sdk/python tests tools scripts
+	$(PYTEST) sdk/python/tests -q
+
 test-e2e: build
 	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) $(PYTEST) tests/e2e -v
 
 ## All tests: unit, property and benchmark tests of every crate, then the
 ## end-to-end tests against real `delta-chain` processes.
-test: test-rust test-e2e
+test: test-rust test-python test-e2e
 
 ## Start a dev chain, register sample data holders, print the members, stop.
 demo: build

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ import pandas as pd
 from . import _native
 from .mapreduce import Done, MapReduce, PolicyRefusal, Step, flatten, unflatten
 
-Source = Union[pd.DataFrame, str, Path]
+Source = pd.DataFrame | str | Path
 
 DROP_POINTS = ("before_join", "before_shares", "before_masked", "before_reveal")
 
@@ -63,7 +63,8 @@ def member_frames(
         if n < 1:
             raise ValueError("members must be at least 1")
         return [
-            frame.iloc[idx].reset_index(drop=True) for idx in np.array_split(np.arange(len(frame)), n)
+            frame.iloc[idx].reset_index(drop=True)
+            for idx in np.array_split(np.arange(len(frame)), n)
         ]
     frames = [load_frame(s) for s in given]
     if members is not None and members != len(frames):
@@ -109,7 +110,9 @@ def debug(
     def member_map(frame: pd.DataFrame) -> Any:
         def run(step: dict[str, Any]) -> list[float]:
             if len(frame) < min_rows:
-                raise PolicyRefusal(f"{len(frame)} rows is below this member's minimum of {min_rows}")
+                raise PolicyRefusal(
+                    f"{len(frame)} rows is below this member's minimum of {min_rows}"
+                )
             known = steps[bytes(step["body"])]
             return flatten(known, task.map(known, frame)).tolist()
 
@@ -144,5 +147,7 @@ def debug(
     if report is not None:
         report.update(out)
     if out["outcome"] != "done" or not result:
-        raise TaskFailed(str(out.get("reason")), list(out["progress"]), list(out["member_failures"]))
+        raise TaskFailed(
+            str(out.get("reason")), list(out["progress"]), list(out["member_failures"])
+        )
     return result[0]

@@ -2,13 +2,40 @@
 data; a task's `map` runs at each holder, only securely aggregated sums
 leave them, and the requester's `reduce` turns the sums into results.
 
+- `delta.Analytics`: write `execute(self, df)` as pandas code on a
+  federated frame; get what pandas gives on the pooled data.
 - `delta.MapReduce`: explicit steps (see `delta.mapreduce`).
 - `delta.debug(task, data=...)`: run a task on local frames through the
   real engine (real round rules, real secure aggregation).
+- `delta.package_task(cls)`: the task's source and manifest, statically
+  checked and hashed, as it travels to data holders (never a pickle).
 """
 
+from .analytics import Analytics, FederatedFrame, FederatedSeries, crosstab, logistic, ols
+from .check import TaskRejected, Violation, check_source
 from .debug import TaskFailed, debug
 from .mapreduce import Done, MapReduce, PolicyRefusal, Step
+from .package import PackageError, TaskPackage, load_package, package_task
 
-__all__ = ["Done", "MapReduce", "PolicyRefusal", "Step", "TaskFailed", "debug"]
+__all__ = [
+    "Analytics",
+    "Done",
+    "FederatedFrame",
+    "FederatedSeries",
+    "MapReduce",
+    "PackageError",
+    "PolicyRefusal",
+    "Step",
+    "TaskFailed",
+    "TaskPackage",
+    "TaskRejected",
+    "Violation",
+    "check_source",
+    "crosstab",
+    "debug",
+    "load_package",
+    "logistic",
+    "ols",
+    "package_task",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,2228 @@
+"""`delta.Analytics`: federated statistics written like pandas.
+
+A data scientist writes ordinary pandas code against a *symbolic* frame;
+Delta turns it into MapReduce steps in which every member only ever
+returns fixed-length sums of partial statistics, and hands back what
+pandas would have returned on the concatenation of all members' data::
+
+    import delta
+
+    class Stats(delta.Analytics):
+        dataset = "patients"
+        levels = {"sex": ["F", "M"]}
+
+        def execute(self, df):
+            adults = df[df["age"] >= 18]
+            return {
+                "mean_bmi": adults["bmi"].mean(),
+                "by_sex": df.groupby("sex")["bmi"].mean(),
+                "q": df["age"].quantile([0.25, 0.5, 0.75]),
+            }
+
+    result = delta.debug(Stats(), data={"patients": [frame1, frame2]})
+
+How it works:
+
+- `execute` runs once, at the requester, on a `FederatedFrame` that holds
+  no data. Column selection, arithmetic, comparisons and boolean filters
+  build expression trees; aggregations (`mean`, `quantile`, `groupby`,
+  `ols`, ...) return `Deferred` placeholders.
+- `start` plans every placeholder as a small generator that asks for
+  named sums and receives the totals; the planner batches all pending
+  asks of a round into one `Step` (identical asks are merged, so `mean`
+  and `std` of one column cost one set of sums).
+- `map` (at each member) evaluates the JSON expressions carried in
+  `Step.params` on the member's real frame and returns the asked sums. It
+  needs nothing but the step and the frame, and every output length is
+  fixed by the step, never by the member's number of rows.
+- `reduce` (at the requester) feeds the totals back to the generators,
+  and returns `Done` with `execute`'s structure, placeholders replaced by
+  pandas values, once all have finished.
+
+Precision: the engine sums fixed-point numbers (24 fractional bits in a
+64-bit ring). A member's real-valued sum travels as seven base-2^24
+digits spanning 2^-96 to 2^56, each an integer the ring carries exactly,
+so the pooled total is the exact sum of the members' float64 sums,
+rounded once: results match pandas to ~1e-12 relative whatever the
+data's scale (1e-9 or 1e15). Second moments are taken around the pooled
+means from an earlier round, as pandas does.
+
+`docs/analytics.md` lists what the requester learns for each operation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import struct
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NoReturn, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .mapreduce import Done, MapReduce, Step
+
+__all__ = [
+    "Analytics",
+    "Deferred",
+    "FederatedFrame",
+    "FederatedGroupBy",
+    "FederatedSeries",
+    "crosstab",
+    "logistic",
+    "ols",
+    "step_lengths",
+]
+
+Expr: TypeAlias = dict[str, Any]
+"""An expression as members receive it: JSON, evaluated on their frame."""
+Spec: TypeAlias = dict[str, Any]
+"""One ask for sums, as members receive it (`kind` plus its inputs)."""
+Level: TypeAlias = str | int | float | bool
+Answers: TypeAlias = dict[str, np.ndarray]
+Plan: TypeAlias = Generator[dict[str, Spec], Answers, Any]
+"""A statistic's plan: yields asks, receives their totals, returns its value."""
+
+_DIGIT_BITS = 24
+"""Digit size of real sums: the ring holds 2^39 units of 1, so digits
+below 2^24 can be summed over up to 2^15 members without wrapping."""
+_DIGITS = 7
+"""Digits per real sum: they cover 2^-96 .. 2^56 (152 bits)."""
+_LOW_BITS = 96
+"""The lowest digit's unit is 2^-96; local sums of magnitude above
+2^-43 keep all 53 bits."""
+_MAX_LOCAL_SUM = float(2**56)
+"""Largest local sum a member may contribute."""
+_ORD_POS_INF = 0x7FF0000000000000
+_ORD_NEG_INF = -_ORD_POS_INF
+_SIGN = 1 << 63
+_NAN = float("nan")
+
+
+def _ordinal(value: float) -> int:
+    """The rank of a double among all doubles (monotone, -0.0 == 0.0):
+    order statistics are searched over these integers, so a search ends on
+    an exact data value after at most 64 bits of bisection."""
+    bits: int = struct.unpack("<q", struct.pack("<d", value))[0]
+    return bits if bits >= 0 else -(bits & (_SIGN - 1))
+
+
+def _from_ordinal(rank: int) -> float:
+    """The inverse of `_ordinal`."""
+    bits = rank if rank >= 0 else (-rank) | _SIGN
+    value: float = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    return value
+
+
+def _from_ordinals(ranks: Sequence[int]) -> np.ndarray:
+    """Vectorised `_from_ordinal`, for members."""
+    t = np.asarray(ranks, dtype=np.int64)
+    magnitude = np.abs(t).astype(np.uint64)
+    bits = np.where(t < 0, magnitude | np.uint64(_SIGN), magnitude)
+    return bits.view(np.float64)
+
+
+def _canonical(value: Any) -> str:
+    """Canonical JSON (strict: NaN/inf must not reach a member)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+# --------------------------------------------------------------------------
+# Expressions
+
+
+@dataclass(frozen=True, eq=False)
+class _Node:
+    """A symbolic expression: `op` over `args` (nodes or `Deferred`
+    scalars, substituted once known) with JSON `attrs`."""
+
+    op: str
+    args: tuple[_Node | Deferred, ...] = ()
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _col(name: str) -> _Node:
+    return _Node("col", attrs={"name": name})
+
+
+def _const(value: Any) -> _Node:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        value = _NAN
+    if not isinstance(value, (bool, int, float, str)):
+        raise TypeError(f"cannot use {type(value).__name__} {value!r} in a federated expression")
+    return _Node("const", attrs={"value": value})
+
+
+def _const_json(value: Any) -> Expr:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"op": "const", "special": repr(value)}
+    return {"op": "const", "value": value}
+
+
+def _and(a: _Node | None, b: _Node | None) -> _Node | None:
+    """Conjunction of two row masks (None: every row)."""
+    if a is None:
+        return b
+    if b is None or a is b:
+        return a
+    return _Node("and", (a, b))
+
+
+def _node_deps(node: _Node | Deferred | None, out: list[Deferred]) -> None:
+    if isinstance(node, Deferred):
+        out.append(node)
+    elif isinstance(node, _Node):
+        for arg in node.args:
+            _node_deps(arg, out)
+
+
+def _to_json(node: _Node | Deferred, value_of: Callable[[Deferred], Any]) -> Expr:
+    if isinstance(node, Deferred):
+        value = value_of(node)
+        if isinstance(value, (pd.Series, pd.DataFrame, np.ndarray)):
+            raise TypeError(
+                f"only scalar results can be used inside an expression, not {type(value).__name__}"
+            )
+        return _const_json(value)
+    if node.op == "const":
+        return _const_json(node.attrs["value"])
+    out: Expr = {"op": node.op, **node.attrs}
+    if node.args:
+        out["args"] = [_to_json(a, value_of) for a in node.args]
+    return out
+
+
+Resolve: TypeAlias = Callable[[_Node | None], Expr | None]
+
+
+def _need(expr: Expr | None) -> Expr:
+    assert expr is not None
+    return expr
+
+
+# --------------------------------------------------------------------------
+# Deferred results
+
+
+class Deferred:
+    """A result known only when the task has run. `execute` returns these
+    (inside dicts, lists or tuples); arithmetic, indexing and `pipe` on
+    them build further deferred results, computed at the requester."""
+
+    __array_ufunc__ = None
+
+    def _apply(self, fn: Callable[..., Any], *args: Any) -> Deferred:
+        if any(isinstance(a, FederatedSeries) for a in args):
+            return NotImplemented
+        return _Apply(fn, (self, *args))
+
+    def _rapply(self, fn: Callable[..., Any], other: Any) -> Deferred:
+        if isinstance(other, FederatedSeries):
+            return NotImplemented
+        return _Apply(fn, (other, self))
+
+    def __add__(self, other: Any) -> Deferred:
+        return self._apply(operator.add, other)
+
+    def __radd__(self, other: Any) -> Deferred:
+        return self._rapply(operator.add, other)
+
+    def __sub__(self, other: Any) -> Deferred:
+        return self._apply(operator.sub, other)
+
+    def __rsub__(self, other: Any) -> Deferred:
+        return self._rapply(operator.sub, other)
+
+    def __mul__(self, other: Any) -> Deferred:
+        return self._apply(operator.mul, other)
+
+    def __rmul__(self, other: Any) -> Deferred:
+        return self._rapply(operator.mul, other)
+
+    def __truediv__(self, other: Any) -> Deferred:
+        return self._apply(operator.truediv, other)
+
+    def __rtruediv__(self, other: Any) -> Deferred:
+        return self._rapply(operator.truediv, other)
+
+    def __pow__(self, other: Any) -> Deferred:
+        return self._apply(operator.pow, other)
+
+    def __rpow__(self, other: Any) -> Deferred:
+        return self._rapply(operator.pow, other)
+
+    def __neg__(self) -> Deferred:
+        return _Apply(operator.neg, (self,))
+
+    def __abs__(self) -> Deferred:
+        return _Apply(abs, (self,))
+
+    def __getitem__(self, key: Any) -> Deferred:
+        return _Apply(operator.getitem, (self, key))
+
+    # Ordering builds deferred booleans (`__eq__` stays identity).
+    def __lt__(self, other: Any) -> Deferred:
+        return self._apply(operator.lt, other)
+
+    def __le__(self, other: Any) -> Deferred:
+        return self._apply(operator.le, other)
+
+    def __gt__(self, other: Any) -> Deferred:
+        return self._apply(operator.gt, other)
+
+    def __ge__(self, other: Any) -> Deferred:
+        return self._apply(operator.ge, other)
+
+    def pipe(self, fn: Callable[..., Any], *args: Any) -> Deferred:
+        """`fn(value, *args)` once the value is known (e.g. `.pipe(round, 2)`)."""
+        return _Apply(fn, (self, *args))
+
+    def _unavailable(self, *_: Any) -> NoReturn:
+        raise TypeError(
+            "federated results are not known inside execute(); return them from execute() "
+            "(arithmetic and indexing on them are allowed)"
+        )
+
+    __bool__ = _unavailable
+    __float__ = _unavailable
+    __int__ = _unavailable
+    __index__ = _unavailable
+    __iter__ = _unavailable
+    __len__ = _unavailable
+
+
+class _Apply(Deferred):
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+
+    def __repr__(self) -> str:
+        return f"<deferred {getattr(self.fn, '__name__', 'value')}>"
+
+
+@dataclass
+class _Context:
+    """What a symbolic frame knows about its task: declared category
+    levels and the guardrail and search settings."""
+
+    levels: Mapping[str, Sequence[Level]]
+    min_cell_count: int
+    search_points: int
+
+    def suppressed(self, rows: float) -> bool:
+        """Whether a statistic over `rows` contributing rows is withheld."""
+        return self.min_cell_count > 0 and rows < self.min_cell_count
+
+
+class _Leaf(Deferred):
+    """A statistic computed from secure sums by its `plan`."""
+
+    what = "statistic"
+
+    def __init__(self, ctx: _Context, nodes: Sequence[_Node | None]) -> None:
+        self.ctx = ctx
+        self.nodes = list(nodes)
+
+    def deps(self) -> list[Deferred]:
+        out: list[Deferred] = []
+        for node in self.nodes:
+            _node_deps(node, out)
+        return out
+
+    def plan(self, resolve: Resolve) -> Plan:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<deferred {self.what}>"
+
+
+# --------------------------------------------------------------------------
+# Asks (specs) and their encodings
+
+
+def _moments_spec(
+    mask: Expr | None, xs: Sequence[Expr], center: Sequence[float], terms: Sequence[Sequence[int]]
+) -> Spec:
+    """Sums over rows in `mask` with every `xs` present of the products
+    of centred values named by each term (`[]` counts the rows)."""
+    return {
+        "kind": "moments",
+        "mask": mask,
+        "vars": list(xs),
+        "center": [float(c) for c in center],
+        "terms": [list(t) for t in terms],
+    }
+
+
+def _le_spec(mask: Expr | None, x: Expr, ranks: Sequence[int]) -> Spec:
+    """Counts of present values of `x` at or below each threshold
+    (thresholds as `_ordinal` ranks)."""
+    return {"kind": "le", "mask": mask, "x": x, "t": list(ranks)}
+
+
+def _cells_spec(
+    mask: Expr | None,
+    keys: Sequence[Mapping[str, Any]],
+    values: Sequence[Expr],
+    powers: Sequence[int],
+    center: Sequence[Sequence[float]] | None = None,
+) -> Spec:
+    """Per cell of the keys' product: counts (power 0) and sums of powers
+    of each value, centred per cell if `center` is given."""
+    return {
+        "kind": "cells",
+        "mask": mask,
+        "keys": [dict(k) for k in keys],
+        "values": list(values),
+        "powers": list(powers),
+        "center": None if center is None else [[float(c) for c in row] for row in center],
+    }
+
+
+def _key_size(key: Mapping[str, Any]) -> int:
+    if "levels" in key:
+        return len(key["levels"])
+    return len(key["edges"]) - 1
+
+
+def _spec_length(spec: Mapping[str, Any]) -> int:
+    """How many sums a spec asks for: a function of the spec alone, never
+    of a member's data."""
+    kind = spec["kind"]
+    if kind == "moments":
+        return len(spec["terms"])
+    if kind == "le":
+        return len(spec["t"])
+    if kind == "cells":
+        cells = math.prod(_key_size(k) for k in spec["keys"])
+        if not spec["values"]:
+            return cells
+        return cells * len(spec["values"]) * len(spec["powers"])
+    if kind == "logit":
+        k = len(spec["x"]) + (1 if spec["intercept"] else 0)
+        return k + k * (k + 1) // 2 + 1
+    raise ValueError(f"unknown ask kind {kind!r}")
+
+
+def _is_count(spec: Mapping[str, Any]) -> bool:
+    """Counts travel as they are; real sums as `_DIGITS` digits."""
+    return spec["kind"] == "le" or (spec["kind"] == "cells" and list(spec["powers"]) == [0])
+
+
+def _slots(spec: Mapping[str, Any]) -> int:
+    return _spec_length(spec) * (1 if _is_count(spec) else _DIGITS)
+
+
+def _encode(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
+    """A member's sums as the engine will carry them. A real sum `S` is
+    sent as digits `d_0 .. d_6` with `|S| * 2^96 = sum d_k 2^(24 k)`,
+    each then given the sign of `S`: `d_1 .. d_6` integers below 2^24,
+    `d_0` the rest below 2^24 (its fraction lands on the engine's 2^-24
+    grid, i.e. 2^-120). On magnitudes every step is exact in float64
+    (power-of-two scalings, floors, subtractions of a lower multiple), and
+    sums of such digits over members stay integers below 2^39, which the
+    ring carries exactly."""
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{spec['kind']}: the data hold infinite values, which cannot be summed; "
+            "filter them out"
+        )
+    if _is_count(spec):
+        return values
+    if np.any(np.abs(values) >= _MAX_LOCAL_SUM):
+        raise ValueError(
+            f"{spec['kind']}: a sum reaches {np.max(np.abs(values)):.3g}, beyond what the "
+            f"secure sum carries (2^56); rescale the data (e.g. divide by a constant)"
+        )
+    rest = np.abs(values) * 2.0**_LOW_BITS
+    digits = np.empty((_DIGITS, values.size))
+    for k in range(_DIGITS - 1, 0, -1):
+        unit = 2.0 ** (_DIGIT_BITS * k)
+        digits[k] = np.floor(rest / unit)
+        rest = rest - digits[k] * unit
+    digits[0] = rest
+    return (digits * np.sign(values)).reshape(-1)
+
+
+def _decode(spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
+    """Totals from summed digits: exact integer arithmetic, one rounding."""
+    values = np.asarray(values, dtype=np.float64)
+    if _is_count(spec):
+        return np.round(values)
+    digits = values.reshape(_DIGITS, -1)
+    out = np.empty(digits.shape[1])
+    scale = 2 ** (_LOW_BITS + _DIGIT_BITS)
+    for i in range(digits.shape[1]):
+        total = round(float(digits[0, i]) * 2.0**_DIGIT_BITS)  # units of 2^-120
+        for k in range(1, _DIGITS):
+            total += round(float(digits[k, i])) << (_DIGIT_BITS * (k + 1))
+        out[i] = total / scale
+    return out
+
+
+# --------------------------------------------------------------------------
+# The member side: evaluating expressions and asks on a real frame
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+}
+
+_UNARY: dict[str, Callable[[Any], Any]] = {
+    "neg": operator.neg,
+    "abs": abs,
+    "not": operator.invert,
+    "isna": pd.isna,
+    "notna": pd.notna,
+    "log": np.log,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+}
+
+
+class _Evaluator:
+    """Evaluates expressions on one member's frame, each once."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.rows = len(df)
+        self.cache: dict[str, Any] = {}
+
+    def value(self, expr: Expr) -> Any:
+        key = _canonical(expr)
+        if key not in self.cache:
+            with np.errstate(all="ignore"):
+                self.cache[key] = self._value(expr)
+        return self.cache[key]
+
+    def _value(self, expr: Expr) -> Any:
+        op = expr["op"]
+        if op == "col":
+            name = expr["name"]
+            if name not in self.df.columns:
+                raise KeyError(f"column {name!r} is not in this member's data")
+            return self.df[name]
+        if op == "const":
+            if "special" in expr:
+                return float(expr["special"])
+            return expr["value"]
+        args = [self.value(a) for a in expr.get("args", [])]
+        if op in _BINARY:
+            return _BINARY[op](args[0], args[1])
+        if op in _UNARY:
+            return _UNARY[op](args[0])
+        if op == "fillna":
+            return args[0].fillna(args[1]) if isinstance(args[0], pd.Series) else args[0]
+        if op == "isin":
+            return pd.Series(args[0]).isin(expr["values"])
+        if op == "clip":
+            lower, upper = (None if pd.isna(b) else b for b in args[1:3])
+            return pd.Series(args[0]).clip(lower, upper)
+        if op == "same":
+            return args[0]
+        if op == "round":
+            return pd.Series(args[0]).round(expr["decimals"])
+        if op == "where":
+            cond = self._as_series(args[0]).to_numpy(dtype=bool, na_value=False)
+            return self._as_series(args[1]).where(cond, args[2])
+        raise ValueError(f"unknown expression operation {op!r}")
+
+    def _as_series(self, value: Any) -> pd.Series:
+        if isinstance(value, pd.Series):
+            return value
+        return pd.Series([value] * self.rows, index=self.df.index)
+
+    def numeric(self, expr: Expr) -> np.ndarray:
+        value = self._as_series(self.value(expr))
+        try:
+            return np.array(value.to_numpy(dtype=np.float64, na_value=np.nan))  # writable
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"expression {_canonical(expr)} is not numeric: {err}") from err
+
+    def mask(self, expr: Expr | None) -> np.ndarray:
+        if expr is None:
+            return np.ones(self.rows, dtype=bool)
+        series = self._as_series(self.value(expr))
+        return np.array(series.to_numpy(dtype=bool, na_value=False))  # writable
+
+    def codes(self, key: Mapping[str, Any]) -> np.ndarray:
+        """Each row's index among a key's levels or bins; -1 for none."""
+        if "levels" in key:
+            series = self._as_series(self.value(key["expr"]))
+            codes = np.full(self.rows, -1, dtype=np.int64)
+            for i, level in enumerate(key["levels"]):
+                try:
+                    hit = (series == level).to_numpy(dtype=bool, na_value=False)
+                except TypeError:
+                    continue
+                codes[hit & (codes < 0)] = i
+            return codes
+        x = self.numeric(key["expr"])
+        edges = np.asarray(key["edges"], dtype=np.float64)
+        bins = len(edges) - 1
+        if key["right"]:
+            codes = np.searchsorted(edges, x, side="left") - 1
+            if key["lowest"]:
+                codes[x == edges[0]] = 0
+        else:
+            codes = np.searchsorted(edges, x, side="right") - 1
+            if key["lowest"]:
+                codes[x == edges[-1]] = bins - 1
+        codes[np.isnan(x) | (codes >= bins)] = -1
+        return codes.astype(np.int64)
+
+
+def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
+    """One ask's sums over one member's rows."""
+    kind = spec["kind"]
+    if kind == "moments":
+        rows = ev.mask(spec["mask"])
+        columns = [ev.numeric(v) for v in spec["vars"]]
+        for column in columns:
+            rows &= ~np.isnan(column)
+        centred = [c[rows] - m for c, m in zip(columns, spec["center"], strict=True)]
+        count = float(np.count_nonzero(rows))
+        out = []
+        for term in spec["terms"]:
+            if not term:
+                out.append(count)
+                continue
+            product = centred[term[0]].copy()
+            for i in term[1:]:
+                product *= centred[i]
+            out.append(float(product.sum()))
+        return np.asarray(out)
+    if kind == "le":
+        x = ev.numeric(spec["x"])
+        present = np.sort(x[ev.mask(spec["mask"]) & ~np.isnan(x)])
+        return np.searchsorted(present, _from_ordinals(spec["t"]), side="right").astype(np.float64)
+    if kind == "cells":
+        valid = ev.mask(spec["mask"])
+        codes = np.zeros(ev.rows, dtype=np.int64)
+        size = 1
+        for key in spec["keys"]:
+            c = ev.codes(key)
+            valid &= c >= 0
+            n = _key_size(key)
+            codes = codes * n + np.where(c >= 0, c, 0)
+            size *= n
+        if not spec["values"]:
+            return np.bincount(codes[valid], minlength=size).astype(np.float64)
+        parts = []
+        for v, expr in enumerate(spec["values"]):
+            x = ev.numeric(expr)
+            ok = valid & ~np.isnan(x)
+            where = codes[ok]
+            shift = 0.0 if spec["center"] is None else np.asarray(spec["center"][v])[where]
+            d = x[ok] - shift
+            for p in spec["powers"]:
+                weights = None if p == 0 else d**p
+                parts.append(np.bincount(where, weights=weights, minlength=size).astype(np.float64))
+        return np.concatenate(parts)
+    if kind == "logit":
+        return _logit_sums(spec, ev)
+    raise ValueError(f"unknown ask kind {kind!r}")
+
+
+def _logit_sums(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
+    """Gradient, Hessian (upper triangle) and log-likelihood of the
+    logistic model at `beta`, in standardised coordinates."""
+    y = ev.numeric(spec["y"])
+    xs = [ev.numeric(x) for x in spec["x"]]
+    rows = ev.mask(spec["mask"]) & ~np.isnan(y)
+    for x in xs:
+        rows &= ~np.isnan(x)
+    y = y[rows]
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("logistic: the outcome must be 0/1 (or boolean)")
+    columns = [(x[rows] - c) / s for x, c, s in zip(xs, spec["center"], spec["scale"], strict=True)]
+    if spec["intercept"]:
+        columns.insert(0, np.ones(len(y)))
+    design = np.column_stack(columns) if columns else np.zeros((len(y), 0))
+    eta = design @ np.asarray(spec["beta"], dtype=np.float64)
+    p = np.exp(-np.logaddexp(0.0, -eta))
+    gradient = design.T @ (y - p)
+    hessian = (design * (p * (1.0 - p))[:, None]).T @ design
+    upper = np.triu_indices(design.shape[1])
+    loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+    return np.concatenate([gradient, hessian[upper], [loglik]])
+
+
+# --------------------------------------------------------------------------
+# Symbolic series and frames
+
+
+def _scalar_ok(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, str, np.generic)) or value is None
+
+
+class FederatedSeries:
+    """A column or expression of a federated frame: pandas-like, but
+    holding no data. Operators build expressions; reductions return
+    `Deferred` results."""
+
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        node: _Node,
+        mask: _Node | None,
+        name: Hashable | None,
+        ctx: _Context,
+        boolean: bool = False,
+    ) -> None:
+        self._node = node
+        self._mask = mask
+        self.name = name
+        self._ctx = ctx
+        self._boolean = boolean
+
+    def __repr__(self) -> str:
+        return f"<FederatedSeries {self.name!r}>"
+
+    # -- building expressions
+
+    def _operand(self, other: Any) -> tuple[_Node | Deferred, _Node | None, Hashable | None]:
+        if isinstance(other, FederatedSeries):
+            return other._node, other._mask, other.name
+        if isinstance(other, Deferred):
+            return other, None, self.name
+        if _scalar_ok(other):
+            return _const(other), None, self.name
+        raise TypeError(
+            f"cannot combine a federated series with {type(other).__name__}; use a column, "
+            "a scalar or a federated result"
+        )
+
+    def _binary(
+        self, other: Any, op: str, *, boolean: bool = False, reverse: bool = False
+    ) -> FederatedSeries:
+        node, mask, name = self._operand(other)
+        args = (node, self._node) if reverse else (self._node, node)
+        return FederatedSeries(
+            _Node(op, args),
+            _and(self._mask, mask),
+            self.name if name == self.name else None,
+            self._ctx,
+            boolean,
+        )
+
+    def _unary(self, op: str, boolean: bool = False, **attrs: Any) -> FederatedSeries:
+        return FederatedSeries(
+            _Node(op, (self._node,), attrs), self._mask, self.name, self._ctx, boolean
+        )
+
+    def __add__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "add")
+
+    def __radd__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "add", reverse=True)
+
+    def __sub__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "sub")
+
+    def __rsub__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "sub", reverse=True)
+
+    def __mul__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "mul")
+
+    def __rmul__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "mul", reverse=True)
+
+    def __truediv__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "div")
+
+    def __rtruediv__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "div", reverse=True)
+
+    def __floordiv__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "floordiv")
+
+    def __rfloordiv__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "floordiv", reverse=True)
+
+    def __mod__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "mod")
+
+    def __rmod__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "mod", reverse=True)
+
+    def __pow__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "pow")
+
+    def __rpow__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "pow", reverse=True)
+
+    def __neg__(self) -> FederatedSeries:
+        return self._unary("neg")
+
+    def __pos__(self) -> FederatedSeries:
+        return self
+
+    def __abs__(self) -> FederatedSeries:
+        return self._unary("abs")
+
+    def __invert__(self) -> FederatedSeries:
+        return self._unary("not", boolean=True)
+
+    def __eq__(self, other: Any) -> FederatedSeries:  # type: ignore[override]
+        return self._binary(other, "eq", boolean=True)
+
+    def __ne__(self, other: Any) -> FederatedSeries:  # type: ignore[override]
+        return self._binary(other, "ne", boolean=True)
+
+    def __lt__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "lt", boolean=True)
+
+    def __le__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "le", boolean=True)
+
+    def __gt__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "gt", boolean=True)
+
+    def __ge__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "ge", boolean=True)
+
+    def __and__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "and", boolean=True)
+
+    def __rand__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "and", boolean=True, reverse=True)
+
+    def __or__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "or", boolean=True)
+
+    def __ror__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "or", boolean=True, reverse=True)
+
+    def __xor__(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "xor", boolean=True)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "a federated series has no truth value; combine conditions with &, | and ~ "
+            "and filter with df[condition]"
+        )
+
+    def __len__(self) -> int:
+        raise TypeError("the number of rows is not known inside execute(); use .count()")
+
+    def isna(self) -> FederatedSeries:
+        return self._unary("isna", boolean=True)
+
+    def notna(self) -> FederatedSeries:
+        return self._unary("notna", boolean=True)
+
+    isnull = isna
+    notnull = notna
+
+    def fillna(self, value: Any) -> FederatedSeries:
+        node, mask, _ = self._operand(value)
+        return FederatedSeries(
+            _Node("fillna", (self._node, node)), _and(self._mask, mask), self.name, self._ctx
+        )
+
+    def isin(self, values: Sequence[Level]) -> FederatedSeries:
+        return self._unary("isin", boolean=True, values=[_level(v) for v in values])
+
+    def between(self, left: Any, right: Any, inclusive: str = "both") -> FederatedSeries:
+        lower = self >= left if inclusive in ("both", "left") else self > left
+        upper = self <= right if inclusive in ("both", "right") else self < right
+        return lower & upper
+
+    def clip(self, lower: Any = None, upper: Any = None) -> FederatedSeries:
+        lo, _, _ = self._operand(lower)
+        hi, _, _ = self._operand(upper)
+        return FederatedSeries(
+            _Node("clip", (self._node, lo, hi)), self._mask, self.name, self._ctx
+        )
+
+    def where(self, cond: FederatedSeries, other: Any = _NAN) -> FederatedSeries:
+        node, mask, _ = self._operand(other)
+        return FederatedSeries(
+            _Node("where", (cond._node, self._node, node)),
+            _and(_and(self._mask, cond._mask), mask),
+            self.name,
+            self._ctx,
+        )
+
+    def round(self, decimals: int = 0) -> FederatedSeries:
+        return self._unary("round", decimals=int(decimals))
+
+    def abs(self) -> FederatedSeries:
+        return self._unary("abs")
+
+    def pow(self, other: Any) -> FederatedSeries:
+        return self._binary(other, "pow")
+
+    def log(self) -> FederatedSeries:
+        return self._unary("log")
+
+    def log1p(self) -> FederatedSeries:
+        return self._unary("log1p")
+
+    def exp(self) -> FederatedSeries:
+        return self._unary("exp")
+
+    def sqrt(self) -> FederatedSeries:
+        return self._unary("sqrt")
+
+    def astype(self, dtype: Any) -> FederatedSeries:
+        """Only numeric casts; they change nothing in the sums."""
+        if dtype in (float, "float", "float64", np.float64):
+            return FederatedSeries(self._node, self._mask, self.name, self._ctx)
+        raise TypeError(f"astype({dtype!r}) is not supported on a federated series")
+
+    # -- reductions
+
+    def count(self) -> Deferred:
+        """Present values, like `Series.count()`."""
+        return _Moment(self, "count")
+
+    def sum(self) -> Deferred:
+        """Sum of present values (0 when none), like `Series.sum()`."""
+        return _Moment(self, "sum")
+
+    def mean(self) -> Deferred:
+        return _Moment(self, "mean")
+
+    def var(self, ddof: int = 1) -> Deferred:
+        return _Moment(self, "var", ddof)
+
+    def std(self, ddof: int = 1) -> Deferred:
+        return _Moment(self, "std", ddof)
+
+    def sem(self, ddof: int = 1) -> Deferred:
+        return _Moment(self, "sem", ddof)
+
+    def min(self) -> Deferred:
+        """Exact minimum, found by a search on secure counts."""
+        return _Order(self, [("min", 0.0)], lambda v: v[0])
+
+    def max(self) -> Deferred:
+        return _Order(self, [("max", 0.0)], lambda v: v[0])
+
+    def median(self) -> Deferred:
+        return _Order(self, [("median", 0.0)], lambda v: v[0])
+
+    def quantile(self, q: float | Sequence[float] = 0.5) -> Deferred:
+        """Linear-interpolation quantiles, like `Series.quantile`; exact
+        (see `Analytics.search_points`)."""
+        if isinstance(q, (int, float, np.floating)):
+            return _Order(self, [("q", _check_q(q))], lambda v: v[0])
+        qs = [_check_q(x) for x in q]
+        name = self.name
+        return _Order(
+            self,
+            [("q", x) for x in qs],
+            lambda v: pd.Series(v, index=pd.Index(qs, dtype=np.float64), name=name),
+        )
+
+    def describe(self, percentiles: Sequence[float] | None = None) -> Deferred:
+        """count, mean, std, min, percentiles and max, like `describe()`."""
+        qs, labels = _describe_percentiles(percentiles)
+        index = ["count", "mean", "std", "min", *labels, "max"]
+        name = self.name
+        order = _Order(self, [("min", 0.0), *(("q", q) for q in qs), ("max", 0.0)], list)
+
+        def build(count: Any, mean: float, std: float, ordered: list[float]) -> pd.Series:
+            values = [float(count), mean, std, *ordered]
+            return pd.Series(values, index=index, name=name, dtype=np.float64)
+
+        return _Apply(build, (self.count(), self.mean(), self.std(), order))
+
+    def value_counts(
+        self,
+        normalize: bool = False,
+        sort: bool = True,
+        ascending: bool = False,
+        *,
+        levels: Sequence[Level] | None = None,
+    ) -> Deferred:
+        """Rows per declared level (like pandas on a `Categorical` with
+        those categories: unseen levels count 0, undeclared values are
+        ignored). Ties keep the levels' order."""
+        key = _key_of(self, levels, self._ctx)
+        name = self.name
+
+        def build(stats: Mapping[str, np.ndarray]) -> pd.Series:
+            counts = stats["count"]
+            index = pd.Index(key.levels, name=name)
+            if normalize:
+                total = float(np.nansum(stats["raw"]))
+                values: Any = counts / total if total else counts * _NAN
+                out = pd.Series(values, index=index, name="proportion", dtype=np.float64)
+            else:
+                out = _count_series(counts, index, "count")
+            if sort:
+                out = out.sort_values(ascending=ascending, kind="stable", na_position="last")
+            return out
+
+        return _Apply(build, (_Cells(self._ctx, self._mask, [key], [], {"count"}),))
+
+    def histogram(
+        self, bins: Sequence[float], *, right: bool = True, include_lowest: bool = False
+    ) -> Deferred:
+        """Rows per bin, like `pd.cut(s, bins).value_counts(sort=False)`:
+        a Series named "count" indexed by an `IntervalIndex` of the exact
+        edges (pandas' labels differ only when include_lowest nudges the
+        first edge)."""
+        if isinstance(bins, (int, np.integer)):
+            raise TypeError(
+                "bins must be the bin edges; a number of bins would need the data's range "
+                "(compute .min() and .max() in one task, then histogram in a second)"
+            )
+        edges = [float(b) for b in bins]
+        if len(edges) < 2 or any(hi <= lo for lo, hi in zip(edges, edges[1:], strict=False)):
+            raise ValueError("bins must be at least two strictly increasing edges")
+        key = _Key(self._node, self.name, edges=edges, right=right, lowest=include_lowest)
+        index = pd.IntervalIndex.from_breaks(
+            list(bins), closed="right" if right else "left", name=self.name
+        )
+
+        def build(stats: Mapping[str, np.ndarray]) -> pd.Series:
+            return _count_series(stats["count"], index, "count")
+
+        return _Apply(build, (_Cells(self._ctx, self._mask, [key], [], {"count"}),))
+
+
+class FederatedFrame:
+    """The task's dataset, as `execute` sees it: no data, only the means
+    to describe columns, filters and statistics the way pandas does."""
+
+    def __init__(
+        self,
+        ctx: _Context,
+        mask: _Node | None = None,
+        columns: list[str] | None = None,
+        derived: dict[str, _Node] | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._mask = mask
+        self._columns = columns
+        self._derived = dict(derived or {})
+        self._boolean: set[str] = set()
+
+    def __repr__(self) -> str:
+        cols = "all columns" if self._columns is None else self._columns
+        return f"<FederatedFrame {cols}>"
+
+    def _copy(self, mask: _Node | None = None, columns: list[str] | None = None) -> FederatedFrame:
+        out = FederatedFrame(self._ctx, mask, columns, self._derived)
+        out._boolean = set(self._boolean)
+        return out
+
+    @property
+    def columns(self) -> list[str]:
+        """The selected columns; the full list is not known at the requester."""
+        if self._columns is None:
+            raise TypeError(
+                "the dataset's columns are not known inside execute(); select them first, "
+                "e.g. df[['age', 'bmi']]"
+            )
+        return list(self._columns)
+
+    def _series(self, name: str) -> FederatedSeries:
+        if self._columns is not None and name not in self._columns:
+            raise KeyError(name)
+        node = self._derived.get(name) or _col(name)
+        return FederatedSeries(node, self._mask, name, self._ctx, name in self._boolean)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self._series(key)
+        if isinstance(key, FederatedSeries):
+            return self._copy(_and(_and(self._mask, key._mask), key._node), self._columns)
+        if isinstance(key, (list, tuple)):
+            for name in key:
+                if self._columns is not None and name not in self._columns:
+                    raise KeyError(name)
+            return self._copy(self._mask, [str(k) for k in key])
+        raise TypeError(f"cannot index a federated frame with {type(key).__name__}")
+
+    def __getattr__(self, name: str) -> FederatedSeries:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._series(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if isinstance(value, FederatedSeries):
+            node = value._node
+            if value._mask is not None and value._mask is not self._mask:
+                node = _Node("where", (value._mask, node, _const(_NAN)))
+        elif isinstance(value, Deferred):
+            node = _Node("same", (value,))
+        elif _scalar_ok(value):
+            node = _const(value)
+        else:
+            raise TypeError(f"cannot assign {type(value).__name__} to a federated column")
+        self._derived[name] = node
+        if isinstance(value, FederatedSeries) and value._boolean:
+            self._boolean.add(name)
+        else:
+            self._boolean.discard(name)
+        if self._columns is not None and name not in self._columns:
+            self._columns.append(name)
+
+    def assign(self, **columns: Any) -> FederatedFrame:
+        out = self._copy(self._mask, None if self._columns is None else list(self._columns))
+        for name, value in columns.items():
+            out[name] = value(out) if callable(value) else value
+        return out
+
+    @property
+    def loc(self) -> _Loc:
+        """`df.loc[condition]`, `df.loc[condition, "col"]` or
+        `df.loc[condition, ["a", "b"]]`."""
+        return _Loc(self)
+
+    def dropna(self, subset: Sequence[str] | None = None) -> FederatedFrame:
+        """Rows where every column of `subset` (default: the selected
+        columns) is present."""
+        names = list(subset) if subset is not None else self.columns
+        mask = self._mask
+        for name in names:
+            mask = _and(mask, self._series(name).notna()._node)
+        return self._copy(mask, self._columns)
+
+    def __len__(self) -> int:
+        raise TypeError("the number of rows is not known inside execute(); use df.count_rows()")
+
+    def count_rows(self) -> Deferred:
+        """Rows passing the frame's filters (what `len(df)` gives)."""
+        return _Moment(FederatedSeries(_const(1.0), self._mask, None, self._ctx), "count")
+
+    def groupby(
+        self,
+        by: str | FederatedSeries | Sequence[str | FederatedSeries],
+        *,
+        levels: Sequence[Level] | Mapping[str, Sequence[Level]] | None = None,
+    ) -> FederatedGroupBy:
+        """Group by one or more categorical columns (or boolean
+        expressions). Every key needs its levels: `levels=` here, or the
+        task's `levels` class attribute."""
+        keys_in = [by] if isinstance(by, (str, FederatedSeries)) else list(by)
+        keys: list[_Key] = []
+        mask = self._mask
+        for k in keys_in:
+            series = self._series(k) if isinstance(k, str) else k
+            mask = _and(mask, series._mask)
+            given: Sequence[Level] | None
+            if isinstance(levels, Mapping):
+                given = levels.get(str(series.name))
+            elif levels is not None and len(keys_in) == 1:
+                given = levels
+            else:
+                given = None
+            keys.append(_key_of(series, given, self._ctx))
+        return FederatedGroupBy(self, keys, mask)
+
+    # -- column-wise reductions
+
+    def _per_column(
+        self, fn: Callable[[FederatedSeries], Deferred], ints: bool = False
+    ) -> Deferred:
+        cols = self.columns
+        parts = [fn(self._series(c)) for c in cols]
+
+        def build(*values: Any) -> pd.Series:
+            if ints:
+                return _count_series(np.asarray(values, dtype=np.float64), pd.Index(cols), None)
+            return pd.Series(values, index=pd.Index(cols), dtype=np.float64)
+
+        return _Apply(build, tuple(parts))
+
+    def count(self) -> Deferred:
+        return self._per_column(FederatedSeries.count, ints=True)
+
+    def sum(self) -> Deferred:
+        return self._per_column(FederatedSeries.sum)
+
+    def mean(self) -> Deferred:
+        return self._per_column(FederatedSeries.mean)
+
+    def var(self, ddof: int = 1) -> Deferred:
+        return self._per_column(lambda s: s.var(ddof))
+
+    def std(self, ddof: int = 1) -> Deferred:
+        return self._per_column(lambda s: s.std(ddof))
+
+    def sem(self, ddof: int = 1) -> Deferred:
+        return self._per_column(lambda s: s.sem(ddof))
+
+    def min(self) -> Deferred:
+        return self._per_column(FederatedSeries.min)
+
+    def max(self) -> Deferred:
+        return self._per_column(FederatedSeries.max)
+
+    def median(self) -> Deferred:
+        return self._per_column(FederatedSeries.median)
+
+    def quantile(self, q: float | Sequence[float] = 0.5) -> Deferred:
+        cols = self.columns
+        if isinstance(q, (int, float, np.floating)):
+            qv = float(q)
+            parts = [self._series(c).quantile(qv) for c in cols]
+            return _Apply(
+                lambda *v: pd.Series(v, index=pd.Index(cols), name=qv, dtype=np.float64),
+                tuple(parts),
+            )
+        qs = [float(x) for x in q]
+        parts = [self._series(c).quantile(qs) for c in cols]
+        return _Apply(
+            lambda *v: pd.DataFrame(
+                {c: s.to_numpy() for c, s in zip(cols, v, strict=True)},
+                index=pd.Index(qs, dtype=np.float64),
+            ),
+            tuple(parts),
+        )
+
+    def describe(self, percentiles: Sequence[float] | None = None) -> Deferred:
+        cols = self.columns
+        parts = [self._series(c).describe(percentiles) for c in cols]
+        return _Apply(lambda *v: pd.concat(v, axis=1, keys=cols), tuple(parts))
+
+    def cov(self, ddof: int = 1) -> Deferred:
+        """Pairwise-complete covariance matrix, like `DataFrame.cov()`."""
+        return _Pairwise(self, "cov", ddof)
+
+    def corr(self, method: str = "pearson") -> Deferred:
+        """Pairwise-complete Pearson correlations, like `DataFrame.corr()`."""
+        if method != "pearson":
+            raise ValueError("only method='pearson' is supported")
+        return _Pairwise(self, "corr", 1)
+
+
+class _Loc:
+    def __init__(self, frame: FederatedFrame) -> None:
+        self._frame = frame
+
+    def __getitem__(self, key: Any) -> Any:
+        rows, cols = key if isinstance(key, tuple) else (key, None)
+        frame = self._frame
+        if isinstance(rows, FederatedSeries):
+            frame = frame[rows]
+        elif not (isinstance(rows, slice) and rows == slice(None)):
+            raise TypeError("federated .loc takes a boolean condition or ':' for rows")
+        return frame if cols is None else frame[cols]
+
+
+# --------------------------------------------------------------------------
+# Categorical keys, groupby, crosstab
+
+
+def _level(value: Any) -> Level:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, (str, int, float, bool)) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise TypeError(f"levels must be strings, numbers or booleans, not {value!r}")
+    return value
+
+
+@dataclass
+class _Key:
+    """A categorical key: declared levels, or bins of a numeric value."""
+
+    node: _Node
+    name: Hashable | None
+    levels: list[Level] = field(default_factory=list)
+    edges: list[float] | None = None
+    right: bool = True
+    lowest: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.levels) if self.edges is None else len(self.edges) - 1
+
+    def spec(self, resolve: Resolve) -> dict[str, Any]:
+        expr = resolve(self.node)
+        if self.edges is None:
+            return {"expr": expr, "levels": list(self.levels)}
+        return {"expr": expr, "edges": self.edges, "right": self.right, "lowest": self.lowest}
+
+
+def _key_of(series: FederatedSeries, given: Sequence[Level] | None, ctx: _Context) -> _Key:
+    if given is None and series._boolean:
+        given = [False, True]
+    if given is None and series.name is not None:
+        given = ctx.levels.get(str(series.name))
+    if given is None:
+        shown = series.name if series.name is not None else "this key"
+        raise ValueError(
+            f"declare the levels of {shown!r}: levels = {{{str(shown)!r}: [...]}} on the task "
+            "class, or levels=[...] in the call (members cannot sum strings, so the requester "
+            "names the categories)"
+        )
+    levels = [_level(v) for v in given]
+    if len(set(map(repr, levels))) != len(levels):
+        raise ValueError(f"levels of {series.name!r} repeat a value: {levels}")
+    return _Key(series._node, series.name, levels)
+
+
+def _count_series(counts: np.ndarray, index: pd.Index, name: Hashable | None) -> pd.Series:
+    """Counts as int64, or float64 once suppression put NaN in."""
+    if np.isnan(counts).any():
+        return pd.Series(counts, index=index, name=name, dtype=np.float64)
+    return pd.Series(counts.astype(np.int64), index=index, name=name)
+
+
+def _group_index(keys: Sequence[_Key]) -> pd.Index:
+    if len(keys) == 1:
+        return pd.Index(keys[0].levels, name=keys[0].name)
+    return pd.MultiIndex.from_product([k.levels for k in keys], names=[k.name for k in keys])
+
+
+_GROUP_STATS = ("count", "sum", "mean", "var", "std", "sem", "size")
+
+
+class FederatedGroupBy:
+    """`df.groupby(keys)`: select values with `[...]`, then reduce. Cells
+    are the product of the keys' levels; empty cells are kept (pandas'
+    `observed=False`), small ones suppressed."""
+
+    def __init__(self, frame: FederatedFrame, keys: list[_Key], mask: _Node | None) -> None:
+        self._frame = frame
+        self._keys = keys
+        self._mask = mask
+
+    def __getitem__(self, key: str | Sequence[str]) -> _Grouped:
+        if isinstance(key, str):
+            return _Grouped(self, [self._frame._series(key)], single=True)
+        return _Grouped(self, [self._frame._series(k) for k in key], single=False)
+
+    def size(self) -> Deferred:
+        """Rows per cell (NaN values included), like `groupby(...).size()`."""
+        keys = self._keys
+
+        def build(stats: Mapping[str, np.ndarray]) -> pd.Series:
+            return _count_series(stats["count"], _group_index(keys), None)
+
+        return _Apply(build, (_Cells(self._frame._ctx, self._mask, keys, [], {"count"}),))
+
+
+class _Grouped:
+    def __init__(self, by: FederatedGroupBy, values: list[FederatedSeries], single: bool) -> None:
+        self._by = by
+        self._values = values
+        self._single = single
+
+    def agg(self, stats: str | Sequence[str], ddof: int = 1) -> Deferred:
+        """One or more of count, sum, mean, var, std, sem, size."""
+        names = [stats] if isinstance(stats, str) else list(stats)
+        for s in names:
+            if s not in _GROUP_STATS:
+                raise ValueError(f"unsupported group statistic {s!r}; use one of {_GROUP_STATS}")
+        by = self._by
+        mask = by._mask
+        for v in self._values:
+            mask = _and(mask, v._mask)
+        cells = _Cells(
+            by._frame._ctx, mask, by._keys, [v._node for v in self._values], set(names), ddof
+        )
+        index = _group_index(by._keys)
+        value_names = [v.name for v in self._values]
+        single_stat = isinstance(stats, str)
+        single_value = self._single
+
+        def column(stats_: Mapping[str, np.ndarray], stat: str, i: int) -> pd.Series:
+            data = stats_[stat][i]
+            if stat in ("count", "size"):
+                return _count_series(data, index, value_names[i])
+            return pd.Series(data, index=index, name=value_names[i], dtype=np.float64)
+
+        def build(stats_: Mapping[str, np.ndarray]) -> Any:
+            if single_stat and single_value:
+                return column(stats_, names[0], 0)
+            if single_stat:
+                return pd.DataFrame(
+                    {n: column(stats_, names[0], i) for i, n in enumerate(value_names)}
+                )
+            if single_value:
+                return pd.DataFrame({s: column(stats_, s, 0) for s in names})
+            frames = {
+                (n, s): column(stats_, s, i) for i, n in enumerate(value_names) for s in names
+            }
+            return pd.DataFrame(frames)
+
+        return _Apply(build, (cells,))
+
+    def count(self) -> Deferred:
+        return self.agg("count")
+
+    def size(self) -> Deferred:
+        return self.agg("size")
+
+    def sum(self) -> Deferred:
+        return self.agg("sum")
+
+    def mean(self) -> Deferred:
+        return self.agg("mean")
+
+    def var(self, ddof: int = 1) -> Deferred:
+        return self.agg("var", ddof)
+
+    def std(self, ddof: int = 1) -> Deferred:
+        return self.agg("std", ddof)
+
+    def sem(self, ddof: int = 1) -> Deferred:
+        return self.agg("sem", ddof)
+
+
+def crosstab(
+    index: FederatedSeries,
+    columns: FederatedSeries,
+    *,
+    levels: Mapping[str, Sequence[Level]] | None = None,
+) -> Deferred:
+    """Rows per pair of levels, like `pd.crosstab(index, columns)` on
+    categoricals (every declared pair shown, small cells suppressed)::
+
+        delta.crosstab(df["sex"], df["smoker"])
+    """
+    ctx = index._ctx
+    given = levels or {}
+    row = _key_of(index, given.get(str(index.name)), ctx)
+    col = _key_of(columns, given.get(str(columns.name)), ctx)
+    mask = _and(index._mask, columns._mask)
+
+    def build(stats: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        counts = stats["count"].reshape(row.size, col.size)
+        frame = pd.DataFrame(
+            counts,
+            index=pd.Index(row.levels, name=row.name),
+            columns=pd.Index(col.levels, name=col.name),
+        )
+        return frame if np.isnan(counts).any() else frame.astype(np.int64)
+
+    return _Apply(build, (_Cells(ctx, mask, [row, col], [], {"count"}),))
+
+
+# --------------------------------------------------------------------------
+# The statistics' plans
+
+
+def _moment_round(
+    mask: Expr | None, x: Expr
+) -> Generator[dict[str, Spec], Answers, tuple[int, float]]:
+    got = yield {"m": _moments_spec(mask, [x], [0.0], [[], [0]])}
+    n, total = got["m"]
+    return int(n), float(total)
+
+
+def _centred_round(
+    mask: Expr | None, x: Expr, mean: float, n: int, ddof: int
+) -> Generator[dict[str, Spec], Answers, float]:
+    """Variance from sums of deviations from the pooled mean (the first
+    sum corrects for rounding in the mean)."""
+    got = yield {"c": _moments_spec(mask, [x], [mean], [[0], [0, 0]])}
+    d1, d2 = got["c"]
+    return max((d2 - d1 * d1 / n) / (n - ddof), 0.0)
+
+
+class _Moment(_Leaf):
+    """count/sum/mean/var/std/sem of one series."""
+
+    def __init__(self, series: FederatedSeries, stat: str, ddof: int = 1) -> None:
+        super().__init__(series._ctx, [series._node, series._mask])
+        self.series = series
+        self.stat = stat
+        self.ddof = int(ddof)
+        self.what = f"{stat} of {series.name!r}"
+
+    def plan(self, resolve: Resolve) -> Plan:
+        x, mask = _need(resolve(self.series._node)), resolve(self.series._mask)
+        n, total = yield from _moment_round(mask, x)
+        if self.ctx.suppressed(n):
+            return np.float64(_NAN)
+        if self.stat == "count":
+            return np.int64(n)
+        if self.stat == "sum":
+            return np.int64(round(total)) if self.series._boolean else np.float64(total)
+        mean = total / n if n else _NAN
+        if self.stat == "mean":
+            return np.float64(mean)
+        if n - self.ddof <= 0:
+            return np.float64(_NAN)
+        var = yield from _centred_round(mask, x, mean, n, self.ddof)
+        if self.stat == "var":
+            return np.float64(var)
+        if self.stat == "std":
+            return np.float64(math.sqrt(var))
+        return np.float64(math.sqrt(var) / math.sqrt(n))
+
+
+def _check_q(q: float) -> float:
+    q = float(q)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantiles must lie in [0, 1], not {q}")
+    return q
+
+
+def _describe_percentiles(percentiles: Sequence[float] | None) -> tuple[list[float], list[str]]:
+    qs = [0.25, 0.5, 0.75] if percentiles is None else [_check_q(p) for p in percentiles]
+    if 0.5 not in qs:
+        qs.append(0.5)
+    qs = sorted(set(qs))
+    try:
+        from pandas.io.formats.format import (  # type: ignore[attr-defined]
+            format_percentiles,
+        )
+
+        labels = list(format_percentiles(qs))
+    except ImportError:  # pragma: no cover - pandas moved it
+        labels = [f"{100 * q:g}%" for q in qs]
+    return qs, labels
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's linear interpolation, operation for operation."""
+    d = b - a
+    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
+
+
+def _grid(lo: int, hi: int, points: int) -> list[int]:
+    """Up to `points` thresholds splitting the rank interval (lo, hi]."""
+    if hi - lo - 1 <= points:
+        return list(range(lo + 1, hi))
+    return sorted({lo + (hi - lo) * i // (points + 1) for i in range(1, points + 1)} - {lo, hi})
+
+
+def _order_plan(
+    ctx: _Context, mask: Expr | None, x: Expr, targets: Sequence[tuple[str, float]]
+) -> Generator[dict[str, Spec], Answers, list[float]]:
+    """Exact order statistics by a many-way search on secure counts.
+
+    Each round asks, for every open bracket (lo, hi] of double-precision
+    ranks, the number of values at or below `search_points` thresholds
+    inside it, and keeps the sub-interval holding the wanted rank. The
+    brackets start as all doubles (2^64 ranks), so with 255 points a
+    search ends on the exact data value after 8 rounds.
+    """
+    points = max(ctx.search_points, 1)
+    lo0, top = _ORD_NEG_INF - 1, _ORD_POS_INF
+    first = [*_grid(lo0, top, points), top]
+    got = yield {"le": _le_spec(mask, x, first)}
+    seen = dict(zip(first, got["le"].tolist(), strict=True))
+    n = int(seen[top])
+    if n == 0 or ctx.suppressed(n):
+        return [_NAN] * len(targets)
+
+    wanted: list[tuple[int, int, float]] = []  # (rank a, rank b, weight), 1-based
+    for kind, q in targets:
+        if kind == "min":
+            wanted.append((1, 1, 0.0))
+        elif kind == "max":
+            wanted.append((n, n, 0.0))
+        elif kind == "median":
+            middle = (n + 1) // 2
+            wanted.append((middle, middle + 1, 0.5) if n % 2 == 0 else (middle, middle, 0.0))
+        else:
+            v = float(np.float64(n - 1) * np.float64(q))
+            if v >= n - 1:
+                wanted.append((n, n, 0.0))
+            else:
+                prev = math.floor(v)
+                gamma = v - prev
+                wanted.append((prev + 1, prev + 2 if gamma > 0 else prev + 1, gamma))
+
+    brackets: dict[int, list[int]] = {}
+    for a, b, _ in wanted:
+        for rank in (a, b):
+            if rank not in brackets:
+                lo = max((t for t, c in seen.items() if c < rank), default=lo0)
+                hi = min(t for t, c in seen.items() if c >= rank)
+                brackets[rank] = [lo, hi]
+    while True:
+        open_ = [br for br in brackets.values() if br[1] - br[0] > 1]
+        if not open_:
+            break
+        asked = sorted({t for lo, hi in open_ for t in _grid(lo, hi, points)})
+        got = yield {"le": _le_spec(mask, x, asked)}
+        counts = dict(zip(asked, got["le"].tolist(), strict=True))
+        for rank, br in brackets.items():
+            for t in asked:
+                if br[0] < t < br[1]:
+                    if counts[t] >= rank:
+                        br[1] = t
+                    else:
+                        br[0] = t
+            # thresholds are sorted, so one pass narrows fully
+    value = {rank: _from_ordinal(br[1]) for rank, br in brackets.items()}
+    out: list[float] = []
+    for (kind, _), (a, b, gamma) in zip(targets, wanted, strict=True):
+        if kind == "median" and a != b:
+            out.append(float(np.mean([value[a], value[b]])))
+        elif a == b:
+            out.append(value[a])
+        else:
+            out.append(_lerp(value[a], value[b], gamma))
+    return out
+
+
+class _Order(_Leaf):
+    """min/max/median/quantiles of one series."""
+
+    def __init__(
+        self,
+        series: FederatedSeries,
+        targets: list[tuple[str, float]],
+        build: Callable[[list[float]], Any],
+    ) -> None:
+        super().__init__(series._ctx, [series._node, series._mask])
+        self.series = series
+        self.targets = targets
+        self.build = build
+        self.what = f"order statistics of {series.name!r}"
+
+    def plan(self, resolve: Resolve) -> Plan:
+        x, mask = _need(resolve(self.series._node)), resolve(self.series._mask)
+        values = yield from _order_plan(self.ctx, mask, x, self.targets)
+        return self.build([np.float64(v) for v in values])
+
+
+class _Cells(_Leaf):
+    """Counts and moments per cell of categorical keys; returns arrays
+    `{stat: values x cells}` (or `{"count": cells}` without values)."""
+
+    def __init__(
+        self,
+        ctx: _Context,
+        mask: _Node | None,
+        keys: list[_Key],
+        values: list[_Node],
+        stats: set[str],
+        ddof: int = 1,
+    ) -> None:
+        super().__init__(ctx, [mask, *(k.node for k in keys), *values])
+        self.mask = mask
+        self.keys = keys
+        self.values = values
+        self.stats = stats
+        self.ddof = ddof
+        self.what = "cell statistics"
+
+    def plan(self, resolve: Resolve) -> Plan:
+        mask = resolve(self.mask)
+        keys = [k.spec(resolve) for k in self.keys]
+        cells = math.prod(k.size for k in self.keys)
+        if not self.values or self.stats <= {"size"}:
+            got = yield {"n": _cells_spec(mask, keys, [], [0])}
+            raw = got["n"]
+            shown = np.where([self.ctx.suppressed(c) for c in raw], _NAN, raw)
+            return {
+                "count": shown,
+                "size": np.tile(shown, (max(len(self.values), 1), 1)),
+                "raw": raw,
+            }
+        values = [_need(resolve(v)) for v in self.values]
+        asks: dict[str, Spec] = {"v": _cells_spec(mask, keys, values, [0, 1])}
+        if "size" in self.stats:
+            asks["n"] = _cells_spec(mask, keys, [], [0])
+        got = yield asks
+        size = got.get("n")
+        first = got["v"].reshape(len(values), 2, cells)
+        counts, sums = first[:, 0, :], first[:, 1, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / np.where(counts > 0, counts, 1), _NAN)
+        hidden = np.vectorize(self.ctx.suppressed, otypes=[bool])(counts)
+        out: dict[str, np.ndarray] = {"count": counts, "sum": sums, "mean": means}
+        if self.stats & {"var", "std", "sem"}:
+            var = np.full_like(means, _NAN)
+            enough = (counts - self.ddof > 0) & ~hidden
+            if enough.any():
+                # Members see the centres: only cells that get a variance carry their mean.
+                centre = np.where(enough, means, 0.0)
+                got = yield {"c": _cells_spec(mask, keys, values, [1, 2], centre.tolist())}
+                second = got["c"].reshape(len(values), 2, cells)
+                d1, d2 = second[:, 0, :], second[:, 1, :]
+                safe = np.where(enough, counts, 1.0)
+                est = (d2 - d1 * d1 / safe) / np.where(enough, counts - self.ddof, 1.0)
+                var = np.where(enough, np.maximum(est, 0.0), _NAN)
+            out["var"] = var
+            out["std"] = np.sqrt(var)
+            out["sem"] = np.sqrt(var) / np.sqrt(np.where(counts > 0, counts, _NAN))
+        if size is not None:
+            out["size"] = np.tile(
+                np.where([self.ctx.suppressed(c) for c in size], _NAN, size), (len(values), 1)
+            )
+        for stat in ("count", "sum", "mean", "var", "std", "sem"):
+            if stat in out:
+                out[stat] = np.where(hidden, _NAN, out[stat])
+        return out
+
+
+class _Pairwise(_Leaf):
+    """Pairwise-complete covariance or correlation matrix."""
+
+    def __init__(self, frame: FederatedFrame, kind: str, ddof: int) -> None:
+        cols = frame.columns
+        self.series = [frame._series(c) for c in cols]
+        super().__init__(frame._ctx, [frame._mask, *(s._node for s in self.series)])
+        self.cols = cols
+        self.mask = frame._mask
+        self.kind = kind
+        self.ddof = ddof
+        self.what = kind
+
+    def plan(self, resolve: Resolve) -> Plan:
+        mask = resolve(self.mask)
+        xs = [_need(resolve(s._node)) for s in self.series]
+        k = len(xs)
+        pairs = [(i, j) for i in range(k) for j in range(i, k)]
+
+        def vars_of(i: int, j: int) -> list[Expr]:
+            return [xs[i]] if i == j else [xs[i], xs[j]]
+
+        got = yield {
+            f"{i},{j}": _moments_spec(
+                mask, vars_of(i, j), [0.0] * (1 + (i != j)), [[], [0]] if i == j else [[], [0], [1]]
+            )
+            for i, j in pairs
+        }
+        first = {p: got[f"{p[0]},{p[1]}"] for p in pairs}
+        asks: dict[str, Spec] = {}
+        for (i, j), sums in first.items():
+            n = int(sums[0])
+            if n - (self.ddof if self.kind == "cov" else 1) <= 0 or self.ctx.suppressed(n):
+                continue
+            means = [s / n for s in sums[1:]]
+            terms = [[0], [0, 0]] if i == j else [[0], [1], [0, 0], [1, 1], [0, 1]]
+            asks[f"{i},{j}"] = _moments_spec(mask, vars_of(i, j), means, terms)
+        got = (yield asks) if asks else {}
+        out = np.full((k, k), _NAN)
+        for i, j in pairs:
+            second = got.get(f"{i},{j}")
+            if second is None:
+                continue
+            rows = float(first[(i, j)][0])
+            if i == j:
+                d, dd = second
+                sxx = syy = sxy = dd - d * d / rows
+            else:
+                dx, dy, dxx, dyy, dxy = second
+                sxx, syy = dxx - dx * dx / rows, dyy - dy * dy / rows
+                sxy = dxy - dx * dy / rows
+            if self.kind == "cov":
+                value = sxy / (rows - self.ddof)
+            else:
+                divisor = math.sqrt(max(sxx, 0.0) * max(syy, 0.0))
+                value = sxy / divisor if divisor > 0 else _NAN
+            out[i, j] = out[j, i] = value
+        return pd.DataFrame(out, index=pd.Index(self.cols), columns=pd.Index(self.cols))
+
+
+def _regression_inputs(
+    df: FederatedFrame, y: str | FederatedSeries, x: Sequence[str | FederatedSeries]
+) -> tuple[FederatedSeries, list[FederatedSeries], list[str], _Node | None]:
+    ys = df._series(y) if isinstance(y, str) else y
+    xs = [df._series(v) if isinstance(v, str) else v for v in x]
+    names = [str(s.name) if s.name is not None else f"x{i}" for i, s in enumerate(xs)]
+    mask = _and(df._mask, ys._mask)
+    for s in xs:
+        mask = _and(mask, s._mask)
+    return ys, xs, names, mask
+
+
+def _linear_combination(terms: Sequence[tuple[float, Expr]], constant: float) -> Expr:
+    out: Expr = _const_json(constant)
+    for coef, expr in terms:
+        out = {"op": "add", "args": [out, {"op": "mul", "args": [_const_json(coef), expr]}]}
+    return out
+
+
+def _solve(matrix: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solution and inverse, equilibrated (unit diagonal) for accuracy;
+    pseudo-inverse for singular systems, as statsmodels does."""
+    diag = np.diag(matrix).copy()
+    scale = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
+    inner = matrix * scale[:, None] * scale[None, :]
+    inverse = np.linalg.pinv(inner) * scale[:, None] * scale[None, :]
+    return inverse @ rhs, inverse
+
+
+class _OLS(_Leaf):
+    def __init__(
+        self,
+        df: FederatedFrame,
+        y: str | FederatedSeries,
+        x: Sequence[str | FederatedSeries],
+        intercept: bool,
+    ) -> None:
+        self.y, self.xs, self.names, self.mask = _regression_inputs(df, y, x)
+        super().__init__(df._ctx, [self.mask, self.y._node, *(s._node for s in self.xs)])
+        self.intercept = intercept
+        self.what = "OLS"
+
+    def plan(self, resolve: Resolve) -> Plan:
+        mask = resolve(self.mask)
+        exprs = [_need(resolve(self.y._node)), *(_need(resolve(s._node)) for s in self.xs)]
+        k = len(self.xs)
+        index = (["Intercept"] if self.intercept else []) + self.names
+        empty = pd.DataFrame(_NAN, index=pd.Index(index), columns=["coef", "std_err", "t"])
+        got = yield {
+            "m": _moments_spec(mask, exprs, [0.0] * (k + 1), [[]] + [[i] for i in range(k + 1)])
+        }
+        n = int(got["m"][0])
+        if n == 0 or self.ctx.suppressed(n):
+            return empty
+        means = got["m"][1:] / n if self.intercept else np.zeros(k + 1)
+        pairs = [(i, j) for i in range(k + 1) for j in range(i, k + 1)]
+        got = yield {
+            "c": _moments_spec(
+                mask, exprs, means.tolist(), [[i] for i in range(k + 1)] + [list(p) for p in pairs]
+            )
+        }
+        d = got["c"][: k + 1]
+        cross = np.zeros((k + 1, k + 1))
+        for (i, j), s in zip(pairs, got["c"][k + 1 :], strict=True):
+            cross[i, j] = cross[j, i] = s - (d[i] * d[j] / n if self.intercept else 0.0)
+        sxx, sxy = cross[1:, 1:], cross[1:, 0]
+        beta, inverse = _solve(sxx, sxy)
+        mx, my = means[1:], means[0]
+        const = float(my - mx @ beta) if self.intercept else 0.0
+        fitted = _linear_combination(list(zip(beta.tolist(), exprs[1:], strict=True)), const)
+        resid = {"op": "sub", "args": [exprs[0], fitted]}
+        got = yield {"r": _moments_spec(mask, [resid, *exprs], [0.0] * (k + 2), [[0, 0]])}
+        rss = float(got["r"][0])
+        p = k + (1 if self.intercept else 0)
+        dof = n - p
+        sigma2 = rss / dof if dof > 0 else _NAN
+        se = np.sqrt(np.maximum(np.diag(inverse), 0.0) * sigma2)
+        coefs = beta.tolist()
+        errors = se.tolist()
+        if self.intercept:
+            coefs.insert(0, const)
+            errors.insert(0, math.sqrt(max(sigma2 * (1.0 / n + mx @ inverse @ mx), 0.0)))
+        coef = np.asarray(coefs)
+        err = np.asarray(errors)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = coef / err
+        out = pd.DataFrame({"coef": coef, "std_err": err, "t": t}, index=pd.Index(index))
+        total = cross[0, 0]
+        out.attrs.update(
+            {"n": n, "df_resid": dof, "rss": rss, "r2": 1.0 - rss / total if total > 0 else _NAN}
+        )
+        return out
+
+
+class _Logistic(_Leaf):
+    def __init__(
+        self,
+        df: FederatedFrame,
+        y: str | FederatedSeries,
+        x: Sequence[str | FederatedSeries],
+        intercept: bool,
+        max_iter: int,
+        tol: float,
+        summary: bool,
+    ) -> None:
+        self.y, self.xs, self.names, self.mask = _regression_inputs(df, y, x)
+        super().__init__(df._ctx, [self.mask, self.y._node, *(s._node for s in self.xs)])
+        self.intercept = intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.summary = summary
+        self.what = "logistic regression"
+
+    def plan(self, resolve: Resolve) -> Plan:
+        mask = resolve(self.mask)
+        y = _need(resolve(self.y._node))
+        xs = [_need(resolve(s._node)) for s in self.xs]
+        k = len(xs)
+        index = pd.Index((["Intercept"] if self.intercept else []) + self.names)
+        terms: list[list[int]] = [[], [0]] + [[i] for i in range(1, k + 1)]
+        terms += [[i, i] for i in range(1, k + 1)]
+        got = yield {"m": _moments_spec(mask, [y, *xs], [0.0] * (k + 1), terms)}
+        n = int(got["m"][0])
+        if n == 0 or self.ctx.suppressed(n):
+            return self._result(np.full(len(index), _NAN), None, index, n, 0, False, _NAN)
+        ybar = got["m"][1] / n
+        sums, squares = got["m"][2 : 2 + k], got["m"][2 + k :]
+        center = sums / n if self.intercept else np.zeros(k)
+        spread = np.sqrt(np.maximum(squares / n - (center**2 if self.intercept else 0.0), 0.0))
+        scale = np.where(spread > 0, spread, 1.0)
+        beta = np.zeros(len(index))
+        if self.intercept and 0.0 < ybar < 1.0:
+            beta[0] = math.log(ybar / (1.0 - ybar))
+        size = len(index)
+        upper = np.triu_indices(size)
+        inverse: np.ndarray | None = None
+        converged = False
+        loglik = _NAN
+        iterations = 0
+        while iterations < self.max_iter:
+            iterations += 1
+            got = yield {
+                "g": {
+                    "kind": "logit",
+                    "mask": mask,
+                    "y": y,
+                    "x": xs,
+                    "center": center.tolist(),
+                    "scale": scale.tolist(),
+                    "beta": beta.tolist(),
+                    "intercept": self.intercept,
+                }
+            }
+            sums_ = got["g"]
+            gradient = sums_[:size]
+            hessian = np.zeros((size, size))
+            hessian[upper] = sums_[size : size + len(upper[0])]
+            hessian = hessian + np.triu(hessian, 1).T
+            loglik = float(sums_[-1])
+            step, inverse = _solve(hessian, gradient)
+            beta = beta + step
+            if np.max(np.abs(step)) <= self.tol * (1.0 + np.max(np.abs(beta))):
+                converged = True
+                break
+        # back from standardised coordinates: x_std = (x - c) / s
+        transform = np.eye(size)
+        offset = 1 if self.intercept else 0
+        for i in range(k):
+            transform[offset + i, offset + i] = 1.0 / scale[i]
+            if self.intercept:
+                transform[0, offset + i] = -center[i] / scale[i]
+        coef = transform @ beta
+        cov = None if inverse is None else transform @ inverse @ transform.T
+        return self._result(coef, cov, index, n, iterations, converged, loglik)
+
+    def _result(
+        self,
+        coef: np.ndarray,
+        cov: np.ndarray | None,
+        index: pd.Index,
+        n: int,
+        iterations: int,
+        converged: bool,
+        loglik: float,
+    ) -> pd.Series | pd.DataFrame:
+        attrs = {"n": n, "iterations": iterations, "converged": converged, "loglik": loglik}
+        out: pd.Series | pd.DataFrame
+        if self.summary:
+            se = np.full(len(coef), _NAN) if cov is None else np.sqrt(np.maximum(np.diag(cov), 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = pd.DataFrame({"coef": coef, "std_err": se, "z": coef / se}, index=index)
+        else:
+            out = pd.Series(coef, index=index, name="coef")
+        out.attrs.update(attrs)
+        return out
+
+
+def ols(
+    df: FederatedFrame,
+    y: str | FederatedSeries,
+    x: Sequence[str | FederatedSeries],
+    *,
+    intercept: bool = True,
+) -> Deferred:
+    """Ordinary least squares on the rows where `y` and every `x` are
+    present (statsmodels' `missing="drop"`). Returns a DataFrame indexed
+    by term ("Intercept" first) with `coef`, `std_err` and `t`; `attrs`
+    holds n, df_resid, rss and r2::
+
+        delta.ols(df, y="bmi", x=["age"])
+    """
+    return _OLS(df, y, x, intercept)
+
+
+def logistic(
+    df: FederatedFrame,
+    y: str | FederatedSeries,
+    x: Sequence[str | FederatedSeries],
+    *,
+    intercept: bool = True,
+    max_iter: int = 25,
+    tol: float = 1e-10,
+    summary: bool = False,
+) -> Deferred:
+    """Logistic regression (maximum likelihood by Newton steps, one round
+    each) on complete rows; `y` must be 0/1. Returns the coefficients as a
+    Series named "coef" ("Intercept" first), or with `summary=True` a
+    DataFrame with `coef`, `std_err` and `z`; `attrs` holds n,
+    iterations, converged and loglik::
+
+        delta.logistic(df, y="smoker", x=["age", "bmi"])
+    """
+    return _Logistic(df, y, x, intercept, max_iter, tol, summary)
+
+
+# --------------------------------------------------------------------------
+# Planning rounds
+
+
+def _walk(obj: Any, leaves: dict[int, _Leaf]) -> None:
+    if isinstance(obj, _Leaf):
+        if id(obj) not in leaves:
+            leaves[id(obj)] = obj
+            for dep in obj.deps():
+                _walk(dep, leaves)
+    elif isinstance(obj, _Apply):
+        for arg in obj.args:
+            _walk(arg, leaves)
+    elif isinstance(obj, Mapping):
+        for value in obj.values():
+            _walk(value, leaves)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            _walk(value, leaves)
+
+
+class _Planner:
+    """Runs the statistics' plans in lockstep: each round merges every
+    pending ask into one `Step`, and each reduce feeds the totals back."""
+
+    max_restarts = 2
+
+    def __init__(self, task: Analytics, result: Any) -> None:
+        self.task = task
+        self.result = result
+        found: dict[int, _Leaf] = {}
+        _walk(result, found)
+        if not found:
+            raise ValueError(
+                "execute() returned no federated statistic; return e.g. {'n': df['age'].count()}"
+            )
+        self.leaves = list(found.values())
+        self.round = 0
+        self.restarts = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.values: dict[int, Any] = {}
+        self.plans: dict[int, Plan] = {}
+        self.asks: dict[int, dict[str, Spec]] = {}
+        self.members: int | None = None
+        self.routes: dict[tuple[int, str], tuple[str, np.ndarray | None]] = {}
+        self.requests: dict[str, Spec] = {}
+        self.memo: dict[int, Any] = {}
+
+    # -- deferred values
+
+    def _ready(self, d: Deferred) -> bool:
+        if isinstance(d, _Leaf):
+            return id(d) in self.values
+        if isinstance(d, _Apply):
+            return all(self._ready(a) for a in d.args if isinstance(a, Deferred))
+        return True
+
+    def _value(self, d: Deferred) -> Any:
+        if isinstance(d, _Leaf):
+            return self.values[id(d)]
+        if isinstance(d, _Apply):
+            if id(d) not in self.memo:
+                args = [self._value(a) if isinstance(a, Deferred) else a for a in d.args]
+                self.memo[id(d)] = d.fn(*args)
+            return self.memo[id(d)]
+        raise TypeError(f"not a deferred value: {d!r}")
+
+    def _resolve(self, node: _Node | None) -> Expr | None:
+        return None if node is None else _to_json(node, self._value)
+
+    def _materialize(self, obj: Any) -> Any:
+        if isinstance(obj, Deferred):
+            return self._value(obj)
+        if isinstance(obj, dict):
+            return {k: self._materialize(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._materialize(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self._materialize(v) for v in obj)
+        return obj
+
+    # -- advancing plans
+
+    def _send(self, lid: int, answer: Answers | None) -> None:
+        plan = self.plans[lid]
+        try:
+            ask = next(plan) if answer is None else plan.send(answer)
+            while not ask:
+                ask = plan.send({})
+            self.asks[lid] = ask
+        except StopIteration as stop:
+            self.values[lid] = stop.value
+            del self.plans[lid]
+
+    def _advance(self, answers: Mapping[int, Answers]) -> Step | Done:
+        self.asks = {}
+        for lid, answer in answers.items():
+            self._send(lid, answer)
+        started = True
+        while started:
+            started = False
+            for leaf in self.leaves:
+                lid = id(leaf)
+                if lid in self.values or lid in self.plans:
+                    continue
+                if all(self._ready(d) for d in leaf.deps()):
+                    self.plans[lid] = leaf.plan(self._resolve)
+                    self._send(lid, None)
+                    started = True
+        if not self.asks:
+            return Done(self._materialize(self.result))
+        return self._step()
+
+    def _step(self) -> Step:
+        if self.round >= self.task.max_rounds:
+            raise RuntimeError(
+                f"the analysis needs more than max_rounds={self.task.max_rounds} rounds; raise "
+                "max_rounds on the task class (quantiles need about 8, logistic regression one "
+                "per Newton step)"
+            )
+        names: dict[str, str] = {}
+        requests: dict[str, Spec] = {}
+        routes: dict[tuple[int, str], tuple[str, np.ndarray | None]] = {}
+        searches: dict[str, tuple[Spec, set[int]]] = {}
+        pending: list[tuple[int, str, str, list[int]]] = []
+        for lid, ask in self.asks.items():
+            for key, spec in ask.items():
+                if spec["kind"] == "le":
+                    group = _canonical({"mask": spec["mask"], "x": spec["x"]})
+                    searches.setdefault(group, (spec, set()))[1].update(spec["t"])
+                    pending.append((lid, key, group, spec["t"]))
+                    continue
+                canon = _canonical(spec)
+                if canon not in names:
+                    names[canon] = f"r{len(requests)}"
+                    requests[names[canon]] = spec
+                routes[(lid, key)] = (names[canon], None)
+        positions: dict[str, dict[int, int]] = {}
+        for group, (spec, thresholds) in searches.items():
+            name = f"r{len(requests)}"
+            names[group] = name
+            ordered = sorted(thresholds)
+            requests[name] = _le_spec(spec["mask"], spec["x"], ordered)
+            positions[group] = {t: i for i, t in enumerate(ordered)}
+        for lid, key, group, ts in pending:
+            routes[(lid, key)] = (names[group], np.asarray([positions[group][t] for t in ts]))
+        self.requests = requests
+        self.routes = routes
+        params = {"round": self.round, "requests": requests}
+        _canonical(params)  # refuses NaN/inf before anything leaves
+        return Step("analytics", {n: _slots(s) for n, s in requests.items()}, params)
+
+    def first(self) -> Step:
+        outcome = self._advance({})
+        if isinstance(outcome, Done):  # pragma: no cover - every leaf asks at least once
+            raise ValueError("execute() returned nothing to compute")
+        return outcome
+
+    def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
+        if step.params.get("round") != self.round:
+            raise RuntimeError(
+                f"got sums for round {step.params.get('round')}, expected {self.round}"
+            )
+        self.round += 1
+        if self.members is None:
+            self.members = members
+        elif members != self.members:
+            # Earlier rounds summed other members: start over with these.
+            self.restarts += 1
+            if self.restarts > self.max_restarts:
+                raise RuntimeError("members kept dropping out; the analysis cannot be consistent")
+            self._reset()
+            return self._advance({})
+        decoded = {name: _decode(spec, sums[name]) for name, spec in self.requests.items()}
+        answers: dict[int, Answers] = {}
+        for (lid, key), (name, idx) in self.routes.items():
+            values = decoded[name]
+            answers.setdefault(lid, {})[key] = values if idx is None else values[idx]
+        return self._advance(answers)
+
+
+# --------------------------------------------------------------------------
+# The task class
+
+
+class Analytics(MapReduce):
+    """A federated analysis written like pandas. Subclass it, set
+    `dataset`, and implement `execute(df)` returning a statistic, or a
+    dict/list/tuple of them::
+
+        class Stats(delta.Analytics):
+            dataset = "patients"
+            levels = {"sex": ["F", "M"]}
+
+            def execute(self, df):
+                return {"bmi": df["bmi"].describe(),
+                        "by_sex": df.groupby("sex")["bmi"].mean()}
+
+    Settings (class attributes):
+
+    - `levels`: category levels per column, for groupby, value_counts and
+      crosstab (members cannot sum strings, so the requester names them).
+    - `min_cell_count`: a statistic over fewer contributing rows than this
+      (a group, crosstab cell, histogram bin, value count, or a whole
+      filtered column) comes back as NaN, its count too. 0 disables.
+    - `search_points`: thresholds per round in the order-statistic search
+      (255: exact quantiles, min and max after 8 rounds).
+    """
+
+    levels: ClassVar[Mapping[str, Sequence[Level]]] = {}
+    min_cell_count: ClassVar[int] = 5
+    search_points: ClassVar[int] = 255
+    _planner: _Planner | None = None
+
+    def execute(self, df: FederatedFrame) -> Any:
+        """Describe the analysis on the symbolic frame `df`."""
+        raise NotImplementedError
+
+    def frame(self) -> FederatedFrame:
+        """The symbolic frame `execute` receives."""
+        return FederatedFrame(
+            _Context(dict(self.levels), int(self.min_cell_count), int(self.search_points))
+        )
+
+    def start(self) -> Step:
+        self._planner = _Planner(self, self.execute(self.frame()))
+        return self._planner.first()
+
+    def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, npt.ArrayLike]:
+        """Sums for every ask of the step over this member's frame; uses
+        the step's parameters only."""
+        ev = _Evaluator(df)
+        return {
+            name: _encode(spec, _compute(spec, ev))
+            for name, spec in step.params["requests"].items()
+        }
+
+    def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
+        if self._planner is None:
+            raise RuntimeError("reduce() before start()")
+        return self._planner.reduce(step, sums, members)
+
+
+def step_lengths(step: Step) -> dict[str, int]:
+    """Each output's length as implied by the step's parameters alone
+    (what a member must return, whatever its number of rows)."""
+    return {name: _slots(spec) for name, spec in step.params["requests"].items()}

@@ -46,9 +46,9 @@ demo: build
 	DELTA_CHAIN_BIN=$(NODE) python3 scripts/demo.py
 
 ## Regenerate a pallet's weights.rs on this machine
-## (PALLET=pallet_delta_identity or pallet_delta_task).
+## (PALLET=pallet_delta_identity, pallet_delta_task or pallet_delta_zk_verify).
 PALLET ?= pallet_delta_identity
-PALLET_DIR = pallets/$(subst pallet_delta_,,$(PALLET))
+PALLET_DIR = pallets/$(subst _,-,$(subst pallet_delta_,,$(PALLET)))
 weights: build
 	$(NODE) benchmark pallet --chain dev --pallet $(PALLET) --extrinsic '*' \
 		--steps 50 --repeat 20 --template scripts/pallet-weight-template.hbs \

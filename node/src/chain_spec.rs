@@ -4,7 +4,10 @@ use delta_runtime::WASM_BINARY;
 use sc_service::ChainType;
 
 /// A chain specification of Delta Chain.
-pub type ChainSpec = sc_service::GenericChainSpec;
+/// Building genesis runs the runtime, which registers the genesis
+/// verifying keys through the Groth16 host function.
+pub type ChainSpec =
+	sc_service::GenericChainSpec<sc_service::NoExtension, delta_zk_host::delta_zk_verify::HostFunctions>;
 
 fn properties() -> sc_service::Properties {
 	let mut properties = sc_service::Properties::new();

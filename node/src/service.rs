@@ -28,14 +28,18 @@ use sc_transaction_pool_api::{OffchainTransactionPoolFactory, TransactionPool};
 use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
 use sp_core::storage::StorageKey;
 
-/// Host functions the runtime may call. Benchmarking builds add the
+/// Host functions the runtime may call: Substrate's and Groth16
+/// verification (`delta-zk-host`). Benchmarking builds add the
 /// benchmarking host functions, which the runtime then imports.
 #[cfg(not(feature = "runtime-benchmarks"))]
-pub type HostFunctions = sp_io::SubstrateHostFunctions;
+pub type HostFunctions = (sp_io::SubstrateHostFunctions, delta_zk_host::delta_zk_verify::HostFunctions);
 /// Host functions the runtime may call, including benchmarking ones.
 #[cfg(feature = "runtime-benchmarks")]
-pub type HostFunctions =
-	(sp_io::SubstrateHostFunctions, frame_benchmarking::benchmarking::HostFunctions);
+pub type HostFunctions = (
+	sp_io::SubstrateHostFunctions,
+	frame_benchmarking::benchmarking::HostFunctions,
+	delta_zk_host::delta_zk_verify::HostFunctions,
+);
 
 /// The full client.
 pub type FullClient =

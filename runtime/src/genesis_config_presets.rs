@@ -11,20 +11,25 @@
 use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, UNIT};
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
+use pallet_delta_zk_verify::KeyKind;
 use serde_json::Value;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
+/// The verifying keys every preset registers at genesis: the dataset
+/// commitment of 5 rows x 2 columns (ranges 18..=120, 100..=250) and the sum
+/// of its column 1, from `crypto/zk/fixtures` (see `delta-zk`'s
+/// `zk_fixtures` example). Real deployments register keys for their own
+/// shapes with `ZkVerify::register_key`.
+const DATASET_KEY: &[u8] = include_bytes!("../../crypto/zk/fixtures/dataset_5x2.vk");
+const SUM_KEY: &[u8] = include_bytes!("../../crypto/zk/fixtures/sum_5x2_col1.vk");
+
 /// Balance given to each endowed account: enough for years of test traffic.
 const ENDOWMENT: u128 = 1_000_000 * UNIT;
 
-fn genesis(
-	authorities: Vec<(AuraId, GrandpaId)>,
-	endowed: Vec<AccountId>,
-	sudo: AccountId,
-) -> Value {
+fn genesis(authorities: Vec<(AuraId, GrandpaId)>, endowed: Vec<AccountId>, sudo: AccountId) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
 			balances: endowed.iter().cloned().map(|account| (account, ENDOWMENT)).collect::<Vec<_>>(),
@@ -36,6 +41,12 @@ fn genesis(
 			authorities: authorities.iter().map(|(_, grandpa)| (grandpa.clone(), 1)).collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(sudo) },
+		zk_verify: pallet_delta_zk_verify::GenesisConfig {
+			keys: vec![
+				(KeyKind::DatasetCommitment, DATASET_KEY.to_vec()),
+				(KeyKind::ContributionSum, SUM_KEY.to_vec()),
+			],
+		},
 	})
 }
 

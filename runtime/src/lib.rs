@@ -259,6 +259,19 @@ impl pallet_delta_task::Config for Runtime {
 	type WeightInfo = pallet_delta_task::weights::SubstrateWeight<Runtime>;
 }
 
+impl pallet_delta_zk_verify::Config for Runtime {
+	type Currency = Balances;
+	/// A key occupies up to 4 KiB of state until removed.
+	type KeyDeposit = ConstU128<{ 10 * UNIT }>;
+	type MaxKeyLen = ConstU32<4096>;
+	/// The benchmarks cover 1 to 16 public inputs; the dataset circuit uses
+	/// 2 + 2 per column (7 columns), the sum circuit 2.
+	type MaxPublicInputs = ConstU32<16>;
+	type MaxDatasetNameLen = ConstU32<64>;
+	type Time = Timestamp;
+	type WeightInfo = pallet_delta_zk_verify::weights::SubstrateWeight<Runtime>;
+}
+
 #[frame_support::runtime]
 mod runtime {
 	#[runtime::runtime]
@@ -295,6 +308,9 @@ mod runtime {
 	pub type DeltaIdentity = pallet_delta_identity;
 	#[runtime::pallet_index(11)]
 	pub type DeltaTask = pallet_delta_task;
+
+	#[runtime::pallet_index(12)]
+	pub type ZkVerify = pallet_delta_zk_verify;
 }
 
 /// The address format: an account id (the `MultiAddress::Id` variant).
@@ -315,8 +331,7 @@ pub type TxExtension = (
 	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
 );
 /// Unchecked extrinsic, v4 signed by default.
-pub type UncheckedExtrinsic =
-	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+pub type UncheckedExtrinsic = generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
 /// The payload a client signs.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
@@ -343,6 +358,7 @@ mod benches {
 		[pallet_sudo, Sudo]
 		[pallet_delta_identity, DeltaIdentity]
 		[pallet_delta_task, DeltaTask]
+		[pallet_delta_zk_verify, ZkVerify]
 	);
 }
 

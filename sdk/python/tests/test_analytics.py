@@ -578,3 +578,65 @@ def test_member_below_its_minimum_rows_refuses() -> None:
     check_rounds(result, [MEMBERS[0], MEMBERS[1]])
     with pytest.raises(delta.TaskFailed):
         run(Rounds(), min_rows=1000)
+
+
+def test_cov_and_corr_are_pairwise_complete_like_pandas() -> None:
+    """Missing values that leave a pair with no rows, one row or a
+    constant column; integer, boolean and nullable columns; a member whose
+    rows are all missing; and the guardrail on pairs with few rows."""
+    rng = np.random.default_rng(11)
+
+    def frame(n: int, start: int) -> pd.DataFrame:
+        i = np.arange(start, start + n)
+        out = pd.DataFrame(
+            {
+                "a": rng.normal(5.0, 2.0, n),
+                "b": np.where(i < 60, np.nan, rng.normal(-3.0, 1.0, n)),  # first 60 rows
+                "c": np.where(i >= 61, np.nan, rng.normal(0.0, 1.0, n)),  # 1 row with b
+                "d": np.where(i < 60, np.nan, 7.0),  # constant
+                "e": rng.integers(0, 9, n),
+                "f": rng.random(n) < 0.3,
+                "g": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 50, n)), "Int64"),
+            }
+        )
+        out.loc[rng.random(n) < 0.1, "a"] = np.nan
+        return out
+
+    frames = [frame(40, 0), frame(50, 40), frame(30, 90)]
+    frames.append(frames[0].iloc[:0].copy())  # a member without rows
+    pooled = pd.concat(frames, ignore_index=True)
+    cols = list("abcdefg")
+
+    class Pairs(Analytics):
+        dataset = "d"
+        min_cell_count = 0
+
+        def execute(self, df: FederatedFrame) -> Any:
+            high = df[df["a"] > 5.0]
+            return {
+                "cov": df[cols].cov(),
+                "cov0": df[["e", "f"]].cov(ddof=0),  # pandas ignores ddof if NaN occur
+                "corr": df[cols].corr(),
+                "high": high[["a", "b", "e"]].cov(),
+                "one": df[["a"]].corr(),
+            }
+
+    r = run(Pairs(), frames)
+    p = pooled.astype({"g": float})
+    same_frame(r["cov"], p[cols].cov())
+    same_frame(r["cov0"], p[["e", "f"]].cov(ddof=0))
+    same_frame(r["corr"], p[cols].corr())
+    same_frame(r["high"], p[p["a"] > 5.0][["a", "b", "e"]].cov())
+    same_frame(r["one"], p[["a"]].corr())
+    assert np.isnan(r["cov"].loc["b", "c"]) and np.isnan(r["corr"].loc["d", "d"])
+    assert np.isnan(r["corr"].loc["c", "d"])  # one row has both
+
+    class Guarded(Pairs):
+        min_cell_count = 5
+
+    g = run(Guarded(), frames)["cov"]
+    both = p[cols].notna().astype(int)
+    few = (both.T @ both).to_numpy() < 5
+    want = p[cols].cov().to_numpy()
+    assert few.any() and np.isnan(g.to_numpy()[few]).all()
+    close(g.to_numpy()[~few], want[~few])

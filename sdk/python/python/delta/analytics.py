@@ -362,6 +362,32 @@ def _moments_spec(
     }
 
 
+def _comoments_spec(
+    mask: Expr | None, xs: Sequence[Expr], center: Sequence[float], squares: bool
+) -> Spec:
+    """Pairwise-complete sums of a covariance or correlation matrix,
+    values centred per column: for each pair (i, j), over rows in `mask`
+    with both present, the count, the sum of `xs[i]`, (if `squares`) the
+    sum of its square, and the sum of the cross-product."""
+    return {
+        "kind": "comoments",
+        "mask": mask,
+        "vars": list(xs),
+        "center": [float(c) for c in center],
+        "squares": bool(squares),
+    }
+
+
+def _comoments_layout(k: int, squares: bool) -> list[tuple[str, int]]:
+    """The sums a `comoments` ask returns, in order: symmetric blocks as
+    their upper triangles (row-major), the others as full k x k."""
+    triangle = k * (k + 1) // 2
+    blocks = [("counts", triangle), ("sums", k * k)]
+    if squares:
+        blocks.append(("squares", k * k))
+    return [*blocks, ("cross", triangle)]
+
+
 def _le_spec(mask: Expr | None, x: Expr, ranks: Sequence[int]) -> Spec:
     """Counts of present values of `x` at or below each threshold
     (thresholds as `_ordinal` ranks)."""
@@ -399,6 +425,8 @@ def _spec_length(spec: Mapping[str, Any]) -> int:
     kind = spec["kind"]
     if kind == "moments":
         return len(spec["terms"])
+    if kind == "comoments":
+        return sum(size for _, size in _comoments_layout(len(spec["vars"]), spec["squares"]))
     if kind == "le":
         return len(spec["t"])
     if kind == "cells":
@@ -512,6 +540,8 @@ class _Evaluator:
         self.df = df
         self.rows = len(df)
         self.cache: dict[str, Any] = {}
+        self.floats: dict[str, np.ndarray] = {}
+        self.gaps: dict[str, np.ndarray | None] = {}
 
     def value(self, expr: Expr) -> Any:
         key = _canonical(expr)
@@ -558,17 +588,55 @@ class _Evaluator:
         return pd.Series([value] * self.rows, index=self.df.index)
 
     def numeric(self, expr: Expr) -> np.ndarray:
+        """The expression as float64 (missing values as NaN), evaluated
+        once per map call; read-only, as the frame's own data may back it."""
+        key = _canonical(expr)
+        cached = self.floats.get(key)
+        if cached is None:
+            cached = self._floats(expr).view()  # a view: the frame's own array stays as it was
+            cached.flags.writeable = False
+            self.floats[key] = cached
+        return cached
+
+    def _floats(self, expr: Expr) -> np.ndarray:
         value = self._as_series(self.value(expr))
         try:
-            return np.array(value.to_numpy(dtype=np.float64, na_value=np.nan))  # writable
+            if isinstance(value.dtype, np.dtype) and value.dtype.kind in "fiub":
+                # plain numpy data: NaN is the only missing value, no mask needed
+                return np.asarray(value.to_numpy(), dtype=np.float64)
+            return np.asarray(value.to_numpy(dtype=np.float64, na_value=np.nan))
         except (TypeError, ValueError) as err:
             raise ValueError(f"expression {_canonical(expr)} is not numeric: {err}") from err
+
+    def missing(self, expr: Expr) -> np.ndarray | None:
+        """Where the expression is NaN, or None if it never is."""
+        key = _canonical(expr)
+        if key not in self.gaps:
+            nan = np.isnan(self.numeric(expr))
+            self.gaps[key] = nan if nan.any() else None
+        return self.gaps[key]
 
     def mask(self, expr: Expr | None) -> np.ndarray:
         if expr is None:
             return np.ones(self.rows, dtype=bool)
         series = self._as_series(self.value(expr))
         return np.array(series.to_numpy(dtype=bool, na_value=False))  # writable
+
+    def complete(self, mask: Expr | None, xs: Sequence[Expr]) -> np.ndarray | None:
+        """Rows in `mask` where every `xs` is present; None if that is
+        every row (so callers skip indexing)."""
+        rows = None if mask is None else self.mask(mask)
+        for x in xs:
+            nan = self.missing(x)
+            if nan is None:
+                continue
+            if rows is None:
+                rows = ~nan
+            else:
+                rows &= ~nan
+        if rows is not None and rows.all():
+            return None
+        return rows
 
     def codes(self, key: Mapping[str, Any]) -> np.ndarray:
         """Each row's index among a key's levels or bins; -1 for none."""
@@ -601,22 +669,28 @@ def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
     """One ask's sums over one member's rows."""
     kind = spec["kind"]
     if kind == "moments":
-        rows = ev.mask(spec["mask"])
-        columns = [ev.numeric(v) for v in spec["vars"]]
-        for column in columns:
-            rows &= ~np.isnan(column)
-        centred = [c[rows] - m for c, m in zip(columns, spec["center"], strict=True)]
-        count = float(np.count_nonzero(rows))
+        rows = ev.complete(spec["mask"], spec["vars"])
+        centred = []
+        for expr, centre in zip(spec["vars"], spec["center"], strict=True):
+            column = ev.numeric(expr)
+            if rows is not None:
+                column = column[rows]
+            centred.append(column - centre if centre != 0.0 else column)
+        count = float(ev.rows if rows is None else np.count_nonzero(rows))
         out = []
         for term in spec["terms"]:
             if not term:
                 out.append(count)
-                continue
-            product = centred[term[0]].copy()
-            for i in term[1:]:
-                product *= centred[i]
-            out.append(float(product.sum()))
+            elif len(term) == 1:
+                out.append(float(centred[term[0]].sum()))
+            else:
+                product = centred[term[0]] * centred[term[1]]
+                for i in term[2:]:
+                    product *= centred[i]
+                out.append(float(product.sum()))
         return np.asarray(out)
+    if kind == "comoments":
+        return _comoments(spec, ev)
     if kind == "le":
         x = ev.numeric(spec["x"])
         present = np.sort(x[ev.mask(spec["mask"]) & ~np.isnan(x)])
@@ -647,6 +721,49 @@ def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
     if kind == "logit":
         return _logit_sums(spec, ev)
     raise ValueError(f"unknown ask kind {kind!r}")
+
+
+def _comoments(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
+    """The sums of a `comoments` ask by matrix products. With M the 0/1
+    presence of each column (rows x k) and Z the centred values, zero
+    where missing: counts M'M, sums Z'M, squares (Z*Z)'M, cross Z'Z."""
+    xs = spec["vars"]
+    k = len(xs)
+    rows = None if spec["mask"] is None else ev.mask(spec["mask"])
+    if rows is not None and rows.all():
+        rows = None
+    size = ev.rows if rows is None else int(np.count_nonzero(rows))
+    z = np.empty((k, size))  # one row per column: contiguous for the products
+    for i, (expr, centre) in enumerate(zip(xs, spec["center"], strict=True)):
+        column = ev.numeric(expr)
+        if rows is not None:
+            column = column[rows]
+        if centre != 0.0:
+            np.subtract(column, centre, out=z[i])
+        else:
+            z[i] = column
+    gaps = any(ev.missing(x) is not None for x in xs)
+    present = ~np.isnan(z) if gaps else None
+    if present is not None and present.all():
+        present = None
+    blocks: dict[str, np.ndarray] = {}
+    if present is None:  # every value present: M is all ones
+        counts = np.full((k, k), float(size))
+        sums = np.repeat(z.sum(axis=1)[:, None], k, axis=1)
+        cross = z @ z.T
+        if spec["squares"]:
+            blocks["squares"] = np.repeat(np.diag(cross), k)
+    else:
+        z[~present] = 0.0
+        m = present.astype(np.float64)
+        counts = m @ m.T
+        sums = z @ m.T
+        cross = z @ z.T
+        if spec["squares"]:
+            blocks["squares"] = ((z * z) @ m.T).reshape(-1)
+    upper = np.triu_indices(k)
+    blocks.update(counts=counts[upper], sums=sums.reshape(-1), cross=cross[upper])
+    return np.concatenate([blocks[name] for name, _ in _comoments_layout(k, spec["squares"])])
 
 
 def _logit_sums(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
@@ -1699,47 +1816,59 @@ class _Pairwise(_Leaf):
         mask = resolve(self.mask)
         xs = [_need(resolve(s._node)) for s in self.series]
         k = len(xs)
-        pairs = [(i, j) for i in range(k) for j in range(i, k)]
-
-        def vars_of(i: int, j: int) -> list[Expr]:
-            return [xs[i]] if i == j else [xs[i], xs[j]]
-
-        got = yield {
-            f"{i},{j}": _moments_spec(
-                mask, vars_of(i, j), [0.0] * (1 + (i != j)), [[], [0]] if i == j else [[], [0], [1]]
-            )
-            for i, j in pairs
-        }
-        first = {p: got[f"{p[0]},{p[1]}"] for p in pairs}
-        asks: dict[str, Spec] = {}
-        for (i, j), sums in first.items():
-            n = int(sums[0])
-            if n - (self.ddof if self.kind == "cov" else 1) <= 0 or self.ctx.suppressed(n):
-                continue
-            means = [s / n for s in sums[1:]]
-            terms = [[0], [0, 0]] if i == j else [[0], [1], [0, 0], [1, 1], [0, 1]]
-            asks[f"{i},{j}"] = _moments_spec(mask, vars_of(i, j), means, terms)
-        got = (yield asks) if asks else {}
+        least = self.ddof if self.kind == "cov" else 1
         out = np.full((k, k), _NAN)
-        for i, j in pairs:
-            second = got.get(f"{i},{j}")
-            if second is None:
-                continue
-            rows = float(first[(i, j)][0])
-            if i == j:
-                d, dd = second
-                sxx = syy = sxy = dd - d * d / rows
+
+        def shown(rows: float) -> bool:
+            return rows - least > 0 and not self.ctx.suppressed(rows)
+
+        # Round 1: each column's count and sum (the same asks as its mean).
+        got = yield {str(i): _moments_spec(mask, [x], [0.0], [[], [0]]) for i, x in enumerate(xs)}
+        firsts = [got[str(i)] for i in range(k)]
+        # A pair has no more rows than either column: a column that is not
+        # shown takes part in no shown pair, and members never see its mean.
+        usable = [shown(n) for n, _ in firsts]
+        if not any(usable):
+            return self._frame(out)
+        center = [total / n if ok else 0.0 for (n, total), ok in zip(firsts, usable, strict=True)]
+        # Round 2: every pair's sums around the column means, in one ask.
+        squares = self.kind == "corr"
+        got = yield {"c": _comoments_spec(mask, xs, center, squares)}
+        blocks: dict[str, np.ndarray] = {}
+        start = 0
+        upper = np.triu_indices(k)
+        for name, size in _comoments_layout(k, squares):
+            part = got["c"][start : start + size]
+            start += size
+            if name in ("counts", "cross"):  # symmetric: sent as upper triangles
+                full = np.zeros((k, k))
+                full[upper] = part
+                blocks[name] = full
             else:
-                dx, dy, dxx, dyy, dxy = second
-                sxx, syy = dxx - dx * dx / rows, dyy - dy * dy / rows
-                sxy = dxy - dx * dy / rows
+                blocks[name] = part.reshape(k, k)
+        counts, sums, cross = blocks["counts"], blocks["sums"], blocks["cross"]
+        for i, j in zip(*upper, strict=True):
+            rows = float(counts[i, j])
+            if not shown(rows):
+                continue
+            # sums[i, j]: sum of column i over the rows where i and j are present
+            dx, dy = sums[i, j], sums[j, i]
+            sxy = cross[i, j] - dx * dy / rows
             if self.kind == "cov":
                 value = sxy / (rows - self.ddof)
             else:
+                if i == j:
+                    sxx = syy = sxy
+                else:
+                    sxx = blocks["squares"][i, j] - dx * dx / rows
+                    syy = blocks["squares"][j, i] - dy * dy / rows
                 divisor = math.sqrt(max(sxx, 0.0) * max(syy, 0.0))
                 value = sxy / divisor if divisor > 0 else _NAN
             out[i, j] = out[j, i] = value
-        return pd.DataFrame(out, index=pd.Index(self.cols), columns=pd.Index(self.cols))
+        return self._frame(out)
+
+    def _frame(self, values: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(values, index=pd.Index(self.cols), columns=pd.Index(self.cols))
 
 
 def _regression_inputs(

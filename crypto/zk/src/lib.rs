@@ -9,6 +9,7 @@
 //! - [`circuits`]: the dataset-commitment and sum-over-committed-data
 //!   circuits.
 //! - [`prove`]: parameter generation and proving helpers for those circuits.
+//! - [`snarkjs`]: conversion from and to snarkjs's Groth16 JSON (bls12381).
 //!
 //! bellman and groth16 are std-only, so the chain verifies through a host
 //! function that calls this crate natively (see `pallets/zk-verify`).
@@ -17,6 +18,7 @@ pub mod circuits;
 pub mod encoding;
 pub mod mimc;
 pub mod prove;
+pub mod snarkjs;
 pub mod verify;
 
 pub use encoding::{DecodeError, Proof, VerifyingKey};

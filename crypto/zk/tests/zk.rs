@@ -175,3 +175,42 @@ fn not_on_curve_g1() -> [u8; 48] {
 	}
 	unreachable!("some small x is not on the curve")
 }
+
+#[test]
+fn snarkjs_json_converts_both_ways_and_foreign_curves_are_refused() {
+	use delta_zk::snarkjs::*;
+	let key = VerifyingKey::from_bytes(include_bytes!("../fixtures/sum_5x2_col1.vk")).unwrap();
+	let proof = Proof::from_bytes(include_bytes!("../fixtures/sum_5x2_col1.proof")).unwrap();
+	let inputs = decode_inputs(include_bytes!("../fixtures/sum_5x2_col1.inputs")).unwrap();
+	let key_json = verifying_key_to_json(&key);
+	let proof_json = proof_to_json(&proof);
+	let inputs_json = inputs_to_json(&inputs);
+	assert!(key_json.contains("\"curve\":\"bls12381\"") && key_json.contains("\"nPublic\":2"));
+	let back = verifying_key_from_json(&key_json).unwrap();
+	assert_eq!(back, key);
+	assert_eq!(proof_from_json(&proof_json).unwrap(), proof);
+	assert_eq!(inputs_from_json(&inputs_json).unwrap(), inputs);
+	PreparedKey::new(back)
+		.verify(&proof_from_json(&proof_json).unwrap(), &inputs_from_json(&inputs_json).unwrap())
+		.unwrap();
+
+	let bn = key_json.replace("bls12381", "bn128");
+	assert!(matches!(verifying_key_from_json(&bn), Err(SnarkjsError::Unsupported { what: "curve", .. })));
+	let plonk = proof_json.replace("groth16", "plonk");
+	assert!(matches!(proof_from_json(&plonk), Err(SnarkjsError::Unsupported { what: "protocol", .. })));
+	assert!(matches!(inputs_from_json("[\"-1\"]"), Err(SnarkjsError::BadNumber(_))));
+	// The group order is not a scalar.
+	let order = "52435875175126190479447740508185965837690552500527637822603658699938581184513";
+	assert!(matches!(inputs_from_json(&format!("[\"{order}\"]")), Err(SnarkjsError::BadNumber(_))));
+	let wrong_count = key_json.replace("\"nPublic\":2", "\"nPublic\":3");
+	assert!(matches!(verifying_key_from_json(&wrong_count), Err(SnarkjsError::Malformed(_))));
+	// A point moved off the curve.
+	let mut v: serde_json::Value = serde_json::from_str(&key_json).unwrap();
+	v["vk_alpha_1"][1] = serde_json::json!("5");
+	let off = verifying_key_from_json(&v.to_string());
+	assert!(matches!(off, Err(SnarkjsError::Point(DecodeError::NotOnCurve { .. }))), "{off:?}");
+	let mut v: serde_json::Value = serde_json::from_str(&proof_json).unwrap();
+	v["pi_b"][1][0] = serde_json::json!("7");
+	let off = proof_from_json(&v.to_string());
+	assert!(matches!(off, Err(SnarkjsError::Point(DecodeError::NotOnCurve { .. }))), "{off:?}");
+}

@@ -41,8 +41,9 @@ test-e2e: build
 ## end-to-end tests against real `delta-chain` processes.
 test: test-rust test-python test-e2e
 
-## Start a dev chain, register sample data holders, print the members, stop.
-demo: build
+## Start a dev chain, register sample data holders, commit a dataset with a
+## proof, stop; then a federated query through the engine beside pandas.
+demo: build sdk
 	DELTA_CHAIN_BIN=$(NODE) python3 scripts/demo.py
 
 ## Regenerate a pallet's weights.rs on this machine

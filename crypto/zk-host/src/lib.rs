@@ -69,8 +69,12 @@ pub trait DeltaZkVerify {
 	/// Validates an encoded verifying key (format, lengths, points on the
 	/// curve and in the subgroup, no forbidden identities); returns its
 	/// number of public inputs, or [`code::INVALID_KEY`].
+	///
+	/// Always does the full work (decode, validate, prepare: one pairing),
+	/// never from the cache, so its benchmarked weight is also the price of
+	/// a cache miss in [`verify_groth16`](delta_zk_verify::verify_groth16).
 	fn validate_key(key: PassFatPointerAndRead<&[u8]>) -> u32 {
-		match cache::prepared(key) {
+		match ::delta_zk::PreparedKey::from_bytes(key) {
 			Ok(k) => k.key().public_inputs() as u32,
 			Err(_) => code::INVALID_KEY,
 		}

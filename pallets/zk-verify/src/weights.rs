@@ -50,12 +50,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ZkVerify::Keys` (r:1 w:1)
 	/// Proof: `ZkVerify::Keys` (`max_values`: None, `max_size`: Some(4184), added: 6659, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
-	fn register_key(_n: u32, ) -> Weight {
+	fn register_key(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `97`
 		//  Estimated: `7649`
-		// Minimum execution time: 265_857_000 picoseconds.
-		Weight::from_parts(276_323_745, 7649)
+		// Minimum execution time: 2_348_842_000 picoseconds.
+		Weight::from_parts(2_506_641_298, 7649)
+			.saturating_add(Weight::from_parts(170_581_674, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -65,8 +66,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `633`
 		//  Estimated: `7649`
-		// Minimum execution time: 234_689_000 picoseconds.
-		Weight::from_parts(239_734_000, 7649)
+		// Minimum execution time: 238_895_000 picoseconds.
+		Weight::from_parts(246_437_000, 7649)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -81,9 +82,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `585 + n * (48 ±0)`
 		//  Estimated: `7649`
-		// Minimum execution time: 2_120_171_000 picoseconds.
-		Weight::from_parts(1_926_378_292, 7649)
-			.saturating_add(Weight::from_parts(273_003_564, 0).saturating_mul(n.into()))
+		// Minimum execution time: 2_130_220_000 picoseconds.
+		Weight::from_parts(2_057_884_477, 7649)
+			.saturating_add(Weight::from_parts(398_697_218, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -101,8 +102,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `797`
 		//  Estimated: `7649`
-		// Minimum execution time: 3_572_728_000 picoseconds.
-		Weight::from_parts(3_682_585_000, 7649)
+		// Minimum execution time: 3_570_377_000 picoseconds.
+		Weight::from_parts(3_714_001_000, 7649)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -110,24 +111,25 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 
 /// The same figures with RocksDB weights, for tests and mock runtimes.
 impl WeightInfo for () {
-	fn register_key(_n: u32, ) -> Weight {
-		Weight::from_parts(276_323_745, 7649)
+	fn register_key(n: u32, ) -> Weight {
+		Weight::from_parts(2_506_641_298, 7649)
+			.saturating_add(Weight::from_parts(170_581_674, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn remove_key() -> Weight {
-		Weight::from_parts(239_734_000, 7649)
+		Weight::from_parts(246_437_000, 7649)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn verify_proof(n: u32, ) -> Weight {
-		Weight::from_parts(1_926_378_292, 7649)
-			.saturating_add(Weight::from_parts(273_003_564, 0).saturating_mul(n.into()))
+		Weight::from_parts(2_057_884_477, 7649)
+			.saturating_add(Weight::from_parts(398_697_218, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn commit_dataset() -> Weight {
-		Weight::from_parts(3_682_585_000, 7649)
+		Weight::from_parts(3_714_001_000, 7649)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}

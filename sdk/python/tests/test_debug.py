@@ -147,3 +147,23 @@ def test_missing_data_and_bad_arguments_are_named() -> None:
         delta.debug(Moments(), {"values": frames(3)}, drop={0: (0, "sometime")})
     with pytest.raises(ValueError, match="at least 2 members"):
         delta.debug(Moments(), {"values": frames(1)})
+
+
+def test_a_task_missing_a_step_function_is_refused_when_created() -> None:
+    class NoReduce(delta.MapReduce):
+        dataset = "values"
+
+        def start(self) -> delta.Step:
+            return delta.Step("s", {"n": 1})
+
+        def map(self, step: delta.Step, df: pd.DataFrame) -> Mapping[str, np.ndarray]:
+            return {"n": np.array([len(df)])}
+
+    with pytest.raises(TypeError, match="reduce"):
+        NoReduce()  # type: ignore[abstract]
+
+    class NoExecute(delta.Analytics):
+        dataset = "values"
+
+    with pytest.raises(TypeError, match="execute"):
+        NoExecute()  # type: ignore[abstract]

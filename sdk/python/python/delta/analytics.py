@@ -56,6 +56,7 @@ import json
 import math
 import operator
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, TypeAlias
@@ -322,7 +323,7 @@ class _Context:
         return self.min_cell_count > 0 and rows < self.min_cell_count
 
 
-class _Leaf(Deferred):
+class _Leaf(Deferred, ABC):
     """A statistic computed from secure sums by its `plan`."""
 
     what = "statistic"
@@ -337,8 +338,9 @@ class _Leaf(Deferred):
             _node_deps(node, out)
         return out
 
+    @abstractmethod
     def plan(self, resolve: Resolve) -> Plan:
-        raise NotImplementedError
+        """The statistic's asks for sums, and its value from their totals."""
 
     def __repr__(self) -> str:
         return f"<deferred {self.what}>"
@@ -2322,9 +2324,9 @@ class Analytics(MapReduce):
     search_points: ClassVar[int] = 255
     _planner: _Planner | None = None
 
+    @abstractmethod
     def execute(self, df: FederatedFrame) -> Any:
         """Describe the analysis on the symbolic frame `df`."""
-        raise NotImplementedError
 
     def frame(self) -> FederatedFrame:
         """The symbolic frame `execute` receives."""

@@ -11,6 +11,7 @@ member's arrays.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -50,21 +51,24 @@ class PolicyRefusal(Exception):
     rows than its minimum); the member then leaves the round."""
 
 
-class MapReduce:
+class MapReduce(ABC):
     """Base class of every task. Subclasses set `dataset` and implement
     `start`, `map` and `reduce`."""
 
     dataset: ClassVar[str]
     max_rounds: ClassVar[int] = 32
 
+    @abstractmethod
     def start(self) -> Step:
-        raise NotImplementedError
+        """The first step."""
 
+    @abstractmethod
     def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, npt.ArrayLike]:
-        raise NotImplementedError
+        """One member's outputs for `step` on its own data."""
 
+    @abstractmethod
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
-        raise NotImplementedError
+        """The next step, or the result, from the sums over the members."""
 
 
 def flatten(step: Step, arrays: Mapping[str, npt.ArrayLike]) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "py"))
 
-from substrateinterface import Keypair  # noqa: E402
+from substrateinterface import Keypair, SubstrateInterface  # noqa: E402
 
 from devnet import Node  # noqa: E402
 from identity_client import (  # noqa: E402
@@ -24,6 +24,7 @@ from identity_client import (  # noqa: E402
     ed25519_peer_id,
     register,
     runtime_api_members,
+    submit,
 )
 
 HOLDERS = [
@@ -75,7 +76,7 @@ def main() -> int:
 FIXTURES = Path(__file__).resolve().parents[1] / "crypto" / "zk" / "fixtures"
 
 
-def commit_dataset(chain: object) -> None:
+def commit_dataset(chain: SubstrateInterface) -> None:
     """Clinic C commits its 5-row dataset: a Groth16 proof that the rows'
     Merkle root has 5 rows with every value in its declared range, verified
     natively by ZkVerify against the key registered at genesis."""
@@ -83,22 +84,22 @@ def commit_dataset(chain: object) -> None:
         (FIXTURES / f"dataset_5x2.{ext}").read_bytes() for ext in ("vk", "proof", "inputs")
     )
     clinic = Keypair.create_from_uri("//Charlie")
-    call = chain.compose_call(  # type: ignore[attr-defined]
-        call_module="ZkVerify",
-        call_function="commit_dataset",
-        call_params={
+    t = time.monotonic()
+    receipt = submit(
+        chain,
+        clinic,
+        "commit_dataset",
+        {
             "name": "0x" + b"patients".hex(),
             "key": "0x" + hashlib.sha256(key).hexdigest(),
             "proof": "0x" + proof.hex(),
             "inputs": "0x" + inputs.hex(),
         },
+        module="ZkVerify",
     )
-    extrinsic = chain.create_signed_extrinsic(call=call, keypair=clinic)  # type: ignore[attr-defined]
-    t = time.monotonic()
-    receipt = chain.submit_extrinsic(extrinsic, wait_for_inclusion=True)  # type: ignore[attr-defined]
     if not receipt.is_success:
         raise SystemExit(f"dataset commitment failed: {receipt.error_message}")
-    stored = chain.query(  # type: ignore[attr-defined]
+    stored = chain.query(
         "ZkVerify", "DatasetCommitments", [clinic.ss58_address, "0x" + b"patients".hex()]
     ).value
     print(

@@ -13,7 +13,7 @@ from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.base import ExtrinsicReceipt
 
 from devnet import Node
-from identity_client import connect, ed25519_peer_id, register
+from identity_client import assert_refused, connect, ed25519_peer_id, register, submit
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +27,14 @@ def chain() -> Iterator[SubstrateInterface]:
 def call(
     chain: SubstrateInterface, who: Keypair, function: str, params: dict[str, Any]
 ) -> ExtrinsicReceipt:
-    composed = chain.compose_call(
-        call_module="DeltaTask", call_function=function, call_params=params
-    )
-    extrinsic = chain.create_signed_extrinsic(call=composed, keypair=who)
-    return chain.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+    return submit(chain, who, function, params, module="DeltaTask")
+
+
+refused = assert_refused
 
 
 def ok(receipt: ExtrinsicReceipt) -> None:
     assert receipt.is_success, receipt.error_message
-
-
-def refused(receipt: ExtrinsicReceipt, error: str) -> None:
-    assert not receipt.is_success
-    assert receipt.error_message["name"] == error, receipt.error_message
 
 
 def phase(chain: SubstrateInterface) -> Any:

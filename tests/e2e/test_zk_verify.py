@@ -15,7 +15,7 @@ from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.base import ExtrinsicReceipt
 
 from devnet import Node
-from identity_client import connect
+from identity_client import assert_refused, connect, submit
 
 FIXTURES = Path(__file__).resolve().parents[2] / "crypto" / "zk" / "fixtures"
 
@@ -39,16 +39,10 @@ def chain() -> Iterator[SubstrateInterface]:
 def call(
     chain: SubstrateInterface, who: Keypair, function: str, params: dict[str, Any]
 ) -> ExtrinsicReceipt:
-    composed = chain.compose_call(
-        call_module="ZkVerify", call_function=function, call_params=params
-    )
-    extrinsic = chain.create_signed_extrinsic(call=composed, keypair=who)
-    return chain.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+    return submit(chain, who, function, params, module="ZkVerify")
 
 
-def refused(receipt: ExtrinsicReceipt, error: str) -> None:
-    assert not receipt.is_success
-    assert receipt.error_message["name"] == error, receipt.error_message
+refused = assert_refused
 
 
 def attestations(chain: SubstrateInterface) -> int:

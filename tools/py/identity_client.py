@@ -36,14 +36,23 @@ def connect(url: str) -> SubstrateInterface:
 
 
 def submit(
-    chain: SubstrateInterface, keypair: Keypair, function: str, params: dict[str, Any]
+    chain: SubstrateInterface,
+    keypair: Keypair,
+    function: str,
+    params: dict[str, Any],
+    module: str = "DeltaIdentity",
 ) -> ExtrinsicReceipt:
-    """Sign and submit a DeltaIdentity call; wait until it is in a block."""
-    call = chain.compose_call(
-        call_module="DeltaIdentity", call_function=function, call_params=params
-    )
+    """Sign and submit a call (of DeltaIdentity unless `module` says
+    otherwise); wait until it is in a block."""
+    call = chain.compose_call(call_module=module, call_function=function, call_params=params)
     extrinsic = chain.create_signed_extrinsic(call=call, keypair=keypair)
     return chain.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+
+
+def assert_refused(receipt: ExtrinsicReceipt, error: str) -> None:
+    """The call failed in its block with the pallet error `error`."""
+    assert not receipt.is_success
+    assert receipt.error_message["name"] == error, receipt.error_message
 
 
 def register(

@@ -39,9 +39,16 @@ pub trait Transport: Send {
 /// Runs a task's code: `map` on a member's local data, `reduce` on the
 /// requester's sums.
 pub trait Executor: Send {
+	/// Gets ready to run `task`'s code from its package, whose hash the
+	/// caller has already checked against the ledger; a package the
+	/// executor refuses (static check, malformed) declines the round.
+	fn prepare(&mut self, task: TaskId, package: &[u8]) -> Result<(), EngineError> {
+		let _ = (task, package);
+		Ok(())
+	}
 	/// The step's outputs on the member's dataset, flattened in the order
 	/// of `step.outputs` (each output's length as declared).
-	fn map(&mut self, step: &StepSpec) -> Result<Vec<f64>, EngineError>;
+	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError>;
 	/// What follows a step, given the sums of its outputs over the members
 	/// and how many members contributed.
 	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError>;
@@ -49,9 +56,10 @@ pub trait Executor: Send {
 
 /// The holder's datasets, under its policy.
 pub trait Datasets: Send {
-	/// Checks that `name` exists and that the holder's policy allows this
-	/// requester to use it; returns its row count.
-	fn admit(&self, name: &str, requester: &AccountId) -> Result<u64, EngineError>;
+	/// Checks that `name` exists and that the holder's policy allows
+	/// `task` (its owner, rounds and member counts) to use it; returns its
+	/// row count. The refusal's text reaches the requester.
+	fn admit(&self, task: &TaskInfo, name: &str) -> Result<u64, EngineError>;
 }
 
 /// One step of a task: what every member computes on which dataset.
@@ -112,6 +120,9 @@ pub struct Announcement {
 	pub encoding: Encoding,
 	/// Neighbours per member in the SecAgg+ graph.
 	pub degree: u32,
+	/// The task package; members check its hash against the ledger's
+	/// commitment before anything else.
+	pub package: Vec<u8>,
 }
 
 /// Everything that travels between peers. No code and no pickles: data
@@ -128,6 +139,9 @@ pub enum Message {
 	Masked { task: TaskId, round: u32, body: MaskedInput },
 	/// Member to requester: its unmasking shares.
 	Unmask { task: TaskId, round: u32, body: UnmaskResponse },
+	/// Member to requester: it will not take part in this round, and why
+	/// (its policy, a missing dataset, a package it refuses).
+	Decline { task: TaskId, round: u32, reason: String },
 }
 
 /// The canonical bytes of a value (postcard), which commitments hash.

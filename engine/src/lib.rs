@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use delta_coordinator::types::RoundInfo;
 use delta_secagg::{AdvertiseKeys, MemberId};
 
-pub use delta_coordinator::types::AccountId;
+pub use delta_coordinator::types::{AccountId, TaskId, TaskInfo};
 pub use delta_secagg::Ring;
 pub use error::EngineError;
 pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};

@@ -76,9 +76,19 @@ impl MemberDriver {
 					if self.rounds.contains_key(&key) {
 						continue;
 					}
-					if let Err(e) = self.accept(from, a) {
-						tracing::info!("declined round {key:?}: {e}");
-						self.failures.push((key.0, key.1, e.to_string()));
+					match self.accept(from, a) {
+						Ok(()) => {},
+						Err(Declined { reason, tell_sender }) => {
+							tracing::info!("declined round {key:?}: {reason}");
+							if tell_sender {
+								// Best effort: the requester learns why, or sees a non-joiner.
+								let _ = self.transport.send(
+									from,
+									Message::Decline { task: key.0, round: key.1, reason: reason.to_string() },
+								);
+							}
+							self.failures.push((key.0, key.1, reason.to_string()));
+						},
 					}
 				},
 				Message::Delivery { task, round, body } => {
@@ -89,7 +99,10 @@ impl MemberDriver {
 					}
 				},
 				// Only requesters receive these; a member ignores them.
-				Message::ShareKeys { .. } | Message::Masked { .. } | Message::Unmask { .. } => {},
+				Message::ShareKeys { .. } |
+				Message::Masked { .. } |
+				Message::Unmask { .. } |
+				Message::Decline { .. } => {},
 			}
 		}
 		let keys: Vec<_> = self.rounds.keys().copied().collect();
@@ -104,30 +117,54 @@ impl MemberDriver {
 		}
 	}
 
-	/// Checks an announcement against the ledger and the holder's policy,
-	/// then joins.
-	fn accept(&mut self, from: AccountId, a: Announcement) -> Result<(), EngineError> {
-		let task = self.ledger.task(a.task)?.ok_or_else(|| ledger_refusal("announcement", "no such task"))?;
+	/// Checks an announcement against the ledger, the package commitment
+	/// and the holder's policy, then joins.
+	fn accept(&mut self, from: AccountId, a: Announcement) -> Result<(), Declined> {
+		let task = self
+			.ledger
+			.task(a.task)
+			.map_err(Declined::silent)?
+			.ok_or_else(|| Declined::silent(ledger_refusal("announcement", "no such task")))?;
 		if task.owner != from {
-			return Err(ledger_refusal("announcement", "the sender does not own the task"));
+			// Not from the task's owner: nobody to tell.
+			return Err(Declined::silent(ledger_refusal("announcement", "the sender does not own the task")));
+		}
+		let package_hash: [u8; 32] = {
+			use sha2::Digest;
+			sha2::Sha256::digest(&a.package).into()
+		};
+		if package_hash != task.package.0 {
+			return Err(Declined::tell(ledger_refusal(
+				"announcement",
+				"the task package does not match its commitment on the ledger",
+			)));
 		}
 		if !task.datasets.iter().any(|d| *d == a.step.dataset) {
-			return Err(ledger_refusal("announcement", "the step reads a dataset the task did not declare"));
+			return Err(Declined::tell(ledger_refusal(
+				"announcement",
+				"the step reads a dataset the task did not declare",
+			)));
 		}
-		self.datasets.admit(&a.step.dataset, &from)?;
-		let round =
-			self.ledger.round(a.task, a.round)?.ok_or_else(|| ledger_refusal("announcement", "no such round"))?;
+		self.datasets.admit(&task, &a.step.dataset).map_err(Declined::tell)?;
+		let round = self
+			.ledger
+			.round(a.task, a.round)
+			.map_err(Declined::tell)?
+			.ok_or_else(|| Declined::tell(ledger_refusal("announcement", "no such round")))?;
 		if round.state.phase != Phase::Open {
-			return Err(ledger_refusal("announcement", "the round is not open"));
+			return Err(Declined::tell(ledger_refusal("announcement", "the round is not open")));
 		}
+		self.executor.prepare(a.task, &a.package).map_err(Declined::tell)?;
 		let config = secagg_config(&a, &round, [0; 32]);
 		let (member, advert) = Member::new(config, 0, &mut OsRng);
-		self.ledger.submit(Call::Join {
-			task: a.task,
-			round: a.round,
-			channel_key: H256(advert.channel_key),
-			masking_key: H256(advert.masking_key),
-		})?;
+		self.ledger
+			.submit(Call::Join {
+				task: a.task,
+				round: a.round,
+				channel_key: H256(advert.channel_key),
+				masking_key: H256(advert.masking_key),
+			})
+			.map_err(Declined::tell)?;
 		self.rounds.insert(
 			(a.task, a.round),
 			RoundWork {
@@ -179,7 +216,7 @@ impl MemberDriver {
 					return Ok(());
 				};
 				let step = &work.announcement.step;
-				let values = self.executor.map(step)?;
+				let values = self.executor.map(key.0, step)?;
 				if values.len() != step.vector_len() {
 					return Err(EngineError::Executor(format!(
 						"map returned {} values, the step declares {}",
@@ -254,6 +291,23 @@ pub(crate) fn secagg_config(a: &Announcement, round: &RoundInfo, seed: [u8; 32])
 /// round's largest possible member set cannot wrap.
 pub(crate) fn encoder(a: &Announcement, round: &RoundInfo) -> Result<FixedPoint, EngineError> {
 	Ok(FixedPoint::new(a.encoding.ring, a.encoding.fractional_bits, round.state.params.max_members)?)
+}
+
+/// Why a member does not join a round, and whether the sender should be
+/// told (not when the sender does not own the task).
+struct Declined {
+	reason: EngineError,
+	tell_sender: bool,
+}
+
+impl Declined {
+	fn tell(reason: EngineError) -> Self {
+		Self { reason, tell_sender: true }
+	}
+
+	fn silent(reason: EngineError) -> Self {
+		Self { reason, tell_sender: false }
+	}
 }
 
 pub(crate) fn ledger_refusal(call: &'static str, reason: &str) -> EngineError {

@@ -25,8 +25,9 @@ use crate::{
 /// Everything a requester decides about a task before it starts.
 #[derive(Clone, Debug)]
 pub struct TaskPlan {
-	/// Hash of the task package.
-	pub package: [u8; 32],
+	/// The task package (its SHA-256 goes on the ledger; members receive
+	/// the bytes with each announcement and check them against it).
+	pub package: Vec<u8>,
 	/// The first step.
 	pub first: StepSpec,
 	/// Most rounds (steps) the task may take.
@@ -69,6 +70,7 @@ struct RoundRun {
 	shares_closed: bool,
 	masked_closed: bool,
 	contributors: usize,
+	declines: BTreeMap<AccountId, String>,
 }
 
 /// A requester's driver for one task: call [`RequesterDriver::step`] until
@@ -130,13 +132,19 @@ impl RequesterDriver {
 			return;
 		}
 		if let Err(e) = self.try_step() {
-			self.progress.push(format!("failed: {e}"));
+			let mut reason = e.to_string();
+			if !self.run.declines.is_empty() {
+				let declines: Vec<String> =
+					self.run.declines.iter().map(|(who, why)| format!("{who} declined: {why}")).collect();
+				reason = format!("{reason} ({})", declines.join("; "));
+			}
+			self.progress.push(format!("failed: {reason}"));
 			if let Some(task) = self.task {
 				// Best effort: the round may already have failed or the task
 				// ended; the outcome stands either way.
 				let _ = self.ledger.submit(Call::CancelTask { task });
 			}
-			self.outcome = Outcome::Failed(e.to_string());
+			self.outcome = Outcome::Failed(reason);
 		}
 	}
 
@@ -160,6 +168,14 @@ impl RequesterDriver {
 				},
 				Message::Unmask { task: t, round: r, body } if current(t, r) => {
 					self.run.unmask.entry(from).or_insert(body);
+				},
+				Message::Decline { task: t, round: r, reason } if current(t, r) => {
+					// Only invited members' reasons are worth reporting; cap the text.
+					if self.plan.invited.contains(&from) && !self.run.declines.contains_key(&from) {
+						let reason: String = reason.chars().take(500).collect();
+						self.progress.push(format!("round {}: {from} declined: {reason}", self.round));
+						self.run.declines.insert(from, reason);
+					}
 				},
 				_ => {},
 			}
@@ -266,7 +282,7 @@ impl RequesterDriver {
 			timeouts: p.timeouts,
 		};
 		let events = self.ledger.submit(Call::CreateTask {
-			package: H256(p.package),
+			package: H256(commitment_of_bytes(&p.package)),
 			kind: TaskKind::Statistics,
 			datasets: vec![p.first.dataset.clone()],
 			rounds: p.max_rounds,
@@ -289,8 +305,14 @@ impl RequesterDriver {
 			return Err(EngineError::Executor("every step must read the task's dataset".into()));
 		}
 		self.ledger.submit(Call::StartRound { task })?;
-		let announcement =
-			Announcement { task, round: self.round, step, encoding: self.plan.encoding, degree: self.plan.degree };
+		let announcement = Announcement {
+			task,
+			round: self.round,
+			step,
+			encoding: self.plan.encoding,
+			degree: self.plan.degree,
+			package: self.plan.package.clone(),
+		};
 		for member in &self.plan.invited {
 			// A member that cannot be reached simply does not join.
 			let _ = self.transport.send(*member, Message::Announce(announcement.clone()));
@@ -299,6 +321,12 @@ impl RequesterDriver {
 		self.progress.push(format!("round {} started", self.round));
 		Ok(())
 	}
+}
+
+/// SHA-256 of raw bytes (the package commitment).
+fn commitment_of_bytes(bytes: &[u8]) -> [u8; 32] {
+	use sha2::Digest;
+	sha2::Sha256::digest(bytes).into()
 }
 
 /// Members at or past `status`, with the commitment `field` picks.

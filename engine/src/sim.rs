@@ -70,6 +70,9 @@ pub struct SimSettings {
 	pub encoding: Encoding,
 	/// Most driver steps before giving up.
 	pub max_steps: u64,
+	/// The task package the members receive (any bytes: simulated members
+	/// only check its hash).
+	pub package: Vec<u8>,
 }
 
 impl SimSettings {
@@ -84,6 +87,7 @@ impl SimSettings {
 			phase_ms: 50,
 			encoding: Encoding::default(),
 			max_steps: 100_000,
+			package: b"delta-sim".to_vec(),
 		}
 	}
 }
@@ -113,7 +117,7 @@ pub fn run(
 	let min_members = settings.min_members.unwrap_or(threshold);
 	let t = settings.phase_ms;
 	let plan = TaskPlan {
-		package: [0; 32],
+		package: settings.package.clone(),
 		first: settings.first.clone(),
 		max_rounds: settings.max_rounds,
 		min_members,

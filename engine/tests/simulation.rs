@@ -2,7 +2,7 @@
 //! answer equals the plain computation over the contributing members' data,
 //! for dropouts at every phase; too many dropouts fail the task by name.
 
-use delta_coordinator::types::AccountId;
+use delta_coordinator::types::{TaskId, TaskInfo};
 use delta_engine::{
 	sim::{run, DropPoint, SimMember, SimSettings},
 	Datasets, EngineError, Executor, Next, Outcome, StepSpec,
@@ -25,7 +25,7 @@ fn variance_step(mean: f64) -> StepSpec {
 struct MemberCode(Vec<f64>);
 
 impl Executor for MemberCode {
-	fn map(&mut self, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
 		let body = String::from_utf8_lossy(&step.body).to_string();
 		let n = self.0.len() as f64;
 		if body == "mean" {
@@ -44,7 +44,7 @@ impl Executor for MemberCode {
 struct RequesterCode;
 
 impl Executor for RequesterCode {
-	fn map(&mut self, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
 		Err(EngineError::Executor("the requester does not map".into()))
 	}
 
@@ -64,7 +64,7 @@ impl Executor for RequesterCode {
 struct Holds(&'static str);
 
 impl Datasets for Holds {
-	fn admit(&self, name: &str, _: &AccountId) -> Result<u64, EngineError> {
+	fn admit(&self, _: &TaskInfo, name: &str) -> Result<u64, EngineError> {
 		if name == self.0 {
 			Ok(1)
 		} else {
@@ -150,6 +150,31 @@ fn a_member_without_the_dataset_declines_and_the_rest_answer() {
 	let (variance, _) = result(&report.outcome);
 	assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
 	assert!(report.member_failures[4].iter().any(|f| f.contains("not held here")), "{:?}", report.member_failures[4]);
+	// The requester hears why, in both rounds.
+	let told = report.progress.iter().filter(|l| l.contains("declined: dataset values: not held here")).count();
+	assert_eq!(told, 2, "{:?}", report.progress);
+}
+
+#[test]
+fn when_too_many_decline_the_failure_names_their_reasons() {
+	let mut members: Vec<_> = (0..2).map(|i| member(data(i), None)).collect();
+	for i in 2..5 {
+		members.push(SimMember {
+			executor: Box::new(MemberCode(data(i))),
+			datasets: Box::new(Holds("other")),
+			drop_at: None,
+		});
+	}
+	let mut settings = SimSettings::new(mean_step(), 3);
+	settings.threshold = Some(3);
+	let report = run(settings, Box::new(RequesterCode), members).unwrap();
+	match &report.outcome {
+		Outcome::Failed(reason) => {
+			assert!(reason.contains("NotEnoughMembers"), "{reason}");
+			assert_eq!(reason.matches("declined: dataset values: not held here").count(), 3, "{reason}");
+		},
+		other => panic!("expected a failure, got {other:?}"),
+	}
 }
 
 #[test]

@@ -42,7 +42,7 @@ struct PyMember {
 }
 
 impl Executor for PyMember {
-	fn map(&mut self, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: delta_engine::TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
 		Python::with_gil(|py| {
 			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;
 			let out = self.map.call1(py, (arg,)).map_err(|e| describe(py, e))?;
@@ -62,7 +62,7 @@ struct PyRequester {
 }
 
 impl Executor for PyRequester {
-	fn map(&mut self, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: delta_engine::TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
 		Err(EngineError::Executor("the requester does not map".into()))
 	}
 
@@ -84,7 +84,7 @@ impl Executor for PyRequester {
 struct OneDataset;
 
 impl Datasets for OneDataset {
-	fn admit(&self, _: &str, _: &delta_engine::AccountId) -> Result<u64, EngineError> {
+	fn admit(&self, _: &delta_engine::TaskInfo, _: &str) -> Result<u64, EngineError> {
 		Ok(0)
 	}
 }

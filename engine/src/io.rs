@@ -42,7 +42,7 @@ pub trait Executor: Send {
 	/// Gets ready to run `task`'s code from its package, whose hash the
 	/// caller has already checked against the ledger; a package the
 	/// executor refuses (static check, malformed) declines the round.
-	fn prepare(&mut self, task: TaskId, package: &[u8]) -> Result<(), EngineError> {
+	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
 		let _ = (task, package);
 		Ok(())
 	}

@@ -154,7 +154,7 @@ impl MemberDriver {
 		if round.state.phase != Phase::Open {
 			return Err(Declined::tell(ledger_refusal("announcement", "the round is not open")));
 		}
-		self.executor.prepare(a.task, &a.package).map_err(Declined::tell)?;
+		self.executor.prepare(&task, &a.package).map_err(Declined::tell)?;
 		let config = secagg_config(&a, &round, [0; 32]);
 		let (member, advert) = Member::new(config, 0, &mut OsRng);
 		self.ledger

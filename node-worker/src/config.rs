@@ -1,0 +1,501 @@
+//! The worker's configuration: one TOML file (written, with comments, by
+//! `delta-worker init`), with environment variables and flags on top.
+//!
+//! Relative paths in the file are relative to the file's folder, so a
+//! worker folder can be moved or copied as a whole.
+
+use std::{
+	collections::BTreeMap,
+	path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+	/// The file cannot be read.
+	#[error("cannot read {path}: {source}")]
+	Read {
+		/// The file.
+		path: PathBuf,
+		/// The I/O error.
+		source: std::io::Error,
+	},
+	/// The file is not valid TOML for this schema.
+	#[error("{path}: {message}")]
+	Parse {
+		/// The file.
+		path: PathBuf,
+		/// What is wrong, with line and column.
+		message: String,
+	},
+	/// A value is out of its allowed range or inconsistent.
+	#[error("{key}: {message}")]
+	Invalid {
+		/// The key, as written in the file (`section.key`).
+		key: String,
+		/// What is wrong.
+		message: String,
+	},
+}
+
+/// Which ledger the worker follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerKind {
+	/// A `delta-coordinator` over WebSocket JSON-RPC.
+	Coordinator,
+	/// A Delta Chain node over its RPC.
+	Chain,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+	/// Shown to people choosing members.
+	pub name: String,
+	/// Keys, state, cleaned datasets and scratch space.
+	#[serde(default = "default_data_dir")]
+	pub data_dir: PathBuf,
+	/// The ledger.
+	pub ledger: LedgerConfig,
+	/// The requesters' API.
+	pub api: ApiConfig,
+	/// The peer network.
+	pub p2p: P2pConfig,
+	/// The worker's account.
+	#[serde(default)]
+	pub identity: IdentityConfig,
+	/// Limits of task code.
+	#[serde(default)]
+	pub sandbox: SandboxConfig,
+	/// Which tasks this holder takes part in.
+	#[serde(default)]
+	pub policy: PolicyConfig,
+	/// The holder's datasets, by name.
+	#[serde(default)]
+	pub datasets: BTreeMap<String, DatasetConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+	PathBuf::from(".")
+}
+
+/// Where the ledger is.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+	/// Coordinator or chain.
+	pub kind: LedgerKind,
+	/// Its WebSocket URL.
+	pub url: String,
+}
+
+/// The API requesters call.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+	/// `host:port` of the JSON-RPC server (HTTP and WebSocket).
+	pub listen: String,
+	/// File holding the bearer token clients must send.
+	#[serde(default = "default_token_file")]
+	pub token_file: PathBuf,
+}
+
+fn default_token_file() -> PathBuf {
+	PathBuf::from("api.token")
+}
+
+/// The peer network.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+	/// libp2p multiaddr to listen on (`/ip4/0.0.0.0/tcp/4001`).
+	pub listen: String,
+	/// The address other workers dial, as registered on the ledger;
+	/// empty: the listen address.
+	#[serde(default)]
+	pub external: String,
+	/// File with the libp2p Ed25519 secret key (32 bytes, hex).
+	#[serde(default = "default_node_key")]
+	pub key_file: PathBuf,
+	/// Largest message accepted from a peer, in MiB.
+	#[serde(default = "default_max_message_mb")]
+	pub max_message_mb: u64,
+}
+
+fn default_node_key() -> PathBuf {
+	PathBuf::from("node.key")
+}
+
+fn default_max_message_mb() -> u64 {
+	64
+}
+
+/// The worker's account on the ledger.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+	/// File with the sr25519 secret seed (32 bytes, hex).
+	#[serde(default = "default_account_key")]
+	pub key_file: PathBuf,
+	/// A secret URI such as `//Alice` instead of the file (dev chains).
+	#[serde(default)]
+	pub suri: String,
+}
+
+impl Default for IdentityConfig {
+	fn default() -> Self {
+		Self { key_file: default_account_key(), suri: String::new() }
+	}
+}
+
+fn default_account_key() -> PathBuf {
+	PathBuf::from("account.key")
+}
+
+/// Limits on task code.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+	/// The Python interpreter that has the `delta` SDK installed.
+	pub python: String,
+	/// Address-space limit of a task process, in MiB.
+	pub memory_mb: u64,
+	/// CPU-time limit of a task process, in seconds.
+	pub cpu_seconds: u64,
+	/// Wall-time limit of one `map` or `reduce`, in seconds.
+	pub wall_seconds: u64,
+}
+
+impl Default for SandboxConfig {
+	fn default() -> Self {
+		Self { python: "python3".into(), memory_mb: 4096, cpu_seconds: 600, wall_seconds: 300 }
+	}
+}
+
+/// Which requesters and tasks this holder serves.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+	/// Accounts (SS58) allowed to use the datasets; `["*"]`: everyone
+	/// registered on the ledger.
+	pub requesters: Vec<String>,
+	/// A task's rounds must require at least this many members.
+	pub min_members: u32,
+	/// A dataset with fewer rows is never used.
+	pub min_rows: u64,
+	/// A task may run at most this many rounds.
+	pub max_rounds: u32,
+}
+
+impl Default for PolicyConfig {
+	fn default() -> Self {
+		Self { requesters: vec!["*".into()], min_members: 2, min_rows: 1, max_rounds: 64 }
+	}
+}
+
+/// One dataset.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+	/// CSV, Parquet, NPY or NPZ file.
+	pub path: PathBuf,
+	/// `csv`, `parquet`, `npy`, `npz`; default by suffix.
+	#[serde(default)]
+	pub format: Option<String>,
+	/// Whether tasks may use it.
+	#[serde(default = "default_true")]
+	pub share: bool,
+	/// Declared columns with their types and cleaning rules; only these
+	/// are visible to tasks. Empty: every column, as read.
+	#[serde(default)]
+	pub columns: BTreeMap<String, toml::Value>,
+	/// Column names of a 2-D NPY (or NPZ) array.
+	#[serde(default)]
+	pub npy_columns: Vec<String>,
+	/// The NPZ array holding a 2-D table; default: each 1-D array is a
+	/// column named by its key.
+	#[serde(default)]
+	pub npz_key: Option<String>,
+}
+
+fn default_true() -> bool {
+	true
+}
+
+/// Values from the environment or flags that override the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+	/// `ledger.kind`.
+	pub ledger_kind: Option<LedgerKind>,
+	/// `ledger.url`.
+	pub ledger_url: Option<String>,
+	/// `api.listen`.
+	pub api_listen: Option<String>,
+	/// `p2p.listen`.
+	pub p2p_listen: Option<String>,
+	/// `p2p.external`.
+	pub p2p_external: Option<String>,
+	/// `identity.suri`.
+	pub suri: Option<String>,
+	/// `data_dir`.
+	pub data_dir: Option<PathBuf>,
+	/// `sandbox.python`.
+	pub python: Option<String>,
+}
+
+impl Config {
+	/// Reads `path`, applies `overrides`, resolves relative paths against
+	/// the file's folder and checks the values.
+	pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, ConfigError> {
+		let text =
+			std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+		let mut config: Config = toml::from_str(&text)
+			.map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+		config.apply(overrides);
+		let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+		config.resolve(&base);
+		config.check()?;
+		Ok(config)
+	}
+
+	fn apply(&mut self, o: &Overrides) {
+		if let Some(v) = o.ledger_kind {
+			self.ledger.kind = v;
+		}
+		if let Some(v) = &o.ledger_url {
+			self.ledger.url = v.clone();
+		}
+		if let Some(v) = &o.api_listen {
+			self.api.listen = v.clone();
+		}
+		if let Some(v) = &o.p2p_listen {
+			self.p2p.listen = v.clone();
+		}
+		if let Some(v) = &o.p2p_external {
+			self.p2p.external = v.clone();
+		}
+		if let Some(v) = &o.suri {
+			self.identity.suri = v.clone();
+		}
+		if let Some(v) = &o.data_dir {
+			self.data_dir = v.clone();
+		}
+		if let Some(v) = &o.python {
+			self.sandbox.python = v.clone();
+		}
+	}
+
+	fn resolve(&mut self, base: &Path) {
+		let join = |p: &mut PathBuf, root: &Path| {
+			if p.is_relative() {
+				*p = root.join(&*p);
+			}
+		};
+		join(&mut self.data_dir, base);
+		let data = self.data_dir.clone();
+		join(&mut self.api.token_file, &data);
+		join(&mut self.p2p.key_file, &data);
+		join(&mut self.identity.key_file, &data);
+		for d in self.datasets.values_mut() {
+			join(&mut d.path, base);
+		}
+	}
+
+	fn check(&self) -> Result<(), ConfigError> {
+		let invalid = |key: &str, message: String| ConfigError::Invalid { key: key.into(), message };
+		if self.name.trim().is_empty() || self.name.len() > 64 {
+			return Err(invalid("name", "must be 1 to 64 bytes".into()));
+		}
+		if !(self.ledger.url.starts_with("ws://") || self.ledger.url.starts_with("wss://")) {
+			return Err(invalid("ledger.url", format!("{:?} is not a ws:// or wss:// URL", self.ledger.url)));
+		}
+		self.api
+			.listen
+			.parse::<std::net::SocketAddr>()
+			.map_err(|e| invalid("api.listen", format!("{:?}: {e}", self.api.listen)))?;
+		self.p2p
+			.listen
+			.parse::<libp2p::Multiaddr>()
+			.map_err(|e| invalid("p2p.listen", format!("{:?}: {e}", self.p2p.listen)))?;
+		if !self.p2p.external.is_empty() {
+			self.p2p
+				.external
+				.parse::<libp2p::Multiaddr>()
+				.map_err(|e| invalid("p2p.external", format!("{:?}: {e}", self.p2p.external)))?;
+		}
+		if self.p2p.max_message_mb == 0 || self.p2p.max_message_mb > 1024 {
+			return Err(invalid("p2p.max_message_mb", "must be 1 to 1024".into()));
+		}
+		if self.sandbox.memory_mb < 256 {
+			return Err(invalid("sandbox.memory_mb", "below 256 MiB Python with pandas cannot start".into()));
+		}
+		if self.sandbox.cpu_seconds == 0 || self.sandbox.wall_seconds == 0 {
+			return Err(invalid("sandbox", "cpu_seconds and wall_seconds must be positive".into()));
+		}
+		if self.policy.min_members < 2 {
+			return Err(invalid(
+				"policy.min_members",
+				"must be at least 2: a sum over one member is that member's data".into(),
+			));
+		}
+		for r in &self.policy.requesters {
+			if r != "*" {
+				delta_engine::AccountId::parse(r).map_err(|e| invalid("policy.requesters", format!("{r:?}: {e}")))?;
+			}
+		}
+		for (name, d) in &self.datasets {
+			if name.is_empty() || name.len() > 64 {
+				return Err(invalid(&format!("datasets.{name}"), "names are 1 to 64 bytes".into()));
+			}
+			if let Some(f) = &d.format {
+				if !["csv", "parquet", "npy", "npz"].contains(&f.as_str()) {
+					return Err(invalid(&format!("datasets.{name}.format"), format!("{f:?} is not csv, parquet, npy or npz")));
+				}
+			}
+		}
+		Ok(())
+	}
+
+	/// The dataset preparation spec the SDK's `delta._runner prepare`
+	/// reads (see `delta.datasets`).
+	pub fn dataset_spec(&self, name: &str) -> Option<serde_json::Value> {
+		let d = self.datasets.get(name)?;
+		let columns: serde_json::Map<String, serde_json::Value> = d
+			.columns
+			.iter()
+			.map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+			.collect();
+		Some(serde_json::json!({
+			"name": name,
+			"path": d.path,
+			"format": d.format,
+			"columns": columns,
+			"npy_columns": d.npy_columns,
+			"npz_key": d.npz_key,
+		}))
+	}
+}
+
+/// The commented configuration `delta-worker init` writes.
+pub fn template(name: &str, kind: LedgerKind, url: &str, api: &str, p2p: &str) -> String {
+	let kind = match kind {
+		LedgerKind::Coordinator => "coordinator",
+		LedgerKind::Chain => "chain",
+	};
+	format!(
+		r#"# delta-worker configuration.
+#
+# Relative paths are relative to this file's folder. Environment variables
+# override the file and flags override both:
+#   DELTA_LEDGER_KIND / --ledger-kind, DELTA_LEDGER_URL / --ledger-url,
+#   DELTA_API_LISTEN / --api-listen, DELTA_P2P_LISTEN / --p2p-listen,
+#   DELTA_P2P_EXTERNAL / --p2p-external, DELTA_SURI / --suri,
+#   DELTA_DATA_DIR / --data-dir, DELTA_PYTHON / --python.
+
+# Shown to requesters choosing members (1 to 64 bytes).
+name = "{name}"
+# Keys, state (SQLite), cleaned datasets and task scratch space.
+data_dir = "."
+
+[ledger]
+# "chain": a Delta Chain node; "coordinator": a delta-coordinator.
+kind = "{kind}"
+url = "{url}"
+
+[api]
+# JSON-RPC over HTTP and WebSocket for requesters (the Python SDK's
+# delta.Client). Every call needs "Authorization: Bearer <token>".
+listen = "{api}"
+token_file = "api.token"
+
+[p2p]
+# libp2p over TCP with Noise and Yamux: task packages, encrypted shares and
+# masked results travel here, only between registered members.
+listen = "{p2p}"
+# The address other workers dial, registered on the ledger (default: listen).
+external = ""
+key_file = "node.key"
+# Larger messages from peers are refused.
+max_message_mb = 64
+
+[identity]
+# sr25519 secret seed of this worker's account (hex), written by init.
+key_file = "account.key"
+# Or a secret URI such as "//Alice" (development chains only).
+suri = ""
+
+[sandbox]
+# Task code runs in a separate Python process with no network, only its
+# dataset and a scratch folder visible, and these limits.
+python = "python3"
+memory_mb = 4096
+cpu_seconds = 600
+wall_seconds = 300
+
+[policy]
+# Accounts (SS58) allowed to use the datasets; ["*"]: every registered member.
+requesters = ["*"]
+# A task's rounds must require at least this many members.
+min_members = 2
+# A dataset with fewer rows is never used.
+min_rows = 1
+# A task may run at most this many rounds.
+max_rounds = 64
+
+# Datasets, by the name tasks use. Only declared columns are visible to
+# tasks; cleaning rules apply before any task sees the data.
+#
+# [datasets.patients]
+# path = "data/patients.csv"        # .csv, .parquet, .npy or .npz
+# share = true
+# [datasets.patients.columns]
+# age = {{ type = "float", min = 0, max = 120, missing = "drop" }}
+# bmi = {{ type = "float", missing = "fill", fill = 25.0, out_of_range = "clip", min = 10, max = 80 }}
+# sex = {{ type = "category", levels = ["f", "m"] }}
+"#
+	)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn write(dir: &Path, text: &str) -> PathBuf {
+		let path = dir.join("worker.toml");
+		std::fs::write(&path, text).unwrap();
+		path
+	}
+
+	#[test]
+	fn the_template_loads_and_overrides_win() {
+		let dir = tempfile::tempdir().unwrap();
+		let text = template("a", LedgerKind::Coordinator, "ws://127.0.0.1:9000", "127.0.0.1:8787", "/ip4/127.0.0.1/tcp/4001");
+		let path = write(dir.path(), &text);
+		let config = Config::load(&path, &Overrides::default()).unwrap();
+		assert_eq!(config.ledger.kind, LedgerKind::Coordinator);
+		assert_eq!(config.api.token_file, dir.path().join("./api.token"));
+		let o = Overrides { ledger_url: Some("ws://10.0.0.1:1".into()), suri: Some("//Bob".into()), ..Default::default() };
+		let config = Config::load(&path, &o).unwrap();
+		assert_eq!(config.ledger.url, "ws://10.0.0.1:1");
+		assert_eq!(config.identity.suri, "//Bob");
+	}
+
+	#[test]
+	fn bad_values_are_named() {
+		let dir = tempfile::tempdir().unwrap();
+		let text = template("a", LedgerKind::Chain, "http://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1");
+		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
+		assert!(err.to_string().starts_with("ledger.url:"), "{err}");
+		let text = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1")
+			.replace("min_members = 2", "min_members = 1");
+		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
+		assert!(err.to_string().starts_with("policy.min_members:"), "{err}");
+		let text = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") + "\nsurprise = 1\n";
+		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
+		assert!(err.to_string().contains("unknown field `surprise`"), "{err}");
+	}
+}

@@ -1,0 +1,186 @@
+//! The holder's datasets and its sharing policy. Each dataset is read and
+//! cleaned once at start-up by the SDK's preparation (declared schema,
+//! type coercion, missing values, ranges) into a Parquet file that is the
+//! only thing task code ever reads; the policy decides which tasks may use
+//! it, and a refusal's text reaches the requester.
+
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+
+use delta_engine::{AccountId, EngineError, TaskInfo};
+use serde::Serialize;
+
+use crate::config::PolicyConfig;
+
+/// A column as tasks see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+	/// Its name.
+	pub name: String,
+	/// Its type (`float`, `int`, `bool`, `str`, `category`).
+	#[serde(rename = "type")]
+	pub kind: String,
+}
+
+/// One prepared dataset.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+	/// The cleaned Parquet file.
+	pub path: PathBuf,
+	/// Rows after cleaning.
+	pub rows: u64,
+	/// Columns after cleaning.
+	pub columns: Vec<Column>,
+	/// Whether tasks may use it.
+	pub share: bool,
+}
+
+/// Which requesters may use the datasets.
+#[derive(Clone, Debug)]
+pub enum Requesters {
+	/// Every registered member.
+	Open,
+	/// Only these accounts.
+	Only(Vec<AccountId>),
+}
+
+/// The holder's policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+	/// Who may ask.
+	pub requesters: Requesters,
+	/// Least `min_members` a task's rounds must require.
+	pub min_members: u32,
+	/// Least rows a dataset must have to be used at all.
+	pub min_rows: u64,
+	/// Most rounds a task may declare.
+	pub max_rounds: u32,
+}
+
+impl Policy {
+	/// The policy from the configuration (already validated).
+	pub fn from_config(c: &PolicyConfig) -> Self {
+		let requesters = if c.requesters.iter().any(|r| r == "*") {
+			Requesters::Open
+		} else {
+			Requesters::Only(c.requesters.iter().filter_map(|r| AccountId::parse(r).ok()).collect())
+		};
+		Self { requesters, min_members: c.min_members, min_rows: c.min_rows, max_rounds: c.max_rounds }
+	}
+}
+
+/// The datasets and the policy over them.
+pub struct Datasets {
+	entries: BTreeMap<String, Dataset>,
+	policy: Policy,
+}
+
+impl Datasets {
+	/// Prepared datasets under `policy`.
+	pub fn new(entries: BTreeMap<String, Dataset>, policy: Policy) -> Self {
+		Self { entries, policy }
+	}
+
+	/// The cleaned file of a shared dataset.
+	pub fn cleaned_path(&self, name: &str) -> Option<PathBuf> {
+		self.entries.get(name).filter(|d| d.share).map(|d| d.path.clone())
+	}
+
+	/// Names and schemas of the shared datasets (never rows or values).
+	pub fn schemas(&self) -> Vec<(String, Vec<Column>)> {
+		self.entries.iter().filter(|(_, d)| d.share).map(|(n, d)| (n.clone(), d.columns.clone())).collect()
+	}
+
+	/// Whether `task` may use dataset `name`; the error says why not.
+	pub fn admit(&self, task: &TaskInfo, name: &str) -> Result<u64, EngineError> {
+		let refuse = |reason: String| EngineError::Dataset { name: name.to_string(), reason };
+		let d = self.entries.get(name).ok_or_else(|| refuse("this holder has no dataset of that name".into()))?;
+		if !d.share {
+			return Err(refuse("this holder does not share it".into()));
+		}
+		if let Requesters::Only(allowed) = &self.policy.requesters {
+			if !allowed.contains(&task.owner) {
+				return Err(refuse(format!("requester {} is not on this holder's allowlist", task.owner)));
+			}
+		}
+		if task.params.min_members < self.policy.min_members {
+			return Err(refuse(format!(
+				"the task accepts rounds of {} members; this holder requires at least {}",
+				task.params.min_members, self.policy.min_members
+			)));
+		}
+		if task.rounds > self.policy.max_rounds {
+			return Err(refuse(format!(
+				"the task may run {} rounds; this holder allows at most {}",
+				task.rounds, self.policy.max_rounds
+			)));
+		}
+		if d.rows < self.policy.min_rows {
+			return Err(refuse(format!("it has fewer rows than this holder's minimum of {}", self.policy.min_rows)));
+		}
+		Ok(d.rows)
+	}
+}
+
+/// The engine's view of the datasets.
+pub struct SharedDatasets(pub Arc<Datasets>);
+
+impl delta_engine::Datasets for SharedDatasets {
+	fn admit(&self, task: &TaskInfo, name: &str) -> Result<u64, EngineError> {
+		self.0.admit(task, name)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use delta_coordinator::types::H256;
+	use delta_primitives::{
+		round::{PhaseTimeouts, RoundParams},
+		task::{TaskKind, TaskStatus},
+	};
+
+	fn task(owner: u8, min_members: u32, rounds: u32) -> TaskInfo {
+		TaskInfo {
+			id: 1,
+			owner: AccountId([owner; 32]),
+			package: H256([0; 32]),
+			kind: TaskKind::Statistics,
+			datasets: vec!["p".into()],
+			rounds,
+			params: RoundParams {
+				min_members,
+				max_members: 5,
+				threshold: 2,
+				timeouts: PhaseTimeouts { open: 1, share_keys: 1, compute: 1, unmask: 1 },
+			},
+			status: TaskStatus::Active,
+			rounds_started: 0,
+			created_at: 0,
+		}
+	}
+
+	fn datasets(requesters: Requesters, rows: u64, share: bool) -> Datasets {
+		let mut entries = BTreeMap::new();
+		entries.insert("p".to_string(), Dataset { path: "/x".into(), rows, columns: vec![], share });
+		Datasets::new(entries, Policy { requesters, min_members: 3, min_rows: 10, max_rounds: 8 })
+	}
+
+	#[test]
+	fn each_policy_rule_refuses_with_its_reason() {
+		let open = datasets(Requesters::Open, 100, true);
+		assert_eq!(open.admit(&task(1, 3, 8), "p").unwrap(), 100);
+		let reason = |d: &Datasets, t: &TaskInfo, n: &str| d.admit(t, n).unwrap_err().to_string();
+		assert!(reason(&open, &task(1, 3, 8), "q").contains("no dataset of that name"));
+		assert!(reason(&open, &task(1, 2, 8), "p").contains("requires at least 3"));
+		assert!(reason(&open, &task(1, 3, 9), "p").contains("allows at most 8"));
+		let few = datasets(Requesters::Open, 9, true);
+		assert!(reason(&few, &task(1, 3, 8), "p").contains("minimum of 10"));
+		let hidden = datasets(Requesters::Open, 100, false);
+		assert!(reason(&hidden, &task(1, 3, 8), "p").contains("does not share"));
+		assert_eq!(hidden.cleaned_path("p"), None);
+		assert!(hidden.schemas().is_empty());
+		let only = datasets(Requesters::Only(vec![AccountId([2; 32])]), 100, true);
+		assert!(reason(&only, &task(1, 3, 8), "p").contains("allowlist"));
+		assert!(only.admit(&task(2, 3, 8), "p").is_ok());
+	}
+}

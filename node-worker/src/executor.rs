@@ -1,0 +1,475 @@
+//! Task code in a sandboxed Python process: the SDK's runner
+//! (`python -I -m delta._runner serve`) speaks one JSON object per line on
+//! stdin/stdout; its stderr is the task's log. Each process is confined by
+//! [`crate::sandbox`] and limited in memory, CPU and wall time; whatever it
+//! does, the worker only ever sees a reply, an error with a reason, or a
+//! dead process, and carries on.
+
+use std::{
+	collections::HashMap,
+	io::{BufRead, BufReader, Write},
+	path::{Path, PathBuf},
+	process::{Child, ChildStdin, Command, Stdio},
+	sync::{mpsc, Arc},
+	time::{Duration, Instant},
+};
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
+use delta_engine::{EngineError, Executor, Next, StepSpec, TaskId, TaskInfo};
+use serde_json::{json, Value};
+
+use crate::{config::SandboxConfig, datasets::Datasets, sandbox};
+
+/// Why task code did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+	/// The process could not be started.
+	#[error("cannot start the task process: {0}")]
+	Spawn(String),
+	/// The package was refused (malformed, wrong commitment, static check).
+	#[error("the task package was refused: {0}")]
+	Package(String),
+	/// The task's code raised an error or was refused something.
+	#[error("{kind}: {message}")]
+	Task {
+		/// `task`, `policy`, `sandbox`, `resources` or `protocol`.
+		kind: String,
+		/// The runner's message.
+		message: String,
+	},
+	/// A call took longer than the wall-time limit; the process was killed.
+	#[error("the task took longer than its wall-time limit of {0} s and was stopped")]
+	Timeout(u64),
+	/// The process died.
+	#[error("the task process died: {0}")]
+	Died(String),
+}
+
+impl From<ExecError> for EngineError {
+	fn from(e: ExecError) -> Self {
+		EngineError::Executor(e.to_string())
+	}
+}
+
+/// Receives the task process's log lines.
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The Python installation task code runs on, and the limits.
+pub struct Python {
+	interpreter: PathBuf,
+	read_dirs: Vec<PathBuf>,
+	limits: SandboxConfig,
+}
+
+impl Python {
+	/// Finds the interpreter and the folders its libraries live in (the
+	/// only folders the sandbox lets task code read).
+	pub fn discover(limits: &SandboxConfig) -> Result<Self, ExecError> {
+		let probe = r#"
+import json, os, sys, sysconfig
+import delta, numpy, pandas, pyarrow
+dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+dirs.update(v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib"))
+for m in (delta, numpy, pandas, pyarrow):
+    dirs.add(os.path.dirname(os.path.dirname(os.path.realpath(m.__file__))))
+dirs.update(p for p in sys.path if p and os.path.isdir(p))
+print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted(d for d in dirs if d)}))
+"#;
+		let out = Command::new(&limits.python)
+			.args(["-I", "-c", probe])
+			.stdin(Stdio::null())
+			.output()
+			.map_err(|e| ExecError::Spawn(format!("{}: {e}", limits.python)))?;
+		if !out.status.success() {
+			return Err(ExecError::Spawn(format!(
+				"{} cannot import the delta SDK with numpy, pandas and pyarrow (install it with `pip install ./sdk/python`): {}",
+				limits.python,
+				String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+			)));
+		}
+		let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| ExecError::Spawn(e.to_string()))?;
+		let interpreter = PathBuf::from(v["executable"].as_str().unwrap_or_default());
+		let mut read_dirs: Vec<PathBuf> =
+			v["dirs"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).map(PathBuf::from).collect();
+		// Shared libraries and the dynamic loader's configuration.
+		for d in ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache", "/usr/share/zoneinfo"] {
+			read_dirs.push(PathBuf::from(d));
+		}
+		if let Some(bin) = interpreter.parent() {
+			read_dirs.push(bin.to_path_buf());
+		}
+		Ok(Self { interpreter, read_dirs, limits: limits.clone() })
+	}
+
+	/// Runs the SDK's dataset preparation (the holder's own code on the
+	/// holder's own data: not sandboxed) and returns its report.
+	pub fn prepare_dataset(&self, spec: &Value, work: &Path, out: &Path) -> Result<Value, ExecError> {
+		let spec_path = work.join(format!("{}.spec.json", spec["name"].as_str().unwrap_or("dataset")));
+		std::fs::write(&spec_path, spec.to_string()).map_err(|e| ExecError::Spawn(e.to_string()))?;
+		let output = Command::new(&self.interpreter)
+			.args(["-I", "-m", "delta._runner", "prepare", "--spec"])
+			.arg(&spec_path)
+			.arg("--out")
+			.arg(out)
+			.stdin(Stdio::null())
+			.output()
+			.map_err(|e| ExecError::Spawn(e.to_string()))?;
+		let line = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or("").to_string();
+		let reply: Value = serde_json::from_str(&line).map_err(|_| {
+			ExecError::Died(format!(
+				"dataset preparation printed no report: {}",
+				String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("")
+			))
+		})?;
+		if reply["ok"] == json!(true) {
+			Ok(reply)
+		} else {
+			Err(ExecError::Task { kind: "dataset".into(), message: reply["error"].as_str().unwrap_or("").into() })
+		}
+	}
+
+	/// Starts a sandboxed runner for a package (already written to
+	/// `folder/package.json`), with `dataset` readable if given.
+	pub fn spawn(
+		&self,
+		folder: &Path,
+		digest: &[u8; 32],
+		dataset: Option<&Path>,
+		log: LogSink,
+	) -> Result<Runner, ExecError> {
+		let package = folder.join("package.json");
+		let scratch = folder.join("scratch");
+		std::fs::create_dir_all(&scratch).map_err(|e| ExecError::Spawn(e.to_string()))?;
+		let mut command = Command::new(&self.interpreter);
+		command
+			.args(["-I", "-m", "delta._runner", "serve", "--package"])
+			.arg(&package)
+			.arg("--digest")
+			.arg(hex::encode(digest))
+			.arg("--scratch")
+			.arg(&scratch);
+		if let Some(d) = dataset {
+			command.arg("--dataset").arg(d);
+		}
+		command
+			.env_clear()
+			.env("PATH", "/usr/bin:/bin")
+			.env("HOME", &scratch)
+			.env("TMPDIR", &scratch)
+			.env("LANG", "C.UTF-8")
+			.env("PYTHONDONTWRITEBYTECODE", "1")
+			.env("OMP_NUM_THREADS", "1")
+			.env("OPENBLAS_NUM_THREADS", "1")
+			.env("MPLCONFIGDIR", &scratch)
+			.current_dir(&scratch)
+			.stdin(Stdio::piped())
+			.stdout(Stdio::piped())
+			.stderr(Stdio::piped());
+		let mut read_files = vec![package.clone()];
+		read_files.extend(dataset.map(Path::to_path_buf));
+		let profile = sandbox::Profile {
+			read_dirs: self.read_dirs.clone(),
+			read_files,
+			scratch: scratch.clone(),
+			memory_bytes: self.limits.memory_mb << 20,
+			cpu_seconds: self.limits.cpu_seconds,
+		};
+		let guard = sandbox::confine(&mut command, &profile).map_err(|e| ExecError::Spawn(e.to_string()))?;
+		let mut child = command.spawn().map_err(|e| ExecError::Spawn(e.to_string()))?;
+		drop(guard);
+		let stdin = child.stdin.take().ok_or_else(|| ExecError::Spawn("no stdin".into()))?;
+		let stdout = child.stdout.take().ok_or_else(|| ExecError::Spawn("no stdout".into()))?;
+		let stderr = child.stderr.take().ok_or_else(|| ExecError::Spawn("no stderr".into()))?;
+		let (tx, replies) = mpsc::channel();
+		std::thread::spawn(move || {
+			for line in BufReader::new(stdout).lines() {
+				let Ok(line) = line else { break };
+				if tx.send(line).is_err() {
+					break;
+				}
+			}
+		});
+		std::thread::spawn(move || {
+			for line in BufReader::new(stderr).lines() {
+				let Ok(line) = line else { break };
+				let line: String = line.chars().take(2000).collect();
+				log(&line);
+			}
+		});
+		let mut runner =
+			Runner { child, stdin, replies, wall: Duration::from_secs(self.limits.wall_seconds), used: Instant::now() };
+		let first = runner.reply()?;
+		if first["ok"] == json!(true) {
+			Ok(runner)
+		} else {
+			Err(ExecError::Package(first["error"].as_str().unwrap_or("unknown reason").to_string()))
+		}
+	}
+}
+
+/// One running task process.
+pub struct Runner {
+	child: Child,
+	stdin: ChildStdin,
+	replies: mpsc::Receiver<String>,
+	wall: Duration,
+	used: Instant,
+}
+
+impl Runner {
+	/// Sends one request and waits (at most the wall-time limit) for its
+	/// reply.
+	pub fn call(&mut self, request: &Value) -> Result<Value, ExecError> {
+		self.used = Instant::now();
+		let mut line = request.to_string();
+		line.push('\n');
+		if self.stdin.write_all(line.as_bytes()).and_then(|()| self.stdin.flush()).is_err() {
+			return Err(self.died());
+		}
+		let reply = self.reply()?;
+		if reply["ok"] == json!(true) {
+			Ok(reply)
+		} else {
+			Err(ExecError::Task {
+				kind: reply["kind"].as_str().unwrap_or("task").to_string(),
+				message: reply["error"].as_str().unwrap_or("").to_string(),
+			})
+		}
+	}
+
+	fn reply(&mut self) -> Result<Value, ExecError> {
+		match self.replies.recv_timeout(self.wall) {
+			Ok(line) => serde_json::from_str(&line)
+				.map_err(|_| ExecError::Task { kind: "protocol".into(), message: "the runner replied with non-JSON".into() }),
+			Err(mpsc::RecvTimeoutError::Timeout) => {
+				self.kill();
+				Err(ExecError::Timeout(self.wall.as_secs()))
+			},
+			Err(mpsc::RecvTimeoutError::Disconnected) => Err(self.died()),
+		}
+	}
+
+	fn died(&mut self) -> ExecError {
+		let status = self.child.wait();
+		let reason = match status {
+			Ok(s) => {
+				use std::os::unix::process::ExitStatusExt;
+				match s.signal() {
+					Some(libc::SIGXCPU) => "it exceeded its CPU-time limit".to_string(),
+					Some(libc::SIGKILL) => "it was killed (memory, CPU or wall-time limit)".to_string(),
+					Some(libc::SIGSEGV) => "it crashed (segmentation fault, often memory exhaustion)".to_string(),
+					Some(sig) => format!("signal {sig}"),
+					None => format!("exit code {}", s.code().unwrap_or(-1)),
+				}
+			},
+			Err(e) => e.to_string(),
+		};
+		ExecError::Died(reason)
+	}
+
+	fn kill(&mut self) {
+		// SAFETY: the child leads its own process group (setsid).
+		unsafe {
+			libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
+		}
+		let _ = self.child.wait();
+	}
+
+	/// Whether the process is still running.
+	pub fn alive(&mut self) -> bool {
+		matches!(self.child.try_wait(), Ok(None))
+	}
+}
+
+impl Drop for Runner {
+	fn drop(&mut self) {
+		self.kill();
+	}
+}
+
+/// A step as the runner reads it.
+pub fn step_json(step: &StepSpec) -> Value {
+	json!({
+		"dataset": step.dataset,
+		"body": B64.encode(&step.body),
+		"outputs": step.outputs.iter().map(|(n, l)| json!([n, l])).collect::<Vec<_>>(),
+	})
+}
+
+/// A step from the runner's reply.
+pub fn step_from_json(v: &Value) -> Result<StepSpec, ExecError> {
+	let bad = |what: &str| ExecError::Task { kind: "protocol".into(), message: format!("malformed step: {what}") };
+	let dataset = v["dataset"].as_str().ok_or_else(|| bad("dataset"))?.to_string();
+	let body = B64.decode(v["body"].as_str().ok_or_else(|| bad("body"))?).map_err(|_| bad("body"))?;
+	let mut outputs = Vec::new();
+	for o in v["outputs"].as_array().ok_or_else(|| bad("outputs"))? {
+		let name = o[0].as_str().ok_or_else(|| bad("output name"))?;
+		let len = o[1].as_u64().filter(|l| *l <= u64::from(u32::MAX)).ok_or_else(|| bad("output length"))?;
+		outputs.push((name.to_string(), len as u32));
+	}
+	Ok(StepSpec { dataset, body, outputs })
+}
+
+fn floats_b64(values: &[f64]) -> String {
+	let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+	B64.encode(bytes)
+}
+
+fn floats_from_b64(text: &str) -> Result<Vec<f64>, ExecError> {
+	let bytes = B64.decode(text).map_err(|_| ExecError::Task { kind: "protocol".into(), message: "values".into() })?;
+	if bytes.len() % 8 != 0 {
+		return Err(ExecError::Task { kind: "protocol".into(), message: "values are not whole float64s".into() });
+	}
+	Ok(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+}
+
+/// SHA-256 of a package.
+pub fn package_digest(package: &[u8]) -> [u8; 32] {
+	use sha2::Digest;
+	sha2::Sha256::digest(package).into()
+}
+
+/// Writes a package into a task folder.
+pub fn write_package(folder: &Path, package: &[u8]) -> Result<(), ExecError> {
+	std::fs::create_dir_all(folder).map_err(|e| ExecError::Spawn(e.to_string()))?;
+	std::fs::write(folder.join("package.json"), package).map_err(|e| ExecError::Spawn(e.to_string()))
+}
+
+/// The requester's side of a task: `start` and `reduce` in one process
+/// that keeps the task object between rounds.
+pub struct RequesterExecutor {
+	runner: Runner,
+}
+
+/// What the runner says about a package.
+#[derive(Clone, Debug)]
+pub struct PackageInfo {
+	/// The dataset it reads.
+	pub dataset: String,
+	/// Its declared most rounds.
+	pub max_rounds: u32,
+	/// Its first step.
+	pub first: StepSpec,
+}
+
+impl RequesterExecutor {
+	/// Starts the requester's process and asks for the package's facts and
+	/// first step; a package the runner refuses is refused here, before
+	/// anything reaches the ledger.
+	pub fn start(python: &Python, folder: &Path, package: &[u8], log: LogSink) -> Result<(Self, PackageInfo), ExecError> {
+		write_package(folder, package)?;
+		let mut runner = python.spawn(folder, &package_digest(package), None, log)?;
+		let info = runner.call(&json!({"op": "info"}))?;
+		let started = runner.call(&json!({"op": "start"}))?;
+		let first = step_from_json(&started["step"])?;
+		let dataset = info["dataset"].as_str().map(str::to_string).unwrap_or_else(|| first.dataset.clone());
+		let max_rounds = info["max_rounds"].as_u64().unwrap_or(32).min(u64::from(u32::MAX)) as u32;
+		Ok((Self { runner }, PackageInfo { dataset, max_rounds, first }))
+	}
+}
+
+impl Executor for RequesterExecutor {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		Err(EngineError::Executor("the requester does not map".into()))
+	}
+
+	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError> {
+		let reply = self.runner.call(&json!({
+			"op": "reduce", "step": step_json(step), "sums": floats_b64(sums), "members": members,
+		}))?;
+		if let Some(done) = reply.get("done") {
+			return Ok(Next::Done(done.to_string().into_bytes()));
+		}
+		Ok(Next::Step(step_from_json(&reply["step"])?))
+	}
+}
+
+/// A member's side: one process per task, holding the package and the
+/// task's dataset, kept between rounds and stopped when idle.
+pub struct MemberExecutor {
+	python: Arc<Python>,
+	datasets: Arc<Datasets>,
+	folder: PathBuf,
+	runners: HashMap<TaskId, Runner>,
+	packages: HashMap<TaskId, ([u8; 32], String)>,
+	log: Arc<dyn Fn(TaskId, &str) + Send + Sync>,
+}
+
+/// How long a member's task process may sit idle before it is stopped.
+const IDLE: Duration = Duration::from_secs(600);
+
+impl MemberExecutor {
+	/// A member executor keeping task folders under `folder`.
+	pub fn new(
+		python: Arc<Python>,
+		datasets: Arc<Datasets>,
+		folder: PathBuf,
+		log: Arc<dyn Fn(TaskId, &str) + Send + Sync>,
+	) -> Self {
+		Self { python, datasets, folder, runners: HashMap::new(), packages: HashMap::new(), log }
+	}
+
+	fn task_folder(&self, task: TaskId) -> PathBuf {
+		self.folder.join(format!("task-{task}"))
+	}
+
+	fn spawn(&mut self, task: TaskId) -> Result<(), ExecError> {
+		let (digest, dataset) =
+			self.packages.get(&task).cloned().ok_or_else(|| ExecError::Spawn("no package for this task".into()))?;
+		let path = self
+			.datasets
+			.cleaned_path(&dataset)
+			.ok_or_else(|| ExecError::Task { kind: "policy".into(), message: format!("no dataset {dataset}") })?;
+		let log = Arc::clone(&self.log);
+		let runner = self.python.spawn(&self.task_folder(task), &digest, Some(&path), Arc::new(move |l| log(task, l)))?;
+		self.runners.insert(task, runner);
+		Ok(())
+	}
+
+	fn evict_idle(&mut self) {
+		let idle: Vec<TaskId> = self.runners.iter().filter(|(_, r)| r.used.elapsed() > IDLE).map(|(t, _)| *t).collect();
+		for task in idle {
+			self.runners.remove(&task);
+			self.packages.remove(&task);
+			let _ = std::fs::remove_dir_all(self.task_folder(task));
+		}
+	}
+}
+
+impl Executor for MemberExecutor {
+	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
+		self.evict_idle();
+		if let Some(r) = self.runners.get_mut(&task.id) {
+			if r.alive() {
+				return Ok(());
+			}
+		}
+		let dataset = task.datasets.first().cloned().unwrap_or_default();
+		write_package(&self.task_folder(task.id), package)?;
+		self.packages.insert(task.id, (package_digest(package), dataset));
+		self.spawn(task.id)?;
+		Ok(())
+	}
+
+	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		let alive = self.runners.get_mut(&task).map(Runner::alive).unwrap_or(false);
+		if !alive {
+			self.spawn(task)?;
+		}
+		let runner = self.runners.get_mut(&task).ok_or_else(|| EngineError::Executor("no task process".into()))?;
+		let result = runner.call(&json!({"op": "map", "step": step_json(step)}));
+		match result {
+			Ok(reply) => Ok(floats_from_b64(reply["values"].as_str().unwrap_or(""))?),
+			Err(e) => {
+				if matches!(e, ExecError::Timeout(_) | ExecError::Died(_)) {
+					self.runners.remove(&task);
+				}
+				Err(e.into())
+			},
+		}
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("a member does not reduce".into()))
+	}
+}

@@ -1,0 +1,100 @@
+//! The worker's two ledgers behind one interface: a Delta Chain node
+//! ([`chain`]) or a `delta-coordinator` ([`coordinator`]). Both sign as the
+//! worker's account, serialise submissions so nonces never collide, wait
+//! for each call's outcome, and reconnect when their server restarts.
+
+pub mod coordinator;
+
+use std::sync::Arc;
+
+use delta_coordinator::types::{AccountId, Bytes, Call, MemberInfo, RoundInfo, StoredEvent, TaskId, TaskInfo};
+use delta_engine::EngineError;
+
+/// What the worker needs from a ledger. Calls block; they are made from
+/// the engine's thread or from blocking tasks, never from async code.
+pub trait Backend: Send + Sync {
+	/// The worker's account.
+	fn account(&self) -> AccountId;
+	/// Submits `call`, waits for its outcome and returns its events.
+	fn submit(&self, call: Call) -> Result<Vec<StoredEvent>, EngineError>;
+	/// A task.
+	fn task(&self, id: TaskId) -> Result<Option<TaskInfo>, EngineError>;
+	/// A round with its members.
+	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError>;
+	/// Every registered member.
+	fn members(&self) -> Result<Vec<MemberInfo>, EngineError>;
+	/// One member's record.
+	fn member(&self, who: &AccountId) -> Result<Option<MemberInfo>, EngineError>;
+	/// The account that registered a libp2p peer id.
+	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError>;
+	/// `seconds` in the ledger's time unit (ms or blocks), for timeouts.
+	fn timeout_units(&self, seconds: u64) -> u64;
+}
+
+/// The short name of a call, for errors.
+pub fn call_name(call: &Call) -> &'static str {
+	match call {
+		Call::Register { .. } => "register",
+		Call::UpdateMember { .. } => "update",
+		Call::Leave => "leave",
+		Call::CreateTask { .. } => "create_task",
+		Call::StartRound { .. } => "start_round",
+		Call::Join { .. } => "join",
+		Call::CommitShares { .. } => "commit_shares",
+		Call::CommitMasked { .. } => "commit_masked",
+		Call::Reveal { .. } => "reveal",
+		Call::FinishRound { .. } => "finish_round",
+		Call::FinishTask { .. } => "finish_task",
+		Call::CancelTask { .. } => "cancel_task",
+	}
+}
+
+/// Registers the worker (or updates its record) so that peers find it at
+/// `endpoint` and authenticate it by `peer_id`.
+pub fn ensure_registered(
+	ledger: &dyn Backend,
+	name: &str,
+	endpoint: &str,
+	peer_id: &[u8],
+) -> Result<&'static str, EngineError> {
+	match ledger.member(&ledger.account())? {
+		None => {
+			ledger.submit(Call::Register {
+				display_name: name.to_string(),
+				endpoint: endpoint.to_string(),
+				peer_id: Bytes(peer_id.to_vec()),
+			})?;
+			Ok("registered")
+		},
+		Some(m) if m.display_name == name && m.endpoint == endpoint && m.peer_id.0 == peer_id => Ok("already registered"),
+		Some(m) => {
+			ledger.submit(Call::UpdateMember {
+				display_name: (m.display_name != name).then(|| name.to_string()),
+				endpoint: (m.endpoint != endpoint).then(|| endpoint.to_string()),
+				peer_id: (m.peer_id.0 != peer_id).then(|| Bytes(peer_id.to_vec())),
+			})?;
+			Ok("updated its record")
+		},
+	}
+}
+
+/// The engine's ledger: a shared backend.
+pub struct EngineLedger(pub Arc<dyn Backend>);
+
+impl delta_engine::Ledger for EngineLedger {
+	fn account(&self) -> AccountId {
+		self.0.account()
+	}
+
+	fn submit(&mut self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
+		self.0.submit(call)
+	}
+
+	fn task(&self, id: TaskId) -> Result<Option<TaskInfo>, EngineError> {
+		self.0.task(id)
+	}
+
+	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError> {
+		self.0.round(task, round)
+	}
+}

@@ -1,0 +1,265 @@
+//! `delta-worker`: `init` writes a worker folder (commented configuration,
+//! keys, API token); `run` runs the worker it describes.
+
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use delta_worker::{
+	api,
+	config::{self, Config, LedgerKind, Overrides},
+	datasets::{Column, Dataset, Datasets, Policy},
+	executor::Python,
+	keys,
+	ledger::{coordinator::CoordinatorLedger, ensure_registered, Backend},
+	sandbox,
+	state::State,
+	transport::PeerNet,
+	worker::Worker,
+};
+
+#[derive(Parser)]
+#[command(name = "delta-worker", version, about = "A Delta data holder's worker")]
+struct Cli {
+	#[command(subcommand)]
+	command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+	/// Writes a new worker folder: worker.toml, account.key, node.key, api.token.
+	Init {
+		/// The folder (created if needed).
+		#[arg(long, default_value = ".")]
+		dir: PathBuf,
+		/// Display name on the ledger.
+		#[arg(long, default_value = "delta-worker")]
+		name: String,
+		/// `chain` or `coordinator`.
+		#[arg(long, default_value = "chain", value_parser = parse_kind)]
+		ledger_kind: LedgerKind,
+		/// The ledger's WebSocket URL.
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		ledger_url: String,
+		/// API listen address.
+		#[arg(long, default_value = "127.0.0.1:8787")]
+		api_listen: String,
+		/// libp2p listen address.
+		#[arg(long, default_value = "/ip4/127.0.0.1/tcp/4001")]
+		p2p_listen: String,
+		/// Replace existing files.
+		#[arg(long)]
+		force: bool,
+	},
+	/// Runs the worker described by a configuration file.
+	Run {
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
+		#[command(flatten)]
+		overrides: OverrideArgs,
+	},
+}
+
+#[derive(clap::Args)]
+struct OverrideArgs {
+	/// Overrides ledger.kind.
+	#[arg(long, env = "DELTA_LEDGER_KIND", value_parser = parse_kind)]
+	ledger_kind: Option<LedgerKind>,
+	/// Overrides ledger.url.
+	#[arg(long, env = "DELTA_LEDGER_URL")]
+	ledger_url: Option<String>,
+	/// Overrides api.listen.
+	#[arg(long, env = "DELTA_API_LISTEN")]
+	api_listen: Option<String>,
+	/// Overrides p2p.listen.
+	#[arg(long, env = "DELTA_P2P_LISTEN")]
+	p2p_listen: Option<String>,
+	/// Overrides p2p.external.
+	#[arg(long, env = "DELTA_P2P_EXTERNAL")]
+	p2p_external: Option<String>,
+	/// Overrides identity.suri (e.g. //Alice on a dev chain).
+	#[arg(long, env = "DELTA_SURI", hide_env_values = true)]
+	suri: Option<String>,
+	/// Overrides data_dir.
+	#[arg(long, env = "DELTA_DATA_DIR")]
+	data_dir: Option<PathBuf>,
+	/// Overrides sandbox.python.
+	#[arg(long, env = "DELTA_PYTHON")]
+	python: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<LedgerKind, String> {
+	match s {
+		"chain" => Ok(LedgerKind::Chain),
+		"coordinator" => Ok(LedgerKind::Coordinator),
+		other => Err(format!("{other:?} is not `chain` or `coordinator`")),
+	}
+}
+
+fn main() -> anyhow::Result<()> {
+	tracing_subscriber::fmt()
+		.with_env_filter(
+			tracing_subscriber::EnvFilter::try_from_default_env()
+				.unwrap_or_else(|_| "info,libp2p=warn,jsonrpsee=warn".into()),
+		)
+		.with_writer(std::io::stderr)
+		.init();
+	match Cli::parse().command {
+		Command::Init { dir, name, ledger_kind, ledger_url, api_listen, p2p_listen, force } => {
+			init(&dir, &name, ledger_kind, &ledger_url, &api_listen, &p2p_listen, force)
+		},
+		Command::Run { config, overrides } => {
+			let o = Overrides {
+				ledger_kind: overrides.ledger_kind,
+				ledger_url: overrides.ledger_url,
+				api_listen: overrides.api_listen,
+				p2p_listen: overrides.p2p_listen,
+				p2p_external: overrides.p2p_external,
+				suri: overrides.suri,
+				data_dir: overrides.data_dir,
+				python: overrides.python,
+			};
+			let config = Config::load(&config, &o)?;
+			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(config))
+		},
+	}
+}
+
+fn init(
+	dir: &std::path::Path,
+	name: &str,
+	kind: LedgerKind,
+	url: &str,
+	api_listen: &str,
+	p2p_listen: &str,
+	force: bool,
+) -> anyhow::Result<()> {
+	std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+	let config_path = dir.join("worker.toml");
+	if config_path.exists() && !force {
+		bail!("{} exists; pass --force to replace it", config_path.display());
+	}
+	std::fs::write(&config_path, config::template(name, kind, url, api_listen, p2p_listen))?;
+	keys::write_secret(&dir.join("account.key"), force)?;
+	keys::write_secret(&dir.join("node.key"), force)?;
+	keys::write_secret(&dir.join("api.token"), force)?;
+	let config = Config::load(&config_path, &Overrides::default())?;
+	let account = keys::account("", &config.identity.key_file)?;
+	use sp_core::Pair as _;
+	println!("wrote {}", config_path.display());
+	println!("account: {}", delta_engine::AccountId(account.public().0).to_ss58());
+	println!("next: declare datasets in worker.toml, then `delta-worker run --config {}`", config_path.display());
+	Ok(())
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+	std::fs::create_dir_all(&config.data_dir)?;
+	let work = config.data_dir.join("work");
+	std::fs::create_dir_all(&work)?;
+	let pair = keys::account(&config.identity.suri, &config.identity.key_file)?;
+	let node_key = keys::node_key(&config.p2p.key_file)?;
+	let token = keys::api_token(&config.api.token_file)?;
+	let state = Arc::new(State::open(&config.data_dir.join("state.sqlite")).context("state database")?);
+
+	sandbox::check_available()?;
+	let python = Arc::new(Python::discover(&config.sandbox)?);
+	let datasets = Arc::new(prepare_datasets(&config, &python, &work)?);
+
+	let rt = tokio::runtime::Handle::current();
+	let ledger: Arc<dyn Backend> = match config.ledger.kind {
+		LedgerKind::Coordinator => {
+			let url = config.ledger.url.clone();
+			Arc::new(
+				tokio::task::spawn_blocking(move || CoordinatorLedger::connect(&url, pair, rt))
+					.await?
+					.with_context(|| format!("coordinator at {}", config.ledger.url))?,
+			)
+		},
+		LedgerKind::Chain => {
+			bail!("ledger.kind = \"chain\" is not available in this build yet; use a coordinator")
+		},
+	};
+	tracing::info!("account {}", ledger.account());
+
+	let peer_id = node_key.public().to_peer_id();
+	let (net, bound) = PeerNet::start(
+		node_key,
+		config.p2p.listen.parse()?,
+		config.p2p.max_message_mb << 20,
+		Arc::clone(&ledger),
+	)
+	.await?;
+	let endpoint = if config.p2p.external.is_empty() { bound.to_string() } else { config.p2p.external.clone() };
+	{
+		let ledger = Arc::clone(&ledger);
+		let name = config.name.clone();
+		let registered = endpoint.clone();
+		let peer = peer_id.to_bytes();
+		let outcome =
+			tokio::task::spawn_blocking(move || ensure_registered(ledger.as_ref(), &name, &registered, &peer)).await??;
+		tracing::info!("{outcome} as {:?} at {endpoint} (peer {peer_id})", config.name);
+	}
+
+	let (worker, engine) = Worker::start(
+		Arc::clone(&state),
+		Arc::clone(&ledger),
+		Arc::clone(&net),
+		python,
+		datasets,
+		work,
+		config.name.clone(),
+	);
+	{
+		let worker = Arc::clone(&worker);
+		let failed = tokio::task::spawn_blocking(move || worker.fail_interrupted()).await??;
+		if failed > 0 {
+			tracing::warn!("{failed} task(s) interrupted by the last stop were failed and cancelled");
+		}
+	}
+	let (api_addr, handle) = api::serve(Arc::clone(&worker), config.api.listen.parse()?, token).await?;
+	// One line tests and scripts wait for.
+	println!("delta-worker ready: api=http://{api_addr} p2p={endpoint} account={}", ledger.account());
+	use std::io::Write as _;
+	std::io::stdout().flush()?;
+
+	let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+	tokio::select! {
+		_ = tokio::signal::ctrl_c() => {},
+		_ = term.recv() => {},
+	}
+	tracing::info!("stopping");
+	let _ = handle.stop();
+	worker.stop();
+	let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+	Ok(())
+}
+
+fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) -> anyhow::Result<Datasets> {
+	let folder = work.join("datasets");
+	std::fs::create_dir_all(&folder)?;
+	let mut entries = BTreeMap::new();
+	for (name, d) in &config.datasets {
+		let spec = config.dataset_spec(name).context("dataset spec")?;
+		let out = folder.join(format!("{name}.parquet"));
+		let report = python.prepare_dataset(&spec, &folder, &out).with_context(|| format!("dataset {name}"))?;
+		let rows = report["rows"].as_u64().unwrap_or(0);
+		let columns: Vec<Column> = report["columns"]
+			.as_array()
+			.into_iter()
+			.flatten()
+			.map(|c| Column {
+				name: c["name"].as_str().unwrap_or("").to_string(),
+				kind: c["type"].as_str().unwrap_or("").to_string(),
+			})
+			.collect();
+		tracing::info!(
+			"dataset {name}: {rows} rows, {} columns, {} rows dropped by cleaning{}",
+			columns.len(),
+			report["dropped_rows"].as_u64().unwrap_or(0),
+			if d.share { "" } else { " (not shared)" }
+		);
+		entries.insert(name.clone(), Dataset { path: out, rows, columns, share: d.share });
+	}
+	Ok(Datasets::new(entries, Policy::from_config(&config.policy)))
+}

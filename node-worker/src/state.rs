@@ -1,0 +1,219 @@
+//! The worker's state in SQLite: every task submitted to it, its log and,
+//! once finished, its result. Writes are synchronous (WAL, `synchronous =
+//! FULL`), so a finished result survives a crash the moment it is
+//! reported.
+
+use std::{
+	path::Path,
+	sync::{Mutex, MutexGuard},
+};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// Where a submitted task stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Submission {
+	/// The worker's id for it.
+	pub id: String,
+	/// `running`, `done` or `failed`.
+	pub state: String,
+	/// The task's id on the ledger, once created.
+	pub ledger_task: Option<u64>,
+	/// The round in progress, or the last one.
+	pub round: u32,
+	/// Most rounds the task may take.
+	pub rounds: u32,
+	/// Why it failed.
+	pub error: Option<String>,
+	/// When it was submitted (ms since the epoch).
+	pub created_ms: u64,
+	/// When it ended.
+	pub finished_ms: Option<u64>,
+}
+
+/// One log line of a submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+	/// Position from 0, without gaps.
+	pub seq: u64,
+	/// When it was written (ms since the epoch).
+	pub ms: u64,
+	/// The text.
+	pub line: String,
+}
+
+/// The state database.
+pub struct State {
+	db: Mutex<Connection>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl State {
+	/// Opens (creating if needed) the database at `path`.
+	pub fn open(path: &Path) -> rusqlite::Result<Self> {
+		let db = Connection::open(path)?;
+		db.pragma_update(None, "journal_mode", "WAL")?;
+		db.pragma_update(None, "synchronous", "FULL")?;
+		db.execute_batch(
+			"CREATE TABLE IF NOT EXISTS submissions(
+				id TEXT PRIMARY KEY,
+				state TEXT NOT NULL,
+				ledger_task INTEGER,
+				round INTEGER NOT NULL DEFAULT 0,
+				rounds INTEGER NOT NULL,
+				error TEXT,
+				result BLOB,
+				created_ms INTEGER NOT NULL,
+				finished_ms INTEGER
+			);
+			CREATE TABLE IF NOT EXISTS logs(
+				id TEXT NOT NULL,
+				seq INTEGER NOT NULL,
+				ms INTEGER NOT NULL,
+				line TEXT NOT NULL,
+				PRIMARY KEY(id, seq)
+			);",
+		)?;
+		Ok(Self { db: Mutex::new(db) })
+	}
+
+	fn db(&self) -> MutexGuard<'_, Connection> {
+		// A panic while holding the lock leaves SQLite consistent (each
+		// statement is atomic), so the poisoned guard is still usable.
+		self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+	}
+
+	/// Records a new running submission.
+	pub fn insert(&self, id: &str, rounds: u32) -> rusqlite::Result<()> {
+		self.db().execute(
+			"INSERT INTO submissions(id, state, rounds, created_ms) VALUES (?1, 'running', ?2, ?3)",
+			params![id, rounds, now_ms()],
+		)?;
+		Ok(())
+	}
+
+	/// Records the ledger's task id and the current round.
+	pub fn progress(&self, id: &str, ledger_task: Option<u64>, round: u32) -> rusqlite::Result<()> {
+		self.db().execute(
+			"UPDATE submissions SET ledger_task = ?2, round = ?3 WHERE id = ?1",
+			params![id, ledger_task, round],
+		)?;
+		Ok(())
+	}
+
+	/// Records the result; the submission is done.
+	pub fn finish(&self, id: &str, result: &[u8]) -> rusqlite::Result<()> {
+		self.db().execute(
+			"UPDATE submissions SET state = 'done', result = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'running'",
+			params![id, result, now_ms()],
+		)?;
+		Ok(())
+	}
+
+	/// Records why the submission failed.
+	pub fn fail(&self, id: &str, error: &str) -> rusqlite::Result<()> {
+		self.db().execute(
+			"UPDATE submissions SET state = 'failed', error = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'running'",
+			params![id, error, now_ms()],
+		)?;
+		Ok(())
+	}
+
+	/// Appends a log line.
+	pub fn log(&self, id: &str, line: &str) -> rusqlite::Result<()> {
+		let db = self.db();
+		let next: u64 =
+			db.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM logs WHERE id = ?1", params![id], |r| r.get(0))?;
+		db.execute("INSERT INTO logs(id, seq, ms, line) VALUES (?1, ?2, ?3, ?4)", params![id, next, now_ms(), line])?;
+		Ok(())
+	}
+
+	/// Log lines from `from` on (at most 1 000).
+	pub fn logs(&self, id: &str, from: u64) -> rusqlite::Result<Vec<LogLine>> {
+		let db = self.db();
+		let mut stmt = db.prepare("SELECT seq, ms, line FROM logs WHERE id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1000")?;
+		let rows = stmt.query_map(params![id, from], |r| Ok(LogLine { seq: r.get(0)?, ms: r.get(1)?, line: r.get(2)? }))?;
+		rows.collect()
+	}
+
+	/// One submission.
+	pub fn get(&self, id: &str) -> rusqlite::Result<Option<Submission>> {
+		self.db()
+			.query_row(
+				"SELECT id, state, ledger_task, round, rounds, error, created_ms, finished_ms FROM submissions WHERE id = ?1",
+				params![id],
+				row,
+			)
+			.optional()
+	}
+
+	/// Every submission, newest first.
+	pub fn list(&self) -> rusqlite::Result<Vec<Submission>> {
+		let db = self.db();
+		let mut stmt = db.prepare(
+			"SELECT id, state, ledger_task, round, rounds, error, created_ms, finished_ms FROM submissions ORDER BY created_ms DESC, id",
+		)?;
+		let rows = stmt.query_map([], row)?;
+		rows.collect()
+	}
+
+	/// The result of a done submission.
+	pub fn result(&self, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+		self.db()
+			.query_row("SELECT result FROM submissions WHERE id = ?1 AND state = 'done'", params![id], |r| r.get(0))
+			.optional()
+	}
+
+	/// Submissions that were running when the worker stopped.
+	pub fn interrupted(&self) -> rusqlite::Result<Vec<Submission>> {
+		Ok(self.list()?.into_iter().filter(|s| s.state == "running").collect())
+	}
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
+	Ok(Submission {
+		id: r.get(0)?,
+		state: r.get(1)?,
+		ledger_task: r.get(2)?,
+		round: r.get(3)?,
+		rounds: r.get(4)?,
+		error: r.get(5)?,
+		created_ms: r.get(6)?,
+		finished_ms: r.get(7)?,
+	})
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn results_and_logs_survive_reopening() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("state.sqlite");
+		{
+			let s = State::open(&path).unwrap();
+			s.insert("a", 3).unwrap();
+			s.insert("b", 1).unwrap();
+			s.progress("a", Some(7), 2).unwrap();
+			s.log("a", "round 0 started").unwrap();
+			s.log("a", "done").unwrap();
+			s.finish("a", b"{\"x\":1}").unwrap();
+			// A finished submission cannot be failed afterwards.
+			s.fail("a", "late").unwrap();
+		}
+		let s = State::open(&path).unwrap();
+		let a = s.get("a").unwrap().unwrap();
+		assert_eq!((a.state.as_str(), a.ledger_task, a.round, a.error), ("done", Some(7), 2, None));
+		assert_eq!(s.result("a").unwrap().unwrap(), b"{\"x\":1}");
+		assert_eq!(s.logs("a", 1).unwrap().iter().map(|l| l.line.as_str()).collect::<Vec<_>>(), ["done"]);
+		assert_eq!(s.interrupted().unwrap().iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["b"]);
+		assert_eq!(s.result("b").unwrap(), None);
+		assert_eq!(s.get("zz").unwrap(), None);
+	}
+}

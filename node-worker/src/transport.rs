@@ -1,0 +1,374 @@
+//! The peer network: libp2p request-response over TCP, authenticated and
+//! encrypted by Noise, multiplexed by Yamux. A worker reaches a member at
+//! the endpoint and peer id the ledger registered for it, and accepts a
+//! message only from a peer id the ledger maps to a registered account,
+//! which is then the message's sender; everything else is dropped.
+//! Messages are the engine's data types in postcard, length-prefixed and
+//! bounded in size, never code or pickles.
+
+use std::{
+	collections::{HashMap, HashSet},
+	io,
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Arc, Condvar, Mutex,
+	},
+	time::Duration,
+};
+
+use delta_engine::{io::canonical, AccountId, EngineError, Message, TaskId};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::{
+	request_response::{self, ProtocolSupport},
+	swarm::SwarmEvent,
+	Multiaddr, PeerId, StreamProtocol, Swarm,
+};
+use tokio::sync::mpsc;
+
+use crate::ledger::Backend;
+
+/// The protocol name of Delta's messages.
+pub const PROTOCOL: &str = "/delta/engine/1";
+
+/// Wakes the engine loop when something arrives.
+#[derive(Default)]
+pub struct Wake {
+	flag: Mutex<bool>,
+	cond: Condvar,
+}
+
+impl Wake {
+	/// Something happened.
+	pub fn notify(&self) {
+		*self.flag.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+		self.cond.notify_all();
+	}
+
+	/// Waits until notified or `timeout` passes.
+	pub fn wait(&self, timeout: Duration) {
+		let guard = self.flag.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		let (mut guard, _) = self
+			.cond
+			.wait_timeout_while(guard, timeout, |woken| !*woken)
+			.unwrap_or_else(std::sync::PoisonError::into_inner);
+		*guard = false;
+	}
+}
+
+/// Messages received, sorted by who handles them.
+#[derive(Default)]
+struct Inbox {
+	member: Vec<(AccountId, Message)>,
+	requesters: HashMap<TaskId, Vec<(AccountId, Message)>>,
+	bound: HashSet<TaskId>,
+}
+
+impl Inbox {
+	fn push(&mut self, from: AccountId, message: Message) {
+		let task = match &message {
+			Message::Announce(_) | Message::Delivery { .. } => {
+				self.member.push((from, message));
+				return;
+			},
+			Message::ShareKeys { task, .. } |
+			Message::Masked { task, .. } |
+			Message::Unmask { task, .. } |
+			Message::Decline { task, .. } => *task,
+		};
+		if self.bound.contains(&task) {
+			self.requesters.entry(task).or_default().push((from, message));
+		}
+	}
+}
+
+struct Outbound {
+	peer: PeerId,
+	addr: Multiaddr,
+	bytes: Vec<u8>,
+}
+
+/// The worker's endpoint on the peer network.
+pub struct PeerNet {
+	me: AccountId,
+	outbound: mpsc::UnboundedSender<Outbound>,
+	inbox: Arc<Mutex<Inbox>>,
+	ledger: Arc<dyn Backend>,
+	directory: Mutex<HashMap<AccountId, (PeerId, Multiaddr)>>,
+	/// Notified whenever a message arrives.
+	pub wake: Arc<Wake>,
+}
+
+/// Length-prefixed byte messages with a size limit.
+#[derive(Clone)]
+pub struct Codec {
+	max: u64,
+}
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T, max: u64) -> io::Result<Vec<u8>> {
+	let mut len = [0u8; 4];
+	io.read_exact(&mut len).await?;
+	let len = u64::from(u32::from_be_bytes(len));
+	if len > max {
+		return Err(io::Error::new(io::ErrorKind::InvalidData, format!("message of {len} bytes exceeds the limit of {max}")));
+	}
+	let mut buf = vec![0; len as usize];
+	io.read_exact(&mut buf).await?;
+	Ok(buf)
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+	let len = u32::try_from(bytes.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message too large"))?;
+	io.write_all(&len.to_be_bytes()).await?;
+	io.write_all(bytes).await?;
+	io.close().await
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for Codec {
+	type Protocol = StreamProtocol;
+	type Request = Vec<u8>;
+	type Response = Vec<u8>;
+
+	async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+	where
+		T: futures::AsyncRead + Unpin + Send,
+	{
+		read_frame(io, self.max).await
+	}
+
+	async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+	where
+		T: futures::AsyncRead + Unpin + Send,
+	{
+		read_frame(io, 1024).await
+	}
+
+	async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
+	where
+		T: futures::AsyncWrite + Unpin + Send,
+	{
+		write_frame(io, &req).await
+	}
+
+	async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
+	where
+		T: futures::AsyncWrite + Unpin + Send,
+	{
+		write_frame(io, &res).await
+	}
+}
+
+type Behaviour = request_response::Behaviour<Codec>;
+
+/// Parses a registered endpoint and peer id into something to dial.
+pub fn dial_target(endpoint: &str, peer_id: &[u8]) -> Result<(PeerId, Multiaddr), String> {
+	let peer = PeerId::from_bytes(peer_id).map_err(|e| format!("peer id: {e}"))?;
+	let addr: Multiaddr = endpoint.parse().map_err(|e| format!("endpoint {endpoint:?}: {e}"))?;
+	Ok((peer, addr))
+}
+
+impl PeerNet {
+	/// Starts the swarm listening on `listen`; returns the endpoint and
+	/// the address actually bound.
+	pub async fn start(
+		key: libp2p::identity::Keypair,
+		listen: Multiaddr,
+		max_message_bytes: u64,
+		ledger: Arc<dyn Backend>,
+	) -> anyhow::Result<(Arc<Self>, Multiaddr)> {
+		let codec = Codec { max: max_message_bytes };
+		let behaviour = Behaviour::with_codec(
+			codec,
+			[(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
+			request_response::Config::default().with_request_timeout(Duration::from_secs(120)),
+		);
+		let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+			.with_tokio()
+			.with_tcp(libp2p::tcp::Config::default().nodelay(true), libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+			.with_behaviour(|_| behaviour)?
+			.with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+			.build();
+		swarm.listen_on(listen)?;
+		let bound = loop {
+			if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+				break address;
+			}
+		};
+		let (outbound, rx) = mpsc::unbounded_channel();
+		let net = Arc::new(Self {
+			me: ledger.account(),
+			outbound,
+			inbox: Arc::new(Mutex::new(Inbox::default())),
+			ledger,
+			directory: Mutex::new(HashMap::new()),
+			wake: Arc::new(Wake::default()),
+		});
+		tokio::spawn(drive(swarm, rx, Arc::clone(&net)));
+		Ok((net, bound))
+	}
+
+	fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+		self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+	}
+
+	fn deliver(&self, from: AccountId, bytes: &[u8]) {
+		match postcard::from_bytes::<Message>(bytes) {
+			Ok(message) => {
+				self.inbox().push(from, message);
+				self.wake.notify();
+			},
+			Err(e) => tracing::warn!("dropped a malformed message from {from}: {e}"),
+		}
+	}
+
+	fn send(&self, to: AccountId, message: Message) -> Result<(), EngineError> {
+		if to == self.me {
+			self.inbox().push(to, message);
+			self.wake.notify();
+			return Ok(());
+		}
+		let cached = self.directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&to).cloned();
+		let (peer, addr) = match cached {
+			Some(t) => t,
+			None => {
+				let member = self.ledger.member(&to)?.ok_or_else(|| EngineError::Ledger {
+					call: "send",
+					reason: format!("{to} is not a registered member"),
+				})?;
+				let target = dial_target(&member.endpoint, &member.peer_id.0)
+					.map_err(|reason| EngineError::Ledger { call: "send", reason })?;
+				self.directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(to, target.clone());
+				target
+			},
+		};
+		let bytes = canonical(&message)?;
+		self.outbound
+			.send(Outbound { peer, addr, bytes })
+			.map_err(|_| EngineError::Ledger { call: "send", reason: "the peer network stopped".into() })
+	}
+
+	/// Forgets cached addresses (after a member changed its record).
+	pub fn forget(&self, who: &AccountId) {
+		self.directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(who);
+	}
+}
+
+async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceiver<Outbound>, net: Arc<PeerNet>) {
+	let known: Arc<Mutex<HashMap<PeerId, AccountId>>> = Arc::default();
+	loop {
+		tokio::select! {
+			next = outbound.recv() => {
+				let Some(o) = next else { return };
+				swarm.add_peer_address(o.peer, o.addr);
+				swarm.behaviour_mut().send_request(&o.peer, o.bytes);
+			},
+			event = swarm.select_next_some() => match event {
+				SwarmEvent::Behaviour(request_response::Event::Message {
+					peer,
+					message: request_response::Message::Request { request, channel, .. },
+				}) => {
+					let _ = swarm.behaviour_mut().send_response(channel, Vec::new());
+					let cached = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&peer).copied();
+					match cached {
+						Some(account) => net.deliver(account, &request),
+						None => {
+							let net = Arc::clone(&net);
+							let known = Arc::clone(&known);
+							tokio::task::spawn_blocking(move || match net.ledger.account_by_peer(&peer.to_bytes()) {
+								Ok(Some(account)) => {
+									known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(peer, account);
+									net.deliver(account, &request);
+								},
+								Ok(None) => tracing::warn!("dropped a message from {peer}: not a registered member"),
+								Err(e) => tracing::warn!("dropped a message from {peer}: {e}"),
+							});
+						},
+					}
+				},
+				SwarmEvent::Behaviour(request_response::Event::OutboundFailure { peer, error, .. }) => {
+					tracing::warn!("a message to {peer} was not delivered: {error}");
+				},
+				SwarmEvent::Behaviour(request_response::Event::InboundFailure { peer, error, .. }) => {
+					tracing::warn!("refused a message from {peer}: {error}");
+				},
+				_ => {},
+			},
+		}
+	}
+}
+
+/// The member role's endpoint: announcements and share deliveries.
+pub struct MemberEndpoint(pub Arc<PeerNet>);
+
+impl delta_engine::Transport for MemberEndpoint {
+	fn send(&mut self, to: AccountId, message: Message) -> Result<(), EngineError> {
+		self.0.send(to, message)
+	}
+
+	fn recv(&mut self) -> Vec<(AccountId, Message)> {
+		std::mem::take(&mut self.0.inbox().member)
+	}
+}
+
+/// One requested task's endpoint: the members' replies for that task.
+pub struct RequesterEndpoint {
+	net: Arc<PeerNet>,
+	task: Arc<AtomicU64>,
+}
+
+const UNBOUND: u64 = u64::MAX;
+
+impl RequesterEndpoint {
+	/// An endpoint not yet bound to a ledger task; `binding` lets the
+	/// owner bind it once the task exists.
+	pub fn new(net: Arc<PeerNet>) -> (Self, Binding) {
+		let task = Arc::new(AtomicU64::new(UNBOUND));
+		(Self { net: Arc::clone(&net), task: Arc::clone(&task) }, Binding { net, task })
+	}
+}
+
+/// Binds a requester endpoint to its ledger task.
+pub struct Binding {
+	net: Arc<PeerNet>,
+	task: Arc<AtomicU64>,
+}
+
+impl Binding {
+	/// From now on, replies for `task` go to this endpoint.
+	pub fn bind(&self, task: TaskId) {
+		if self.task.swap(task, Ordering::SeqCst) != task {
+			self.net.inbox().bound.insert(task);
+		}
+	}
+
+	/// The task ended: drop its queue.
+	pub fn release(&self) {
+		let task = self.task.swap(UNBOUND, Ordering::SeqCst);
+		if task != UNBOUND {
+			let mut inbox = self.net.inbox();
+			inbox.bound.remove(&task);
+			inbox.requesters.remove(&task);
+		}
+	}
+}
+
+impl delta_engine::Transport for RequesterEndpoint {
+	fn send(&mut self, to: AccountId, message: Message) -> Result<(), EngineError> {
+		// The driver's first messages (announcements) leave right after the
+		// task is created: bind as soon as its id is visible in them.
+		if let Message::Announce(a) = &message {
+			if self.task.swap(a.task, Ordering::SeqCst) != a.task {
+				self.net.inbox().bound.insert(a.task);
+			}
+		}
+		self.net.send(to, message)
+	}
+
+	fn recv(&mut self) -> Vec<(AccountId, Message)> {
+		let task = self.task.load(Ordering::SeqCst);
+		if task == UNBOUND {
+			return Vec::new();
+		}
+		self.net.inbox().requesters.remove(&task).unwrap_or_default()
+	}
+}

@@ -9,16 +9,22 @@ leave them, and the requester's `reduce` turns the sums into results.
   real engine (real round rules, real secure aggregation).
 - `delta.package_task(cls)`: the task's source and manifest, statically
   checked and hashed, as it travels to data holders (never a pickle).
+- `delta.Client(url, token)`: submit a task to a network through a
+  worker's API; `TaskHandle.wait()` shows its progress and returns its
+  result. `ClientError` says why a call to the API failed.
 """
 
 from .analytics import Analytics, FederatedFrame, FederatedSeries, crosstab, logistic, ols
 from .check import TaskRejected, Violation, check_source
+from .client import Client, ClientError, TaskHandle
 from .debug import TaskFailed, debug
 from .mapreduce import Done, MapReduce, PolicyRefusal, Step
 from .package import PackageError, TaskPackage, load_package, package_task
 
 __all__ = [
     "Analytics",
+    "Client",
+    "ClientError",
     "Done",
     "FederatedFrame",
     "FederatedSeries",
@@ -27,6 +33,7 @@ __all__ = [
     "PolicyRefusal",
     "Step",
     "TaskFailed",
+    "TaskHandle",
     "TaskPackage",
     "TaskRejected",
     "Violation",

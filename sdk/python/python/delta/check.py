@@ -74,8 +74,21 @@ _CODE_ON_LOAD = frozenset(
 )
 """Serialisation modules that run code when they load: never part of a task."""
 
-_DELTA_FORBIDDEN = frozenset({"debug", "package", "check"})
-"""Parts of the SDK that run on the requester's machine and read files."""
+_DELTA_FORBIDDEN = frozenset(
+    {
+        "debug",
+        "package",
+        "check",
+        "client",
+        "Client",
+        "TaskHandle",
+        "datasets",
+        "load_package",
+        "package_task",
+    }
+)
+"""Parts of the SDK that run on the requester's or holder's machine and read
+files or reach the network: never part of a task."""
 
 _FILE_ACCESS = "file and network access is not allowed in tasks"
 

@@ -1,0 +1,907 @@
+"""`delta._runner`: the process in which a data holder runs task code.
+
+The holder's worker (`delta-worker`) starts one per task and role, with the
+*installed* SDK and its own OS sandbox around it (no network namespace,
+Landlock file rules, rlimits):
+
+    python3 -I -m delta._runner prepare --spec SPEC.json --out OUT.parquet
+    python3 -I -m delta._runner serve --package PKG --digest HEX --scratch DIR \\
+        [--dataset CLEANED.parquet]
+
+(`-I` ignores PYTHONPATH and the user's site folder, so the SDK the worker
+runs is the one installed next to that interpreter.)
+
+`prepare` runs `delta.datasets.prepare` and prints one JSON line,
+`{"ok": true, ...report}` or `{"ok": false, "error": message}`; its exit
+code is 0 either way, and non-zero only if the runner itself crashed.
+
+`serve` loads a task package and answers requests, one JSON object per
+line on stdin, one JSON reply per line on stdout, until stdin closes:
+
+- the first line is `{"ok": true, "ready": true}` or, when the package
+  cannot be loaded, `{"ok": false, "kind": "package", "error": ...}` and
+  exit code 3 (`"kind": "dataset"` and exit code 4 when the dataset file
+  cannot be read; `"kind": "setup"` and exit code 2 for a bad scratch
+  folder).
+- STEP is `{"dataset": str, "body": base64(Step.body()),
+  "outputs": [[name, length], ...]}`.
+- `{"op": "info"}` -> `{"ok": true, "dataset", "max_rounds", "kind",
+  "entrypoint": "file:Class"}`
+- `{"op": "start"}` -> `{"ok": true, "step": STEP}`
+- `{"op": "map", "step": STEP}` -> `{"ok": true, "values": base64 of the
+  float64 little-endian vector}` (outputs in STEP's order)
+- `{"op": "reduce", "step": STEP, "sums": base64 f64 LE, "members": n}` ->
+  `{"ok": true, "step": STEP}` or `{"ok": true, "done": delta._wire JSON}`
+- failures: `{"ok": false, "kind": K, "error": message}` with K one of
+  "policy" (the task's `PolicyRefusal`), "sandbox" (the audit hook refused
+  an operation), "resources" (MemoryError, RecursionError), "task" (any
+  other exception; the message names the innermost line of the task's own
+  files) or "protocol" (a malformed request). The runner answers and
+  keeps serving.
+
+Task code is imported from the package's source text, in memory, as the
+package `delta_task_<first 16 hex digits of the digest>`; relative imports
+between its files work, and nothing is written to disk. It runs after the
+runner has moved to the scratch folder and installed an audit hook
+(`sys.addaudithook`), a second layer behind the worker's OS sandbox: it
+refuses network access, processes, signals, ctypes, unpickling, reads
+outside the scratch folder and the Python installation, and writes
+outside the scratch folder, with a message that starts with "sandbox: ".
+An audit hook is not a security boundary on its own (native code does not
+raise audit events), which is why the OS sandbox exists; what the hook
+adds is a clear reason in the task's error instead of a bare EACCES.
+
+The real stdout is kept for the protocol; fd 1 and `sys.stdout` point to
+stderr, so a task's `print()` goes to the task log the worker keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import linecache
+import os
+import sys
+import threading
+import traceback
+import types
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import numpy as np
+
+from . import _wire
+from .check import TaskRejected
+from .datasets import DatasetError, prepare
+from .mapreduce import Done, MapReduce, PolicyRefusal, Step, flatten, unflatten
+from .package import PackageError, TaskPackage, load_package
+
+__all__ = ["Sandbox", "SandboxViolation", "main"]
+
+EXIT_SETUP = 2
+EXIT_PACKAGE = 3
+EXIT_DATASET = 4
+
+TASK_FILE_PREFIX = "<task>/"
+"""Code from the package is compiled with this prefix before its path, so
+tracebacks show `<task>/helpers.py` and errors can name the task's own
+line."""
+
+
+# -- the sandbox -----------------------------------------------------------------
+
+
+class SandboxViolation(PermissionError):
+    """Raised by the audit hook; the message starts with "sandbox: "."""
+
+
+_NETWORK_EVENTS = frozenset(
+    {
+        "urllib.Request",
+        "http.client.connect",
+        "http.client.send",
+        "ftplib.connect",
+        "smtplib.connect",
+        "imaplib.open",
+        "poplib.connect",
+        "nntplib.connect",
+        "telnetlib.Telnet.open",
+        "webbrowser.open",
+    }
+)
+_PROCESS_EVENTS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "os.startfile",
+        "pty.spawn",
+    }
+)
+_SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg", "signal.pthread_kill"})
+_INTERPRETER_EVENTS = {
+    "resource.setrlimit": "changing resource limits",
+    "resource.prlimit": "changing resource limits",
+    "gc.get_objects": "inspecting the interpreter's objects",
+    "gc.get_referrers": "inspecting the interpreter's objects",
+    "gc.get_referents": "inspecting the interpreter's objects",
+    "pickle.find_class": "unpickling",
+    "sqlite3.connect": "opening databases",
+}
+_PATH_EVENTS: Mapping[str, tuple[str, tuple[int, ...]]] = {
+    # event: (what is done, positions of the path arguments)
+    "os.mkdir": ("creating", (0,)),
+    "os.rmdir": ("removing", (0,)),
+    "os.remove": ("removing", (0,)),
+    "os.rename": ("renaming", (0, 1)),
+    "os.link": ("linking", (0, 1)),
+    "os.truncate": ("truncating", (0,)),
+    "os.chmod": ("changing the mode of", (0,)),
+    "os.chown": ("changing the owner of", (0,)),
+    "os.utime": ("changing the times of", (0,)),
+    "os.chflags": ("changing the flags of", (0,)),
+    "os.lchflags": ("changing the flags of", (0,)),
+    "os.setxattr": ("changing the attributes of", (0,)),
+    "os.removexattr": ("changing the attributes of", (0,)),
+    "shutil.rmtree": ("removing", (0,)),
+}
+_DIR_FD_POSITIONS: Mapping[str, tuple[int, ...]] = {
+    # event: positions of its dir_fd arguments (-1 or None: none given)
+    "os.mkdir": (2,),
+    "os.rmdir": (1,),
+    "os.remove": (1,),
+    "os.rename": (2, 3),
+    "os.link": (2, 3),
+    "os.chmod": (2,),
+    "os.chown": (3,),
+    "os.utime": (3,),
+}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class Sandbox:
+    """The audit-hook layer: what task code may touch.
+
+    Reads are allowed under the scratch folder and `read_roots` (the
+    Python installation: `sys.prefix`, `sys.base_prefix`, the standard
+    library and site-packages folders, the folders of numpy, pandas,
+    pyarrow and delta, which imports load lazily, and time-zone data:
+    `python_roots()`); writes, removals and
+    `chdir` only under the scratch folder; `/dev/null` both ways. Opening
+    a file descriptor by number is allowed except for `protected_fds`
+    (stdin and the protocol's stdout), so that a library's own pipes work.
+
+    Every refusal raises `SandboxViolation` and is reported on stderr. All
+    but directory listings (which the import system probes and tolerates)
+    are also recorded, ranked (0: network, processes, signals, native code
+    and the like; 1: changing files; 2: reading), so that a task call
+    during which something was refused fails with kind "sandbox" even when
+    a library caught the error (`platform` swallows a refused `uname -p`),
+    naming the most serious refusal.
+    """
+
+    def __init__(
+        self,
+        scratch: Path,
+        read_roots: Iterable[str] = (),
+        protected_fds: Iterable[int] = (),
+    ) -> None:
+        self.scratch = os.path.realpath(scratch)
+        roots = {self.scratch, *(os.path.realpath(r) for r in read_roots)}
+        self.read_roots = tuple(sorted(roots))
+        self.protected_fds = frozenset(protected_fds)
+        self.refusals: list[tuple[int, str]] = []
+        self._local = threading.local()
+        self.installed = False
+
+    @staticmethod
+    def python_roots() -> list[str]:
+        """The folders imports read from: the interpreter's prefixes,
+        stdlib and site-packages, the folders holding numpy, pandas,
+        pyarrow and delta (with their parent when it is on `sys.path`, as
+        for a development checkout), and the system's time-zone data."""
+        import site
+        import sysconfig
+
+        roots: set[str] = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+        paths = sysconfig.get_paths()
+        roots.update(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+        try:
+            roots.update(site.getsitepackages())
+        except AttributeError:  # pragma: no cover - virtualenv's old site.py
+            pass
+        # Time-zone data, which pandas and dateutil read with Python's open().
+        tzpath = sysconfig.get_config_var("TZPATH")
+        if isinstance(tzpath, str):
+            roots.update(p for p in tzpath.split(os.pathsep) if os.path.isabs(p))
+        on_path = {os.path.realpath(p) for p in sys.path if p}
+        for name in ("numpy", "pandas", "pyarrow", "delta"):
+            location = getattr(sys.modules.get(name), "__file__", None)
+            if not location:
+                continue
+            folder = os.path.dirname(os.path.realpath(location))
+            roots.add(folder)
+            parent = os.path.dirname(folder)
+            if parent in on_path:
+                roots.add(parent)
+        return sorted(r for r in roots if r)
+
+    def install(self) -> None:
+        """Installs the hook; it stays for the life of the process (audit
+        hooks cannot be removed)."""
+        if not self.installed:
+            sys.addaudithook(self._hook)
+            self.installed = True
+
+    def take_refusals(self) -> list[str]:
+        """The refusals recorded since the last call, most serious first."""
+        out, self.refusals = self.refusals, []
+        return [message for _, message in sorted(out, key=lambda r: r[0])]
+
+    # -- the hook
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if getattr(self._local, "busy", False):
+            return  # events raised by the hook's own path resolution
+        self._local.busy = True
+        try:
+            refusal = self._refusal(event, args)
+            where = _task_line(sys._getframe(1)) if refusal is not None else None
+        finally:
+            self._local.busy = False
+        if refusal is None:
+            return
+        rank, reason = refusal
+        message = f"sandbox: {reason}"
+        if event not in ("os.listdir", "os.scandir"):
+            self.refusals.append((rank, message + (f" (at {where})" if where else "")))
+        try:
+            sys.stderr.write(f"delta-runner: refused: {message}\n")
+        except Exception:  # reporting must never mask the refusal
+            pass
+        raise SandboxViolation(message)
+
+    def _refusal(self, event: str, args: tuple[Any, ...]) -> tuple[int, str] | None:
+        """(rank, reason) when `event` is refused."""
+        if event == "open":
+            return self._open(args)
+        if event.startswith("socket.") or event in _NETWORK_EVENTS:
+            return 0, f"network access is not allowed ({event})"
+        if event in _PROCESS_EVENTS:
+            return 0, f"starting processes is not allowed ({event})"
+        if event in _SIGNAL_EVENTS:
+            return 0, f"sending signals is not allowed ({event})"
+        if event.startswith("ctypes."):
+            return 0, f"native code access (ctypes) is not allowed ({event})"
+        if event in _INTERPRETER_EVENTS:
+            return 0, f"{_INTERPRETER_EVENTS[event]} is not allowed ({event})"
+        if event in ("os.listdir", "os.scandir"):
+            path = args[0] if args else None
+            return self._read_path(event, "." if path is None else path, "listing")
+        if event == "os.chdir":
+            return self._inside(event, args[0] if args else None, "changing directory to")
+        if event == "os.symlink":
+            return self._symlink(args)
+        known = _PATH_EVENTS.get(event)
+        if known is None:
+            return None
+        verb, positions = known
+        for fd_position in _DIR_FD_POSITIONS.get(event, ()):
+            if len(args) > fd_position and args[fd_position] not in (None, -1):
+                return 1, f"paths relative to a directory descriptor are not allowed ({event})"
+        for position in positions:
+            if len(args) > position:
+                refusal = self._inside(event, args[position], verb)
+                if refusal is not None:
+                    return refusal
+        return None
+
+    def _open(self, args: tuple[Any, ...]) -> tuple[int, str] | None:
+        path = args[0] if args else None
+        mode = args[1] if len(args) > 1 else None
+        flags = args[2] if len(args) > 2 else None
+        if isinstance(path, int):
+            if path in self.protected_fds:
+                return 1, f"opening file descriptor {path} is not allowed (open): the runner's own"
+            return None
+        if path in ("/dev/null", b"/dev/null"):
+            return None
+        writing = isinstance(mode, str) and any(c in mode for c in "wax+")
+        writing = writing or (isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
+        if writing:
+            return self._inside("open", path, "writing")
+        return self._read_path("open", path, "reading")
+
+    @staticmethod
+    def _resolve(path: Any) -> str | None:
+        try:
+            text = os.fsdecode(os.fspath(path))
+        except TypeError:
+            return None
+        return os.path.realpath(text)
+
+    @staticmethod
+    def _under(path: str, roots: Iterable[str]) -> bool:
+        return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+    def _read_path(self, event: str, path: Any, verb: str) -> tuple[int, str] | None:
+        if isinstance(path, int):
+            return 2, f"{verb} file descriptor {path} is not allowed ({event})"
+        full = self._resolve(path)
+        if full is None:
+            return 2, f"{verb} {path!r} is not allowed ({event})"
+        if self._under(full, self.read_roots):
+            return None
+        return 2, (
+            f"{verb} {full} is not allowed ({event}): tasks read only their dataset, their "
+            "scratch folder and the Python installation"
+        )
+
+    def _inside(self, event: str, path: Any, verb: str) -> tuple[int, str] | None:
+        if isinstance(path, int):
+            return 1, f"{verb} file descriptor {path} is not allowed ({event})"
+        full = self._resolve(path)
+        if full is not None and self._under(full, (self.scratch,)):
+            return None
+        shown = full if full is not None else repr(path)
+        return 1, (
+            f"{verb} {shown} is not allowed ({event}): tasks change files only in their "
+            "scratch folder"
+        )
+
+    def _symlink(self, args: tuple[Any, ...]) -> tuple[int, str] | None:
+        if len(args) < 2:
+            return 1, "creating links is not allowed (os.symlink)"
+        dir_fd = args[2] if len(args) > 2 else None
+        if dir_fd not in (None, -1):
+            return 1, "paths relative to a directory descriptor are not allowed (os.symlink)"
+        link = self._inside("os.symlink", args[1], "creating a link at")
+        if link is not None:
+            return link
+        try:
+            target = os.path.join(os.path.dirname(os.fsdecode(args[1])), os.fsdecode(args[0]))
+        except TypeError:
+            return 1, "creating links is not allowed (os.symlink)"
+        return self._inside("os.symlink", target, "linking to")
+
+
+# -- loading the task ----------------------------------------------------------------
+
+
+class _TaskImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves the package's files as modules under `root`, from memory."""
+
+    def __init__(self, root: str, files: Mapping[str, str]) -> None:
+        self.root = root
+        self.files = dict(files)
+        # module name -> (file in the package or None, is a package)
+        self.modules: dict[str, tuple[str | None, bool]] = {root: (None, True)}
+        for path in sorted(files):
+            parts = path[: -len(".py")].split("/")
+            is_package = parts[-1] == "__init__"
+            if is_package:
+                parts = parts[:-1]
+            for depth in range(1, len(parts)):
+                name = ".".join([root, *parts[:depth]])
+                if name not in self.modules:
+                    init = "/".join(parts[:depth]) + "/__init__.py"
+                    self.modules[name] = (init if init in files else None, True)
+            self.modules[".".join([root, *parts])] = (path, is_package)
+
+    def module_name(self, path: str) -> str:
+        for name, (file, _) in self.modules.items():
+            if file == path:
+                return name
+        raise PackageError(f"{path} is not a file of the package")
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Any = None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self.modules:
+            return None
+        _, is_package = self.modules[fullname]
+        return importlib.util.spec_from_loader(fullname, self, is_package=is_package)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        path, _ = self.modules[module.__name__]
+        if path is None:
+            return
+        source = self.files[path]
+        filename = TASK_FILE_PREFIX + path
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        code = compile(source, filename, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+def load_task(package: TaskPackage) -> MapReduce:
+    """Imports the package's modules and returns its entrypoint class,
+    instantiated with no arguments."""
+    root = "delta_task_" + package.hexdigest()[:16]
+    importer = _TaskImporter(root, package.files)
+    if importer not in sys.meta_path:
+        sys.meta_path.insert(0, importer)
+    entry = package.manifest["entrypoint"]
+    module = importlib.import_module(importer.module_name(entry["file"]))
+    target: Any = module
+    for part in entry["class"].split("."):
+        if part not in vars(target):
+            raise PackageError(f"{entry['file']} defines no {entry['class']}")
+        target = vars(target)[part]
+    if not isinstance(target, type) or not issubclass(target, MapReduce):
+        raise PackageError(
+            f"the entrypoint {entry['file']}:{entry['class']} is not a delta.MapReduce or "
+            "delta.Analytics subclass"
+        )
+    task = target()
+    return task
+
+
+# -- serving ---------------------------------------------------------------------------
+
+
+class _ProtocolError(Exception):
+    """A request the runner cannot act on; answered with kind "protocol"."""
+
+
+def _task_line(frame: types.FrameType | None) -> str | None:
+    """`file:line: source` of the innermost task frame on a live stack."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(TASK_FILE_PREFIX):
+            line = linecache.getline(filename, frame.f_lineno).strip()
+            name = filename[len(TASK_FILE_PREFIX) :]
+            return f"{name}:{frame.f_lineno}" + (f": {line}" if line else "")
+        frame = frame.f_back
+    return None
+
+
+def _where(exc: BaseException) -> str | None:
+    """`file:line: source` of the innermost frame in the task's own files."""
+    found: str | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(TASK_FILE_PREFIX):
+            name = frame.filename[len(TASK_FILE_PREFIX) :]
+            line = (frame.line or "").strip()
+            found = f"{name}:{frame.lineno}" + (f": {line}" if line else "")
+    return found
+
+
+def _violation(exc: BaseException) -> SandboxViolation | None:
+    """A sandbox refusal behind `exc`: itself, its cause or context, or an
+    exception it carries as an argument (`URLError(reason)`)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, SandboxViolation):
+            return current
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return None
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def failure(exc: BaseException, refusals: list[str]) -> dict[str, Any]:
+    """The reply for an exception raised by task code."""
+    where = _where(exc)
+    at = f" (at {where})" if where else ""
+    if isinstance(exc, PolicyRefusal):
+        return {"ok": False, "kind": "policy", "error": (str(exc) or "refused") + at}
+    violation = _violation(exc)
+    if violation is not None:
+        return {"ok": False, "kind": "sandbox", "error": str(violation) + at}
+    if refusals:
+        # Refused and caught inside a library; the record says where.
+        return {"ok": False, "kind": "sandbox", "error": refusals[0]}
+    if isinstance(exc, MemoryError):
+        return {"ok": False, "kind": "resources", "error": "MemoryError: out of memory" + at}
+    if isinstance(exc, RecursionError):
+        return {"ok": False, "kind": "resources", "error": _text(exc) + at}
+    return {"ok": False, "kind": "task", "error": _text(exc) + at}
+
+
+def _b64decode(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise _ProtocolError(f"{what} must be base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _ProtocolError(f"{what} is not base64: {exc}") from None
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class Server:
+    """Answers protocol requests for one task instance."""
+
+    def __init__(
+        self,
+        task: MapReduce,
+        package: TaskPackage,
+        frame: Any | None,
+        sandbox: Sandbox | None,
+    ) -> None:
+        self.task = task
+        self.package = package
+        self.frame = frame
+        self.sandbox = sandbox
+        self.steps: dict[bytes, Step] = {}
+        dataset = getattr(task, "dataset", None)
+        if not isinstance(dataset, str):
+            manifest_dataset = package.manifest.get("dataset")
+            if isinstance(manifest_dataset, list) and manifest_dataset:
+                dataset = manifest_dataset[0]
+            else:
+                dataset = manifest_dataset if isinstance(manifest_dataset, str) else ""
+        self.dataset: str = dataset
+
+    def serve(self, requests: IO[bytes], replies: IO[bytes]) -> None:
+        """Answers every line of `requests` until end of file."""
+        while True:
+            line = requests.readline()
+            if not line:
+                return
+            if not line.strip():
+                continue
+            reply = self.handle(line)
+            try:
+                text = json.dumps(reply, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                text = json.dumps(
+                    {"ok": False, "kind": "task", "error": f"the reply cannot be sent: {exc}"}
+                )
+            replies.write(text.encode("utf-8") + b"\n")
+            replies.flush()
+
+    def handle(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            return {"ok": False, "kind": "protocol", "error": f"the request is not JSON: {exc}"}
+        if not isinstance(request, dict):
+            return {"ok": False, "kind": "protocol", "error": "a request is a JSON object"}
+        op = request.get("op")
+        handler: Callable[[dict[str, Any]], dict[str, Any]] | None = (
+            {
+                "info": self._info,
+                "start": self._start,
+                "map": self._map,
+                "reduce": self._reduce,
+            }.get(op)
+            if isinstance(op, str)
+            else None
+        )
+        if handler is None:
+            return {
+                "ok": False,
+                "kind": "protocol",
+                "error": f"unknown op {op!r}: expected info, start, map or reduce",
+            }
+        try:
+            return handler(request)
+        except _ProtocolError as exc:
+            return {"ok": False, "kind": "protocol", "error": str(exc)}
+
+    def _run(self, call: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:
+        """Runs task code; returns its value, or the failure reply."""
+        if self.sandbox is not None:
+            self.sandbox.take_refusals()
+        try:
+            value = call()
+        except BaseException as exc:  # the runner outlives every task error
+            refusals = self.sandbox.take_refusals() if self.sandbox is not None else []
+            reply = failure(exc, refusals)
+            try:
+                traceback.print_exception(exc, file=sys.stderr)
+            except BaseException:  # the log is best effort
+                pass
+            return None, reply
+        refusals = self.sandbox.take_refusals() if self.sandbox is not None else []
+        if refusals:
+            # A library caught the refusal; the task still tried, and its
+            # output may be shaped by the failure: the call fails.
+            return None, {"ok": False, "kind": "sandbox", "error": refusals[0]}
+        return value, None
+
+    # -- ops
+
+    def _info(self, request: dict[str, Any]) -> dict[str, Any]:
+        manifest = self.package.manifest
+        rounds = manifest.get("max_rounds")
+        if not isinstance(rounds, int):
+            rounds = int(getattr(self.task, "max_rounds", 32))
+        entry = manifest["entrypoint"]
+        return {
+            "ok": True,
+            "dataset": manifest.get("dataset"),
+            "max_rounds": rounds,
+            "kind": manifest["kind"],
+            "entrypoint": f"{entry['file']}:{entry['class']}",
+        }
+
+    def _start(self, request: dict[str, Any]) -> dict[str, Any]:
+        step, failed = self._run(self.task.start)
+        if failed is not None:
+            return failed
+        return self._step_reply(step, "start")
+
+    def _map(self, request: dict[str, Any]) -> dict[str, Any]:
+        step = self._parse_step(request.get("step"), reuse=False)
+        if self.frame is None:
+            raise _ProtocolError("this runner has no dataset (it was started without --dataset)")
+        frame = self.frame.copy(deep=False)
+
+        def call() -> bytes:
+            values = flatten(step, self.task.map(step, frame))
+            return values.astype("<f8").tobytes()
+
+        data, failed = self._run(call)
+        if failed is not None:
+            return failed
+        return {"ok": True, "values": _b64encode(data)}
+
+    def _reduce(self, request: dict[str, Any]) -> dict[str, Any]:
+        step = self._parse_step(request.get("step"), reuse=True)
+        raw = _b64decode(request.get("sums"), "'sums'")
+        if len(raw) != 8 * step.length:
+            raise _ProtocolError(
+                f"'sums' holds {len(raw)} bytes; the step's outputs need {8 * step.length}"
+            )
+        members = request.get("members")
+        if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+            raise _ProtocolError("'members' must be a positive integer")
+        sums = unflatten(step, np.frombuffer(raw, dtype="<f8").astype(np.float64))
+        outcome, failed = self._run(lambda: self.task.reduce(step, sums, members))
+        if failed is not None:
+            return failed
+        if isinstance(outcome, Done):
+            try:
+                return {"ok": True, "done": _wire.encode(outcome.value)}
+            except (TypeError, ValueError) as exc:
+                return {
+                    "ok": False,
+                    "kind": "task",
+                    "error": f"the result cannot be sent: {_text(exc)}",
+                }
+        return self._step_reply(outcome, "reduce")
+
+    # -- steps
+
+    def _step_reply(self, step: Any, what: str) -> dict[str, Any]:
+        if not isinstance(step, Step):
+            name = "Step" if what == "start" else "Step or Done"
+            return {
+                "ok": False,
+                "kind": "task",
+                "error": f"{what}() must return a {name}, not {type(step).__name__}",
+            }
+        outputs = list(step.outputs.items())
+        for name, length in outputs:
+            if not isinstance(name, str) or not isinstance(length, int) or length < 0:
+                return {
+                    "ok": False,
+                    "kind": "task",
+                    "error": f"step {step.name!r}: outputs map names to lengths (>= 0)",
+                }
+        body, failed = self._run(step.body)
+        if failed is not None:
+            failed["error"] = f"step {step.name!r}: its params are not JSON: {failed['error']}"
+            return failed
+        self.steps[body] = step
+        return {
+            "ok": True,
+            "step": {
+                "dataset": self.dataset,
+                "body": _b64encode(body),
+                "outputs": [[name, length] for name, length in outputs],
+            },
+        }
+
+    def _parse_step(self, value: Any, reuse: bool) -> Step:
+        if not isinstance(value, dict):
+            raise _ProtocolError("'step' must be an object with dataset, body and outputs")
+        missing = {"dataset", "body", "outputs"} - set(value)
+        if missing:
+            raise _ProtocolError(f"'step' has no {', '.join(sorted(missing))}")
+        if not isinstance(value["dataset"], str):
+            raise _ProtocolError("the step's 'dataset' must be a string")
+        body = _b64decode(value["body"], "the step's 'body'")
+        outputs_value = value["outputs"]
+        if not isinstance(outputs_value, list):
+            raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
+        outputs: dict[str, int] = {}
+        for item in outputs_value:
+            if (
+                not isinstance(item, list)
+                or len(item) != 2
+                or not isinstance(item[0], str)
+                or not isinstance(item[1], int)
+                or isinstance(item[1], bool)
+                or item[1] < 0
+            ):
+                raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
+            if item[0] in outputs:
+                raise _ProtocolError(f"the step names output {item[0]!r} twice")
+            outputs[item[0]] = item[1]
+        known = self.steps.get(body) if reuse else None
+        if known is not None and list(known.outputs.items()) == list(outputs.items()):
+            # The requester's own Step object, as debug() hands it back.
+            return known
+        try:
+            decoded = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise _ProtocolError(f"the step's body is not JSON: {exc}") from None
+        if (
+            not isinstance(decoded, dict)
+            or set(decoded) != {"name", "params"}
+            or not isinstance(decoded["name"], str)
+            or not isinstance(decoded["params"], dict)
+        ):
+            raise _ProtocolError('the step\'s body must be {"name": str, "params": object}')
+        return Step(decoded["name"], outputs, decoded["params"])
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def _send(stream: IO[bytes], message: Mapping[str, Any]) -> None:
+    stream.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+    stream.flush()
+
+
+def _take_stdout() -> IO[bytes]:
+    """Keeps the real stdout for the protocol and points fd 1 and
+    `sys.stdout` at stderr, so nothing the task prints can reach it."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "wb")
+
+
+def _package_error(exc: BaseException) -> str:
+    if isinstance(exc, (PackageError, TaskRejected, DatasetError)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot read the package file: {exc.strerror or exc}"
+    where = _where(exc)
+    text = _text(exc)
+    if isinstance(exc, SandboxViolation) or _violation(exc) is not None:
+        violation = _violation(exc)
+        text = str(violation) if violation is not None else text
+    return f"the task failed while loading: {text}" + (f" (at {where})" if where else "")
+
+
+def serve(args: argparse.Namespace) -> int:
+    protocol = _take_stdout()
+    sys.dont_write_bytecode = True
+    try:
+        digest = bytes.fromhex(args.digest)
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        message = f"--digest must be the package's SHA-256 in hex (64 digits), not {args.digest!r}"
+        _send(protocol, {"ok": False, "kind": "package", "error": message})
+        return EXIT_PACKAGE
+    try:
+        package = load_package(Path(args.package).read_bytes(), expected_digest=digest)
+    except (PackageError, TaskRejected, OSError) as exc:
+        _send(protocol, {"ok": False, "kind": "package", "error": _package_error(exc)})
+        return EXIT_PACKAGE
+
+    frame = None
+    if args.dataset is not None:
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(args.dataset)
+        except Exception as exc:  # pyarrow's and the OS's errors
+            _send(
+                protocol,
+                {
+                    "ok": False,
+                    "kind": "dataset",
+                    "error": f"cannot read the dataset {args.dataset}: {_text(exc)}",
+                },
+            )
+            return EXIT_DATASET
+
+    scratch = Path(args.scratch)
+    if not scratch.is_dir():
+        _send(
+            protocol,
+            {"ok": False, "kind": "setup", "error": f"the scratch folder {scratch} does not exist"},
+        )
+        return EXIT_SETUP
+    # Loaded before the hook: tasks use them, and their first import reads
+    # the system (CPU features, memory pools) in ways a task never should.
+    for name in ("pandas", "pyarrow"):
+        importlib.import_module(name)
+
+    os.chdir(scratch)
+    sandbox = Sandbox(scratch, Sandbox.python_roots(), protected_fds={0, protocol.fileno()})
+    sandbox.install()
+    try:
+        task = load_task(package)
+    except BaseException as exc:  # task code ran: anything may come out
+        traceback.print_exception(exc, file=sys.stderr)
+        _send(protocol, {"ok": False, "kind": "package", "error": _package_error(exc)})
+        return EXIT_PACKAGE
+    sandbox.take_refusals()
+    _send(protocol, {"ok": True, "ready": True})
+    Server(task, package, frame, sandbox).serve(sys.stdin.buffer, protocol)
+    return 0
+
+
+def prepare_command(args: argparse.Namespace) -> int:
+    try:
+        spec = json.loads(Path(args.spec).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        message = f"cannot read the dataset spec {args.spec}: {exc}"
+        print(json.dumps({"ok": False, "error": message}), flush=True)
+        return 0
+    try:
+        report = prepare(spec, Path(args.out))
+    except DatasetError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
+        return 0
+    print(json.dumps({"ok": True, **report}, allow_nan=False), flush=True)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_SETUP, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(
+        prog="python3 -I -m delta._runner",
+        description="Runs a data holder's dataset preparation or a task, for delta-worker.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("prepare", help="read and clean a dataset into Parquet")
+    p.add_argument("--spec", required=True, help="the dataset's spec (JSON file)")
+    p.add_argument("--out", required=True, help="where to write the cleaned Parquet file")
+    s = commands.add_parser("serve", help="load a task package and answer protocol requests")
+    s.add_argument("--package", required=True, help="the package file (TaskPackage.to_bytes)")
+    s.add_argument("--digest", required=True, help="the package's commitment, SHA-256 in hex")
+    s.add_argument("--scratch", required=True, help="the task's scratch folder")
+    s.add_argument("--dataset", help="the cleaned dataset (Parquet) for map requests")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        return prepare_command(args)
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,533 @@
+"""`delta.Client`: submit tasks to a Delta network through a worker's API
+and collect their results.
+
+A requester talks to one worker (its own node, or one it is allowed to
+use) over JSON-RPC 2.0 on HTTP, authenticated by a bearer token the worker
+was configured with. The worker announces the task to the network, runs the
+requester's `reduce` in its sandbox, and keeps the result::
+
+    import delta
+
+    client = delta.Client("http://127.0.0.1:9955", token="...")  # or DELTA_TOKEN
+    print(client.datasets())
+    handle = client.submit(MeanAge, min_members=3)
+    result = handle.wait()  # progress bar, task log, then the result
+
+Only the standard library speaks HTTP here (`urllib`), so the SDK needs no
+extra dependency. Results arrive as JSON (`delta._wire`), never as pickle.
+
+The worker's methods (params are JSON objects):
+
+- `delta_submit` {package: base64 of `TaskPackage.to_bytes()`, min_members,
+  members, threshold} -> {id}
+- `delta_status` {id} -> {id, state: running|done|failed, ledger_task,
+  round, rounds, progress, error, created_ms, finished_ms}
+- `delta_list` {} -> [status, ...]
+- `delta_result` {id} -> {result} (errors -32010 not finished, -32011
+  failed, -32004 unknown task)
+- `delta_logs` {id, from} -> {lines: [{seq, ms, line}], next}
+- `delta_datasets` {} -> [{name, columns: [{name, type}]}]
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib
+import itertools
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+from typing import IO, Any
+
+from . import _wire
+from .debug import TaskFailed
+from .mapreduce import MapReduce
+from .package import TaskPackage, package_task
+
+__all__ = [
+    "ERROR_FAILED",
+    "ERROR_NOT_FINISHED",
+    "ERROR_UNKNOWN_TASK",
+    "Client",
+    "ClientError",
+    "TaskHandle",
+    "TaskStatus",
+]
+
+ERROR_NOT_FINISHED = -32010
+ERROR_FAILED = -32011
+ERROR_UNKNOWN_TASK = -32004
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds one HTTP request may take (not the task: see `TaskHandle.wait`)."""
+
+POLL_INTERVAL = 0.2
+"""Seconds between status polls while waiting."""
+
+TOKEN_ENV = "DELTA_TOKEN"
+
+
+class ClientError(Exception):
+    """The worker's API could not be reached or refused a call. `code` is
+    the HTTP status (401) or the JSON-RPC error code, or None when no
+    answer came."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """Where a submitted task stands, as the worker reports it."""
+
+    id: str
+    state: str
+    """"running", "done" or "failed"."""
+    ledger_task: int | None
+    """The task's number on the ledger, once announced."""
+    round: int
+    rounds: int
+    """The task's maximum number of rounds."""
+    progress: list[str]
+    error: str | None
+    created_ms: int
+    finished_ms: int | None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+    @classmethod
+    def from_json(cls, obj: Any) -> TaskStatus:
+        """Reads a status object, refusing one with missing or mistyped
+        fields (a worker of another version, or not a worker)."""
+        if not isinstance(obj, dict):
+            raise ClientError(f"the worker sent a malformed task status: {obj!r:.200}")
+
+        def field(name: str, kinds: tuple[type, ...], optional: bool = False) -> Any:
+            value = obj.get(name)
+            if value is None and optional:
+                return None
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise ClientError(f"the worker sent a task status with a bad {name!r}: {value!r}")
+            return value
+
+        progress = obj.get("progress", [])
+        if not isinstance(progress, list) or not all(isinstance(p, str) for p in progress):
+            raise ClientError("the worker sent a task status with a bad 'progress'")
+        return cls(
+            id=field("id", (str,)),
+            state=field("state", (str,)),
+            ledger_task=field("ledger_task", (int,), optional=True),
+            round=field("round", (int,)),
+            rounds=field("rounds", (int,)),
+            progress=list(progress),
+            error=field("error", (str,), optional=True),
+            created_ms=field("created_ms", (int,)),
+            finished_ms=field("finished_ms", (int,), optional=True),
+        )
+
+
+class Client:
+    """A connection to one worker's API.
+
+    `url` is the worker's API address (`http://host:port`); `token` its
+    bearer token, by default from the `DELTA_TOKEN` environment variable.
+    `timeout` bounds each HTTP request, in seconds.
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ClientError(f"{url!r} is not a worker API address such as http://host:9955")
+        if token is None:
+            token = os.environ.get(TOKEN_ENV)
+        if not token:
+            raise ClientError(
+                f"no API token: pass Client(url, token=...) or set {TOKEN_ENV} to the token "
+                "the worker's operator gave you"
+            )
+        self.url = url
+        self.timeout = timeout
+        self._token = token
+        self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"  # never the token
+
+    # -- JSON-RPC
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Calls one API method and returns its result; raises
+        `ClientError` for transport, HTTP and JSON-RPC errors."""
+        request_id = next(self._ids)
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}},
+            separators=(",", ":"),
+        ).encode("utf-8")
+        raw = self._post(body)
+        try:
+            answer = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ClientError(
+                f"the server at {self.url} did not answer with JSON-RPC ({exc}): is it a "
+                "delta-worker API?"
+            ) from None
+        if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0":
+            raise ClientError(f"the server at {self.url} did not answer with JSON-RPC 2.0")
+        error = answer.get("error")
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            code = code if isinstance(code, int) else None
+            text = message if isinstance(message, str) and message else "unknown error"
+            hint = " (is this a delta-worker API of a matching version?)" if code == -32601 else ""
+            raise ClientError(f"{method}: {text} (JSON-RPC error {code}){hint}", code)
+        if answer.get("id") != request_id:
+            raise ClientError(f"{method}: the worker answered another request (id mismatch)")
+        if "result" not in answer:
+            raise ClientError(f"{method}: the worker's answer has neither result nor error")
+        return answer["result"]
+
+    def _post(self, body: bytes) -> bytes:
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Authorization": f"Bearer {self._token}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                data: bytes = response.read()
+                return data
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise ClientError(
+                    f"the worker refused the token (HTTP 401 from {self.url}): check "
+                    f"{TOKEN_ENV} or the token passed to Client",
+                    401,
+                ) from None
+            detail = _body_text(exc)
+            raise ClientError(
+                f"the worker API at {self.url} answered HTTP {exc.code} {exc.reason}"
+                + (f": {detail}" if detail else ""),
+                exc.code,
+            ) from None
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, TimeoutError):
+                raise ClientError(
+                    f"the worker API at {self.url} did not answer within {self.timeout} s"
+                ) from None
+            text = getattr(reason, "strerror", None) or str(reason)
+            raise ClientError(f"no worker API at {self.url}: {text}") from None
+        except TimeoutError:
+            raise ClientError(
+                f"the worker API at {self.url} did not answer within {self.timeout} s"
+            ) from None
+        except (OSError, HTTPException) as exc:
+            raise ClientError(f"the connection to {self.url} failed: {exc}") from None
+
+    # -- methods
+
+    def submit(
+        self,
+        task: type[MapReduce] | MapReduce | TaskPackage,
+        *,
+        min_members: int | None = None,
+        members: Sequence[str] | None = None,
+        threshold: int | None = None,
+        extra_files: Sequence[str | Path] = (),
+        kind: str = "statistics",
+    ) -> TaskHandle:
+        """Submits a task and returns its handle.
+
+        `task` is a `MapReduce`/`Analytics` subclass, an instance of one
+        (its class is what travels: members create their own instance with
+        no arguments, so state set on this instance does not), or a
+        `TaskPackage`. `extra_files` and `kind` are passed to
+        `package_task`. `min_members`: fewest members the task may run
+        with; `members`: the workers (ss58 accounts) to ask, by default
+        every registered one; `threshold`: the secret-sharing threshold.
+        """
+        if isinstance(task, TaskPackage):
+            package = task
+        elif isinstance(task, type) and issubclass(task, MapReduce):
+            package = package_task(task, extra_files=extra_files, kind=kind)
+        elif isinstance(task, MapReduce):
+            package = package_task(type(task), extra_files=extra_files, kind=kind)
+        else:
+            raise TypeError(
+                "submit takes a MapReduce or Analytics subclass, an instance of one, or a "
+                f"TaskPackage, not {type(task).__name__}"
+            )
+        for name, value in (("min_members", min_members), ("threshold", threshold)):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(f"{name} must be a positive integer or None")
+        if members is not None:
+            if isinstance(members, str) or not all(isinstance(m, str) and m for m in members):
+                raise ValueError("members must be a list of worker accounts (ss58) or None")
+            members = list(members)
+        result = self.call(
+            "delta_submit",
+            {
+                "package": base64.b64encode(package.to_bytes()).decode("ascii"),
+                "min_members": min_members,
+                "members": members,
+                "threshold": threshold,
+            },
+        )
+        task_id = result.get("id") if isinstance(result, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise ClientError(f"delta_submit: the worker answered without a task id: {result!r}")
+        return TaskHandle(self, task_id)
+
+    def task(self, task_id: str) -> TaskHandle:
+        """The handle of a task submitted earlier (see `tasks()`)."""
+        return TaskHandle(self, task_id)
+
+    def tasks(self) -> list[TaskStatus]:
+        """Every task this worker holds for its requesters, newest last."""
+        result = self.call("delta_list")
+        if not isinstance(result, list):
+            raise ClientError("delta_list: the worker did not answer with a list")
+        return [TaskStatus.from_json(item) for item in result]
+
+    def datasets(self) -> list[dict[str, Any]]:
+        """The datasets the worker offers: `[{"name", "columns": [{"name",
+        "type"}]}]`; tasks see only these columns."""
+        result = self.call("delta_datasets")
+        if not isinstance(result, list) or not all(isinstance(d, dict) for d in result):
+            raise ClientError("delta_datasets: the worker did not answer with a list of datasets")
+        return result
+
+
+class TaskHandle:
+    """A submitted task: its status, its log, and its result."""
+
+    def __init__(self, client: Client, task_id: str) -> None:
+        self.client = client
+        self.id = task_id
+        self._next_log = 0
+        self._result: tuple[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"TaskHandle({self.id!r})"
+
+    def status(self) -> TaskStatus:
+        return TaskStatus.from_json(self.client.call("delta_status", {"id": self.id}))
+
+    def logs(self) -> list[str]:
+        """Log lines added since the previous call (the first call returns
+        the log from its start)."""
+        answer = self.client.call("delta_logs", {"id": self.id, "from": self._next_log})
+        if not isinstance(answer, dict) or not isinstance(answer.get("lines"), list):
+            raise ClientError("delta_logs: the worker sent a malformed answer")
+        lines: list[str] = []
+        for entry in answer["lines"]:
+            if isinstance(entry, dict) and isinstance(entry.get("line"), str):
+                lines.append(entry["line"])
+        following = answer.get("next")
+        if isinstance(following, int) and not isinstance(following, bool):
+            self._next_log = following
+        return lines
+
+    def result(self) -> Any:
+        """The task's result, decoded; raises `TaskFailed` if the task
+        failed and `ClientError` (code -32010) if it has not finished."""
+        if self._result is not None:
+            return self._result[0]
+        try:
+            answer = self.client.call("delta_result", {"id": self.id})
+        except ClientError as exc:
+            if exc.code == ERROR_FAILED:
+                raise self._failed() from None
+            if exc.code == ERROR_NOT_FINISHED:
+                raise ClientError(
+                    f"task {self.id} has not finished: call wait() or check status()",
+                    exc.code,
+                ) from None
+            if exc.code == ERROR_UNKNOWN_TASK:
+                raise ClientError(f"the worker has no task {self.id}", exc.code) from None
+            raise
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise ClientError("delta_result: the worker sent a malformed answer")
+        try:
+            value = _wire.decode(answer["result"])
+        except _wire.WireError as exc:
+            raise ClientError(f"the result of task {self.id} cannot be decoded: {exc}") from None
+        self._result = (value,)
+        return value
+
+    def _failed(self, status: TaskStatus | None = None) -> TaskFailed:
+        if status is None:
+            try:
+                status = self.status()
+            except ClientError:
+                status = None
+        reason = (status.error if status is not None else None) or "the task failed"
+        progress = list(status.progress) if status is not None else []
+        return TaskFailed(reason, progress, [])
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        progress: bool = True,
+        *,
+        interval: float = POLL_INTERVAL,
+    ) -> Any:
+        """Waits for the task and returns its result.
+
+        Polls the status and the log every `interval` seconds; with
+        `progress`, prints new log lines and a progress bar (round i of the
+        task's maximum): one updating line on stderr in a terminal, an
+        updating display in Jupyter, plain lines otherwise. Raises
+        `TaskFailed` (with the reason and the progress log) if the task
+        fails, and `TimeoutError` after `timeout` seconds (the task keeps
+        running; wait again or check `status()`).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        display = _Progress(self.id) if progress else None
+        try:
+            while True:
+                status = self.status()
+                if display is not None:
+                    for line in self.logs():
+                        display.log(line)
+                    display.update(status)
+                if status.state == "done":
+                    return self.result()
+                if status.state == "failed":
+                    raise self._failed(status)
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise TimeoutError(
+                        f"task {self.id} did not finish within {timeout} s (round "
+                        f"{status.round} of {status.rounds}, {status.state}); it keeps running: "
+                        "wait() again or check status()"
+                    )
+                pause = interval if deadline is None else min(interval, deadline - now)
+                time.sleep(max(pause, 0.0))
+        finally:
+            if display is not None:
+                display.close()
+
+
+def _body_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read(300).decode("utf-8", errors="replace").strip()
+    except (OSError, HTTPException, ValueError):
+        return ""
+
+
+# -- progress display -----------------------------------------------------------------
+
+
+def _in_jupyter() -> bool:
+    return "ipykernel" in sys.modules
+
+
+class _Progress:
+    """Shows a task's progress and log where the requester is looking:
+    a single updating line on a terminal's stderr, an updating display in
+    Jupyter, or plain lines (one per change) in a log file or pipe."""
+
+    BAR = 24
+
+    def __init__(self, task_id: str, stream: IO[str] | None = None) -> None:
+        self.task_id = task_id
+        self.stream = stream if stream is not None else sys.stderr
+        self.last: str | None = None
+        self.drawn = False
+        self.handle: Any = None
+        self.ipython: Any = None
+        if _in_jupyter():
+            try:
+                self.ipython = importlib.import_module("IPython.display")
+            except ImportError:
+                self.ipython = None
+        if self.ipython is not None:
+            self.mode = "jupyter"
+        elif _isatty(self.stream):
+            self.mode = "terminal"
+        else:
+            self.mode = "plain"
+
+    def text(self, status: TaskStatus) -> str:
+        rounds = max(status.rounds, 0)
+        fraction = 1.0 if status.state == "done" else (status.round / rounds if rounds else 0.0)
+        filled = int(round(min(max(fraction, 0.0), 1.0) * self.BAR))
+        bar = "#" * filled + "." * (self.BAR - filled)
+        return f"task {self.task_id}: [{bar}] round {status.round} of {rounds}, {status.state}"
+
+    def log(self, line: str) -> None:
+        if self.mode == "jupyter":
+            print(line)
+            return
+        if self.mode == "terminal" and self.drawn:
+            self.stream.write("\r\x1b[K")
+        self.stream.write(line + "\n")
+        if self.mode == "terminal" and self.last is not None:
+            self.stream.write(self.last)
+        self.stream.flush()
+
+    def update(self, status: TaskStatus) -> None:
+        text = self.text(status)
+        if text == self.last:
+            return
+        self.last = text
+        if self.mode == "jupyter":
+            self._jupyter(status, text)
+        elif self.mode == "terminal":
+            self.stream.write("\r\x1b[K" + text)
+            self.stream.flush()
+            self.drawn = True
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _jupyter(self, status: TaskStatus, text: str) -> None:
+        value = status.rounds if status.state != "done" else max(status.rounds, 1)
+        done = value if status.state == "done" else status.round
+        markup = self.ipython.HTML(
+            f"<progress value='{done}' max='{max(value, 1)}' style='width: 20em'></progress> "
+            f"<code>{html.escape(text)}</code>"
+        )
+        if self.handle is None:
+            self.handle = self.ipython.display(markup, display_id=True)
+            if self.handle is None:  # IPython without a kernel: no updating handle
+                self.mode = "plain"
+        else:
+            self.handle.update(markup)
+
+    def close(self) -> None:
+        if self.mode == "terminal" and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False

@@ -1,0 +1,379 @@
+"""`delta.Client` against a small in-test worker API (http.server in a
+thread) that serves canned answers and checks what the client sends."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import math
+import socket
+import sys
+import threading
+import types
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+
+import delta
+from delta import _wire
+from delta.client import TaskStatus, _Progress
+from delta.package import load_package
+
+TOKEN = "s3cret-token"
+
+TASK = """\
+import delta
+
+
+class MeanAge(delta.Analytics):
+    dataset = "patients"
+
+    def execute(self, df):
+        return {"mean": df["age"].mean()}
+"""
+
+RESULT = {
+    "mean": np.float64(41.5),
+    "table": pd.DataFrame(
+        {"coef": [1.0, math.nan]}, index=pd.Index(["Intercept", "age"], name="term")
+    ),
+}
+
+
+class FakeWorker:
+    """The worker's API state: tasks advance one round per status call."""
+
+    def __init__(self) -> None:
+        self.submitted: list[dict[str, Any]] = []
+        self.calls: list[str] = []
+        self.headers: list[str | None] = []
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.logs: dict[str, list[str]] = {}
+        self.outcome = "done"  # what a submitted task ends as
+        self.rounds = 3
+        self.lock = threading.Lock()
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        task = self.tasks[task_id]
+        return {
+            "id": task_id,
+            "state": task["state"],
+            "ledger_task": 7,
+            "round": task["round"],
+            "rounds": self.rounds,
+            "progress": list(task["progress"]),
+            "error": task["error"],
+            "created_ms": 1000,
+            "finished_ms": 2000 if task["state"] != "running" else None,
+        }
+
+    def advance(self, task_id: str) -> None:
+        task = self.tasks[task_id]
+        if task["state"] != "running" or self.outcome == "stuck":
+            return
+        task["round"] += 1
+        self.logs[task_id].append(f"round {task['round']} summed")
+        task["progress"].append(f"round {task['round']}")
+        if task["round"] >= self.rounds:
+            if self.outcome == "done":
+                task["state"] = "done"
+            else:
+                task["state"] = "failed"
+                task["error"] = "too few members joined round 3 (1 of 2)"
+
+    def handle(self, method: str, params: dict[str, Any]) -> Any:
+        self.calls.append(method)
+        if method == "delta_submit":
+            self.submitted.append(params)
+            task_id = f"t{len(self.submitted)}"
+            self.tasks[task_id] = {"state": "running", "round": 0, "progress": [], "error": None}
+            self.logs[task_id] = ["announced"]
+            return {"id": task_id}
+        if method == "delta_list":
+            return [self.status(t) for t in self.tasks]
+        if method == "delta_datasets":
+            return [{"name": "patients", "columns": [{"name": "age", "type": "float"}]}]
+        if method not in ("delta_status", "delta_logs", "delta_result"):
+            raise RpcError(-32601, "Method not found")
+        task_id = params.get("id")
+        if task_id not in self.tasks:
+            raise RpcError(-32004, "unknown task")
+        if method == "delta_status":
+            self.advance(task_id)
+            return self.status(task_id)
+        if method == "delta_logs":
+            start = params["from"]
+            lines = self.logs[task_id][start:]
+            return {
+                "lines": [
+                    {"seq": start + i, "ms": 1000 + i, "line": line} for i, line in enumerate(lines)
+                ],
+                "next": start + len(lines),
+            }
+        if method == "delta_result":
+            task = self.tasks[task_id]
+            if task["state"] == "running":
+                raise RpcError(-32010, "not finished")
+            if task["state"] == "failed":
+                raise RpcError(-32011, f"failed: {task['error']}")
+            return {"result": _wire.encode(RESULT)}
+        raise AssertionError(method)
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def make_handler(worker: FakeWorker) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def do_POST(self) -> None:
+            auth = self.headers.get("Authorization")
+            worker.headers.append(auth)
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            if auth != f"Bearer {TOKEN}":
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            request = json.loads(body)
+            assert request["jsonrpc"] == "2.0" and isinstance(request["params"], dict)
+            with worker.lock:
+                try:
+                    answer = {"jsonrpc": "2.0", "id": request["id"]}
+                    answer["result"] = worker.handle(request["method"], request["params"])
+                except RpcError as exc:
+                    answer["error"] = {"code": exc.code, "message": exc.message}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@pytest.fixture
+def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeWorker, str]]:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    state = FakeWorker()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def task_class(tmp_path: Path) -> type:
+    path = tmp_path / "mean_age.py"
+    path.write_text(TASK)
+    name = f"client_task_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    cls: type = module.MeanAge
+    return cls
+
+
+def test_submit_wait_and_result(
+    worker: tuple[FakeWorker, str], task_class: type, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, url = worker
+    client = delta.Client(url, token=TOKEN)
+    handle = client.submit(task_class, min_members=2, members=["5Grw", "5FHn"], threshold=2)
+    assert isinstance(handle, delta.TaskHandle) and handle.id == "t1"
+
+    params = state.submitted[0]
+    assert params["min_members"] == 2 and params["members"] == ["5Grw", "5FHn"]
+    assert params["threshold"] == 2
+    package = load_package(base64.b64decode(params["package"]))
+    assert package.manifest["entrypoint"] == {"file": "mean_age.py", "class": "MeanAge"}
+    assert package.manifest["dataset"] == "patients"
+    assert all(h == f"Bearer {TOKEN}" for h in state.headers)
+
+    result = handle.wait(interval=0.01)
+    assert result["mean"] == 41.5 and isinstance(result["mean"], np.float64)
+    pdt.assert_frame_equal(result["table"], RESULT["table"])
+    err = capsys.readouterr().err
+    # Not a terminal here: plain lines, the log and each change of round.
+    assert "announced" in err and "round 3 summed" in err
+    assert "task t1: [" in err and "round 3 of 3, done" in err
+    assert handle.result() is result  # cached
+
+
+def test_submit_instance_and_package(worker: tuple[FakeWorker, str], task_class: type) -> None:
+    state, url = worker
+    client = delta.Client(url, token=TOKEN)
+    client.submit(task_class())
+    package = delta.package_task(task_class)
+    client.submit(package)
+    assert [p["package"] for p in state.submitted] == [
+        base64.b64encode(package.to_bytes()).decode()
+    ] * 2
+    assert state.submitted[0]["members"] is None and state.submitted[0]["min_members"] is None
+    with pytest.raises(TypeError, match="not str"):
+        client.submit("MeanAge")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="members must be a list"):
+        client.submit(package, members="5Grw")
+    with pytest.raises(ValueError, match="min_members must be a positive integer"):
+        client.submit(package, min_members=0)
+
+
+def test_status_logs_tasks_and_datasets(worker: tuple[FakeWorker, str], task_class: type) -> None:
+    state, url = worker
+    client = delta.Client(url, token=TOKEN)
+    handle = client.submit(task_class)
+    assert handle.logs() == ["announced"]
+    assert handle.logs() == []
+    status = handle.status()
+    assert isinstance(status, TaskStatus)
+    assert (status.state, status.round, status.rounds, status.ledger_task) == ("running", 1, 3, 7)
+    assert handle.logs() == ["round 1 summed"]
+    assert [s.id for s in client.tasks()] == ["t1"]
+    assert client.task("t1").status().round == 2
+    assert client.datasets() == [
+        {"name": "patients", "columns": [{"name": "age", "type": "float"}]}
+    ]
+
+
+def test_failure_raises_task_failed(worker: tuple[FakeWorker, str], task_class: type) -> None:
+    state, url = worker
+    state.outcome = "failed"
+    client = delta.Client(url, token=TOKEN)
+    handle = client.submit(task_class)
+    with pytest.raises(delta.TaskFailed) as failed:
+        handle.wait(progress=False, interval=0.01)
+    assert failed.value.reason == "too few members joined round 3 (1 of 2)"
+    assert failed.value.progress == ["round 1", "round 2", "round 3"]
+    with pytest.raises(delta.TaskFailed, match="too few members"):
+        handle.result()
+
+
+def test_timeout(worker: tuple[FakeWorker, str], task_class: type) -> None:
+    state, url = worker
+    state.outcome = "stuck"
+    handle = delta.Client(url, token=TOKEN).submit(task_class)
+    with pytest.raises(TimeoutError, match="did not finish within 0.2 s"):
+        handle.wait(timeout=0.2, progress=False, interval=0.01)
+    with pytest.raises(delta.ClientError, match="has not finished") as error:
+        handle.result()
+    assert error.value.code == -32010
+
+
+def test_wrong_token_is_refused(worker: tuple[FakeWorker, str]) -> None:
+    _, url = worker
+    client = delta.Client(url, token="wrong")
+    with pytest.raises(delta.ClientError, match="the worker refused the token") as error:
+        client.datasets()
+    assert error.value.code == 401
+
+
+def test_token_from_environment(
+    worker: tuple[FakeWorker, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = worker
+    monkeypatch.delenv("DELTA_TOKEN", raising=False)
+    with pytest.raises(delta.ClientError, match="no API token.*DELTA_TOKEN"):
+        delta.Client(url)
+    monkeypatch.setenv("DELTA_TOKEN", TOKEN)
+    client = delta.Client(url)
+    assert client.datasets()[0]["name"] == "patients"
+    assert TOKEN not in repr(client)
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = delta.Client(f"http://127.0.0.1:{port}", token=TOKEN, timeout=5)
+    with pytest.raises(delta.ClientError, match=f"no worker API at http://127.0.0.1:{port}"):
+        client.tasks()
+
+
+def test_bad_url() -> None:
+    with pytest.raises(delta.ClientError, match="not a worker API address"):
+        delta.Client("127.0.0.1:9955", token=TOKEN)
+
+
+def test_json_rpc_errors(worker: tuple[FakeWorker, str]) -> None:
+    _, url = worker
+    client = delta.Client(url, token=TOKEN)
+    with pytest.raises(delta.ClientError, match="the worker has no task nope") as error:
+        client.task("nope").result()
+    assert error.value.code == -32004
+    with pytest.raises(delta.ClientError, match="Method not found.*delta-worker API") as error:
+        client.call("delta_frobnicate")
+    assert error.value.code == -32601
+
+
+def status(round_: int, state: str = "running") -> TaskStatus:
+    return TaskStatus("t9", state, None, round_, 4, [], None, 0, None)
+
+
+def test_terminal_progress_is_one_updating_line() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    display = _Progress("t9", stream)
+    assert display.mode == "terminal"
+    display.update(status(1))
+    display.log("a log line")
+    display.update(status(2))
+    display.update(status(2))  # unchanged: nothing written
+    display.close()
+    out = stream.getvalue()
+    assert out.count("round 2 of 4") == 1
+    assert "\r\x1b[Ktask t9: [######..................] round 1 of 4, running" in out
+    assert "\r\x1b[Ka log line\n" in out
+    assert out.endswith("\n")
+
+
+def test_jupyter_progress_updates_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[Any] = []
+
+    class Handle:
+        def update(self, obj: Any) -> None:
+            shown.append(("update", obj))
+
+    fake = types.ModuleType("IPython.display")
+    fake.HTML = lambda text: ("html", text)  # type: ignore[attr-defined]
+
+    def display(obj: Any, display_id: bool = False) -> Handle:
+        shown.append(("display", obj))
+        return Handle()
+
+    fake.display = display  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    progress = _Progress("t9", io.StringIO())
+    assert progress.mode == "jupyter"
+    progress.update(status(1))
+    progress.update(status(4, "done"))
+    assert [kind for kind, _ in shown] == ["display", "update"]
+    assert "<progress value='1' max='4'" in shown[0][1][1]
+    assert "round 4 of 4, done" in shown[1][1][1]

@@ -91,6 +91,13 @@ pub struct LedgerConfig {
 	pub kind: LedgerKind,
 	/// Its WebSocket URL.
 	pub url: String,
+	/// The chain's block time in ms, for converting timeouts to blocks.
+	#[serde(default = "default_block_ms")]
+	pub block_ms: u64,
+}
+
+fn default_block_ms() -> u64 {
+	6000
 }
 
 /// The API requesters call.
@@ -369,14 +376,20 @@ impl Config {
 			.iter()
 			.map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
 			.collect();
-		Some(serde_json::json!({
+		let mut spec = serde_json::json!({
 			"name": name,
 			"path": d.path,
 			"format": d.format,
 			"columns": columns,
-			"npy_columns": d.npy_columns,
-			"npz_key": d.npz_key,
-		}))
+		});
+		// Only for array files; the preparation refuses them elsewhere.
+		if !d.npy_columns.is_empty() {
+			spec["npy_columns"] = serde_json::json!(d.npy_columns);
+		}
+		if let Some(key) = &d.npz_key {
+			spec["npz_key"] = serde_json::json!(key);
+		}
+		Some(spec)
 	}
 }
 
@@ -405,6 +418,8 @@ data_dir = "."
 # "chain": a Delta Chain node; "coordinator": a delta-coordinator.
 kind = "{kind}"
 url = "{url}"
+# The chain's block time (ms); round timeouts are converted to blocks.
+block_ms = 6000
 
 [api]
 # JSON-RPC over HTTP and WebSocket for requesters (the Python SDK's

@@ -11,7 +11,7 @@ use delta_worker::{
 	datasets::{Column, Dataset, Datasets, Policy},
 	executor::Python,
 	keys,
-	ledger::{coordinator::CoordinatorLedger, ensure_registered, Backend},
+	ledger::{chain::ChainLedger, coordinator::CoordinatorLedger, ensure_registered, Backend},
 	sandbox,
 	state::State,
 	transport::PeerNet,
@@ -177,7 +177,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
 			)
 		},
 		LedgerKind::Chain => {
-			bail!("ledger.kind = \"chain\" is not available in this build yet; use a coordinator")
+			let url = config.ledger.url.clone();
+			let block_ms = config.ledger.block_ms;
+			Arc::new(
+				tokio::task::spawn_blocking(move || ChainLedger::connect(&url, pair, block_ms, rt))
+					.await?
+					.with_context(|| format!("chain node at {}", config.ledger.url))?,
+			)
 		},
 	};
 	tracing::info!("account {}", ledger.account());

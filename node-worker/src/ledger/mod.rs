@@ -3,6 +3,7 @@
 //! worker's account, serialise submissions so nonces never collide, wait
 //! for each call's outcome, and reconnect when their server restarts.
 
+pub mod chain;
 pub mod coordinator;
 
 use std::sync::Arc;

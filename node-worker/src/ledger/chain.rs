@@ -1,0 +1,360 @@
+//! The chain ledger: a Delta Chain node over its RPC (subxt).
+//!
+//! Reads go through the runtime APIs `DeltaTaskApi` and
+//! `DeltaIdentityApi` at the latest finalized block, decoded with the
+//! pallets' own view types, so the worker never depends on the storage
+//! layout. Calls are v4 signed extrinsics (the runtime's standard
+//! extensions), submitted one at a time with the account's nonce read at
+//! the latest finalized block, and each waits until its block is finalized
+//! (immediately on a dev chain), so the next nonce is always right. A call
+//! the runtime refuses comes back with the pallet error's name. Both the
+//! connection and its metadata are rebuilt after the node restarts.
+
+use std::{
+	sync::Mutex,
+	time::{Duration, Instant},
+};
+
+use codec::{Decode, Encode};
+use delta_coordinator::types::{
+	AccountId, Bytes, Call, Event, MemberInfo, RoundInfo, RoundMember, StoredEvent, TaskId, TaskInfo, H256,
+};
+use delta_engine::EngineError;
+use delta_primitives::round::ShareKind;
+use pallet_delta_task::runtime_api::{RoundView, TaskView};
+use sp_core::{sr25519, Pair as _};
+use subxt::{
+	tx::Signer,
+	utils::{AccountId32, MultiSignature, Static},
+	OnlineClient, PolkadotConfig,
+};
+use tokio::runtime::Handle;
+
+use super::{call_name, Backend};
+
+type Client = OnlineClient<PolkadotConfig>;
+
+/// How long a read keeps trying while the node is unreachable.
+const RECONNECT_FOR: Duration = Duration::from_secs(60);
+/// How long one call may wait for finalization.
+const FINALIZE_WITHIN: Duration = Duration::from_secs(120);
+
+struct PairSigner(sr25519::Pair);
+
+impl Signer<PolkadotConfig> for PairSigner {
+	fn account_id(&self) -> AccountId32 {
+		AccountId32(self.0.public().0)
+	}
+
+	fn sign(&self, payload: &[u8]) -> MultiSignature {
+		MultiSignature::Sr25519(self.0.sign(payload).0)
+	}
+}
+
+/// A connection to a Delta Chain node, as one account.
+pub struct ChainLedger {
+	url: String,
+	signer: PairSigner,
+	account: AccountId,
+	block_ms: u64,
+	client: Mutex<Option<Client>>,
+	submit_lock: Mutex<()>,
+	rt: Handle,
+}
+
+fn unavailable(call: &'static str, e: impl std::fmt::Display) -> EngineError {
+	EngineError::Ledger { call, reason: format!("chain node unavailable: {e}") }
+}
+
+fn malformed(call: &'static str, e: impl std::fmt::Display) -> EngineError {
+	EngineError::Ledger { call, reason: format!("unexpected answer from the runtime: {e}") }
+}
+
+impl ChainLedger {
+	/// Connects to the node at `url` (retrying for a while); `block_ms`
+	/// is the chain's block time, for converting timeouts to blocks.
+	pub fn connect(url: &str, pair: sr25519::Pair, block_ms: u64, rt: Handle) -> Result<Self, EngineError> {
+		let account = AccountId(pair.public().0);
+		let ledger = Self {
+			url: url.to_string(),
+			signer: PairSigner(pair),
+			account,
+			block_ms: block_ms.max(1),
+			client: Mutex::new(None),
+			submit_lock: Mutex::new(()),
+			rt,
+		};
+		ledger.with_client("connect", |_| async { Ok(()) })?;
+		Ok(ledger)
+	}
+
+	fn slot(&self) -> std::sync::MutexGuard<'_, Option<Client>> {
+		self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+	}
+
+	fn client(&self) -> Result<Client, String> {
+		if let Some(c) = self.slot().as_ref() {
+			return Ok(c.clone());
+		}
+		let url = self.url.clone();
+		let client = self
+			.rt
+			.block_on(async move { Client::from_insecure_url(&url).await })
+			.map_err(|e| e.to_string())?;
+		*self.slot() = Some(client.clone());
+		Ok(client)
+	}
+
+	/// Runs a read against a client, reconnecting for a while if the node
+	/// is away.
+	fn with_client<R, F, Fut>(&self, what: &'static str, f: F) -> Result<R, EngineError>
+	where
+		F: Fn(Client) -> Fut,
+		Fut: std::future::Future<Output = Result<R, String>>,
+	{
+		let started = Instant::now();
+		loop {
+			let attempt = self.client().and_then(|c| self.rt.block_on(f(c)));
+			match attempt {
+				Ok(v) => return Ok(v),
+				Err(e) if started.elapsed() < RECONNECT_FOR => {
+					tracing::warn!("chain node {}: {e}; reconnecting", self.url);
+					*self.slot() = None;
+					std::thread::sleep(Duration::from_millis(500));
+				},
+				Err(e) => return Err(unavailable(what, e)),
+			}
+		}
+	}
+
+	/// Calls a runtime API at the latest finalized block.
+	fn runtime_api<R: Decode>(&self, what: &'static str, function: &'static str, args: Vec<u8>) -> Result<R, EngineError> {
+		let bytes = self.with_client(what, |c| {
+			let args = args.clone();
+			async move {
+				let at = c.at_current_block().await.map_err(|e| e.to_string())?;
+				at.runtime_apis().call_raw(function, Some(&args)).await.map_err(|e| e.to_string())
+			}
+		})?;
+		R::decode(&mut &bytes[..]).map_err(|e| malformed(what, e))
+	}
+
+	fn submit_payload<P: subxt::tx::Payload + Send + Sync>(
+		&self,
+		name: &'static str,
+		payload: P,
+	) -> Result<Vec<StoredEvent>, EngineError> {
+		let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		let client = self.client().map_err(|e| unavailable(name, e))?;
+		let signer = &self.signer;
+		let outcome = self.rt.block_on(async move {
+			let mut tx = client.tx().await.map_err(|e| Failure::Unavailable(e.to_string()))?;
+			let params: <<PolkadotConfig as subxt::config::Config>::TransactionExtensions as subxt::config::TransactionExtensions<PolkadotConfig>>::Params =
+				subxt::tx::DefaultParams::default_params();
+			let mut signable = tx
+				.create_v4_signable(&payload, &signer.account_id(), params)
+				.await
+				.map_err(|e| Failure::Refused(e.to_string()))?;
+			let submittable = signable.sign(signer).map_err(|e| Failure::Refused(e.to_string()))?;
+			let progress = submittable.submit_and_watch().await.map_err(|e| Failure::Refused(e.to_string()))?;
+			let events = tokio::time::timeout(FINALIZE_WITHIN, progress.wait_for_finalized_success())
+				.await
+				.map_err(|_| Failure::Unavailable("not finalized in time".into()))?
+				.map_err(|e| Failure::Refused(e.to_string()))?;
+			let mut out = Vec::new();
+			for ev in events.iter() {
+				let ev = ev.map_err(|e| Failure::Unavailable(e.to_string()))?;
+				if ev.pallet_name() == "DeltaTask" && ev.event_name() == "TaskCreated" {
+					let (task, owner, package) = <(u64, [u8; 32], [u8; 32])>::decode(&mut ev.field_bytes())
+						.map_err(|e| Failure::Unavailable(e.to_string()))?;
+					out.push(StoredEvent {
+						seq: 0,
+						at: 0,
+						event: Event::TaskCreated { task, owner: AccountId(owner), package: H256(package) },
+					});
+				}
+			}
+			Ok::<_, Failure>(out)
+		});
+		match outcome {
+			Ok(events) => Ok(events),
+			Err(Failure::Refused(reason)) => Err(EngineError::Ledger { call: name, reason: refusal_name(&reason) }),
+			Err(Failure::Unavailable(reason)) => {
+				*self.slot() = None;
+				Err(unavailable(name, reason))
+			},
+		}
+	}
+}
+
+enum Failure {
+	Refused(String),
+	Unavailable(String),
+}
+
+/// The pallet error's name out of subxt's description of a failed call
+/// (e.g. "... DeltaTask::WrongPhase ..." -> "WrongPhase"), or the whole text.
+fn refusal_name(text: &str) -> String {
+	for pallet in ["DeltaTask", "DeltaIdentity", "ZkVerify"] {
+		if let Some(at) = text.find(&format!("{pallet}::")) {
+			let rest = &text[at + pallet.len() + 2..];
+			let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+			if !name.is_empty() {
+				return name;
+			}
+		}
+	}
+	text.to_string()
+}
+
+/// A `DeltaTask` call with SCALE-encoded arguments.
+fn task<A>(call: &'static str, args: A) -> subxt::tx::DynamicPayload<A> {
+	subxt::tx::dynamic("DeltaTask", call, args)
+}
+
+fn text(bytes: Vec<u8>) -> String {
+	String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn member_info(account: [u8; 32], m: pallet_delta_identity::MemberInfo<u32>) -> MemberInfo {
+	MemberInfo {
+		account: AccountId(account),
+		display_name: text(m.display_name.into_inner()),
+		endpoint: text(m.endpoint.into_inner()),
+		peer_id: Bytes(m.peer_id.into_inner()),
+		registered_at: u64::from(m.registered_at),
+		updated_at: u64::from(m.updated_at),
+	}
+}
+
+impl Backend for ChainLedger {
+	fn account(&self) -> AccountId {
+		self.account
+	}
+
+	fn submit(&self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
+		let name = call_name(&call);
+		match call {
+			Call::Register { display_name, endpoint, peer_id } => self.submit_payload(
+				name,
+				subxt::tx::dynamic(
+					"DeltaIdentity",
+					"register",
+					(Static(display_name.into_bytes()), Static(endpoint.into_bytes()), Static(peer_id.0)),
+				),
+			),
+			Call::UpdateMember { display_name, endpoint, peer_id } => self.submit_payload(
+				name,
+				subxt::tx::dynamic(
+					"DeltaIdentity",
+					"update",
+					(
+						Static(display_name.map(String::into_bytes)),
+						Static(endpoint.map(String::into_bytes)),
+						Static(peer_id.map(|p| p.0)),
+					),
+				),
+			),
+			Call::Leave => self.submit_payload(name, subxt::tx::dynamic("DeltaIdentity", "leave", ())),
+			Call::CreateTask { package, kind, datasets, rounds, params } => {
+				let datasets: Vec<Vec<u8>> = datasets.into_iter().map(String::into_bytes).collect();
+				self.submit_payload(
+					name,
+					task("create_task", (Static(package.0), Static(kind), Static(datasets), Static(rounds), Static(params))),
+				)
+			},
+			Call::StartRound { task: t } => self.submit_payload(name, task("start_round", (Static(t),))),
+			Call::Join { task: t, round, channel_key, masking_key } => self.submit_payload(
+				name,
+				task("join", (Static(t), Static(round), Static(channel_key.0), Static(masking_key.0))),
+			),
+			Call::CommitShares { task: t, round, commitment } => {
+				self.submit_payload(name, task("commit_shares", (Static(t), Static(round), Static(commitment.0))))
+			},
+			Call::CommitMasked { task: t, round, commitment } => {
+				self.submit_payload(name, task("commit_masked", (Static(t), Static(round), Static(commitment.0))))
+			},
+			Call::Reveal { task: t, round, shares } => {
+				let shares: Vec<([u8; 32], ShareKind, Vec<u8>)> =
+					shares.into_iter().map(|s| (s.owner.0, s.kind, s.share.0)).collect();
+				self.submit_payload(name, task("reveal", (Static(t), Static(round), Static(shares))))
+			},
+			Call::FinishRound { task: t, round, result } => {
+				self.submit_payload(name, task("finish_round", (Static(t), Static(round), Static(result.0))))
+			},
+			Call::FinishTask { task: t } => self.submit_payload(name, task("finish_task", (Static(t),))),
+			Call::CancelTask { task: t } => self.submit_payload(name, task("cancel_task", (Static(t),))),
+		}
+	}
+
+	fn task(&self, id: TaskId) -> Result<Option<TaskInfo>, EngineError> {
+		let view: Option<TaskView<[u8; 32]>> = self.runtime_api("task", "DeltaTaskApi_task", id.encode())?;
+		Ok(view.map(|v| TaskInfo {
+			id,
+			owner: AccountId(v.owner),
+			package: H256(v.package),
+			kind: v.kind,
+			datasets: v.datasets.into_iter().map(text).collect(),
+			rounds: v.rounds,
+			params: v.params,
+			status: v.status,
+			rounds_started: v.rounds_started,
+			created_at: 0,
+		}))
+	}
+
+	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError> {
+		let view: Option<RoundView<[u8; 32]>> =
+			self.runtime_api("round", "DeltaTaskApi_round", (task, round).encode())?;
+		Ok(view.map(|v| RoundInfo {
+			state: v.state,
+			seed: v.seed.map(H256),
+			result: v.result.map(H256),
+			members: v
+				.members
+				.into_iter()
+				.map(|(account, m)| RoundMember {
+					account: AccountId(account),
+					status: m.status,
+					channel_key: H256(m.channel_key),
+					masking_key: H256(m.masking_key),
+					shares: m.shares.map(H256),
+					masked: m.masked.map(H256),
+				})
+				.collect(),
+		}))
+	}
+
+	fn members(&self) -> Result<Vec<MemberInfo>, EngineError> {
+		let all: Vec<([u8; 32], pallet_delta_identity::MemberInfo<u32>)> =
+			self.runtime_api("members", "DeltaIdentityApi_members", Vec::new())?;
+		Ok(all.into_iter().map(|(a, m)| member_info(a, m)).collect())
+	}
+
+	fn member(&self, who: &AccountId) -> Result<Option<MemberInfo>, EngineError> {
+		let m: Option<pallet_delta_identity::MemberInfo<u32>> =
+			self.runtime_api("member", "DeltaIdentityApi_member", who.0.encode())?;
+		Ok(m.map(|m| member_info(who.0, m)))
+	}
+
+	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError> {
+		let a: Option<[u8; 32]> =
+			self.runtime_api("account_by_peer_id", "DeltaIdentityApi_account_by_peer_id", peer.to_vec().encode())?;
+		Ok(a.map(AccountId))
+	}
+
+	fn timeout_units(&self, seconds: u64) -> u64 {
+		seconds.saturating_mul(1000).div_ceil(self.block_ms).max(1)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn refusal_names_are_extracted() {
+		assert_eq!(refusal_name("Module error: DeltaTask::WrongPhase: the round is not in ..."), "WrongPhase");
+		assert_eq!(refusal_name("something else"), "something else");
+	}
+}

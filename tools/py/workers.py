@@ -1,0 +1,185 @@
+"""Start real `delta-worker` processes for end-to-end tests and the demo.
+
+Each worker gets its own folder written by `delta-worker init` (config,
+keys, API token), a dataset file, free loopback ports, its own process
+group, and is always stopped when the `with` block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pandas as pd
+
+from devnet import free_port
+
+
+def worker_binary() -> str:
+    """The binary under test (DELTA_WORKER_BIN, else the default build)."""
+    explicit = os.environ.get("DELTA_WORKER_BIN")
+    if explicit:
+        return explicit
+    target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache" / "delta" / "target"))
+    return str(Path(target) / "debug" / "delta-worker")
+
+
+def patients(seed: int, rows: int) -> pd.DataFrame:
+    """A hospital's sample data: age, BMI, systolic blood pressure, sex,
+    with a few missing and out-of-range values for cleaning to catch."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(50 + 3 * seed, 12, rows).round(0)
+    bmi = rng.normal(26 + 0.5 * seed, 4, rows).round(1)
+    sbp = (100 + 0.5 * age + 0.8 * bmi + rng.normal(0, 8, rows)).round(0)
+    frame = pd.DataFrame(
+        {
+            "age": age,
+            "bmi": bmi,
+            "sbp": sbp,
+            "sex": rng.choice(["f", "m"], rows),
+            "notes": ["private"] * rows,
+        }
+    )
+    frame.loc[rng.choice(rows, max(1, rows // 50), replace=False), "bmi"] = np.nan
+    frame.loc[rng.choice(rows, 2, replace=False), "age"] = 999.0
+    return frame
+
+
+#: The columns every sample worker declares, with their cleaning rules.
+PATIENT_COLUMNS = """
+[datasets.patients.columns]
+age = { type = "float", min = 0, max = 120, out_of_range = "drop" }
+bmi = { type = "float", missing = "drop" }
+sbp = { type = "float" }
+sex = { type = "category", levels = ["f", "m"] }
+"""
+
+
+class Worker:
+    """One `delta-worker` process."""
+
+    READY = re.compile(r"delta-worker ready: api=(\S+) p2p=(\S+) account=(\S+)")
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        ledger_kind: str,
+        ledger_url: str,
+        frame: pd.DataFrame | None = None,
+        suri: str | None = None,
+        extra_config: str = "",
+        data_format: str = "csv",
+    ) -> None:
+        self.folder = folder
+        self.name = name
+        self.suri = suri
+        self.proc: subprocess.Popen[str] | None = None
+        self.log: list[str] = []
+        self.api = ""
+        self.account = ""
+        self.api_port = free_port()
+        self.p2p_port = free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                worker_binary(),
+                "init",
+                "--dir",
+                str(folder),
+                "--name",
+                name,
+                "--ledger-kind",
+                ledger_kind,
+                "--ledger-url",
+                ledger_url,
+                "--api-listen",
+                f"127.0.0.1:{self.api_port}",
+                "--p2p-listen",
+                f"/ip4/127.0.0.1/tcp/{self.p2p_port}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        config = (folder / "worker.toml").read_text()
+        if frame is not None:
+            data = folder / f"patients.{data_format}"
+            if data_format == "csv":
+                frame.to_csv(data, index=False)
+            elif data_format == "parquet":
+                frame.to_parquet(data, index=False)
+            else:
+                raise ValueError(data_format)
+            config += f'\n[datasets.patients]\npath = "{data.name}"\n' + PATIENT_COLUMNS
+        (folder / "worker.toml").write_text(config + extra_config)
+        self.token = (folder / "api.token").read_text().strip()
+
+    def __enter__(self) -> Worker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> None:
+        args = [worker_binary(), "run", "--config", str(self.folder / "worker.toml")]
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info,libp2p=warn,jsonrpsee=warn")
+        if self.suri:
+            env["DELTA_SURI"] = self.suri
+        self.proc = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env=env,
+        )
+        found = threading.Event()
+
+        def read(stream: object) -> None:
+            for line in stream:  # type: ignore[attr-defined]
+                self.log.append(line)
+                m = self.READY.search(line)
+                if m:
+                    self.api, _, self.account = m.group(1), m.group(2), m.group(3)
+                    found.set()
+
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        threading.Thread(target=read, args=(self.proc.stdout,), daemon=True).start()
+        threading.Thread(target=read, args=(self.proc.stderr,), daemon=True).start()
+        deadline = timeout
+        while not found.wait(0.2):
+            deadline -= 0.2
+            if self.proc.poll() is not None or deadline <= 0:
+                self.stop()
+                raise RuntimeError(f"worker {self.name} did not start:\n" + "".join(self.log))
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()

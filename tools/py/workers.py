@@ -76,6 +76,7 @@ class Worker:
         suri: str | None = None,
         extra_config: str = "",
         data_format: str = "csv",
+        block_ms: int | None = None,
     ) -> None:
         self.folder = folder
         self.name = name
@@ -109,6 +110,8 @@ class Worker:
             text=True,
         )
         config = (folder / "worker.toml").read_text()
+        if block_ms is not None:
+            config = config.replace("block_ms = 6000", f"block_ms = {block_ms}")
         if frame is not None:
             data = folder / f"patients.{data_format}"
             if data_format == "csv":

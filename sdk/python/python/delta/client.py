@@ -254,6 +254,7 @@ class Client:
         min_members: int | None = None,
         members: Sequence[str] | None = None,
         threshold: int | None = None,
+        phase_timeout_s: int | None = None,
         extra_files: Sequence[str | Path] = (),
         kind: str = "statistics",
     ) -> TaskHandle:
@@ -265,7 +266,9 @@ class Client:
         `TaskPackage`. `extra_files` and `kind` are passed to
         `package_task`. `min_members`: fewest members the task may run
         with; `members`: the workers (ss58 accounts) to ask, by default
-        every registered one; `threshold`: the secret-sharing threshold.
+        every registered one; `threshold`: the secret-sharing threshold;
+        `phase_timeout_s`: how long each round phase waits for slow or
+        failed members (the worker's default is 30 s).
         """
         if isinstance(task, TaskPackage):
             package = task
@@ -278,7 +281,11 @@ class Client:
                 "submit takes a MapReduce or Analytics subclass, an instance of one, or a "
                 f"TaskPackage, not {type(task).__name__}"
             )
-        for name, value in (("min_members", min_members), ("threshold", threshold)):
+        for name, value in (
+            ("min_members", min_members),
+            ("threshold", threshold),
+            ("phase_timeout_s", phase_timeout_s),
+        ):
             if value is not None and (
                 not isinstance(value, int) or isinstance(value, bool) or value < 1
             ):
@@ -294,6 +301,7 @@ class Client:
                 "min_members": min_members,
                 "members": members,
                 "threshold": threshold,
+                "phase_timeout_s": phase_timeout_s,
             },
         )
         task_id = result.get("id") if isinstance(result, dict) else None

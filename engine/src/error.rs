@@ -29,6 +29,17 @@ pub enum EngineError {
 	/// The task's code failed or returned something malformed.
 	#[error("the task's code failed: {0}")]
 	Executor(String),
+	/// The task's code failed at a member, in a known way (`kind`: e.g.
+	/// "sandbox", "resources", "task"). Only the kind may be told to the
+	/// requester: `detail` can quote the member's data (a task could put
+	/// data into an exception message), so it stays in the member's log.
+	#[error("the task's code failed ({kind}): {detail}")]
+	TaskCode {
+		/// What kind of failure, from a fixed vocabulary.
+		kind: String,
+		/// The full message, for the holder only.
+		detail: String,
+	},
 	/// A dataset is missing or refused by the holder's policy.
 	#[error("dataset {name}: {reason}")]
 	Dataset {
@@ -43,4 +54,32 @@ pub enum EngineError {
 	/// The task did not finish within the step limit of a simulation.
 	#[error("the task made no progress for {0} steps")]
 	Stalled(u64),
+}
+
+impl EngineError {
+	/// What a member may tell the requester about this failure: everything
+	/// except what task code wrote, which could carry the member's data.
+	pub fn public(&self) -> String {
+		match self {
+			EngineError::TaskCode { kind, .. } => format!("its task code failed ({kind}); details are in its own log"),
+			EngineError::Executor(_) => "its task code failed; details are in its own log".to_string(),
+			other => other.to_string(),
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn task_code_details_stay_private() {
+		let e = EngineError::TaskCode { kind: "sandbox".into(), detail: "row 3 is 42.0".into() };
+		assert!(e.to_string().contains("row 3"));
+		assert!(!e.public().contains("row 3"));
+		assert!(e.public().contains("sandbox"));
+		assert!(!EngineError::Executor("secret 7".into()).public().contains("secret"));
+		let d = EngineError::Dataset { name: "p".into(), reason: "too few rows".into() };
+		assert_eq!(d.public(), d.to_string());
+	}
 }

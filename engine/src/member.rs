@@ -84,7 +84,7 @@ impl MemberDriver {
 								// Best effort: the requester learns why, or sees a non-joiner.
 								let _ = self.transport.send(
 									from,
-									Message::Decline { task: key.0, round: key.1, reason: reason.to_string() },
+									Message::Decline { task: key.0, round: key.1, reason: reason.public() },
 								);
 							}
 							self.failures.push((key.0, key.1, reason.to_string()));
@@ -112,6 +112,13 @@ impl MemberDriver {
 				self.failures.push((key.0, key.1, e.to_string()));
 				if let Some(work) = self.rounds.get_mut(&key) {
 					work.stage = Stage::Over;
+					if !matches!(e, EngineError::RoundFailed { .. }) {
+						// Best effort: the requester learns why this member left.
+						let _ = self.transport.send(
+							work.owner,
+							Message::Decline { task: key.0, round: key.1, reason: e.public() },
+						);
+					}
 				}
 			}
 		}

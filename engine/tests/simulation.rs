@@ -227,3 +227,29 @@ proptest! {
 		prop_assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
 	}
 }
+
+struct LeaksInErrors;
+
+impl Executor for LeaksInErrors {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		Err(EngineError::TaskCode { kind: "error in task code".into(), detail: "ValueError: 17.25 at row 3".into() })
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("members do not reduce".into()))
+	}
+}
+
+#[test]
+fn a_member_whose_code_fails_tells_the_requester_the_kind_but_not_the_detail() {
+	let mut members: Vec<_> = (0..3).map(|i| member(data(i), None)).collect();
+	members.push(SimMember { executor: Box::new(LeaksInErrors), datasets: Box::new(Holds("values")), drop_at: None });
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	let pooled: Vec<f64> = (0..3).flat_map(data).collect();
+	let (variance, _) = result(&report.outcome);
+	assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
+	let told: Vec<_> = report.progress.iter().filter(|l| l.contains("declined")).collect();
+	assert!(told.iter().any(|l| l.contains("task code failed (error in task code)")), "{told:?}");
+	assert!(report.progress.iter().all(|l| !l.contains("17.25")), "{:?}", report.progress);
+	assert!(report.member_failures[3].iter().any(|f| f.contains("17.25")), "the holder keeps the detail");
+}

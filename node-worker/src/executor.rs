@@ -47,7 +47,20 @@ pub enum ExecError {
 
 impl From<ExecError> for EngineError {
 	fn from(e: ExecError) -> Self {
-		EngineError::Executor(e.to_string())
+		let kind = match &e {
+			ExecError::Spawn(_) => "could not start",
+			ExecError::Package(_) => "package refused",
+			ExecError::Task { kind, .. } => match kind.as_str() {
+				"policy" => "refused by the task's own policy check",
+				"sandbox" => "sandbox violation",
+				"resources" => "resource limit",
+				"protocol" => "protocol error",
+				_ => "error in task code",
+			},
+			ExecError::Timeout(_) => "wall-time limit",
+			ExecError::Died(_) => "process died",
+		};
+		EngineError::TaskCode { kind: kind.to_string(), detail: e.to_string() }
 	}
 }
 

@@ -40,6 +40,18 @@ pub enum EngineError {
 		/// The full message, for the holder only.
 		detail: String,
 	},
+	/// Members left the round (declined or failed) until fewer than the
+	/// threshold remain: the round cannot succeed, so the requester stops
+	/// at once instead of waiting for the deadline.
+	#[error("round {round}: only {remaining} members can still take part, fewer than the threshold of {threshold}")]
+	Abandoned {
+		/// The round.
+		round: u32,
+		/// Members that joined and have not left.
+		remaining: usize,
+		/// The secret-sharing threshold.
+		threshold: u32,
+	},
 	/// A dataset is missing or refused by the holder's policy.
 	#[error("dataset {name}: {reason}")]
 	Dataset {
@@ -63,6 +75,10 @@ impl EngineError {
 		match self {
 			EngineError::TaskCode { kind, .. } => format!("its task code failed ({kind}); details are in its own log"),
 			EngineError::Executor(_) => "its task code failed; details are in its own log".to_string(),
+			// The value itself is the member's data.
+			EngineError::SecAgg(delta_secagg::Error::OutOfRange { index, max, .. }) => {
+				format!("its output at index {index} is outside the encoding's range of ±{max}")
+			},
 			other => other.to_string(),
 		}
 	}
@@ -81,5 +97,7 @@ mod tests {
 		assert!(!EngineError::Executor("secret 7".into()).public().contains("secret"));
 		let d = EngineError::Dataset { name: "p".into(), reason: "too few rows".into() };
 		assert_eq!(d.public(), d.to_string());
+		let range = EngineError::SecAgg(delta_secagg::Error::OutOfRange { value: 1234.5, index: 2, max: 100.0 });
+		assert!(!range.public().contains("1234"), "{}", range.public());
 	}
 }

@@ -184,6 +184,13 @@ impl RequesterDriver {
 		if let Phase::Failed(reason) = round.state.phase {
 			return Err(EngineError::RoundFailed { round: self.round, reason });
 		}
+		if round.state.phase >= Phase::ShareKeys && round.state.phase < Phase::Done {
+			let remaining = round.members.iter().filter(|m| !self.run.declines.contains_key(&m.account)).count();
+			let threshold = round.state.params.threshold;
+			if remaining < threshold as usize {
+				return Err(EngineError::Abandoned { round: self.round, remaining, threshold });
+			}
+		}
 		let announcement = self.run.step.clone().ok_or_else(|| ledger_refusal("round", "no announcement"))?;
 		if round.state.phase >= Phase::ShareKeys && self.run.aggregator.is_none() {
 			let seed = round.seed.ok_or_else(|| ledger_refusal("share keys", "no graph seed"))?;

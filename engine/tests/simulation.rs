@@ -195,7 +195,16 @@ fn outputs_out_of_the_encodings_range_are_refused_not_wrapped() {
 	// and the round fails rather than return a wrong sum.
 	let members: Vec<_> = (0..5).map(|_| member(vec![2f64.powi(40)], None)).collect();
 	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
-	assert!(matches!(&report.outcome, Outcome::Failed(r) if r.contains("TooFewMasked")), "{:?}", report.outcome);
+	// Every member leaves, so the requester stops at once; it learns the
+	// index and the bound, never the value (the member's data).
+	match &report.outcome {
+		Outcome::Failed(r) => {
+			assert!(r.contains("fewer than the threshold"), "{r}");
+			assert!(r.contains("index 0 is outside the encoding's range"), "{r}");
+			assert!(!r.contains("1099511627776"), "{r}");
+		},
+		other => panic!("expected a failure, got {other:?}"),
+	}
 	assert!(report.member_failures[0].iter().any(|f| f.contains("outside")), "{:?}", report.member_failures[0]);
 }
 
@@ -252,4 +261,22 @@ fn a_member_whose_code_fails_tells_the_requester_the_kind_but_not_the_detail() {
 	assert!(told.iter().any(|l| l.contains("task code failed (error in task code)")), "{told:?}");
 	assert!(report.progress.iter().all(|l| !l.contains("17.25")), "{:?}", report.progress);
 	assert!(report.member_failures[3].iter().any(|f| f.contains("17.25")), "the holder keeps the detail");
+}
+
+#[test]
+fn when_failing_members_leave_fewer_than_the_threshold_the_task_stops_at_once() {
+	let mut members: Vec<_> = (0..2).map(|i| member(data(i), None)).collect();
+	for _ in 0..2 {
+		members.push(SimMember { executor: Box::new(LeaksInErrors), datasets: Box::new(Holds("values")), drop_at: None });
+	}
+	let mut settings = SimSettings::new(mean_step(), 3);
+	settings.threshold = Some(3);
+	settings.phase_ms = 10_000;
+	let report = run(settings, Box::new(RequesterCode), members).unwrap();
+	match &report.outcome {
+		Outcome::Failed(reason) => assert!(reason.contains("fewer than the threshold of 3"), "{reason}"),
+		other => panic!("expected a failure, got {other:?}"),
+	}
+	// Well before the compute phase's deadline.
+	assert!(report.ledger_ms < 10_000, "{} ms", report.ledger_ms);
 }

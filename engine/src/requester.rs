@@ -7,7 +7,10 @@
 //! commitment to exactly those bytes, and only members the ledger shows as
 //! revealed are unmasked with.
 
-use std::collections::BTreeMap;
+use std::{
+	collections::BTreeMap,
+	time::{Duration, Instant},
+};
 
 use delta_coordinator::types::{AccountId, Call, Event, RoundInfo, TaskId, H256};
 use delta_primitives::{
@@ -71,6 +74,29 @@ struct RoundRun {
 	masked_closed: bool,
 	contributors: usize,
 	declines: BTreeMap<AccountId, String>,
+	waiting_since: Option<Instant>,
+}
+
+/// How long the requester waits, once the ledger holds a member's
+/// commitment, for the message itself: the member sends it before it
+/// commits, but the peer network may deliver it after the ledger call.
+const MESSAGE_GRACE: Duration = Duration::from_secs(10);
+
+impl RoundRun {
+	/// Whether to wait for messages still missing (within the grace
+	/// period) before closing a phase.
+	fn wait_for(&mut self, missing: bool) -> bool {
+		if !missing {
+			self.waiting_since = None;
+			return false;
+		}
+		let since = *self.waiting_since.get_or_insert_with(Instant::now);
+		if since.elapsed() < MESSAGE_GRACE {
+			return true;
+		}
+		self.waiting_since = None;
+		false
+	}
 }
 
 /// A requester's driver for one task: call [`RequesterDriver::step`] until
@@ -205,6 +231,12 @@ impl RequesterDriver {
 			self.run.aggregator = Some(aggregator);
 		}
 		if round.state.phase >= Phase::Compute && !self.run.shares_closed {
+			let missing = committed(&round, MemberStatus::Shared, |m| m.shares)
+				.iter()
+				.any(|(who, _)| !self.run.shares.contains_key(who));
+			if self.run.wait_for(missing) {
+				return Ok(());
+			}
 			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("compute", "no aggregator"))?;
 			for m in committed(&round, MemberStatus::Shared, |m| m.shares) {
 				if let Some(body) = self.run.shares.remove(&m.0) {
@@ -225,6 +257,12 @@ impl RequesterDriver {
 			self.run.shares_closed = true;
 		}
 		if round.state.phase >= Phase::Unmask && !self.run.masked_closed {
+			let missing = committed(&round, MemberStatus::Masked, |m| m.masked)
+				.iter()
+				.any(|(who, _)| !self.run.masked.contains_key(who));
+			if self.run.wait_for(missing) {
+				return Ok(());
+			}
 			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("unmask", "no aggregator"))?;
 			let mut accepted = 0;
 			for m in committed(&round, MemberStatus::Masked, |m| m.masked) {
@@ -245,6 +283,13 @@ impl RequesterDriver {
 			self.run.masked_closed = true;
 		}
 		if round.state.phase == Phase::Done && round.result.is_none() {
+			let missing = round
+				.members
+				.iter()
+				.any(|m| m.status == MemberStatus::Revealed && !self.run.unmask.contains_key(&m.account));
+			if self.run.wait_for(missing) {
+				return Ok(());
+			}
 			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("finish", "no aggregator"))?;
 			for m in round.members.iter().filter(|m| m.status == MemberStatus::Revealed) {
 				if let Some(body) = self.run.unmask.remove(&m.account) {

@@ -9,7 +9,9 @@
 //!   scratch folder; where the kernel supports it, TCP bind/connect and
 //!   signals to processes outside the sandbox are refused as well;
 //! - resource limits: address space, CPU time, file size, open files, no
-//!   core dumps; and death with the worker (`PR_SET_PDEATHSIG`).
+//!   core dumps. (Not `PR_SET_PDEATHSIG`: it fires when the spawning
+//!   *thread* ends, and the API spawns from short-lived blocking threads.
+//!   A runner ends on its own when the worker dies: its stdin closes.)
 //!
 //! The runner (`delta._runner`) adds a second layer in Python (audit hooks
 //! with clear messages) and the static check refuses most attempts before
@@ -221,7 +223,6 @@ pub fn confine(command: &mut Command, profile: &Profile) -> Result<impl Drop, Sa
 			if libc::setsid() < 0 {
 				return Err(io::Error::last_os_error());
 			}
-			libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
 			let netns = libc::unshare(libc::CLONE_NEWNET) == 0 ||
 				libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0;
 			if !netns && !landlock_net {

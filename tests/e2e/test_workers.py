@@ -1,0 +1,236 @@
+"""Three real `delta-worker` processes on loopback, on both ledgers (a
+`delta-chain --dev` node and a `delta-coordinator`), driven through the
+SDK's `delta.Client` exactly as a requester would: answers equal pandas on
+the pooled (cleaned) data, a member killed mid-round leaves the survivors'
+exact answer, restarts keep finished results and fail interrupted tasks
+cleanly, a holder's policy declines with a reason the requester sees,
+sandbox escapes fail without hurting the workers, and the API refuses
+callers without the token."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import worker_tasks
+from workers import Worker, patients
+
+import delta
+from coordinator import Coordinator
+from devnet import Node
+
+LEDGERS = ["coordinator", "chain"]
+ROWS = [240, 300, 360]
+PHASE_TIMEOUT_S = 10
+
+
+def cleaned(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the workers' cleaning rules leave (see workers.PATIENT_COLUMNS)."""
+    kept = frame[(frame["age"] >= 0) & (frame["age"] <= 120) & frame["bmi"].notna()]
+    return kept.reset_index(drop=True)
+
+
+@dataclass
+class Network:
+    kind: str
+    workers: list[Worker]
+    frames: list[pd.DataFrame]
+
+    def client(self, i: int = 0) -> delta.Client:
+        return delta.Client(self.workers[i].api, self.workers[i].token)
+
+    def pooled(self, members: list[int]) -> pd.DataFrame:
+        return pd.concat([cleaned(self.frames[i]) for i in members], ignore_index=True)
+
+
+@pytest.fixture(scope="module", params=LEDGERS)
+def network(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Network]:
+    kind: str = request.param
+    root = tmp_path_factory.mktemp(f"workers-{kind}")
+    frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
+    with ExitStack() as stack:
+        if kind == "chain":
+            node = stack.enter_context(
+                Node(["--dev", "--empty-block-interval", "1000"], name="workers")
+            )
+            url, suris = node.ws_url, ["//Alice", "//Bob", "//Charlie"]
+        else:
+            coordinator = stack.enter_context(Coordinator(root / "coordinator.sqlite"))
+            url, suris = coordinator.url, [None, None, None]
+        workers = []
+        for i in range(3):
+            w = Worker(
+                root / f"w{i}", f"holder-{i}", kind, url, frames[i], suri=suris[i], block_ms=1000
+            )
+            config = (
+                (w.folder / "worker.toml")
+                .read_text()
+                .replace("memory_mb = 4096", "memory_mb = 2048")
+            )
+            if i == 2:
+                # This holder allows shorter tasks than the others.
+                config = config.replace("max_rounds = 64", "max_rounds = 8")
+            (w.folder / "worker.toml").write_text(config)
+            workers.append(stack.enter_context(w))
+        yield Network(kind, workers, frames)
+
+
+def close(a: float, b: float) -> bool:
+    # Fixed-point encoding with 24 fractional bits: ~6e-8 per summand.
+    return bool(np.isclose(a, b, rtol=1e-7, atol=1e-6))
+
+
+def test_a_query_through_three_workers_equals_pandas_on_the_pooled_data(network: Network) -> None:
+    started = time.monotonic()
+    handle = network.client().submit(worker_tasks.Summary)
+    result = handle.wait(timeout=120, progress=False)
+    elapsed = time.monotonic() - started
+    pooled = network.pooled([0, 1, 2])
+    assert result["n"] == len(pooled)
+    assert close(result["age"], pooled["age"].mean())
+    assert close(result["bmi"], pooled["bmi"].mean())
+    assert close(result["sbp_var"], pooled["sbp"].var())
+    status = handle.status()
+    assert status.state == "done" and status.ledger_task is not None
+    assert any("3 members joined" in line for line in status.progress), status.progress
+    # The result is also what the API returns later, from the state database.
+    assert network.client().task(handle.id).result() == result
+    print(f"{network.kind}: submit to result {elapsed:.2f} s")
+
+
+def test_the_api_refuses_callers_without_the_token(network: Network) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "delta_list", "params": {}}).encode()
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": network.workers[0].token},
+    ):
+        request = urllib.request.Request(
+            network.workers[0].api,
+            data=body,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+    with pytest.raises(delta.ClientError, match="token"):
+        delta.Client(network.workers[0].api, "not-the-token").tasks()
+    # The right token works, and datasets show schemas, never values.
+    datasets = network.client().datasets()
+    assert datasets == [
+        {
+            "name": "patients",
+            "columns": [
+                {"name": "age", "type": "float"},
+                {"name": "bmi", "type": "float"},
+                {"name": "sbp", "type": "float"},
+                {"name": "sex", "type": "category"},
+            ],
+        }
+    ]
+
+
+def test_a_holder_declines_a_task_its_policy_refuses_and_the_requester_sees_why(
+    network: Network,
+) -> None:
+    handle = network.client().submit(
+        worker_tasks.LongSummary, min_members=2, phase_timeout_s=PHASE_TIMEOUT_S
+    )
+    result = handle.wait(timeout=120, progress=False)
+    pooled = network.pooled([0, 1])
+    assert result["n"] == len(pooled)
+    assert close(result["age"], pooled["age"].mean())
+    reasons = [line for line in handle.status().progress if "declined" in line]
+    assert reasons and all(network.workers[2].account in line for line in reasons), reasons
+    assert "the task may run 20 rounds; this holder allows at most 8" in reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("task", "kind", "holder_log"),
+    [
+        (worker_tasks.Escape, "sandbox violation", "sandbox: network"),
+        (worker_tasks.EscapeRead, "sandbox violation", "sandbox:"),
+        (worker_tasks.EscapeWrite, "sandbox violation", "sandbox:"),
+        (worker_tasks.EscapeSpawn, "sandbox violation", "sandbox:"),
+        (worker_tasks.EscapeMemory, "resource limit", "MemoryError"),
+    ],
+)
+def test_sandbox_escapes_fail_and_the_workers_stay_healthy(
+    network: Network, task: type, kind: str, holder_log: str
+) -> None:
+    escaped = Path("/tmp/delta-escape.csv")
+    escaped.unlink(missing_ok=True)
+    before = [len(w.log) for w in network.workers]
+    handle = network.client().submit(task, phase_timeout_s=PHASE_TIMEOUT_S)
+    with pytest.raises(delta.TaskFailed) as failed:
+        handle.wait(timeout=120, progress=False)
+    assert f"task code failed ({kind})" in failed.value.reason, failed.value.reason
+    # The requester learns the kind; the detail stays in each holder's log.
+    assert "/etc/passwd" not in failed.value.reason
+    for w, seen in zip(network.workers, before, strict=True):
+        assert w.alive(), f"{w.name} died"
+        assert any(holder_log in line for line in w.log[seen:]), "".join(w.log[seen:])
+    assert not escaped.exists()
+
+
+def wait_for_line(handle: delta.TaskHandle, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in handle.status().progress):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {text!r} in {handle.status().progress}")
+
+
+def test_a_member_killed_during_a_round_leaves_the_survivors_exact_answer(network: Network) -> None:
+    victim = network.workers[2]
+    handle = network.client().submit(
+        worker_tasks.SlowMean, min_members=2, phase_timeout_s=PHASE_TIMEOUT_S
+    )
+    wait_for_line(handle, "3 members joined", 60)
+    time.sleep(0.5)
+    victim.kill()
+    result = handle.wait(timeout=120, progress=False)
+    pooled = network.pooled([0, 1])
+    assert result["n"] == len(pooled) and result["members"] == 2
+    assert close(result["mean"], pooled["age"].mean())
+    # Restarted on the same folder, it takes part again.
+    victim.start()
+    again = network.client().submit(worker_tasks.Summary).wait(timeout=120, progress=False)
+    assert again["n"] == len(network.pooled([0, 1, 2]))
+
+
+def test_a_restarted_requester_keeps_finished_results_and_fails_interrupted_tasks(
+    network: Network,
+) -> None:
+    requester = network.workers[0]
+    client = network.client()
+    finished = client.submit(worker_tasks.Summary)
+    first = finished.wait(timeout=120, progress=False)
+    interrupted = client.submit(worker_tasks.SlowMean, phase_timeout_s=PHASE_TIMEOUT_S)
+    wait_for_line(interrupted, "3 members joined", 60)
+    requester.kill()
+    requester.start()
+    client = network.client()
+    assert client.task(finished.id).result() == first
+    status = client.task(interrupted.id).status()
+    assert status.state == "failed"
+    assert (
+        status.error is not None and "the worker stopped while the task was running" in status.error
+    )
+    with pytest.raises(delta.TaskFailed):
+        client.task(interrupted.id).result()
+    # The network carries on: a new task through the restarted worker.
+    again = client.submit(worker_tasks.Summary).wait(timeout=120, progress=False)
+    assert again == first

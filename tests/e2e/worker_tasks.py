@@ -1,0 +1,104 @@
+"""Tasks the worker end-to-end tests submit. This whole file travels as the
+task package (and passes the static check), so it holds task code only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import delta
+
+
+class Summary(delta.Analytics):
+    """Counts, means and a variance over the cleaned `patients` data."""
+
+    dataset = "patients"
+    max_rounds = 4
+
+    def execute(self, df: Any) -> Any:
+        return {
+            "n": df["age"].count(),
+            "age": df["age"].mean(),
+            "bmi": df["bmi"].mean(),
+            "sbp_var": df["sbp"].var(),
+        }
+
+
+class LongSummary(Summary):
+    """The same query, declaring more rounds than some holders allow."""
+
+    max_rounds = 20
+
+
+class SlowMean(delta.MapReduce):
+    """The mean age, with a `map` that keeps the CPU busy for a while, so a
+    test can stop a member in the middle of a round."""
+
+    dataset = "patients"
+    max_rounds = 1
+
+    def start(self) -> delta.Step:
+        return delta.Step("mean", {"sum": 1, "n": 1}, {"spin": 6000})
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+        m = np.ones((200, 200))
+        for _ in range(int(step.params["spin"])):
+            m = np.tanh(m @ m / 200.0)
+        return {"sum": df["age"].sum() + 0.0 * float(m[0, 0]), "n": len(df)}
+
+    def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Done:
+        return delta.Done(
+            {
+                "mean": float(sums["sum"][0] / sums["n"][0]),
+                "n": int(round(sums["n"][0])),
+                "members": members,
+            }
+        )
+
+
+class Escape(delta.MapReduce):
+    """Tries to get out of the sandbox in the way `attack` names."""
+
+    dataset = "patients"
+    max_rounds = 1
+    attack = "network"
+
+    def start(self) -> delta.Step:
+        return delta.Step("escape", {"x": 1}, {"attack": self.attack})
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+        attack = step.params["attack"]
+        method = "to_" + "csv"
+        if attack == "network":
+            pd.Series([1]).agg(method, path_or_buf="http://127.0.0.1:9/steal")
+        elif attack == "read":
+            pd.Series([1]).agg(method, path_or_buf="/etc/passwd", mode="r")
+        elif attack == "write":
+            pd.Series([1]).agg(method, path_or_buf="/tmp/delta-escape.csv")
+        elif attack == "spawn":
+            pd.show_versions()
+        elif attack == "memory":
+            hog = np.ones(int(3e9 / 8))
+            return {"x": float(hog[-1])}
+        return {"x": 1.0}
+
+    def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Done:
+        return delta.Done(float(sums["x"][0]))
+
+
+class EscapeRead(Escape):
+    attack = "read"
+
+
+class EscapeWrite(Escape):
+    attack = "write"
+
+
+class EscapeSpawn(Escape):
+    attack = "spawn"
+
+
+class EscapeMemory(Escape):
+    attack = "memory"

@@ -26,7 +26,7 @@ from workers import Worker, patients
 
 import delta
 from coordinator import Coordinator
-from devnet import Node
+from devnet import Node, free_port
 
 LEDGERS = ["coordinator", "chain"]
 ROWS = [240, 300, 360]
@@ -44,6 +44,7 @@ class Network:
     kind: str
     workers: list[Worker]
     frames: list[pd.DataFrame]
+    ledger: Node | Coordinator
 
     def client(self, i: int = 0) -> delta.Client:
         return delta.Client(self.workers[i].api, self.workers[i].token)
@@ -64,10 +65,12 @@ def network(
             node = stack.enter_context(
                 Node(["--dev", "--empty-block-interval", "1000"], name="workers")
             )
+            ledger: Node | Coordinator = node
             url, suris = node.ws_url, ["//Alice", "//Bob", "//Charlie"]
         else:
-            coordinator = stack.enter_context(Coordinator(root / "coordinator.sqlite"))
-            url, suris = coordinator.url, [None, None, None]
+            listen = f"127.0.0.1:{free_port()}"
+            ledger = stack.enter_context(Coordinator(root / "coordinator.sqlite", listen=listen))
+            url, suris = ledger.url, [None, None, None]
         workers = []
         for i in range(3):
             w = Worker(
@@ -83,7 +86,7 @@ def network(
                 config = config.replace("max_rounds = 64", "max_rounds = 8")
             (w.folder / "worker.toml").write_text(config)
             workers.append(stack.enter_context(w))
-        yield Network(kind, workers, frames)
+        yield Network(kind, workers, frames, ledger)
 
 
 def close(a: float, b: float) -> bool:
@@ -234,3 +237,15 @@ def test_a_restarted_requester_keeps_finished_results_and_fails_interrupted_task
     # The network carries on: a new task through the restarted worker.
     again = client.submit(worker_tasks.Summary).wait(timeout=120, progress=False)
     assert again == first
+
+
+def test_workers_carry_on_after_the_ledger_restarts(network: Network) -> None:
+    before = network.client().submit(worker_tasks.Summary).wait(timeout=120, progress=False)
+    if isinstance(network.ledger, Node):
+        network.ledger.stop(keep_data=True)
+    else:
+        network.ledger.stop()
+    network.ledger.start()
+    after = network.client().submit(worker_tasks.Summary).wait(timeout=180, progress=False)
+    assert after == before
+    assert all(w.alive() for w in network.workers)

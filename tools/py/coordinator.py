@@ -41,8 +41,11 @@ class RpcError(RuntimeError):
 class Coordinator:
     """One `delta-coordinator` process on a free loopback port."""
 
-    def __init__(self, db: Path, extra: list[str] | None = None) -> None:
+    def __init__(
+        self, db: Path, extra: list[str] | None = None, listen: str = "127.0.0.1:0"
+    ) -> None:
         self.db = db
+        self.listen = listen
         self.extra = extra or []
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -61,7 +64,7 @@ class Coordinator:
         self.stop()
 
     def start(self, timeout: float = 30.0) -> None:
-        args = [coordinator_binary(), "--db", str(self.db), "--listen", "127.0.0.1:0", *self.extra]
+        args = [coordinator_binary(), "--db", str(self.db), "--listen", self.listen, *self.extra]
         self.proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )

@@ -117,8 +117,9 @@ class Node:
                 self.rpc_port = int(m.group(2))
                 self._ready.set()
 
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """Stop the node (SIGINT, SIGKILL after `timeout`); return its exit code."""
+    def stop(self, timeout: float = 30.0, keep_data: bool = False) -> int | None:
+        """Stop the node (SIGINT, SIGKILL after `timeout`); return its exit
+        code. Its database is deleted unless `keep_data` (to restart it)."""
         code = None
         if self.process is not None and self.process.poll() is None:
             try:
@@ -131,7 +132,8 @@ class Node:
                 code = self.process.wait()
         elif self.process is not None:
             code = self.process.returncode
-        shutil.rmtree(self.base_path, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.base_path, ignore_errors=True)
         return code
 
     @property

@@ -11,9 +11,10 @@ FEATURES := --features delta-chain/runtime-benchmarks
 CARGO := cargo
 NODE := $(CARGO_TARGET_DIR)/debug/delta-chain
 COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
+WORKER := $(CARGO_TARGET_DIR)/debug/delta-worker
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build sdk test test-rust test-python test-e2e demo weights clean-chain-data
+.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers weights clean-chain-data
 
 setup:
 	@bash scripts/setup.sh
@@ -41,10 +42,21 @@ test-e2e: build
 ## end-to-end tests against real `delta-chain` processes.
 test: test-rust test-python test-e2e
 
-## Start a dev chain, register sample data holders, commit a dataset with a
-## proof, stop; then a federated query through the engine beside pandas.
+## Start a dev chain and three hospitals' delta-workers (which register
+## themselves), commit a dataset with a zero-knowledge proof, and run a
+## federated statistics query through delta.Client, beside pandas on the
+## pooled data; then the same query with a delta-coordinator and fresh
+## workers. Fails if an answer differs from pandas.
 demo: build sdk
-	DELTA_CHAIN_BIN=$(NODE) python3 scripts/demo.py
+	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) \
+		python3 scripts/demo.py
+
+## Submit-to-result time of a one-round query with 3 and 10 workers, on the
+## coordinator and on a dev chain (RUNS=3 timed runs after one warm-up).
+RUNS ?= 3
+bench-workers: build sdk
+	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) \
+		python3 scripts/bench_workers.py --runs $(RUNS)
 
 ## Regenerate a pallet's weights.rs on this machine
 ## (PALLET=pallet_delta_identity, pallet_delta_task or pallet_delta_zk_verify).

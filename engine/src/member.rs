@@ -99,10 +99,10 @@ impl MemberDriver {
 					}
 				},
 				// Only requesters receive these; a member ignores them.
-				Message::ShareKeys { .. } |
-				Message::Masked { .. } |
-				Message::Unmask { .. } |
-				Message::Decline { .. } => {},
+				Message::ShareKeys { .. }
+				| Message::Masked { .. }
+				| Message::Unmask { .. }
+				| Message::Decline { .. } => {},
 			}
 		}
 		let keys: Vec<_> = self.rounds.keys().copied().collect();
@@ -114,10 +114,9 @@ impl MemberDriver {
 					work.stage = Stage::Over;
 					if !matches!(e, EngineError::RoundFailed { .. }) {
 						// Best effort: the requester learns why this member left.
-						let _ = self.transport.send(
-							work.owner,
-							Message::Decline { task: key.0, round: key.1, reason: e.public() },
-						);
+						let _ = self
+							.transport
+							.send(work.owner, Message::Decline { task: key.0, round: key.1, reason: e.public() });
 					}
 				}
 			}

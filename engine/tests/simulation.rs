@@ -267,7 +267,11 @@ fn a_member_whose_code_fails_tells_the_requester_the_kind_but_not_the_detail() {
 fn when_failing_members_leave_fewer_than_the_threshold_the_task_stops_at_once() {
 	let mut members: Vec<_> = (0..2).map(|i| member(data(i), None)).collect();
 	for _ in 0..2 {
-		members.push(SimMember { executor: Box::new(LeaksInErrors), datasets: Box::new(Holds("values")), drop_at: None });
+		members.push(SimMember {
+			executor: Box::new(LeaksInErrors),
+			datasets: Box::new(Holds("values")),
+			drop_at: None,
+		});
 	}
 	let mut settings = SimSettings::new(mean_step(), 3);
 	settings.threshold = Some(3);

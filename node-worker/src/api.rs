@@ -8,7 +8,7 @@
 //! - `delta_result {id}` -> `{result}` (the task's result, JSON as the SDK encodes it)
 //! - `delta_logs {id, from}` -> `{lines, next}`; subscription `delta_subscribeLogs {id}`
 //! - `delta_datasets {}`: names and schemas of the shared datasets, never their data
-//! - `delta_info {}`: this worker's account, name and ledger
+//! - `delta_info {}`: this worker's account and name
 
 use std::{
 	future::Future,
@@ -143,36 +143,40 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 			.map(|(name, columns)| json!({ "name": name, "columns": columns }))
 			.collect::<Vec<_>>())
 	})?;
-	m.register_method("delta_info", |_, w, _| {
-		json!({ "account": w.ledger.account().to_ss58(), "name": w.name })
-	})?;
-	m.register_subscription("delta_subscribeLogs", "delta_log", "delta_unsubscribeLogs", |p, pending, w, _| async move {
-		let IdParam { id } = match p.parse() {
-			Ok(v) => v,
-			Err(e) => {
-				pending.reject(invalid(e)).await;
-				return Ok(());
-			},
-		};
-		if let Err(e) = status(&w, &id) {
-			pending.reject(e).await;
-			return Ok(());
-		}
-		let sink = pending.accept().await?;
-		let mut from = 0;
-		loop {
-			let lines = w.state.logs(&id, from).map_err(|e| e.to_string())?;
-			for l in &lines {
-				sink.send(SubscriptionMessage::from_json(l)?).await?;
-				from = l.seq + 1;
-			}
-			let finished = w.state.get(&id).map_err(|e| e.to_string())?.map(|s| s.state != "running").unwrap_or(true);
-			if finished && lines.is_empty() {
+	m.register_method("delta_info", |_, w, _| json!({ "account": w.ledger.account().to_ss58(), "name": w.name }))?;
+	m.register_subscription(
+		"delta_subscribeLogs",
+		"delta_log",
+		"delta_unsubscribeLogs",
+		|p, pending, w, _| async move {
+			let IdParam { id } = match p.parse() {
+				Ok(v) => v,
+				Err(e) => {
+					pending.reject(invalid(e)).await;
+					return Ok(());
+				},
+			};
+			if let Err(e) = status(&w, &id) {
+				pending.reject(e).await;
 				return Ok(());
 			}
-			tokio::time::sleep(Duration::from_millis(200)).await;
-		}
-	})?;
+			let sink = pending.accept().await?;
+			let mut from = 0;
+			loop {
+				let lines = w.state.logs(&id, from).map_err(|e| e.to_string())?;
+				for l in &lines {
+					sink.send(SubscriptionMessage::from_json(l)?).await?;
+					from = l.seq + 1;
+				}
+				let finished =
+					w.state.get(&id).map_err(|e| e.to_string())?.map(|s| s.state != "running").unwrap_or(true);
+				if finished && lines.is_empty() {
+					return Ok(());
+				}
+				tokio::time::sleep(Duration::from_millis(200)).await;
+			}
+		},
+	)?;
 	Ok(m)
 }
 
@@ -246,11 +250,7 @@ where
 /// Serves the API on `addr` with `token`.
 pub async fn serve(worker: Arc<Worker>, addr: SocketAddr, token: String) -> anyhow::Result<(SocketAddr, ServerHandle)> {
 	let middleware = tower::ServiceBuilder::new().layer(BearerLayer { expected: Arc::new(token) });
-	let server = Server::builder()
-		.set_http_middleware(middleware)
-		.max_request_body_size(16 << 20)
-		.build(addr)
-		.await?;
+	let server = Server::builder().set_http_middleware(middleware).max_request_body_size(16 << 20).build(addr).await?;
 	let bound = server.local_addr()?;
 	let handle = server.start(rpc_module(worker)?);
 	Ok((bound, handle))

@@ -79,6 +79,11 @@ pub struct Config {
 	pub datasets: BTreeMap<String, DatasetConfig>,
 }
 
+/// `a/./b` -> `a/b` (no symlinks resolved, nothing read).
+fn normalise(p: &Path) -> PathBuf {
+	p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+}
+
 fn default_data_dir() -> PathBuf {
 	PathBuf::from(".")
 }
@@ -216,10 +221,11 @@ pub struct DatasetConfig {
 	/// Whether tasks may use it.
 	#[serde(default = "default_true")]
 	pub share: bool,
-	/// Declared columns with their types and cleaning rules; only these
-	/// are visible to tasks. Empty: every column, as read.
+	/// Declared columns with their types and cleaning rules, in the order
+	/// tasks see them; only these are visible to tasks. Empty: every
+	/// column, as read.
 	#[serde(default)]
-	pub columns: BTreeMap<String, toml::Value>,
+	pub columns: toml::Table,
 	/// Column names of a 2-D NPY (or NPZ) array.
 	#[serde(default)]
 	pub npy_columns: Vec<String>,
@@ -263,7 +269,10 @@ impl Config {
 		let mut config: Config = toml::from_str(&text)
 			.map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
 		config.apply(overrides);
-		let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+		// Absolute, so that task processes (which run in their own scratch
+		// folders) and later chdirs see the same files.
+		let base = std::path::absolute(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+			.map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
 		config.resolve(&base);
 		config.check()?;
 		Ok(config)
@@ -303,6 +312,7 @@ impl Config {
 			}
 		};
 		join(&mut self.data_dir, base);
+		self.data_dir = normalise(&self.data_dir);
 		let data = self.data_dir.clone();
 		join(&mut self.api.token_file, &data);
 		join(&mut self.p2p.key_file, &data);
@@ -360,7 +370,10 @@ impl Config {
 			}
 			if let Some(f) = &d.format {
 				if !["csv", "parquet", "npy", "npz"].contains(&f.as_str()) {
-					return Err(invalid(&format!("datasets.{name}.format"), format!("{f:?} is not csv, parquet, npy or npz")));
+					return Err(invalid(
+						&format!("datasets.{name}.format"),
+						format!("{f:?} is not csv, parquet, npy or npz"),
+					));
 				}
 			}
 		}
@@ -368,19 +381,14 @@ impl Config {
 	}
 
 	/// The dataset preparation spec the SDK's `delta._runner prepare`
-	/// reads (see `delta.datasets`).
-	pub fn dataset_spec(&self, name: &str) -> Option<serde_json::Value> {
+	/// reads (see `delta.datasets`), as JSON text with the columns in their
+	/// declared order.
+	pub fn dataset_spec(&self, name: &str) -> Option<String> {
 		let d = self.datasets.get(name)?;
-		let columns: serde_json::Map<String, serde_json::Value> = d
-			.columns
-			.iter()
-			.map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
-			.collect();
 		let mut spec = serde_json::json!({
 			"name": name,
 			"path": d.path,
 			"format": d.format,
-			"columns": columns,
 		});
 		// Only for array files; the preparation refuses them elsewhere.
 		if !d.npy_columns.is_empty() {
@@ -389,7 +397,17 @@ impl Config {
 		if let Some(key) = &d.npz_key {
 			spec["npz_key"] = serde_json::json!(key);
 		}
-		Some(spec)
+		let columns: Vec<String> = d
+			.columns
+			.iter()
+			.map(|(k, v)| {
+				let rule = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+				format!("{}:{rule}", serde_json::Value::String(k.clone()))
+			})
+			.collect();
+		let head = spec.to_string();
+		// `spec` is a non-empty JSON object: splice the ordered columns in.
+		Some(format!("{},\"columns\":{{{}}}}}", &head[..head.len() - 1], columns.join(",")))
 	}
 }
 
@@ -488,12 +506,14 @@ mod tests {
 	#[test]
 	fn the_template_loads_and_overrides_win() {
 		let dir = tempfile::tempdir().unwrap();
-		let text = template("a", LedgerKind::Coordinator, "ws://127.0.0.1:9000", "127.0.0.1:8787", "/ip4/127.0.0.1/tcp/4001");
+		let text =
+			template("a", LedgerKind::Coordinator, "ws://127.0.0.1:9000", "127.0.0.1:8787", "/ip4/127.0.0.1/tcp/4001");
 		let path = write(dir.path(), &text);
 		let config = Config::load(&path, &Overrides::default()).unwrap();
 		assert_eq!(config.ledger.kind, LedgerKind::Coordinator);
 		assert_eq!(config.api.token_file, dir.path().join("./api.token"));
-		let o = Overrides { ledger_url: Some("ws://10.0.0.1:1".into()), suri: Some("//Bob".into()), ..Default::default() };
+		let o =
+			Overrides { ledger_url: Some("ws://10.0.0.1:1".into()), suri: Some("//Bob".into()), ..Default::default() };
 		let config = Config::load(&path, &o).unwrap();
 		assert_eq!(config.ledger.url, "ws://10.0.0.1:1");
 		assert_eq!(config.identity.suri, "//Bob");
@@ -509,8 +529,22 @@ mod tests {
 			.replace("min_members = 2", "min_members = 1");
 		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
 		assert!(err.to_string().starts_with("policy.min_members:"), "{err}");
-		let text = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") + "\nsurprise = 1\n";
+		let text =
+			template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") + "\nsurprise = 1\n";
 		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
 		assert!(err.to_string().contains("unknown field `surprise`"), "{err}");
+	}
+
+	#[test]
+	fn paths_are_absolute_and_columns_keep_their_order() {
+		let dir = tempfile::tempdir().unwrap();
+		let text = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") +
+			"\n[datasets.p]\npath = \"p.csv\"\n[datasets.p.columns]\nsex = { type = \"category\" }\nage = { type = \"float\", min = 0 }\n";
+		let config = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap();
+		assert!(config.data_dir.is_absolute() && config.datasets["p"].path.is_absolute());
+		let spec: serde_json::Value = serde_json::from_str(&config.dataset_spec("p").unwrap()).unwrap();
+		assert_eq!(spec["columns"]["age"]["min"], 0);
+		let text = config.dataset_spec("p").unwrap();
+		assert!(text.find("\"sex\"").unwrap() < text.find("\"age\"").unwrap(), "{text}");
 	}
 }

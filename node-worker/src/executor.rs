@@ -10,7 +10,7 @@ use std::{
 	io::{BufRead, BufReader, Write},
 	path::{Path, PathBuf},
 	process::{Child, ChildStdin, Command, Stdio},
-	sync::{mpsc, Arc},
+	sync::{mpsc, Arc, Mutex},
 	time::{Duration, Instant},
 };
 
@@ -105,7 +105,9 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 		let mut read_dirs: Vec<PathBuf> =
 			v["dirs"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).map(PathBuf::from).collect();
 		// Shared libraries and the dynamic loader's configuration.
-		for d in ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache", "/usr/share/zoneinfo"] {
+		for d in
+			["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache", "/usr/share/zoneinfo"]
+		{
 			read_dirs.push(PathBuf::from(d));
 		}
 		if let Some(bin) = interpreter.parent() {
@@ -116,9 +118,9 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 
 	/// Runs the SDK's dataset preparation (the holder's own code on the
 	/// holder's own data: not sandboxed) and returns its report.
-	pub fn prepare_dataset(&self, spec: &Value, work: &Path, out: &Path) -> Result<Value, ExecError> {
-		let spec_path = work.join(format!("{}.spec.json", spec["name"].as_str().unwrap_or("dataset")));
-		std::fs::write(&spec_path, spec.to_string()).map_err(|e| ExecError::Spawn(e.to_string()))?;
+	pub fn prepare_dataset(&self, name: &str, spec: &str, work: &Path, out: &Path) -> Result<Value, ExecError> {
+		let spec_path = work.join(format!("{name}.spec.json"));
+		std::fs::write(&spec_path, spec).map_err(|e| ExecError::Spawn(e.to_string()))?;
 		let output = Command::new(&self.interpreter)
 			.args(["-I", "-m", "delta._runner", "prepare", "--spec"])
 			.arg(&spec_path)
@@ -252,8 +254,10 @@ impl Runner {
 
 	fn reply(&mut self) -> Result<Value, ExecError> {
 		match self.replies.recv_timeout(self.wall) {
-			Ok(line) => serde_json::from_str(&line)
-				.map_err(|_| ExecError::Task { kind: "protocol".into(), message: "the runner replied with non-JSON".into() }),
+			Ok(line) => serde_json::from_str(&line).map_err(|_| ExecError::Task {
+				kind: "protocol".into(),
+				message: "the runner replied with non-JSON".into(),
+			}),
 			Err(mpsc::RecvTimeoutError::Timeout) => {
 				self.kill();
 				Err(ExecError::Timeout(self.wall.as_secs()))
@@ -369,7 +373,12 @@ impl RequesterExecutor {
 	/// Starts the requester's process and asks for the package's facts and
 	/// first step; a package the runner refuses is refused here, before
 	/// anything reaches the ledger.
-	pub fn start(python: &Python, folder: &Path, package: &[u8], log: LogSink) -> Result<(Self, PackageInfo), ExecError> {
+	pub fn start(
+		python: &Python,
+		folder: &Path,
+		package: &[u8],
+		log: LogSink,
+	) -> Result<(Self, PackageInfo), ExecError> {
 		write_package(folder, package)?;
 		let mut runner = python.spawn(folder, &package_digest(package), None, log)?;
 		let info = runner.call(&json!({"op": "info"}))?;
@@ -403,13 +412,33 @@ pub struct MemberExecutor {
 	python: Arc<Python>,
 	datasets: Arc<Datasets>,
 	folder: PathBuf,
-	runners: HashMap<TaskId, Runner>,
+	runners: Arc<Mutex<HashMap<TaskId, Runner>>>,
 	packages: HashMap<TaskId, ([u8; 32], String)>,
 	log: Arc<dyn Fn(TaskId, &str) + Send + Sync>,
 }
 
-/// How long a member's task process may sit idle before it is stopped.
-const IDLE: Duration = Duration::from_secs(600);
+/// How long a member's task process may sit idle before it is stopped and
+/// its folder removed (a task's next round usually comes within seconds).
+const IDLE: Duration = Duration::from_secs(120);
+
+fn task_folder(folder: &Path, task: TaskId) -> PathBuf {
+	folder.join(format!("task-{task}"))
+}
+
+/// Stops idle task processes and removes their folders, until the
+/// executor is gone.
+fn reap(runners: std::sync::Weak<Mutex<HashMap<TaskId, Runner>>>, folder: PathBuf) {
+	loop {
+		std::thread::sleep(IDLE / 4);
+		let Some(runners) = runners.upgrade() else { return };
+		let mut runners = runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		let idle: Vec<TaskId> = runners.iter().filter(|(_, r)| r.used.elapsed() > IDLE).map(|(t, _)| *t).collect();
+		for task in idle {
+			runners.remove(&task);
+			let _ = std::fs::remove_dir_all(task_folder(&folder, task));
+		}
+	}
+}
 
 impl MemberExecutor {
 	/// A member executor keeping task folders under `folder`.
@@ -419,11 +448,22 @@ impl MemberExecutor {
 		folder: PathBuf,
 		log: Arc<dyn Fn(TaskId, &str) + Send + Sync>,
 	) -> Self {
-		Self { python, datasets, folder, runners: HashMap::new(), packages: HashMap::new(), log }
+		let runners = Arc::new(Mutex::new(HashMap::new()));
+		let weak = Arc::downgrade(&runners);
+		let reaped = folder.clone();
+		// Without the reaper idle processes only cost memory; carry on.
+		if let Err(e) = std::thread::Builder::new().name("reaper".into()).spawn(move || reap(weak, reaped)) {
+			tracing::warn!("cannot start the task-process reaper: {e}");
+		}
+		Self { python, datasets, folder, runners, packages: HashMap::new(), log }
 	}
 
 	fn task_folder(&self, task: TaskId) -> PathBuf {
-		self.folder.join(format!("task-{task}"))
+		task_folder(&self.folder, task)
+	}
+
+	fn runners(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Runner>> {
+		self.runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 	}
 
 	fn spawn(&mut self, task: TaskId) -> Result<(), ExecError> {
@@ -434,25 +474,16 @@ impl MemberExecutor {
 			.cleaned_path(&dataset)
 			.ok_or_else(|| ExecError::Task { kind: "policy".into(), message: format!("no dataset {dataset}") })?;
 		let log = Arc::clone(&self.log);
-		let runner = self.python.spawn(&self.task_folder(task), &digest, Some(&path), Arc::new(move |l| log(task, l)))?;
-		self.runners.insert(task, runner);
+		let runner =
+			self.python.spawn(&self.task_folder(task), &digest, Some(&path), Arc::new(move |l| log(task, l)))?;
+		self.runners().insert(task, runner);
 		Ok(())
-	}
-
-	fn evict_idle(&mut self) {
-		let idle: Vec<TaskId> = self.runners.iter().filter(|(_, r)| r.used.elapsed() > IDLE).map(|(t, _)| *t).collect();
-		for task in idle {
-			self.runners.remove(&task);
-			self.packages.remove(&task);
-			let _ = std::fs::remove_dir_all(self.task_folder(task));
-		}
 	}
 }
 
 impl Executor for MemberExecutor {
 	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
-		self.evict_idle();
-		if let Some(r) = self.runners.get_mut(&task.id) {
+		if let Some(r) = self.runners().get_mut(&task.id) {
 			if r.alive() {
 				return Ok(());
 			}
@@ -465,17 +496,23 @@ impl Executor for MemberExecutor {
 	}
 
 	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
-		let alive = self.runners.get_mut(&task).map(Runner::alive).unwrap_or(false);
+		let alive = self.runners().get_mut(&task).map(Runner::alive).unwrap_or(false);
 		if !alive {
+			// The reaper may have removed the folder with the package.
+			let folder = self.task_folder(task);
+			if !folder.join("package.json").exists() {
+				return Err(EngineError::Executor("the task's package is no longer here".into()));
+			}
 			self.spawn(task)?;
 		}
-		let runner = self.runners.get_mut(&task).ok_or_else(|| EngineError::Executor("no task process".into()))?;
+		let mut runners = self.runners();
+		let runner = runners.get_mut(&task).ok_or_else(|| EngineError::Executor("no task process".into()))?;
 		let result = runner.call(&json!({"op": "map", "step": step_json(step)}));
 		match result {
 			Ok(reply) => Ok(floats_from_b64(reply["values"].as_str().unwrap_or(""))?),
 			Err(e) => {
 				if matches!(e, ExecError::Timeout(_) | ExecError::Died(_)) {
-					self.runners.remove(&task);
+					runners.remove(&task);
 				}
 				Err(e.into())
 			},

@@ -51,6 +51,15 @@ enum Command {
 		#[arg(long)]
 		force: bool,
 	},
+	/// Takes the worker off the ledger's member list (for good; `run`
+	/// registers it again), so requesters stop inviting it.
+	Leave {
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
+		#[command(flatten)]
+		overrides: OverrideArgs,
+	},
 	/// Runs the worker described by a configuration file.
 	Run {
 		/// The configuration file.
@@ -104,26 +113,65 @@ fn main() -> anyhow::Result<()> {
 				.unwrap_or_else(|_| "info,libp2p=warn,jsonrpsee=warn".into()),
 		)
 		.with_writer(std::io::stderr)
+		.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
 		.init();
 	match Cli::parse().command {
 		Command::Init { dir, name, ledger_kind, ledger_url, api_listen, p2p_listen, force } => {
 			init(&dir, &name, ledger_kind, &ledger_url, &api_listen, &p2p_listen, force)
 		},
+		Command::Leave { config, overrides } => {
+			let config = Config::load(&config, &overrides.into())?;
+			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(leave(config))
+		},
 		Command::Run { config, overrides } => {
-			let o = Overrides {
-				ledger_kind: overrides.ledger_kind,
-				ledger_url: overrides.ledger_url,
-				api_listen: overrides.api_listen,
-				p2p_listen: overrides.p2p_listen,
-				p2p_external: overrides.p2p_external,
-				suri: overrides.suri,
-				data_dir: overrides.data_dir,
-				python: overrides.python,
-			};
-			let config = Config::load(&config, &o)?;
+			let config = Config::load(&config, &overrides.into())?;
 			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(config))
 		},
 	}
+}
+
+impl From<OverrideArgs> for Overrides {
+	fn from(overrides: OverrideArgs) -> Self {
+		Overrides {
+			ledger_kind: overrides.ledger_kind,
+			ledger_url: overrides.ledger_url,
+			api_listen: overrides.api_listen,
+			p2p_listen: overrides.p2p_listen,
+			p2p_external: overrides.p2p_external,
+			suri: overrides.suri,
+			data_dir: overrides.data_dir,
+			python: overrides.python,
+		}
+	}
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Arc<dyn Backend>> {
+	let pair = keys::account(&config.identity.suri, &config.identity.key_file)?;
+	let rt = tokio::runtime::Handle::current();
+	let url = config.ledger.url.clone();
+	Ok(match config.ledger.kind {
+		LedgerKind::Coordinator => Arc::new(
+			tokio::task::spawn_blocking(move || CoordinatorLedger::connect(&url, pair, rt))
+				.await?
+				.with_context(|| format!("coordinator at {}", config.ledger.url))?,
+		),
+		LedgerKind::Chain => {
+			let block_ms = config.ledger.block_ms;
+			Arc::new(
+				tokio::task::spawn_blocking(move || ChainLedger::connect(&url, pair, block_ms, rt))
+					.await?
+					.with_context(|| format!("chain node at {}", config.ledger.url))?,
+			)
+		},
+	})
+}
+
+async fn leave(config: Config) -> anyhow::Result<()> {
+	let ledger = connect(&config).await?;
+	let account = ledger.account();
+	tokio::task::spawn_blocking(move || ledger.submit(delta_coordinator::types::Call::Leave)).await??;
+	println!("{account} left the member list");
+	Ok(())
 }
 
 fn init(
@@ -157,7 +205,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
 	std::fs::create_dir_all(&config.data_dir)?;
 	let work = config.data_dir.join("work");
 	std::fs::create_dir_all(&work)?;
-	let pair = keys::account(&config.identity.suri, &config.identity.key_file)?;
 	let node_key = keys::node_key(&config.p2p.key_file)?;
 	let token = keys::api_token(&config.api.token_file)?;
 	let state = Arc::new(State::open(&config.data_dir.join("state.sqlite")).context("state database")?);
@@ -166,36 +213,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
 	let python = Arc::new(Python::discover(&config.sandbox)?);
 	let datasets = Arc::new(prepare_datasets(&config, &python, &work)?);
 
-	let rt = tokio::runtime::Handle::current();
-	let ledger: Arc<dyn Backend> = match config.ledger.kind {
-		LedgerKind::Coordinator => {
-			let url = config.ledger.url.clone();
-			Arc::new(
-				tokio::task::spawn_blocking(move || CoordinatorLedger::connect(&url, pair, rt))
-					.await?
-					.with_context(|| format!("coordinator at {}", config.ledger.url))?,
-			)
-		},
-		LedgerKind::Chain => {
-			let url = config.ledger.url.clone();
-			let block_ms = config.ledger.block_ms;
-			Arc::new(
-				tokio::task::spawn_blocking(move || ChainLedger::connect(&url, pair, block_ms, rt))
-					.await?
-					.with_context(|| format!("chain node at {}", config.ledger.url))?,
-			)
-		},
-	};
+	let ledger = connect(&config).await?;
 	tracing::info!("account {}", ledger.account());
 
 	let peer_id = node_key.public().to_peer_id();
-	let (net, bound) = PeerNet::start(
-		node_key,
-		config.p2p.listen.parse()?,
-		config.p2p.max_message_mb << 20,
-		Arc::clone(&ledger),
-	)
-	.await?;
+	let (net, bound) =
+		PeerNet::start(node_key, config.p2p.listen.parse()?, config.p2p.max_message_mb << 20, Arc::clone(&ledger))
+			.await?;
 	let endpoint = if config.p2p.external.is_empty() { bound.to_string() } else { config.p2p.external.clone() };
 	{
 		let ledger = Arc::clone(&ledger);
@@ -203,7 +227,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
 		let registered = endpoint.clone();
 		let peer = peer_id.to_bytes();
 		let outcome =
-			tokio::task::spawn_blocking(move || ensure_registered(ledger.as_ref(), &name, &registered, &peer)).await??;
+			tokio::task::spawn_blocking(move || ensure_registered(ledger.as_ref(), &name, &registered, &peer))
+				.await??;
 		tracing::info!("{outcome} as {:?} at {endpoint} (peer {peer_id})", config.name);
 	}
 
@@ -248,7 +273,7 @@ fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) ->
 	for (name, d) in &config.datasets {
 		let spec = config.dataset_spec(name).context("dataset spec")?;
 		let out = folder.join(format!("{name}.parquet"));
-		let report = python.prepare_dataset(&spec, &folder, &out).with_context(|| format!("dataset {name}"))?;
+		let report = python.prepare_dataset(name, &spec, &folder, &out).with_context(|| format!("dataset {name}"))?;
 		let rows = report["rows"].as_u64().unwrap_or(0);
 		let columns: Vec<Column> = report["columns"]
 			.as_array()

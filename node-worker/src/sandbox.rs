@@ -76,7 +76,12 @@ struct PathBeneathAttr {
 pub fn landlock_abi() -> i64 {
 	// SAFETY: the documented version query takes no pointer.
 	let r = unsafe {
-		libc::syscall(SYS_LANDLOCK_CREATE_RULESET, std::ptr::null::<RulesetAttr>(), 0usize, LANDLOCK_CREATE_RULESET_VERSION)
+		libc::syscall(
+			SYS_LANDLOCK_CREATE_RULESET,
+			std::ptr::null::<RulesetAttr>(),
+			0usize,
+			LANDLOCK_CREATE_RULESET_VERSION,
+		)
 	};
 	if r < 0 {
 		0
@@ -86,19 +91,19 @@ pub fn landlock_abi() -> i64 {
 }
 
 fn handled_fs(abi: i64) -> u64 {
-	let mut rights = FS_EXECUTE |
-		FS_WRITE_FILE |
-		FS_READ_FILE |
-		FS_READ_DIR |
-		FS_REMOVE_DIR |
-		FS_REMOVE_FILE |
-		FS_MAKE_CHAR |
-		FS_MAKE_DIR |
-		FS_MAKE_REG |
-		FS_MAKE_SOCK |
-		FS_MAKE_FIFO |
-		FS_MAKE_BLOCK |
-		FS_MAKE_SYM;
+	let mut rights = FS_EXECUTE
+		| FS_WRITE_FILE
+		| FS_READ_FILE
+		| FS_READ_DIR
+		| FS_REMOVE_DIR
+		| FS_REMOVE_FILE
+		| FS_MAKE_CHAR
+		| FS_MAKE_DIR
+		| FS_MAKE_REG
+		| FS_MAKE_SOCK
+		| FS_MAKE_FIFO
+		| FS_MAKE_BLOCK
+		| FS_MAKE_SYM;
 	if abi >= 2 {
 		rights |= FS_REFER;
 	}
@@ -185,7 +190,13 @@ fn build_ruleset(profile: &Profile, abi: i64) -> Result<Ruleset, SandboxError> {
 		let rule = PathBeneathAttr { allowed_access: allowed, parent_fd: pfd };
 		// SAFETY: rule outlives the call; fds are valid.
 		let r = unsafe {
-			libc::syscall(SYS_LANDLOCK_ADD_RULE, ruleset.fd, LANDLOCK_RULE_PATH_BENEATH, &rule as *const PathBeneathAttr, 0u32)
+			libc::syscall(
+				SYS_LANDLOCK_ADD_RULE,
+				ruleset.fd,
+				LANDLOCK_RULE_PATH_BENEATH,
+				&rule as *const PathBeneathAttr,
+				0u32,
+			)
 		};
 		// SAFETY: pfd is ours.
 		unsafe { libc::close(pfd) };
@@ -223,8 +234,8 @@ pub fn confine(command: &mut Command, profile: &Profile) -> Result<impl Drop, Sa
 			if libc::setsid() < 0 {
 				return Err(io::Error::last_os_error());
 			}
-			let netns = libc::unshare(libc::CLONE_NEWNET) == 0 ||
-				libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0;
+			let netns =
+				libc::unshare(libc::CLONE_NEWNET) == 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0;
 			if !netns && !landlock_net {
 				return Err(io::Error::from_raw_os_error(libc::EPERM));
 			}
@@ -264,11 +275,7 @@ pub fn check_available() -> Result<(), SandboxError> {
 	if landlock_abi() >= 4 {
 		return Ok(());
 	}
-	let ok = Command::new("/bin/true")
-		.env_clear()
-		.pre_exec_checked()
-		.map(|s| s.success())
-		.unwrap_or(false);
+	let ok = Command::new("/bin/true").env_clear().pre_exec_checked().map(|s| s.success()).unwrap_or(false);
 	if ok {
 		Ok(())
 	} else {
@@ -285,7 +292,8 @@ impl PreExecChecked for Command {
 		// SAFETY: only unshare, async-signal-safe.
 		unsafe {
 			self.pre_exec(|| {
-				if libc::unshare(libc::CLONE_NEWNET) == 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0
+				if libc::unshare(libc::CLONE_NEWNET) == 0
+					|| libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0
 				{
 					Ok(())
 				} else {
@@ -335,7 +343,8 @@ mod tests {
 		// inside, though reachable from outside.
 		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
 		let port = listener.local_addr().unwrap().port();
-		let connect = format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)\"");
+		let connect =
+			format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)\"");
 		let outside = Command::new("/bin/sh").arg("-c").arg(&connect).status().unwrap();
 		assert!(outside.success(), "the check itself must be able to connect");
 		let (ok, err) = sh(&connect, &p);

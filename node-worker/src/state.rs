@@ -136,8 +136,10 @@ impl State {
 	/// Log lines from `from` on (at most 1 000).
 	pub fn logs(&self, id: &str, from: u64) -> rusqlite::Result<Vec<LogLine>> {
 		let db = self.db();
-		let mut stmt = db.prepare("SELECT seq, ms, line FROM logs WHERE id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1000")?;
-		let rows = stmt.query_map(params![id, from], |r| Ok(LogLine { seq: r.get(0)?, ms: r.get(1)?, line: r.get(2)? }))?;
+		let mut stmt =
+			db.prepare("SELECT seq, ms, line FROM logs WHERE id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1000")?;
+		let rows =
+			stmt.query_map(params![id, from], |r| Ok(LogLine { seq: r.get(0)?, ms: r.get(1)?, line: r.get(2)? }))?;
 		rows.collect()
 	}
 

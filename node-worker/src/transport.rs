@@ -13,7 +13,7 @@ use std::{
 		atomic::{AtomicU64, Ordering},
 		Arc, Condvar, Mutex,
 	},
-	time::Duration,
+	time::{Duration, Instant},
 };
 
 use delta_engine::{io::canonical, AccountId, EngineError, Message, TaskId};
@@ -26,6 +26,10 @@ use libp2p::{
 use tokio::sync::mpsc;
 
 use crate::ledger::Backend;
+
+/// How long a member's address, or a peer's account, is taken from the
+/// cache before the ledger is asked again: members move and leave.
+const DIRECTORY_TTL: Duration = Duration::from_secs(10);
 
 /// The protocol name of Delta's messages.
 pub const PROTOCOL: &str = "/delta/engine/1";
@@ -70,10 +74,10 @@ impl Inbox {
 				self.member.push((from, message));
 				return;
 			},
-			Message::ShareKeys { task, .. } |
-			Message::Masked { task, .. } |
-			Message::Unmask { task, .. } |
-			Message::Decline { task, .. } => *task,
+			Message::ShareKeys { task, .. }
+			| Message::Masked { task, .. }
+			| Message::Unmask { task, .. }
+			| Message::Decline { task, .. } => *task,
 		};
 		if self.bound.contains(&task) {
 			self.requesters.entry(task).or_default().push((from, message));
@@ -93,7 +97,7 @@ pub struct PeerNet {
 	outbound: mpsc::UnboundedSender<Outbound>,
 	inbox: Arc<Mutex<Inbox>>,
 	ledger: Arc<dyn Backend>,
-	directory: Mutex<HashMap<AccountId, (PeerId, Multiaddr)>>,
+	directory: Mutex<HashMap<AccountId, (PeerId, Multiaddr, Instant)>>,
 	/// Notified whenever a message arrives.
 	pub wake: Arc<Wake>,
 }
@@ -109,7 +113,10 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T, max: u64) 
 	io.read_exact(&mut len).await?;
 	let len = u64::from(u32::from_be_bytes(len));
 	if len > max {
-		return Err(io::Error::new(io::ErrorKind::InvalidData, format!("message of {len} bytes exceeds the limit of {max}")));
+		return Err(io::Error::new(
+			io::ErrorKind::InvalidData,
+			format!("message of {len} bytes exceeds the limit of {max}"),
+		));
 	}
 	let mut buf = vec![0; len as usize];
 	io.read_exact(&mut buf).await?;
@@ -117,7 +124,8 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T, max: u64) 
 }
 
 async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
-	let len = u32::try_from(bytes.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message too large"))?;
+	let len =
+		u32::try_from(bytes.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message too large"))?;
 	io.write_all(&len.to_be_bytes()).await?;
 	io.write_all(bytes).await?;
 	io.close().await
@@ -184,7 +192,11 @@ impl PeerNet {
 		);
 		let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
 			.with_tokio()
-			.with_tcp(libp2p::tcp::Config::default().nodelay(true), libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+			.with_tcp(
+				libp2p::tcp::Config::default().nodelay(true),
+				libp2p::noise::Config::new,
+				libp2p::yamux::Config::default,
+			)?
 			.with_behaviour(|_| behaviour)?
 			.with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
 			.build();
@@ -227,7 +239,13 @@ impl PeerNet {
 			self.wake.notify();
 			return Ok(());
 		}
-		let cached = self.directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&to).cloned();
+		let cached = self
+			.directory
+			.lock()
+			.unwrap_or_else(std::sync::PoisonError::into_inner)
+			.get(&to)
+			.filter(|(_, _, at)| at.elapsed() < DIRECTORY_TTL)
+			.map(|(p, a, _)| (*p, a.clone()));
 		let (peer, addr) = match cached {
 			Some(t) => t,
 			None => {
@@ -237,7 +255,10 @@ impl PeerNet {
 				})?;
 				let target = dial_target(&member.endpoint, &member.peer_id.0)
 					.map_err(|reason| EngineError::Ledger { call: "send", reason })?;
-				self.directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(to, target.clone());
+				self.directory
+					.lock()
+					.unwrap_or_else(std::sync::PoisonError::into_inner)
+					.insert(to, (target.0, target.1.clone(), Instant::now()));
 				target
 			},
 		};
@@ -246,15 +267,10 @@ impl PeerNet {
 			.send(Outbound { peer, addr, bytes })
 			.map_err(|_| EngineError::Ledger { call: "send", reason: "the peer network stopped".into() })
 	}
-
-	/// Forgets cached addresses (after a member changed its record).
-	pub fn forget(&self, who: &AccountId) {
-		self.directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(who);
-	}
 }
 
 async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceiver<Outbound>, net: Arc<PeerNet>) {
-	let known: Arc<Mutex<HashMap<PeerId, AccountId>>> = Arc::default();
+	let known: Arc<Mutex<HashMap<PeerId, (AccountId, Instant)>>> = Arc::default();
 	loop {
 		tokio::select! {
 			next = outbound.recv() => {
@@ -268,7 +284,12 @@ async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceive
 					message: request_response::Message::Request { request, channel, .. },
 				}) => {
 					let _ = swarm.behaviour_mut().send_response(channel, Vec::new());
-					let cached = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&peer).copied();
+					let cached = known
+						.lock()
+						.unwrap_or_else(std::sync::PoisonError::into_inner)
+						.get(&peer)
+						.filter(|(_, at)| at.elapsed() < DIRECTORY_TTL)
+						.map(|(account, _)| *account);
 					match cached {
 						Some(account) => net.deliver(account, &request),
 						None => {
@@ -276,7 +297,10 @@ async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceive
 							let known = Arc::clone(&known);
 							tokio::task::spawn_blocking(move || match net.ledger.account_by_peer(&peer.to_bytes()) {
 								Ok(Some(account)) => {
-									known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(peer, account);
+									known
+										.lock()
+										.unwrap_or_else(std::sync::PoisonError::into_inner)
+										.insert(peer, (account, Instant::now()));
 									net.deliver(account, &request);
 								},
 								Ok(None) => tracing::warn!("dropped a message from {peer}: not a registered member"),

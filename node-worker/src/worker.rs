@@ -115,16 +115,22 @@ impl Worker {
 		let member = MemberDriver::new(
 			Box::new(EngineLedger(Arc::clone(&ledger))),
 			Box::new(MemberEndpoint(Arc::clone(&net))),
-			Box::new(MemberExecutor::new(Arc::clone(&python), Arc::clone(&datasets), folder.join("member"), member_log)),
+			Box::new(MemberExecutor::new(
+				Arc::clone(&python),
+				Arc::clone(&datasets),
+				folder.join("member"),
+				member_log,
+			)),
 			Box::new(SharedDatasets(Arc::clone(&datasets))),
 		);
+		let requests = folder.join("requests");
 		let thread = {
 			let state = Arc::clone(&state);
 			let net = Arc::clone(&net);
 			let stop = Arc::clone(&stop);
 			std::thread::Builder::new()
 				.name("engine".into())
-				.spawn(move || engine_loop(member, rx, state, net, stop))
+				.spawn(move || engine_loop(member, rx, state, net, stop, requests))
 				.unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"))
 		};
 		(Arc::new(Self { state, ledger, datasets, name, python, net, folder, tasks, stop }), thread)
@@ -157,8 +163,9 @@ impl Worker {
 	/// Checks a submission, starts its requester process, plans the task
 	/// and hands it to the engine; returns its id.
 	pub fn submit(&self, req: SubmitRequest) -> Result<String, SubmitError> {
-		let package =
-			B64.decode(req.package.as_bytes()).map_err(|e| SubmitError::Invalid(format!("package: not base64 ({e})")))?;
+		let package = B64
+			.decode(req.package.as_bytes())
+			.map_err(|e| SubmitError::Invalid(format!("package: not base64 ({e})")))?;
 		if package.len() > MAX_PACKAGE_BYTES {
 			return Err(SubmitError::Invalid(format!(
 				"package: {} bytes, more than the limit of {MAX_PACKAGE_BYTES}",
@@ -268,6 +275,7 @@ fn engine_loop(
 	state: Arc<State>,
 	net: Arc<PeerNet>,
 	stop: Arc<AtomicBool>,
+	requests: PathBuf,
 ) {
 	let mut active: Vec<Active> = Vec::new();
 	let mut member_failures = 0;
@@ -305,7 +313,14 @@ fn engine_loop(
 			}
 			a.binding.release();
 		}
-		active.retain(|a| a.driver.outcome() == &Outcome::Running);
+		active.retain(|a| {
+			let running = a.driver.outcome() == &Outcome::Running;
+			if !running {
+				// Its process ends with the driver; its package and scratch go too.
+				let _ = std::fs::remove_dir_all(requests.join(&a.id));
+			}
+			running
+		});
 		net.wake.wait(Duration::from_millis(100));
 	}
 }

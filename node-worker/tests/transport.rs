@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use delta_coordinator::types::{AccountId, Bytes, Call, MemberInfo, RoundInfo, StoredEvent, TaskId, TaskInfo};
-use delta_engine::{io::Announcement, EngineError, Encoding, Message, StepSpec, Transport};
+use delta_engine::{io::Announcement, Encoding, EngineError, Message, StepSpec, Transport};
 use delta_worker::{
 	ledger::Backend,
 	transport::{MemberEndpoint, PeerNet},

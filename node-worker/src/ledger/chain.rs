@@ -97,10 +97,8 @@ impl ChainLedger {
 			return Ok(c.clone());
 		}
 		let url = self.url.clone();
-		let client = self
-			.rt
-			.block_on(async move { Client::from_insecure_url(&url).await })
-			.map_err(|e| e.to_string())?;
+		let client =
+			self.rt.block_on(async move { Client::from_insecure_url(&url).await }).map_err(|e| e.to_string())?;
 		*self.slot() = Some(client.clone());
 		Ok(client)
 	}
@@ -128,7 +126,12 @@ impl ChainLedger {
 	}
 
 	/// Calls a runtime API at the latest finalized block.
-	fn runtime_api<R: Decode>(&self, what: &'static str, function: &'static str, args: Vec<u8>) -> Result<R, EngineError> {
+	fn runtime_api<R: Decode>(
+		&self,
+		what: &'static str,
+		function: &'static str,
+		args: Vec<u8>,
+	) -> Result<R, EngineError> {
 		let bytes = self.with_client(what, |c| {
 			let args = args.clone();
 			async move {
@@ -148,7 +151,7 @@ impl ChainLedger {
 		let client = self.client().map_err(|e| unavailable(name, e))?;
 		let signer = &self.signer;
 		let outcome = self.rt.block_on(async move {
-			let mut tx = client.tx().await.map_err(|e| Failure::Unavailable(e.to_string()))?;
+			let tx = client.tx().await.map_err(|e| Failure::Unavailable(e.to_string()))?;
 			let params: <<PolkadotConfig as subxt::config::Config>::TransactionExtensions as subxt::config::TransactionExtensions<PolkadotConfig>>::Params =
 				subxt::tx::DefaultParams::default_params();
 			let mut signable = tx
@@ -260,7 +263,10 @@ impl Backend for ChainLedger {
 				let datasets: Vec<Vec<u8>> = datasets.into_iter().map(String::into_bytes).collect();
 				self.submit_payload(
 					name,
-					task("create_task", (Static(package.0), Static(kind), Static(datasets), Static(rounds), Static(params))),
+					task(
+						"create_task",
+						(Static(package.0), Static(kind), Static(datasets), Static(rounds), Static(params)),
+					),
 				)
 			},
 			Call::StartRound { task: t } => self.submit_payload(name, task("start_round", (Static(t),))),

@@ -67,7 +67,9 @@ pub fn ensure_registered(
 			})?;
 			Ok("registered")
 		},
-		Some(m) if m.display_name == name && m.endpoint == endpoint && m.peer_id.0 == peer_id => Ok("already registered"),
+		Some(m) if m.display_name == name && m.endpoint == endpoint && m.peer_id.0 == peer_id => {
+			Ok("already registered")
+		},
 		Some(m) => {
 			ledger.submit(Call::UpdateMember {
 				display_name: (m.display_name != name).then(|| name.to_string()),

@@ -35,11 +35,12 @@ test-python: sdk
 	python3 -m ruff check sdk/python tests tools scripts
 	$(PYTEST) sdk/python/tests -q
 
-test-e2e: build
-	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) $(PYTEST) tests/e2e -v
+test-e2e: build sdk
+	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) $(PYTEST) tests/e2e -v
 
 ## All tests: unit, property and benchmark tests of every crate, then the
-## end-to-end tests against real `delta-chain` processes.
+## end-to-end tests against real `delta-chain`, `delta-coordinator` and
+## `delta-worker` processes.
 test: test-rust test-python test-e2e
 
 ## Start a dev chain and three hospitals' delta-workers (which register

@@ -314,7 +314,7 @@ class Client:
         return TaskHandle(self, task_id)
 
     def tasks(self) -> list[TaskStatus]:
-        """Every task this worker holds for its requesters, newest last."""
+        """Every task this worker holds for its requesters, newest first."""
         result = self.call("delta_list")
         if not isinstance(result, list):
             raise ClientError("delta_list: the worker did not answer with a list")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import websocket
 import worker_tasks
 from workers import Worker, patients
 
@@ -249,3 +250,36 @@ def test_workers_carry_on_after_the_ledger_restarts(network: Network) -> None:
     after = network.client().submit(worker_tasks.Summary).wait(timeout=180, progress=False)
     assert after == before
     assert all(w.alive() for w in network.workers)
+
+
+def test_the_log_subscription_streams_a_task_log_to_token_holders_only(network: Network) -> None:
+    handle = network.client().submit(worker_tasks.Summary)
+    handle.wait(timeout=120, progress=False)
+    url = network.workers[0].api.replace("http://", "ws://")
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(url, timeout=10)
+    assert refused.value.status_code == 401
+    ws = websocket.create_connection(
+        url, timeout=10, header=[f"Authorization: Bearer {network.workers[0].token}"]
+    )
+    try:
+        ws.send(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "delta_subscribeLogs",
+                    "params": {"id": handle.id},
+                }
+            )
+        )
+        subscription = json.loads(ws.recv())["result"]
+        lines = []
+        while len(lines) < len(handle.status().progress):
+            message = json.loads(ws.recv())
+            assert message["params"]["subscription"] == subscription
+            lines.append(message["params"]["result"]["line"])
+    finally:
+        ws.close()
+    assert lines == handle.status().progress
+    assert lines[-1] == "done"

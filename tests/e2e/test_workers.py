@@ -10,6 +10,8 @@ callers without the token."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +25,7 @@ import pandas as pd
 import pytest
 import websocket
 import worker_tasks
-from workers import Worker, patients
+from workers import Worker, patients, worker_binary
 
 import delta
 from coordinator import Coordinator
@@ -46,6 +48,7 @@ class Network:
     workers: list[Worker]
     frames: list[pd.DataFrame]
     ledger: Node | Coordinator
+    url: str
 
     def client(self, i: int = 0) -> delta.Client:
         return delta.Client(self.workers[i].api, self.workers[i].token)
@@ -87,7 +90,7 @@ def network(
                 config = config.replace("max_rounds = 64", "max_rounds = 8")
             (w.folder / "worker.toml").write_text(config)
             workers.append(stack.enter_context(w))
-        yield Network(kind, workers, frames, ledger)
+        yield Network(kind, workers, frames, ledger, url)
 
 
 def close(a: float, b: float) -> bool:
@@ -283,3 +286,33 @@ def test_the_log_subscription_streams_a_task_log_to_token_holders_only(network: 
         ws.close()
     assert lines == handle.status().progress
     assert lines[-1] == "done"
+
+
+def test_a_worker_that_leaves_is_no_longer_a_member(network: Network, tmp_path: Path) -> None:
+    suri = "//Dave" if network.kind == "chain" else None
+    extra = Worker(
+        tmp_path / "w3",
+        "holder-3",
+        network.kind,
+        network.url,
+        patients(3, 60),
+        suri=suri,
+        block_ms=1000,
+    )
+    with extra:
+        account = extra.account
+    members = [network.workers[0].account, account]
+    # Registered while it ran: a task may name it.
+    handle = network.client().submit(worker_tasks.Summary, members=members, phase_timeout_s=3)
+    with pytest.raises(delta.TaskFailed):
+        handle.wait(timeout=120, progress=False)
+    left = subprocess.run(
+        [worker_binary(), "leave", "--config", str(tmp_path / "w3" / "worker.toml")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **({"DELTA_SURI": suri} if suri else {})},
+        check=True,
+    )
+    assert f"{account} left the member list" in left.stdout
+    with pytest.raises(delta.ClientError, match="not a registered member"):
+        network.client().submit(worker_tasks.Summary, members=members)

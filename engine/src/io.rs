@@ -149,6 +149,12 @@ pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
 	postcard::to_allocvec(value).map_err(|e| EngineError::Encoding(e.to_string()))
 }
 
+/// A task package's commitment on the ledger: SHA-256 of its bytes.
+pub fn package_commitment(package: &[u8]) -> [u8; 32] {
+	use sha2::Digest;
+	sha2::Sha256::digest(package).into()
+}
+
 /// SHA-256 of a value's canonical bytes: what goes on the ledger as a
 /// commitment.
 pub fn commitment<T: Serialize>(value: &T) -> Result<[u8; 32], EngineError> {

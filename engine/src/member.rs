@@ -14,7 +14,7 @@ use delta_secagg::{Config, FixedPoint, Member, MemberId, Roster, RoundContext, S
 use rand_core::OsRng;
 
 use crate::{
-	io::{commitment, Announcement, Datasets, Executor, Ledger, Message, Transport},
+	io::{commitment, package_commitment, Announcement, Datasets, Executor, Ledger, Message, Transport},
 	roster, EngineError,
 };
 
@@ -135,11 +135,7 @@ impl MemberDriver {
 			// Not from the task's owner: nobody to tell.
 			return Err(Declined::silent(ledger_refusal("announcement", "the sender does not own the task")));
 		}
-		let package_hash: [u8; 32] = {
-			use sha2::Digest;
-			sha2::Sha256::digest(&a.package).into()
-		};
-		if package_hash != task.package.0 {
+		if package_commitment(&a.package) != task.package.0 {
 			return Err(Declined::tell(ledger_refusal(
 				"announcement",
 				"the task package does not match its commitment on the ledger",

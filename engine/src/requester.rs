@@ -20,7 +20,9 @@ use delta_primitives::{
 use delta_secagg::{Aggregator, MaskedInput, MemberId, ShareKeys, UnmaskResponse};
 
 use crate::{
-	io::{commitment, Announcement, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport},
+	io::{
+		commitment, package_commitment, Announcement, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport,
+	},
 	member::{encoder, ledger_refusal, secagg_config},
 	roster, EngineError,
 };
@@ -334,7 +336,7 @@ impl RequesterDriver {
 			timeouts: p.timeouts,
 		};
 		let events = self.ledger.submit(Call::CreateTask {
-			package: H256(commitment_of_bytes(&p.package)),
+			package: H256(package_commitment(&p.package)),
 			kind: TaskKind::Statistics,
 			datasets: vec![p.first.dataset.clone()],
 			rounds: p.max_rounds,
@@ -373,12 +375,6 @@ impl RequesterDriver {
 		self.progress.push(format!("round {} started", self.round));
 		Ok(())
 	}
-}
-
-/// SHA-256 of raw bytes (the package commitment).
-fn commitment_of_bytes(bytes: &[u8]) -> [u8; 32] {
-	use sha2::Digest;
-	sha2::Sha256::digest(bytes).into()
 }
 
 /// Members at or past `status`, with the commitment `field` picks.

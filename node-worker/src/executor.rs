@@ -15,7 +15,7 @@ use std::{
 };
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
-use delta_engine::{EngineError, Executor, Next, StepSpec, TaskId, TaskInfo};
+use delta_engine::{io::package_commitment, EngineError, Executor, Next, StepSpec, TaskId, TaskInfo};
 use serde_json::{json, Value};
 
 use crate::{config::SandboxConfig, datasets::Datasets, sandbox};
@@ -340,12 +340,6 @@ fn floats_from_b64(text: &str) -> Result<Vec<f64>, ExecError> {
 	Ok(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
 }
 
-/// SHA-256 of a package.
-pub fn package_digest(package: &[u8]) -> [u8; 32] {
-	use sha2::Digest;
-	sha2::Sha256::digest(package).into()
-}
-
 /// Writes a package into a task folder.
 pub fn write_package(folder: &Path, package: &[u8]) -> Result<(), ExecError> {
 	std::fs::create_dir_all(folder).map_err(|e| ExecError::Spawn(e.to_string()))?;
@@ -380,7 +374,7 @@ impl RequesterExecutor {
 		log: LogSink,
 	) -> Result<(Self, PackageInfo), ExecError> {
 		write_package(folder, package)?;
-		let mut runner = python.spawn(folder, &package_digest(package), None, log)?;
+		let mut runner = python.spawn(folder, &package_commitment(package), None, log)?;
 		let info = runner.call(&json!({"op": "info"}))?;
 		let started = runner.call(&json!({"op": "start"}))?;
 		let first = step_from_json(&started["step"])?;
@@ -490,7 +484,7 @@ impl Executor for MemberExecutor {
 		}
 		let dataset = task.datasets.first().cloned().unwrap_or_default();
 		write_package(&self.task_folder(task.id), package)?;
-		self.packages.insert(task.id, (package_digest(package), dataset));
+		self.packages.insert(task.id, (package_commitment(package), dataset));
 		self.spawn(task.id)?;
 		Ok(())
 	}

@@ -9,10 +9,7 @@
 use std::{
 	collections::{HashMap, HashSet},
 	io,
-	sync::{
-		atomic::{AtomicU64, Ordering},
-		Arc, Condvar, Mutex,
-	},
+	sync::{Arc, Condvar, Mutex},
 	time::{Duration, Instant},
 };
 
@@ -337,38 +334,21 @@ impl delta_engine::Transport for MemberEndpoint {
 /// One requested task's endpoint: the members' replies for that task.
 pub struct RequesterEndpoint {
 	net: Arc<PeerNet>,
-	task: Arc<AtomicU64>,
+	task: Option<TaskId>,
 }
-
-const UNBOUND: u64 = u64::MAX;
 
 impl RequesterEndpoint {
-	/// An endpoint not yet bound to a ledger task; `binding` lets the
-	/// owner bind it once the task exists.
-	pub fn new(net: Arc<PeerNet>) -> (Self, Binding) {
-		let task = Arc::new(AtomicU64::new(UNBOUND));
-		(Self { net: Arc::clone(&net), task: Arc::clone(&task) }, Binding { net, task })
+	/// An endpoint that binds itself to its ledger task with the task's
+	/// first announcement.
+	pub fn new(net: Arc<PeerNet>) -> Self {
+		Self { net, task: None }
 	}
 }
 
-/// Binds a requester endpoint to its ledger task.
-pub struct Binding {
-	net: Arc<PeerNet>,
-	task: Arc<AtomicU64>,
-}
-
-impl Binding {
-	/// From now on, replies for `task` go to this endpoint.
-	pub fn bind(&self, task: TaskId) {
-		if self.task.swap(task, Ordering::SeqCst) != task {
-			self.net.inbox().bound.insert(task);
-		}
-	}
-
-	/// The task ended: drop its queue.
-	pub fn release(&self) {
-		let task = self.task.swap(UNBOUND, Ordering::SeqCst);
-		if task != UNBOUND {
+impl Drop for RequesterEndpoint {
+	/// The task is over (its driver is gone): drop its queue.
+	fn drop(&mut self) {
+		if let Some(task) = self.task {
 			let mut inbox = self.net.inbox();
 			inbox.bound.remove(&task);
 			inbox.requesters.remove(&task);
@@ -381,7 +361,7 @@ impl delta_engine::Transport for RequesterEndpoint {
 		// The driver's first messages (announcements) leave right after the
 		// task is created: bind as soon as its id is visible in them.
 		if let Message::Announce(a) = &message {
-			if self.task.swap(a.task, Ordering::SeqCst) != a.task {
+			if self.task.replace(a.task) != Some(a.task) {
 				self.net.inbox().bound.insert(a.task);
 			}
 		}
@@ -389,10 +369,9 @@ impl delta_engine::Transport for RequesterEndpoint {
 	}
 
 	fn recv(&mut self) -> Vec<(AccountId, Message)> {
-		let task = self.task.load(Ordering::SeqCst);
-		if task == UNBOUND {
-			return Vec::new();
+		match self.task {
+			Some(task) => self.net.inbox().requesters.remove(&task).unwrap_or_default(),
+			None => Vec::new(),
 		}
-		self.net.inbox().requesters.remove(&task).unwrap_or_default()
 	}
 }

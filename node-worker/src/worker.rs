@@ -28,7 +28,7 @@ use crate::{
 	executor::{MemberExecutor, Python, RequesterExecutor},
 	ledger::{Backend, EngineLedger},
 	state::State,
-	transport::{Binding, MemberEndpoint, PeerNet, RequesterEndpoint},
+	transport::{MemberEndpoint, PeerNet, RequesterEndpoint},
 };
 
 /// Largest task package accepted, in bytes.
@@ -74,7 +74,6 @@ pub enum SubmitError {
 struct NewTask {
 	id: String,
 	driver: RequesterDriver,
-	binding: Binding,
 }
 
 /// Everything the API needs from the running worker.
@@ -241,12 +240,12 @@ impl Worker {
 				&id,
 				&format!(
 					"submitted: package {}, dataset {}, {n} members invited, threshold {threshold}, at least {min_members} per round",
-					hex::encode(crate::executor::package_digest(&package)),
+					hex::encode(delta_engine::io::package_commitment(&package)),
 					info.dataset
 				),
 			)
 			.map_err(db)?;
-		let (endpoint, binding) = RequesterEndpoint::new(Arc::clone(&self.net));
+		let endpoint = RequesterEndpoint::new(Arc::clone(&self.net));
 		let driver = RequesterDriver::new(
 			Box::new(EngineLedger(Arc::clone(&self.ledger))),
 			Box::new(endpoint),
@@ -254,7 +253,7 @@ impl Worker {
 			plan,
 		);
 		self.tasks
-			.send(NewTask { id: id.clone(), driver, binding })
+			.send(NewTask { id: id.clone(), driver })
 			.map_err(|_| SubmitError::Unavailable("the engine has stopped".into()))?;
 		self.net.wake.notify();
 		Ok(id)
@@ -264,7 +263,6 @@ impl Worker {
 struct Active {
 	id: String,
 	driver: RequesterDriver,
-	binding: Binding,
 	logged: usize,
 	recorded: (Option<u64>, u32),
 }
@@ -281,7 +279,7 @@ fn engine_loop(
 	let mut member_failures = 0;
 	while !stop.load(Ordering::SeqCst) {
 		while let Ok(t) = tasks.try_recv() {
-			active.push(Active { id: t.id, driver: t.driver, binding: t.binding, logged: 0, recorded: (None, 0) });
+			active.push(Active { id: t.id, driver: t.driver, logged: 0, recorded: (None, 0) });
 		}
 		member.step();
 		for (task, round, reason) in &member.failures[member_failures..] {
@@ -311,12 +309,12 @@ fn engine_loop(
 			if let Err(e) = recorded {
 				tracing::error!("state database: cannot record the outcome of {}: {e}", a.id);
 			}
-			a.binding.release();
 		}
 		active.retain(|a| {
 			let running = a.driver.outcome() == &Outcome::Running;
 			if !running {
-				// Its process ends with the driver; its package and scratch go too.
+				// Its process and its message queue end with the driver; its
+				// package and scratch go too.
 				let _ = std::fs::remove_dir_all(requests.join(&a.id));
 			}
 			running

@@ -385,30 +385,31 @@ impl Config {
 	/// declared order.
 	pub fn dataset_spec(&self, name: &str) -> Option<String> {
 		let d = self.datasets.get(name)?;
-		let mut spec = serde_json::json!({
-			"name": name,
-			"path": d.path,
-			"format": d.format,
-		});
-		// Only for array files; the preparation refuses them elsewhere.
-		if !d.npy_columns.is_empty() {
-			spec["npy_columns"] = serde_json::json!(d.npy_columns);
-		}
-		if let Some(key) = &d.npz_key {
-			spec["npz_key"] = serde_json::json!(key);
-		}
-		let columns: Vec<String> = d
-			.columns
-			.iter()
-			.map(|(k, v)| {
-				let rule = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
-				format!("{}:{rule}", serde_json::Value::String(k.clone()))
-			})
-			.collect();
-		let head = spec.to_string();
-		// `spec` is a non-empty JSON object: splice the ordered columns in.
-		Some(format!("{},\"columns\":{{{}}}}}", &head[..head.len() - 1], columns.join(",")))
+		let spec = DatasetSpec {
+			name,
+			path: &d.path,
+			format: d.format.as_deref(),
+			columns: &d.columns,
+			npy_columns: &d.npy_columns,
+			npz_key: d.npz_key.as_deref(),
+		};
+		serde_json::to_string(&spec).ok()
 	}
+}
+
+/// What `delta.datasets.prepare` reads. Serialised straight to JSON text,
+/// so the columns keep the order of the TOML table.
+#[derive(Serialize)]
+struct DatasetSpec<'a> {
+	name: &'a str,
+	path: &'a Path,
+	format: Option<&'a str>,
+	columns: &'a toml::Table,
+	// Only for array files; the preparation refuses them elsewhere.
+	#[serde(skip_serializing_if = "<[String]>::is_empty")]
+	npy_columns: &'a [String],
+	#[serde(skip_serializing_if = "Option::is_none")]
+	npz_key: Option<&'a str>,
 }
 
 /// The commented configuration `delta-worker init` writes.

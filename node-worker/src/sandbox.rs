@@ -217,10 +217,22 @@ fn build_ruleset(profile: &Profile, abi: i64) -> Result<Ruleset, SandboxError> {
 	Ok(ruleset)
 }
 
+/// Keeps a prepared Landlock ruleset open until the child has been
+/// spawned (the child applies it between fork and exec).
+pub struct Confinement(#[allow(dead_code)] Option<Ruleset>);
+
+/// Cuts the calling (forked, single-threaded) process off the network:
+/// a new network namespace, with a user namespace if not privileged.
+/// Only system calls, so it is safe between fork and exec.
+fn unshare_network() -> bool {
+	// SAFETY: unshare takes flags only.
+	unsafe { libc::unshare(libc::CLONE_NEWNET) == 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0 }
+}
+
 /// Applies `profile` to `command`: the child isolates itself after `fork`
-/// and before `exec`. Returns a guard that must live until the child has
+/// and before `exec`. The returned value must live until the child has
 /// been spawned.
-pub fn confine(command: &mut Command, profile: &Profile) -> Result<impl Drop, SandboxError> {
+pub fn confine(command: &mut Command, profile: &Profile) -> Result<Confinement, SandboxError> {
 	let abi = landlock_abi();
 	let ruleset = if abi > 0 { Some(build_ruleset(profile, abi)?) } else { None };
 	let ruleset_fd = ruleset.as_ref().map(|r| r.fd);
@@ -234,9 +246,7 @@ pub fn confine(command: &mut Command, profile: &Profile) -> Result<impl Drop, Sa
 			if libc::setsid() < 0 {
 				return Err(io::Error::last_os_error());
 			}
-			let netns =
-				libc::unshare(libc::CLONE_NEWNET) == 0 || libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0;
-			if !netns && !landlock_net {
+			if !unshare_network() && !landlock_net {
 				return Err(io::Error::from_raw_os_error(libc::EPERM));
 			}
 			let limit = |resource, value: u64| {
@@ -259,14 +269,7 @@ pub fn confine(command: &mut Command, profile: &Profile) -> Result<impl Drop, Sa
 			Ok(())
 		});
 	}
-	Ok(Guard(ruleset))
-}
-
-/// Keeps the ruleset's descriptor open until the child has been spawned.
-struct Guard(#[allow(dead_code)] Option<Ruleset>);
-
-impl Drop for Guard {
-	fn drop(&mut self) {}
+	Ok(Confinement(ruleset))
 }
 
 /// Checks once, at start-up, that task code can be cut off from the
@@ -275,33 +278,16 @@ pub fn check_available() -> Result<(), SandboxError> {
 	if landlock_abi() >= 4 {
 		return Ok(());
 	}
-	let ok = Command::new("/bin/true").env_clear().pre_exec_checked().map(|s| s.success()).unwrap_or(false);
-	if ok {
+	let mut probe = Command::new("/bin/true");
+	probe.env_clear();
+	// SAFETY: only unshare, async-signal-safe.
+	unsafe {
+		probe.pre_exec(|| if unshare_network() { Ok(()) } else { Err(io::Error::last_os_error()) });
+	}
+	if probe.status().map(|s| s.success()).unwrap_or(false) {
 		Ok(())
 	} else {
 		Err(SandboxError::NoNetworkIsolation)
-	}
-}
-
-trait PreExecChecked {
-	fn pre_exec_checked(&mut self) -> io::Result<std::process::ExitStatus>;
-}
-
-impl PreExecChecked for Command {
-	fn pre_exec_checked(&mut self) -> io::Result<std::process::ExitStatus> {
-		// SAFETY: only unshare, async-signal-safe.
-		unsafe {
-			self.pre_exec(|| {
-				if libc::unshare(libc::CLONE_NEWNET) == 0
-					|| libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0
-				{
-					Ok(())
-				} else {
-					Err(io::Error::last_os_error())
-				}
-			});
-		}
-		self.status()
 	}
 }
 

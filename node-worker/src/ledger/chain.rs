@@ -10,10 +10,7 @@
 //! the runtime refuses comes back with the pallet error's name. Both the
 //! connection and its metadata are rebuilt after the node restarts.
 
-use std::{
-	sync::Mutex,
-	time::{Duration, Instant},
-};
+use std::{sync::Mutex, time::Duration};
 
 use codec::{Decode, Encode};
 use delta_coordinator::types::{
@@ -30,12 +27,10 @@ use subxt::{
 };
 use tokio::runtime::Handle;
 
-use super::{call_name, Backend};
+use super::{call_name, retry, Attempt, Backend};
 
 type Client = OnlineClient<PolkadotConfig>;
 
-/// How long a read keeps trying while the node is unreachable.
-const RECONNECT_FOR: Duration = Duration::from_secs(60);
 /// How long one call may wait for finalization.
 const FINALIZE_WITHIN: Duration = Duration::from_secs(120);
 
@@ -110,19 +105,12 @@ impl ChainLedger {
 		F: Fn(Client) -> Fut,
 		Fut: std::future::Future<Output = Result<R, String>>,
 	{
-		let started = Instant::now();
-		loop {
-			let attempt = self.client().and_then(|c| self.rt.block_on(f(c)));
-			match attempt {
-				Ok(v) => return Ok(v),
-				Err(e) if started.elapsed() < RECONNECT_FOR => {
-					tracing::warn!("chain node {}: {e}; reconnecting", self.url);
-					*self.slot() = None;
-					std::thread::sleep(Duration::from_millis(500));
-				},
-				Err(e) => return Err(unavailable(what, e)),
-			}
-		}
+		retry(
+			what,
+			&format!("chain node {}", self.url),
+			|| self.client().and_then(|c| self.rt.block_on(f(c))).map_err(Attempt::Unreachable),
+			|| *self.slot() = None,
+		)
 	}
 
 	/// Calls a runtime API at the latest finalized block.

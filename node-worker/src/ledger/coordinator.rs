@@ -2,10 +2,7 @@
 //! (`delta-coordinator`'s API), one at a time with the nonce read just
 //! before signing, reconnecting when the coordinator restarts.
 
-use std::{
-	sync::Mutex,
-	time::{Duration, Instant},
-};
+use std::{sync::Mutex, time::Duration};
 
 use delta_coordinator::{
 	signing::sign,
@@ -21,10 +18,7 @@ use serde::de::DeserializeOwned;
 use sp_core::{sr25519, Pair as _};
 use tokio::runtime::Handle;
 
-use super::{call_name, Backend};
-
-/// How long a query keeps trying while the coordinator is unreachable.
-const RECONNECT_FOR: Duration = Duration::from_secs(30);
+use super::{call_name, retry, Attempt, Backend};
 
 /// A connection to a coordinator, as one account.
 pub struct CoordinatorLedger {
@@ -85,25 +79,22 @@ impl CoordinatorLedger {
 		method: &'static str,
 		params: ArrayParams,
 	) -> Result<R, EngineError> {
-		let started = Instant::now();
-		loop {
-			let attempt = self.client().and_then(|c| {
+		retry(
+			what,
+			&format!("coordinator {}", self.url),
+			|| {
+				let c = self.client().map_err(|e| Attempt::Unreachable(e.to_string()))?;
 				let params = params.clone();
-				self.rt.block_on(async move { c.request::<R, _>(method, params).await })
-			});
-			match attempt {
-				Ok(v) => return Ok(v),
-				Err(ClientError::Call(e)) => {
-					return Err(EngineError::Ledger { call: what, reason: e.message().to_string() })
-				},
-				Err(e) if started.elapsed() < RECONNECT_FOR => {
-					tracing::warn!("coordinator {}: {e}; reconnecting", self.url);
-					*self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-					std::thread::sleep(Duration::from_millis(500));
-				},
-				Err(e) => return Err(unavailable(what, e)),
-			}
-		}
+				match self.rt.block_on(async move { c.request::<R, _>(method, params).await }) {
+					Ok(v) => Ok(v),
+					Err(ClientError::Call(e)) => {
+						Err(Attempt::Refused(EngineError::Ledger { call: what, reason: e.message().to_string() }))
+					},
+					Err(e) => Err(Attempt::Unreachable(e.to_string())),
+				}
+			},
+			|| *self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None,
+		)
 	}
 
 	fn instance(&self) -> Result<[u8; 32], EngineError> {

@@ -32,6 +32,44 @@ pub trait Backend: Send + Sync {
 	fn timeout_units(&self, seconds: u64) -> u64;
 }
 
+/// How long a read keeps trying while its server is unreachable.
+const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Why one attempt at a read failed.
+pub(crate) enum Attempt {
+	/// The server answered with a refusal: final.
+	Refused(EngineError),
+	/// The server could not be reached: reconnect and try again.
+	Unreachable(String),
+}
+
+/// Runs `attempt` until it succeeds or is refused, reconnecting (`reset`
+/// drops the connection) while the server at `server` has been unreachable
+/// for less than a minute; what the ledger then says is
+/// `"<server> unavailable: ..."` for the call `what`.
+pub(crate) fn retry<R>(
+	what: &'static str,
+	server: &str,
+	mut attempt: impl FnMut() -> Result<R, Attempt>,
+	reset: impl Fn(),
+) -> Result<R, EngineError> {
+	let started = std::time::Instant::now();
+	loop {
+		match attempt() {
+			Ok(v) => return Ok(v),
+			Err(Attempt::Refused(e)) => return Err(e),
+			Err(Attempt::Unreachable(e)) if started.elapsed() < RECONNECT_FOR => {
+				tracing::warn!("{server}: {e}; reconnecting");
+				reset();
+				std::thread::sleep(std::time::Duration::from_millis(500));
+			},
+			Err(Attempt::Unreachable(e)) => {
+				return Err(EngineError::Ledger { call: what, reason: format!("{server} unavailable: {e}") })
+			},
+		}
+	}
+}
+
 /// The short name of a call, for errors.
 pub fn call_name(call: &Call) -> &'static str {
 	match call {

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import websocket
+from process import ManagedProcess
 from substrateinterface import Keypair
 
 SIGNING_DOMAIN = b"delta-coordinator/v1:"
@@ -38,70 +35,33 @@ class RpcError(RuntimeError):
         self.data = data
 
 
-class Coordinator:
+class Coordinator(ManagedProcess):
     """One `delta-coordinator` process on a free loopback port."""
+
+    what = "delta-coordinator"
 
     def __init__(
         self, db: Path, extra: list[str] | None = None, listen: str = "127.0.0.1:0"
     ) -> None:
+        super().__init__()
         self.db = db
         self.listen = listen
         self.extra = extra or []
-        self.proc: subprocess.Popen[str] | None = None
         self.url = ""
-        self.log: list[str] = []
 
     def __enter__(self) -> Coordinator:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self, timeout: float = 30.0) -> None:
+        def ready(line: str) -> bool:
+            if "listening on " in line:
+                self.url = line.split("listening on ", 1)[1].strip()
+                return True
+            return False
+
         args = [coordinator_binary(), "--db", str(self.db), "--listen", self.listen, *self.extra]
-        self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-        )
-        found = threading.Event()
-
-        def read_stdout() -> None:
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.log.append(line)
-                if "listening on " in line:
-                    self.url = line.split("listening on ", 1)[1].strip()
-                    found.set()
-
-        def read_stderr() -> None:
-            assert self.proc is not None and self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.log.append(line)
-
-        threading.Thread(target=read_stdout, daemon=True).start()
-        threading.Thread(target=read_stderr, daemon=True).start()
-        if not found.wait(timeout):
-            self.stop()
-            raise RuntimeError("delta-coordinator did not start:\n" + "".join(self.log))
-
-    def kill(self) -> None:
-        """SIGKILL: the process gets no chance to clean up."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.spawn(args, ready, timeout)
 
 
 class Client:

@@ -11,12 +11,11 @@ import os
 import re
 import signal
 import subprocess
-import threading
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import pandas as pd
+from process import ManagedProcess
 
 from devnet import free_port
 
@@ -61,8 +60,10 @@ sex = { type = "category", levels = ["f", "m"] }
 """
 
 
-class Worker:
+class Worker(ManagedProcess):
     """One `delta-worker` process."""
+
+    stop_signal = signal.SIGTERM
 
     READY = re.compile(r"delta-worker ready: api=(\S+) p2p=(\S+) account=(\S+)")
 
@@ -78,11 +79,11 @@ class Worker:
         data_format: str = "csv",
         block_ms: int | None = None,
     ) -> None:
+        super().__init__()
+        self.what = f"worker {name}"
         self.folder = folder
         self.name = name
         self.suri = suri
-        self.proc: subprocess.Popen[str] | None = None
-        self.log: list[str] = []
         self.api = ""
         self.account = ""
         self.api_port = free_port()
@@ -128,61 +129,16 @@ class Worker:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self, timeout: float = 60.0) -> None:
-        args = [worker_binary(), "run", "--config", str(self.folder / "worker.toml")]
+        def ready(line: str) -> bool:
+            m = self.READY.search(line)
+            if m:
+                self.api, _, self.account = m.group(1), m.group(2), m.group(3)
+            return m is not None
+
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info,libp2p=warn,jsonrpsee=warn")
         if self.suri:
             env["DELTA_SURI"] = self.suri
-        self.proc = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            env=env,
-        )
-        found = threading.Event()
-
-        def read(stream: object) -> None:
-            for line in stream:  # type: ignore[attr-defined]
-                self.log.append(line)
-                m = self.READY.search(line)
-                if m:
-                    self.api, _, self.account = m.group(1), m.group(2), m.group(3)
-                    found.set()
-
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        threading.Thread(target=read, args=(self.proc.stdout,), daemon=True).start()
-        threading.Thread(target=read, args=(self.proc.stderr,), daemon=True).start()
-        deadline = timeout
-        while not found.wait(0.2):
-            deadline -= 0.2
-            if self.proc.poll() is not None or deadline <= 0:
-                self.stop()
-                raise RuntimeError(f"worker {self.name} did not start:\n" + "".join(self.log))
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        args = [worker_binary(), "run", "--config", str(self.folder / "worker.toml")]
+        self.spawn(args, ready, timeout, env)

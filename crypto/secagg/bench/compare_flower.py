@@ -147,16 +147,31 @@ def flower_aggregator_time(n: int, d: int, k: int, t: int, n_dropped: int) -> fl
     return time.perf_counter() - start
 
 
+def cargo_target_dir() -> Path:
+    """Where cargo builds: `CARGO_TARGET_DIR` when it is set, otherwise what
+    cargo reports for this workspace (its config or the default `target/`)."""
+    target = os.environ.get("CARGO_TARGET_DIR")
+    if target:
+        return Path(target) if Path(target).is_absolute() else REPO / target
+    out = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return Path(json.loads(out.stdout)["target_directory"])
+
+
 def delta_times(n: int, d: int, k: int, t: int, dropout: float, repeat: int) -> dict[str, Any]:
     subprocess.run(
         ["cargo", "build", "--release", "-q", "-p", "delta-secagg", "--example", "secagg_timing"],
         cwd=REPO,
         check=True,
     )
-    target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache" / "delta" / "target"))
     out = subprocess.run(
         [
-            str(Path(target) / "release" / "examples" / "secagg_timing"),
+            str(cargo_target_dir() / "release" / "examples" / "secagg_timing"),
             "--n",
             str(n),
             "--d",

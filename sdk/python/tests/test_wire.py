@@ -196,6 +196,11 @@ def test_series_round_trip() -> None:
         pd.Series(pd.Categorical(["a", None, "b"])),
         pd.Series([1, 2], index=pd.CategoricalIndex(["x", "y"], name="c")),
         pd.Series(["a", "b"], index=pd.Index([False, True])),
+        # histograms: counts by interval, closed on either side
+        pd.Series([4, 7], index=pd.IntervalIndex.from_breaks([0, 18, 40], name="age")),
+        pd.Series([1.0, 2.0], index=pd.IntervalIndex.from_breaks([0, 18.5, 25], closed="left")),
+        pd.Series(pd.arrays.IntervalArray.from_tuples([(0.0, 1.0), None, (2.0, 3.0)])),
+        pd.Series(pd.cut([1.0, 5.0, math.nan, 30.0], [0, 10, 40])),
     ]
     for series in cases:
         series.attrs["converged"] = True
@@ -208,6 +213,8 @@ def test_indexes_round_trip() -> None:
         pd.Index([1.5, math.nan]),
         pd.Index([(1, 2), (3, 4)], tupleize_cols=False),
         pd.MultiIndex.from_arrays([[1, 2], ["a", None]], names=["x", None]),
+        pd.IntervalIndex.from_breaks([0, 1, 2], closed="both", name="i"),
+        pd.IntervalIndex.from_breaks(pd.to_datetime(["2024-01-01", "2024-02-01"])),
     ]:
         same(index, through_json(index))
 
@@ -298,6 +305,26 @@ def test_cycles_and_depth_are_refused() -> None:
             "attrs": {},
         },
         {"$type": "index", "name": None, "values": {"kind": "eval", "items": []}},
+        {
+            "$type": "index",
+            "name": None,
+            "values": {
+                "kind": "interval",
+                "closed": "up",
+                "left": {"dtype": "int64", "data": ""},
+                "right": {"dtype": "int64", "data": ""},
+            },
+        },
+        {
+            "$type": "index",
+            "name": None,
+            "values": {
+                "kind": "interval",
+                "closed": "left",
+                "left": {"dtype": "int64", "data": "AQAAAAAAAAA="},  # 1
+                "right": {"dtype": "int64", "data": "AAAAAAAAAAA="},  # 0: ends reversed
+            },
+        },
     ],
 )
 def test_decode_refuses_what_encode_never_writes(obj: Any) -> None:

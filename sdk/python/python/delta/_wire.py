@@ -18,7 +18,8 @@ result is made of are understood:
 - pandas `Index` (incl. `RangeIndex`, `MultiIndex`, `CategoricalIndex`),
   `Series` and `DataFrame` with their names, index, columns, per-column
   dtypes (numeric, bool, datetime, nullable `Int64`/`Float64`/`boolean`,
-  `str`/`string`, `category`, and `object` columns of encodable values) and
+  `str`/`string`, `category`, `interval` (so `IntervalIndex`, which
+  histograms are indexed by), and `object` columns of encodable values) and
   `attrs` (where regressions keep n, r2, ...).
 - dataclass instances: their fields, tagged with the class name. A class on
   `DATACLASSES` (delta's own) comes back as that class; any other class
@@ -247,6 +248,18 @@ class _Encoder:
                 "ordered": bool(dtype.ordered),
                 "codes": {"dtype": _numpy_dtype_name(codes.dtype, "column"), "data": _b64(codes)},
             }
+        if isinstance(dtype, pd.IntervalDtype):
+            # Both ends in the subtype; a missing interval is NaN (or NaT) at
+            # both, as pandas itself keeps it.
+            subtype = np.dtype(dtype.subtype)
+            ends = {
+                side: {
+                    "dtype": _numpy_dtype_name(subtype, "interval"),
+                    "data": _b64(np.asarray(getattr(array, side), dtype=subtype)),
+                }
+                for side in ("left", "right")
+            }
+            return {"kind": "interval", "closed": str(dtype.closed), **ends}
         if isinstance(dtype, pd.StringDtype):
             missing = np.asarray(pd.isna(array), dtype=bool)
             return {
@@ -479,6 +492,7 @@ def _column(spec: Any, depth: int, where: str) -> Any:
         "string": {"kind", "storage", "na", "items"},
         "masked": {"kind", "dtype", "data", "mask"},
         "category": {"kind", "categories", "ordered", "codes"},
+        "interval": {"kind", "closed", "left", "right"},
     }.get(kind)
     if keys is None:
         raise WireError(f"{where}: unknown column kind {kind!r}")
@@ -503,6 +517,18 @@ def _column(spec: Any, depth: int, where: str) -> Any:
             raise WireError(f"{where}: unknown string missing value {spec['na']!r}")
         string = _string_dtype(storage, spec["na"] == "nan")
         return pd.array(items, dtype=string)
+    if kind == "interval":
+        closed = spec["closed"]
+        if closed not in ("right", "left", "both", "neither"):
+            raise WireError(f"{where}: unknown interval closing {closed!r}")
+        left = _flat(spec["left"], f"{where}.left")
+        right = _flat(spec["right"], f"{where}.right")
+        if left.dtype != right.dtype or len(left) != len(right):
+            raise WireError(f"{where}: an interval's ends differ in dtype or length")
+        if left.dtype.kind not in "iufMm":
+            raise WireError(f"{where}: interval ends must be numbers or times")
+        interval = pd.IntervalDtype(left.dtype, closed=closed)
+        return pd.arrays.IntervalArray.from_arrays(left, right, closed=closed, dtype=interval)
     if kind == "masked":
         name = spec["dtype"]
         if name not in _MASKED:

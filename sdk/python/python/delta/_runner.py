@@ -53,6 +53,12 @@ adds is a clear reason in the task's error instead of a bare EACCES.
 
 The real stdout is kept for the protocol; fd 1 and `sys.stdout` point to
 stderr, so a task's `print()` goes to the task log the worker keeps.
+
+`delta.debug` runs this same code in the requester's interpreter, one
+`Server` per simulated process: `load_task` on a package read back with
+`load_package`, requests and replies as the protocol's JSON lines
+(`reply_line`), `unload_task` at the end. Only the OS sandbox, the audit
+hook and the separate process are left out there.
 """
 
 from __future__ import annotations
@@ -82,7 +88,17 @@ from .datasets import DatasetError, prepare
 from .mapreduce import Done, MapReduce, PolicyRefusal, Step, flatten, unflatten
 from .package import PackageError, TaskPackage, load_package
 
-__all__ = ["Sandbox", "SandboxViolation", "main"]
+__all__ = [
+    "Sandbox",
+    "SandboxViolation",
+    "Server",
+    "load_task",
+    "main",
+    "package_error",
+    "reply_line",
+    "step_from_wire",
+    "unload_task",
+]
 
 EXIT_SETUP = 2
 EXIT_PACKAGE = 3
@@ -429,12 +445,20 @@ class _TaskImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)
 
 
+def _module_root(package: TaskPackage) -> str:
+    return "delta_task_" + package.hexdigest()[:16]
+
+
 def load_task(package: TaskPackage) -> MapReduce:
     """Imports the package's modules and returns its entrypoint class,
-    instantiated with no arguments."""
-    root = "delta_task_" + package.hexdigest()[:16]
-    importer = _TaskImporter(root, package.files)
-    if importer not in sys.meta_path:
+    instantiated with no arguments. Loading the same package again in one
+    interpreter reuses its modules and gives a new instance."""
+    root = _module_root(package)
+    importer = next(
+        (f for f in sys.meta_path if isinstance(f, _TaskImporter) and f.root == root), None
+    )
+    if importer is None:
+        importer = _TaskImporter(root, package.files)
         sys.meta_path.insert(0, importer)
     entry = package.manifest["entrypoint"]
     module = importlib.import_module(importer.module_name(entry["file"]))
@@ -450,6 +474,18 @@ def load_task(package: TaskPackage) -> MapReduce:
         )
     task = target()
     return task
+
+
+def unload_task(package: TaskPackage) -> None:
+    """Forgets the package's modules and their importer, for hosts that
+    load packages in a long-lived interpreter (`delta.debug`); the runner's
+    own process never needs it."""
+    root = _module_root(package)
+    sys.meta_path[:] = [
+        f for f in sys.meta_path if not (isinstance(f, _TaskImporter) and f.root == root)
+    ]
+    for name in [n for n in sys.modules if n == root or n.startswith(root + ".")]:
+        del sys.modules[name]
 
 
 # -- serving ---------------------------------------------------------------------------
@@ -571,14 +607,7 @@ class Server:
                 return
             if not line.strip():
                 continue
-            reply = self.handle(line)
-            try:
-                text = json.dumps(reply, separators=(",", ":"), allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                text = json.dumps(
-                    {"ok": False, "kind": "task", "error": f"the reply cannot be sent: {exc}"}
-                )
-            replies.write(text.encode("utf-8") + b"\n")
+            replies.write(reply_line(self.handle(line)))
             replies.flush()
 
     def handle(self, line: bytes) -> dict[str, Any]:
@@ -726,47 +755,79 @@ class Server:
         }
 
     def _parse_step(self, value: Any, reuse: bool) -> Step:
-        if not isinstance(value, dict):
-            raise _ProtocolError("'step' must be an object with dataset, body and outputs")
-        missing = {"dataset", "body", "outputs"} - set(value)
-        if missing:
-            raise _ProtocolError(f"'step' has no {', '.join(sorted(missing))}")
-        if not isinstance(value["dataset"], str):
-            raise _ProtocolError("the step's 'dataset' must be a string")
-        body = _b64decode(value["body"], "the step's 'body'")
-        outputs_value = value["outputs"]
-        if not isinstance(outputs_value, list):
-            raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
-        outputs: dict[str, int] = {}
-        for item in outputs_value:
-            if (
-                not isinstance(item, list)
-                or len(item) != 2
-                or not isinstance(item[0], str)
-                or not isinstance(item[1], int)
-                or isinstance(item[1], bool)
-                or item[1] < 0
-            ):
-                raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
-            if item[0] in outputs:
-                raise _ProtocolError(f"the step names output {item[0]!r} twice")
-            outputs[item[0]] = item[1]
+        body, outputs = _step_parts(value)
         known = self.steps.get(body) if reuse else None
         if known is not None and list(known.outputs.items()) == list(outputs.items()):
-            # The requester's own Step object, as debug() hands it back.
+            # The requester's own Step object, as it returned it.
             return known
-        try:
-            decoded = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise _ProtocolError(f"the step's body is not JSON: {exc}") from None
+        return _step_from_parts(body, outputs)
+
+
+def reply_line(reply: Mapping[str, Any]) -> bytes:
+    """A reply as the protocol's line: strict JSON and a newline; a reply
+    that JSON cannot hold becomes a "task" failure saying why."""
+    try:
+        text = json.dumps(reply, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        text = json.dumps(
+            {"ok": False, "kind": "task", "error": f"the reply cannot be sent: {exc}"}
+        )
+    return text.encode("utf-8") + b"\n"
+
+
+def step_from_wire(value: Any) -> Step:
+    """A STEP as a member's runner reads it (see the module docs); raises
+    `ValueError` saying what is malformed."""
+    try:
+        return _step_from_parts(*_step_parts(value))
+    except _ProtocolError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _step_parts(value: Any) -> tuple[bytes, dict[str, int]]:
+    """A STEP's body and outputs, checked."""
+    if not isinstance(value, dict):
+        raise _ProtocolError("'step' must be an object with dataset, body and outputs")
+    missing = {"dataset", "body", "outputs"} - set(value)
+    if missing:
+        raise _ProtocolError(f"'step' has no {', '.join(sorted(missing))}")
+    if not isinstance(value["dataset"], str):
+        raise _ProtocolError("the step's 'dataset' must be a string")
+    body = _b64decode(value["body"], "the step's 'body'")
+    outputs_value = value["outputs"]
+    if not isinstance(outputs_value, list):
+        raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
+    outputs: dict[str, int] = {}
+    for item in outputs_value:
         if (
-            not isinstance(decoded, dict)
-            or set(decoded) != {"name", "params"}
-            or not isinstance(decoded["name"], str)
-            or not isinstance(decoded["params"], dict)
+            not isinstance(item, list)
+            or len(item) != 2
+            or not isinstance(item[0], str)
+            or not isinstance(item[1], int)
+            or isinstance(item[1], bool)
+            or item[1] < 0
         ):
-            raise _ProtocolError('the step\'s body must be {"name": str, "params": object}')
-        return Step(decoded["name"], outputs, decoded["params"])
+            raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
+        if item[0] in outputs:
+            raise _ProtocolError(f"the step names output {item[0]!r} twice")
+        outputs[item[0]] = item[1]
+    return body, outputs
+
+
+def _step_from_parts(body: bytes, outputs: dict[str, int]) -> Step:
+    """The Step a body (`{"name", "params"}` JSON) and outputs describe."""
+    try:
+        decoded = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise _ProtocolError(f"the step's body is not JSON: {exc}") from None
+    if (
+        not isinstance(decoded, dict)
+        or set(decoded) != {"name", "params"}
+        or not isinstance(decoded["name"], str)
+        or not isinstance(decoded["params"], dict)
+    ):
+        raise _ProtocolError('the step\'s body must be {"name": str, "params": object}')
+    return Step(decoded["name"], outputs, decoded["params"])
 
 
 # -- the command line -----------------------------------------------------------------
@@ -787,7 +848,9 @@ def _take_stdout() -> IO[bytes]:
     return os.fdopen(protocol_fd, "wb")
 
 
-def _package_error(exc: BaseException) -> str:
+def package_error(exc: BaseException) -> str:
+    """The message of a "package" failure: why the package or its task
+    could not be loaded."""
     if isinstance(exc, (PackageError, TaskRejected, DatasetError)):
         return str(exc)
     if isinstance(exc, OSError):
@@ -814,7 +877,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         package = load_package(Path(args.package).read_bytes(), expected_digest=digest)
     except (PackageError, TaskRejected, OSError) as exc:
-        _send(protocol, {"ok": False, "kind": "package", "error": _package_error(exc)})
+        _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})
         return EXIT_PACKAGE
 
     frame = None
@@ -853,7 +916,7 @@ def serve(args: argparse.Namespace) -> int:
         task = load_task(package)
     except BaseException as exc:  # task code ran: anything may come out
         traceback.print_exception(exc, file=sys.stderr)
-        _send(protocol, {"ok": False, "kind": "package", "error": _package_error(exc)})
+        _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})
         return EXIT_PACKAGE
     sandbox.take_refusals()
     _send(protocol, {"ok": True, "ready": True})

@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from bench_tasks import COLUMNS, DATASET, Bench, Cov, Describe, Mean, MeanVarCov, Var
 
 import delta
 
-DATASET = "bench"
-COLUMNS = 10
 MOMENT_TARGET = 3.0
 DESCRIBE_TARGET = 10.0
 RTOL = 1e-10
@@ -64,33 +63,6 @@ def split(frame: pd.DataFrame, members: int) -> list[pd.DataFrame]:
         frame.iloc[idx].reset_index(drop=True)
         for idx in np.array_split(np.arange(len(frame)), members)
     ]
-
-
-class Bench(delta.Analytics):
-    """The benchmark's analysis: the named frame-wide statistics of the
-    selected columns."""
-
-    dataset = DATASET
-
-    def __init__(self, columns: Sequence[str], ops: Sequence[str]) -> None:
-        self.columns = list(columns)
-        self.ops = tuple(ops)
-
-    def execute(self, df: delta.FederatedFrame) -> dict[str, Any]:
-        selected = df[self.columns]
-        out: dict[str, Any] = {}
-        for op in self.ops:
-            if op == "mean":
-                out[op] = selected.mean()
-            elif op == "var":
-                out[op] = selected.var()
-            elif op == "cov":
-                out[op] = selected.cov()
-            elif op == "describe":
-                out[op] = selected.describe()
-            else:
-                raise ValueError(f"unknown operation {op!r}")
-        return out
 
 
 def pandas_ops(frame: pd.DataFrame, ops: Sequence[str]) -> dict[str, Any]:
@@ -162,30 +134,32 @@ class Row:
         return self.delta_s / self.pandas_s
 
 
-CASES: list[tuple[str, tuple[str, ...], float]] = [
-    ("mean", ("mean",), MOMENT_TARGET),
-    ("var", ("var",), MOMENT_TARGET),
-    ("cov", ("cov",), MOMENT_TARGET),
-    ("mean+var+cov (one task)", ("mean", "var", "cov"), MOMENT_TARGET),
-    ("describe", ("describe",), DESCRIBE_TARGET),
+CASES: list[tuple[str, type[Bench], float]] = [
+    ("mean", Mean, MOMENT_TARGET),
+    ("var", Var, MOMENT_TARGET),
+    ("cov", Cov, MOMENT_TARGET),
+    ("mean+var+cov (one task)", MeanVarCov, MOMENT_TARGET),
+    ("describe", Describe, DESCRIBE_TARGET),
 ]
+"""(label, task, target); each task computes its `ops` over every column
+(`bench_tasks.py`)."""
 
 
 def run_case(
     label: str,
-    ops: tuple[str, ...],
+    task: type[Bench],
     target: float,
     pooled: pd.DataFrame,
     members: list[pd.DataFrame],
     repeat: int,
 ) -> Row:
-    columns = list(pooled.columns)
+    ops = task.ops
     pandas_s, want = best_of(repeat, lambda: pandas_ops(pooled, ops))
     report: dict[str, Any] = {}
 
     def federated() -> Any:
         report.clear()
-        return delta.debug(Bench(columns, ops), data={DATASET: members}, report=report)
+        return delta.debug(task(), data={DATASET: members}, report=report)
 
     delta_s, got = best_of(repeat, federated)
     errors = [e for op in ops for e in compare(op, got[op], want[op])]
@@ -224,12 +198,11 @@ PROFILED = [
 ]
 
 
-def profile_case(label: str, ops: tuple[str, ...], members: list[pd.DataFrame]) -> None:
-    columns = list(members[0].columns)
+def profile_case(label: str, task: type[Bench], members: list[pd.DataFrame]) -> None:
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
-    delta.debug(Bench(columns, ops), data={DATASET: members})
+    delta.debug(task(), data={DATASET: members})
     profiler.disable()
     wall = time.perf_counter() - start
     stats = pstats.Stats(profiler)
@@ -282,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.nan_fraction:.0%} NaN, best of {args.repeat}\n"
     )
     results = [
-        run_case(label, ops, target, pooled, members, args.repeat) for label, ops, target in CASES
+        run_case(label, task, target, pooled, members, args.repeat) for label, task, target in CASES
     ]
     print_table(results)
     errors = [e for r in results for e in r.errors]
@@ -291,8 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not errors:
         print(f"\nall results agree with pandas (moments rtol={RTOL}, order statistics exactly)")
     if args.profile:
-        for label, ops, _ in CASES:
-            profile_case(label, ops, members)
+        for label, task, _ in CASES:
+            profile_case(label, task, members)
     return 1 if errors else 0
 
 

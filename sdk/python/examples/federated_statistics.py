@@ -6,9 +6,10 @@
 # but they will let a statistics task run on them, provided only securely
 # aggregated sums leave the building.
 #
-# This notebook writes one `delta.Analytics` task in ordinary pandas,
-# runs it through `delta.debug` (the real engine: real round rules, real
-# secure aggregation, with the three hospitals simulated in this
+# This notebook runs one `delta.Analytics` task, written in ordinary
+# pandas, through `delta.debug` (what the network runs: the task packaged
+# and checked as the hospitals check it, the real engine with its round
+# rules and secure aggregation, the three hospitals simulated in this
 # process), and checks every answer against pandas on the pooled data,
 # which in real life nobody would be allowed to build. Then a hospital
 # drops out mid-task, and a careless task is turned away by the static
@@ -20,11 +21,13 @@
 # %%
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from blood_pressure import BMI_CLASSES, BloodPressureStudy  # the task: blood_pressure.py
 
 import delta
 
@@ -89,39 +92,25 @@ print(HOSPITALS["Northside General"].head())
 # `levels` names the categories the requester wants (hospitals cannot sum
 # strings), and `min_cell_count = 5` withholds any statistic computed
 # from fewer than five patients.
+#
+# The task lives in its own module, `blood_pressure.py` beside this
+# notebook: that file is what travels to the hospitals, and what they
+# check and import. This notebook's other cells (the data, the checks
+# against pandas) stay here.
 
 
 # %%
-BMI_CLASSES = [0.0, 18.5, 25.0, 30.0, 35.0, 40.0, 100.0]  # WHO: under, normal, over, obese I-III
-
-
-class BloodPressureStudy(delta.Analytics):
-    dataset = "patients"
-    levels = {"sex": ["F", "M"], "smoker": [0, 1]}
-    min_cell_count = 5
-
-    def execute(self, df: delta.FederatedFrame) -> dict[str, Any]:
-        hypertensive = df["sbp"] >= 140
-        over_60 = df[df["age"] > 60]
-        return {
-            "patients": df.count_rows(),
-            "sbp": df["sbp"].describe(),
-            "sbp by smoker": df.groupby("smoker")["sbp"].agg(["count", "mean", "std"]),
-            "sbp by sex": df.groupby("sex")["sbp"].mean(),
-            "hypertension share": hypertensive.mean(),
-            "hypertension share, over 60": (over_60["sbp"] >= 140).mean(),
-            "sex x smoker": delta.crosstab(df["sex"], df["smoker"]),
-            "age bands": df["age"].histogram(bins=[18, 40, 60, 80, 100]),
-            "bmi classes": df["bmi"].histogram(bins=BMI_CLASSES, right=False),
-            "correlations": df[["age", "bmi", "sbp"]].corr(),
-            "regression": delta.ols(df, y="sbp", x=["age", "bmi", "smoker"]),
-        }
+print(inspect.getsource(BloodPressureStudy))
 
 
 # %% [markdown]
 # ## Run it through the engine
 #
-# `delta.debug` runs the real engine with one simulated member per frame.
+# `delta.debug` runs the task as the network would: it packages
+# `blood_pressure.py` as `delta.Client.submit` does, each simulated
+# hospital reads the package back and checks it, loads the task from it
+# and answers the engine's requests through the task runner's protocol,
+# and the real engine runs the rounds with one simulated member per frame.
 # `report` receives the rounds and bytes carried.
 
 # %%

@@ -2,30 +2,39 @@
 
 Every result is compared with pandas (or numpy, for the regressions) on
 the concatenation of the members' frames. Three members, with missing
-values in every numeric column.
+values in every numeric column. The tasks are in `analytics_tasks.py`:
+`delta.debug` packages and checks a task's file as a worker would.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from analytics_tasks import (
+    ALL_GROUP_STATS,
+    LEVELS,
+    REGIONS,
+    Empty,
+    Everything,
+    Expressions,
+    Groups,
+    Guarded,
+    GuardedPairs,
+    Inline,
+    NoLevels,
+    Pairs,
+    Peek,
+    Rounds,
+    Scale,
+    Wide,
+)
 
 import delta
-from delta.analytics import (
-    Analytics,
-    FederatedFrame,
-    crosstab,
-    logistic,
-    ols,
-    step_lengths,
-)
-from delta.mapreduce import Done, Step
-
-REGIONS = ["N", "S", "E", "W", "X"]  # "W" is rare, "X" never occurs
-LEVELS: dict[str, list[Any]] = {"sex": ["F", "M"], "smoker": [0, 1], "region": REGIONS}
+from delta.analytics import Analytics, step_lengths
+from delta.mapreduce import Step
 
 
 def make_frame(rows: int, seed: int) -> pd.DataFrame:
@@ -50,7 +59,6 @@ def make_members() -> list[pd.DataFrame]:
 
 MEMBERS = make_members()
 POOLED = pd.concat(MEMBERS, ignore_index=True)
-ALL_GROUP_STATS: list[Any] = ["count", "size", "sum", "mean", "var", "std", "sem"]
 RTOL = 1e-10  # observed agreement is ~1e-12; the brief asks for ~1e-9
 
 
@@ -87,55 +95,6 @@ def same_frame(got: pd.DataFrame, want: pd.DataFrame, rtol: float = RTOL) -> Non
         check_categorical=False,
         check_names=True,
     )
-
-
-class Everything(Analytics):
-    dataset = "patients"
-    levels = LEVELS
-    min_cell_count = 0
-
-    def execute(self, df: FederatedFrame) -> Any:
-        adults = df[(df["age"] >= 18) & ~(df["sex"] == "M") | (df["bmi"] > 30)]
-        df["score"] = (df["bmi"] * 2 + df["age"] / 10) ** 2 - df["age"]
-        above = df[df["bmi"] > df["bmi"].mean()]
-        return {
-            "count": adults["age"].count(),
-            "sum": adults["bmi"].sum(),
-            "mean": adults["bmi"].mean(),
-            "var": df["bmi"].var(),
-            "var0": df["bmi"].var(ddof=0),
-            "std": df["score"].std(),
-            "sem": df["bmi"].sem(),
-            "neg_mean": (-df["age"]).mean(),
-            "old": (df["age"] > 50).sum(),
-            "old_share": (df["age"] > 50).mean(),
-            "frame_mean": df[["age", "bmi"]].mean(),
-            "frame_std": df[["age", "bmi"]].std(),
-            "frame_count": df[["age", "bmi"]].count(),
-            "cov": df[["age", "bmi", "score"]].cov(),
-            "corr": df[["age", "bmi", "score"]].corr(),
-            "q": df["age"].quantile([0.1, 0.25, 0.5, 0.75, 0.9]),
-            "q1": df["bmi"].quantile(0.33),
-            "frame_q": df[["age", "bmi"]].quantile([0.2, 0.8]),
-            "median": df["bmi"].median(),
-            "min": adults["bmi"].min(),
-            "max": df["age"].max(),
-            "desc": df["bmi"].describe(),
-            "frame_desc": df[["age", "bmi"]].describe(),
-            "hist": df["age"].histogram(bins=[0, 18, 40, 65, 120]),
-            "vc": df["region"].value_counts(),
-            "vc_norm": df["sex"].value_counts(normalize=True),
-            "by_sex": df.groupby("sex")["bmi"].mean(),
-            "by_sex_all": df.groupby("sex")["bmi"].agg(ALL_GROUP_STATS),
-            "by_two": df.groupby(["sex", "smoker"])[["age", "bmi"]].mean(),
-            "by_old": df.groupby(df["age"] > 50)["bmi"].std(),
-            "size": df.groupby("region").size(),
-            "table": crosstab(df["sex"], df["smoker"]),
-            "ols": ols(df, y="bmi", x=["age", "smoker"]),
-            "logit": logistic(df, y="smoker", x=["age", "bmi"]),
-            "above": above["age"].mean(),
-            "ratio": df["bmi"].sum() / df["bmi"].count(),
-        }
 
 
 @pytest.fixture(scope="module")
@@ -222,14 +181,6 @@ def test_empty_group_and_level(everything: dict[str, Any]) -> None:
     assert r["size"]["X"] == 0
     want = c.groupby("region", observed=False)["bmi"].agg(["count", "sum", "mean"])
 
-    class Groups(Analytics):
-        dataset = "patients"
-        levels = LEVELS
-        min_cell_count = 0
-
-        def execute(self, df: FederatedFrame) -> Any:
-            return df.groupby("region")["bmi"].agg(["count", "sum", "mean"])
-
     same_frame(run(Groups()), want)
 
 
@@ -271,36 +222,6 @@ def test_expressions_match_pandas() -> None:
     """Selections, derived columns and element-wise operations are
     re-evaluated on each member's real frame exactly as pandas would."""
 
-    class Expressions(Analytics):
-        dataset = "patients"
-        levels = LEVELS
-        min_cell_count = 0
-
-        def execute(self, df: FederatedFrame) -> Any:
-            d = df.assign(ratio=lambda f: f["bmi"] / f["age"], one=1.0)
-            d["heavy"] = d["bmi"] > 27
-            mean_age = d["age"].mean()
-            return {
-                "loc": d.loc[d["sex"].isin(["F"]), "bmi"].sum(),
-                "loc_cols": d.loc[d["age"].between(20, 40), ["age", "ratio"]].mean(),
-                "dropna": d[["age", "bmi"]].dropna().count(),
-                "fillna": d["bmi"].fillna(0.0).mean(),
-                "where": d["bmi"].where(d["age"] > 30).mean(),
-                "clip": d["bmi"].clip(20, 25).var(),
-                "math": ((d["bmi"] - 25).abs().log1p() + (d["age"] / 100).exp()).sum(),
-                "sqrt": (d["age"].sqrt().round(2) % 3 // 1).sum(),
-                "rows": d.count_rows(),
-                "isna": d["bmi"].isna().sum(),
-                "xor": ((d["sex"] == "F") ^ d["heavy"]).sum(),
-                "or": d[(d["age"] < 20) | (d["region"] != "N")]["ratio"].mean(),
-                "pow": (2 ** (d["smoker"] + 1) - 1 / d["one"]).mean(),
-                "heavy": d["heavy"].value_counts(sort=False),
-                "centred": (d["age"] - mean_age).var(),
-                "lazy": (d["bmi"].std() * 2 + 1).pipe(round, 6),
-                "pick": d[["age", "bmi"]].mean()["bmi"],
-                "attr": d.age.max(),
-            }
-
     r = run(Expressions())
     p = POOLED.assign(ratio=POOLED["bmi"] / POOLED["age"], one=1.0)
     p["heavy"] = p["bmi"] > 27
@@ -325,39 +246,14 @@ def test_expressions_match_pandas() -> None:
 
 
 def test_results_are_not_available_inside_execute() -> None:
-    class Peek(Analytics):
-        dataset = "patients"
-
-        def execute(self, df: FederatedFrame) -> Any:
-            if df["age"].mean() > 3:  # not knowable here
-                return df["age"].count()
-            return df["age"].sum()
-
-    with pytest.raises(TypeError, match="not known inside execute"):
+    # execute runs in the requester's start: the worker refuses the task.
+    with pytest.raises(delta.TaskFailed, match="^task: TypeError: .*not known inside execute"):
         run(Peek())
     with pytest.raises(TypeError, match="use df.count_rows"):
         len(Peek().frame())
 
 
 def test_empty_filter_gives_pandas_empty_results() -> None:
-    class Empty(Analytics):
-        dataset = "patients"
-        levels = LEVELS
-        min_cell_count = 0
-
-        def execute(self, df: FederatedFrame) -> Any:
-            none = df[df["age"] > 1000]
-            return {
-                "count": none["bmi"].count(),
-                "sum": none["bmi"].sum(),
-                "mean": none["bmi"].mean(),
-                "std": none["bmi"].std(),
-                "median": none["bmi"].median(),
-                "desc": none["bmi"].describe(),
-                "groups": none.groupby("sex")["bmi"].agg(["count", "sum", "mean"]),
-                "corr": none[["age", "bmi"]].corr(),
-            }
-
     r = run(Empty())
     none = categorical(POOLED)[POOLED["age"] > 1000]
     assert r["count"] == 0 and r["sum"] == 0.0
@@ -370,37 +266,11 @@ def test_empty_filter_gives_pandas_empty_results() -> None:
     same_frame(r["corr"], none[["age", "bmi"]].corr())
 
 
-class Guarded(Analytics):
-    """The default guardrail: cells under 5 rows are withheld."""
-
-    dataset = "patients"
-    levels = LEVELS
-
-    def execute(self, df: FederatedFrame) -> Any:
-        few = df[df["region"] == "W"]  # 3 rows in all
-        return {
-            "few_mean": few["bmi"].mean(),
-            "few_count": few["age"].count(),
-            "few_median": few["age"].median(),
-            "vc": df["region"].value_counts(sort=False),
-            "groups": df.groupby("region")["age"].agg(["count", "mean"]),
-            "group_std": df.groupby("region")["age"].std(),
-            "table": crosstab(df["region"], df["smoker"]),
-            "hist": df["age"].histogram(bins=[0, 11, 40, 65, 120]),
-            "mean": df["bmi"].mean(),
-        }
-
-
 def test_small_cells_are_suppressed() -> None:
     assert Guarded.min_cell_count == 5
-    steps: list[Step] = []
-
-    class Recorded(Guarded):
-        def reduce(self, step: Step, sums: Any, members: int) -> Step | Done:
-            steps.append(step)
-            return super().reduce(step, sums, members)
-
-    r = run(Recorded())
+    report: dict[str, Any] = {}
+    r = run(Guarded(), report=report)
+    steps: list[Step] = report["steps"]
     c = categorical(POOLED)
     assert np.isnan(r["few_mean"]) and np.isnan(r["few_count"]) and np.isnan(r["few_median"])
     counts = c["region"].value_counts(sort=False)
@@ -433,22 +303,6 @@ def test_small_cells_are_suppressed() -> None:
     close(r["mean"], POOLED["bmi"].mean())
 
 
-class Rounds(Analytics):
-    """Several multi-round statistics at once, for the dropout tests."""
-
-    dataset = "patients"
-    levels = LEVELS
-    min_cell_count = 0
-
-    def execute(self, df: FederatedFrame) -> Any:
-        return {
-            "std": df["bmi"].std(),
-            "q": df["age"].quantile([0.25, 0.5]),
-            "groups": df.groupby("sex")["bmi"].var(),
-            "n": df.count_rows(),
-        }
-
-
 def check_rounds(result: dict[str, Any], frames: list[pd.DataFrame]) -> None:
     pooled = pd.concat(frames, ignore_index=True)
     close(result["std"], pooled["bmi"].std())
@@ -473,26 +327,13 @@ def test_dropout_mid_analysis_starts_over_with_the_rest() -> None:
 
 def test_member_outputs_never_depend_on_row_count() -> None:
     """Every output length follows from the step's parameters alone: a
-    member with 10 rows and one with 10,000 return the same lengths."""
-    steps: list[Step] = []
-
-    class Recorded(Everything):
-        max_rounds: ClassVar[int] = 64
-
-        def start(self) -> Step:
-            step = super().start()
-            steps.append(step)
-            return step
-
-        def reduce(self, step: Step, sums: Any, members: int) -> Step | Done:
-            out = super().reduce(step, sums, members)
-            if isinstance(out, Step):
-                steps.append(out)
-            return out
-
-    task = Recorded()
-    run(task)
-    assert steps
+    member with 10 rows and one with 10,000 return the same lengths, from
+    a fresh instance that only ever saw the step, as a member's is."""
+    report: dict[str, Any] = {}
+    run(Everything(), report=report)
+    steps: list[Step] = report["steps"]
+    assert len(steps) == report["rounds"]
+    task = Everything()
     small = make_frame(10, 7)
     large = make_frame(10_000, 8)
     for step in steps:
@@ -512,17 +353,6 @@ def test_large_and_tiny_values_keep_precision() -> None:
     ]
     pooled = pd.concat(frames, ignore_index=True)
 
-    class Scale(Analytics):
-        dataset = "d"
-        min_cell_count = 0
-
-        def execute(self, df: FederatedFrame) -> Any:
-            return {
-                "mean": df[["t", "p"]].mean(),
-                "std": df[["t", "p"]].std(),
-                "corr": df[["t", "p"]].corr(),
-            }
-
     r = run(Scale(), frames)
     same_series(r["mean"], pooled.mean())
     same_series(r["std"], pooled.std())
@@ -530,14 +360,6 @@ def test_large_and_tiny_values_keep_precision() -> None:
 
 
 def test_search_points_trade_rounds_for_thresholds() -> None:
-    class Wide(Analytics):
-        dataset = "patients"
-        min_cell_count = 0
-        search_points = 65535  # 16 bits a round: exact after 64 / 16 = 4 rounds
-
-        def execute(self, df: FederatedFrame) -> Any:
-            return df["bmi"].quantile([0.3, 0.7])
-
     report: dict[str, Any] = {}
     got = run(Wide(), report=report)
     pd.testing.assert_series_equal(got, POOLED["bmi"].quantile([0.3, 0.7]))
@@ -545,27 +367,11 @@ def test_search_points_trade_rounds_for_thresholds() -> None:
 
 
 def test_undeclared_levels_are_refused() -> None:
-    class NoLevels(Analytics):
-        dataset = "patients"
-
-        def execute(self, df: FederatedFrame) -> Any:
-            return df.groupby("sex")["bmi"].mean()
-
-    with pytest.raises(ValueError, match="declare the levels of 'sex'"):
+    with pytest.raises(delta.TaskFailed, match="^task: ValueError: .*declare the levels of 'sex'"):
         run(NoLevels())
 
 
 def test_levels_given_in_the_call() -> None:
-    class Inline(Analytics):
-        dataset = "patients"
-        min_cell_count = 0
-
-        def execute(self, df: FederatedFrame) -> Any:
-            return {
-                "g": df.groupby("sex", levels=["F", "M"])["bmi"].mean(),
-                "vc": df["smoker"].value_counts(levels=[0, 1], sort=False),
-            }
-
     r = run(Inline())
     same_series(r["g"], POOLED.groupby("sex")["bmi"].mean())
     same_series(r["vc"], POOLED["smoker"].value_counts().sort_index())
@@ -605,21 +411,7 @@ def test_cov_and_corr_are_pairwise_complete_like_pandas() -> None:
     frames = [frame(40, 0), frame(50, 40), frame(30, 90)]
     frames.append(frames[0].iloc[:0].copy())  # a member without rows
     pooled = pd.concat(frames, ignore_index=True)
-    cols = list("abcdefg")
-
-    class Pairs(Analytics):
-        dataset = "d"
-        min_cell_count = 0
-
-        def execute(self, df: FederatedFrame) -> Any:
-            high = df[df["a"] > 5.0]
-            return {
-                "cov": df[cols].cov(),
-                "cov0": df[["e", "f"]].cov(ddof=0),  # pandas ignores ddof if NaN occur
-                "corr": df[cols].corr(),
-                "high": high[["a", "b", "e"]].cov(),
-                "one": df[["a"]].corr(),
-            }
+    cols = Pairs.columns
 
     r = run(Pairs(), frames)
     p = pooled.astype({"g": float})
@@ -631,10 +423,7 @@ def test_cov_and_corr_are_pairwise_complete_like_pandas() -> None:
     assert np.isnan(r["cov"].loc["b", "c"]) and np.isnan(r["corr"].loc["d", "d"])
     assert np.isnan(r["corr"].loc["c", "d"])  # one row has both
 
-    class Guarded(Pairs):
-        min_cell_count = 5
-
-    g = run(Guarded(), frames)["cov"]
+    g = run(GuardedPairs(), frames)["cov"]
     both = p[cols].notna().astype(int)
     few = (both.T @ both).to_numpy() < 5
     want = p[cols].cov().to_numpy()

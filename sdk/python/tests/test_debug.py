@@ -1,42 +1,34 @@
 """`delta.debug` runs MapReduce tasks through the real engine: exact sums,
-dropouts, refusals and failures as a real run would have them."""
+dropouts, refusals and failures as a real run would have them. It runs the
+production path (packaging, the holder's static check, the runner's loader
+and protocol, the wire encoding), so what a worker's runner refuses, debug
+refuses with the same message: the parity tests compare it with a real
+`python -m delta._runner serve` process."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from debug_tasks import Broken, Configured, Huge, Moments, Unsendable, Words
 
 import delta
+from delta.check import check_or_raise
+from delta.package import TaskPackage
 
-
-class Moments(delta.MapReduce):
-    """Two steps: column means, then sample variances around them."""
-
-    dataset = "values"
-    columns = ["a", "b"]
-
-    def start(self) -> delta.Step:
-        return delta.Step("mean", {"sum": 2, "n": 1})
-
-    def map(self, step: delta.Step, df: pd.DataFrame) -> Mapping[str, np.ndarray]:
-        x = df[self.columns].to_numpy(dtype=float)
-        if step.name == "mean":
-            return {"sum": x.sum(axis=0), "n": np.array([len(x)])}
-        mean = np.asarray(step.params["mean"])
-        return {"squares": ((x - mean) ** 2).sum(axis=0), "n": np.array([len(x)])}
-
-    def reduce(
-        self, step: delta.Step, sums: Mapping[str, np.ndarray], members: int
-    ) -> delta.Step | delta.Done:
-        n = sums["n"][0]
-        if step.name == "mean":
-            mean = (sums["sum"] / n).tolist()
-            return delta.Step("var", {"squares": 2, "n": 1}, {"mean": mean})
-        return delta.Done({"var": sums["squares"] / (n - 1), "n": n, "members": members})
+SDK = str(Path(delta.__file__).resolve().parent.parent)
 
 
 def frames(count: int, rows: int = 50) -> list[pd.DataFrame]:
@@ -112,11 +104,6 @@ def test_a_member_below_its_minimum_rows_refuses() -> None:
     assert out["members"] == 2
 
 
-class Broken(Moments):
-    def map(self, step: delta.Step, df: pd.DataFrame) -> Mapping[str, np.ndarray]:
-        return {"sum": np.array([1.0]), "n": np.array([len(df)])}
-
-
 def test_malformed_map_outputs_are_refused_by_every_member() -> None:
     report: dict[str, object] = {}
     with pytest.raises(delta.TaskFailed):
@@ -124,11 +111,6 @@ def test_malformed_map_outputs_are_refused_by_every_member() -> None:
     failures = report["member_failures"]
     assert isinstance(failures, list)
     assert all(any("has 1 values, expected 2" in f for f in member) for member in failures)
-
-
-class Huge(Moments):
-    def map(self, step: delta.Step, df: pd.DataFrame) -> Mapping[str, np.ndarray]:
-        return {"sum": np.array([1e15, 0.0]), "n": np.array([len(df)])}
 
 
 def test_values_beyond_the_encoding_are_refused_never_wrapped() -> None:
@@ -170,3 +152,195 @@ def test_a_task_missing_a_step_function_is_refused_when_created() -> None:
 
     with pytest.raises(TypeError, match="execute"):
         NoExecute()  # type: ignore[abstract]
+
+
+# -- the production path --------------------------------------------------------------
+
+
+def worker_runner(
+    tmp_path: Path,
+    package: TaskPackage,
+    requests: list[dict[str, Any]],
+    frame: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """The replies of the runner process a worker starts (`python -m
+    delta._runner serve`, sandboxed by its audit hook) to `requests`; the
+    first reply is its ready line or its refusal of the package."""
+    folder = tmp_path / f"runner-{uuid.uuid4().hex[:8]}"
+    scratch = folder / "scratch"
+    scratch.mkdir(parents=True)
+    package_file = folder / "package.json"
+    package_file.write_bytes(package.to_bytes())
+    args = [sys.executable, "-m", "delta._runner", "serve", "--package", str(package_file)]
+    args += ["--digest", package.hexdigest(), "--scratch", str(scratch)]
+    if frame is not None:
+        frame.to_parquet(folder / "dataset.parquet")
+        args += ["--dataset", str(folder / "dataset.parquet")]
+    done = subprocess.run(
+        args,
+        input="".join(json.dumps(r) + "\n" for r in requests),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=scratch,
+        env={**os.environ, "PYTHONPATH": SDK},
+    )
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert replies, f"the runner answered nothing:\n{done.stderr}"
+    return replies
+
+
+def step_json(step: delta.Step, dataset: str = "values") -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "body": base64.b64encode(step.body()).decode("ascii"),
+        "outputs": [[name, length] for name, length in step.outputs.items()],
+    }
+
+
+def import_class(path: Path, name: str) -> type:
+    module_name = f"debug_test_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    cls: type = getattr(module, name)
+    return cls
+
+
+LEAKY = """\
+import os
+
+import numpy as np
+
+import delta
+
+
+class Leaky(delta.MapReduce):
+    dataset = "values"
+
+    def start(self):
+        return delta.Step("n", {"n": 1})
+
+    def map(self, step, df):
+        return {"n": np.array([len(os.listdir("/"))])}
+
+    def reduce(self, step, sums, members):
+        return delta.Done(sums["n"][0])
+"""
+
+
+def test_a_task_the_static_check_refuses_fails_with_the_checks_message(tmp_path: Path) -> None:
+    (tmp_path / "leaky.py").write_text(LEAKY)
+    leaky = import_class(tmp_path / "leaky.py", "Leaky")
+    with pytest.raises(delta.TaskRejected) as refused:
+        delta.debug(leaky(), {"values": frames(3)})
+    with pytest.raises(delta.TaskRejected) as holder:
+        check_or_raise({"leaky.py": LEAKY})
+    assert str(refused.value) == str(holder.value)
+    assert "leaky.py:1:8: import of 'os' is not allowed" in str(refused.value)
+
+    # A package made by hand, past package_task's check, meets the holder's.
+    good = delta.package_task(Moments)
+    entry = good.manifest["entrypoint"]["file"]
+    digest = hashlib.sha256(LEAKY.encode()).hexdigest()
+    forged = TaskPackage(manifest={**good.manifest, "files": {entry: digest}}, files={entry: LEAKY})
+    with pytest.raises(delta.TaskRejected) as loaded:
+        delta.debug(forged, {"values": frames(3)})
+    (reply,) = worker_runner(tmp_path, forged, [])
+    assert reply["ok"] is False and reply["kind"] == "package"
+    assert str(loaded.value) == reply["error"]
+    assert f"{entry}:1:8: import of 'os' is not allowed" in reply["error"]
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        (Broken, "step 'mean': output 'sum' has 1 values, expected 2"),
+        (Words, "could not convert string to float: 'low'"),
+    ],
+    ids=["wrong length", "not numbers"],
+)
+def test_map_outputs_the_runner_refuses_fail_with_its_message(
+    tmp_path: Path, task: type[delta.MapReduce], message: str
+) -> None:
+    parts = frames(3)
+    report: dict[str, Any] = {}
+    with pytest.raises(delta.TaskFailed, match="fewer than the threshold"):
+        delta.debug(task(), {"values": parts}, report=report)
+    first = Moments().start()
+    replies = worker_runner(
+        tmp_path,
+        delta.package_task(task),
+        [{"op": "map", "step": step_json(first)}],
+        frame=parts[0],
+    )
+    assert replies[0] == {"ok": True, "ready": True}
+    refused = replies[1]
+    assert refused["ok"] is False and refused["kind"] == "task" and message in refused["error"]
+    worker_says = f"{refused['kind']}: {refused['error']}"
+    for member in report["member_failures"]:
+        assert any(worker_says in failure for failure in member), member
+
+
+def test_a_result_the_wire_refuses_fails_with_its_message(tmp_path: Path) -> None:
+    with pytest.raises(delta.TaskFailed) as failed:
+        delta.debug(Unsendable(), {"values": frames(3)})
+    first = Moments().start()
+    sums = base64.b64encode(np.zeros(3, dtype="<f8").tobytes()).decode("ascii")
+    replies = worker_runner(
+        tmp_path,
+        delta.package_task(Unsendable),
+        [{"op": "start"}, {"op": "reduce", "step": step_json(first), "sums": sums, "members": 3}],
+    )
+    refused = replies[2]
+    assert refused["ok"] is False and refused["kind"] == "task"
+    assert refused["error"] == (
+        "the result cannot be sent: TypeError: a task result cannot hold a value of type set"
+    )
+    assert f"task: {refused['error']}" in failed.value.reason
+
+
+def test_only_the_class_travels() -> None:
+    """Every process creates its own instance with no arguments, as on a
+    worker: state given to this instance does not reach them."""
+    with pytest.raises(delta.TaskFailed, match="package: the task failed while loading") as no:
+        delta.debug(Configured(["a", "b"]), {"values": frames(2)})
+    assert "missing 1 required positional argument: 'columns'" in no.value.reason
+
+
+def test_class_instance_and_package_give_the_same_answer() -> None:
+    parts = frames(3)
+    report: dict[str, Any] = {}
+    answers = [
+        delta.debug(Moments(), {"values": parts}, report=report),
+        delta.debug(Moments, {"values": parts}),
+        delta.debug(delta.package_task(Moments), {"values": parts}),
+    ]
+    for answer in answers[1:]:
+        assert answer["var"].tobytes() == answers[0]["var"].tobytes()
+        assert answer["n"] == answers[0]["n"] and answer["members"] == 3
+    # The members' view of each step: decoded from the body JSON.
+    names = [step.name for step in report["steps"]]
+    assert names == ["mean", "var"]
+    assert report["steps"][1].params["mean"] == pytest.approx(
+        pd.concat(parts)[["a", "b"]].mean().tolist(), rel=1e-9
+    )
+    assert not [m for m in sys.modules if m.startswith("delta_task_")]
+
+
+def test_the_worker_loads_the_runner_once(tmp_path: Path) -> None:
+    """debug uses the runner, but importing `delta` must not import it:
+    `python -m delta._runner` imports `delta` first and would load the
+    runner's module twice (a RuntimeWarning in every task log)."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "delta._runner", "prepare"]
+        + ["--spec", str(tmp_path / "missing.json"), "--out", str(tmp_path / "out.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": SDK},
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["ok"] is False

@@ -5,8 +5,10 @@ leave them, and the requester's `reduce` turns the sums into results.
 - `delta.Analytics`: write `execute(self, df)` as pandas code on a
   federated frame; get what pandas gives on the pooled data.
 - `delta.MapReduce`: explicit steps (see `delta.mapreduce`).
-- `delta.debug(task, data=...)`: run a task on local frames through the
-  real engine (real round rules, real secure aggregation).
+- `delta.debug(task, data=...)`: run a task on local frames as the
+  network runs it: packaged and checked as for `submit`, loaded by the
+  holders' task runner, through the real engine (real round rules, real
+  secure aggregation).
 - `delta.package_task(cls)`: the task's source and manifest, statically
   checked and hashed, as it travels to data holders (never a pickle).
 - `delta.Client(url, token)`: submit a task to a network through a

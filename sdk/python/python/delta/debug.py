@@ -1,22 +1,50 @@
-"""`delta.debug`: run a task on local data through the real engine.
+"""`delta.debug`: run a task on local data the way the network runs it.
 
-One simulated member per frame, the requester's `reduce` in this process,
-the real round rules (the coordinator's ledger in memory), real SecAgg+
-masking and unmasking, real fixed-point encoding: what comes back is what a
-real run returns, including its failures.
+Everything a submitted task goes through, in this process:
+
+- the task is packaged as `delta.Client.submit` packages it
+  (`delta.package.package_for`: source files and manifest, the static
+  check), and every simulated process reads the package back from its
+  bytes as a data holder does (`load_package`: commitment, encoding, and
+  the static check again);
+- the task is loaded from the package by the holder's runner
+  (`delta._runner.load_task`: the package's own source, imported from
+  memory, its class created with no arguments), one instance for the
+  requester and one per member, and each answers the runner protocol's
+  `info`, `start`, `map` and `reduce` requests (`delta._runner.Server`);
+- requests and replies are the protocol's JSON lines: steps as base64
+  bodies, map outputs and sums as float64 vectors, the result in
+  `delta._wire`'s encoding, decoded as `delta.Client` decodes it;
+- the rounds run through the real engine: one simulated member per frame,
+  the coordinator's round rules in memory, real SecAgg+ masking and
+  unmasking, real fixed-point encoding.
+
+So a task that passes here passes on workers, and one that a worker would
+refuse fails here with the runner's own message. What is left out: the
+worker's OS sandbox and the runner's audit hook (task code runs in this
+interpreter, with its permissions), the holder's dataset preparation (each
+frame is used as given), and the network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import _native
-from .mapreduce import Done, MapReduce, PolicyRefusal, Step, flatten, unflatten
+from . import _native, _wire
+from .mapreduce import MapReduce, PolicyRefusal, Step
+from .package import TaskPackage, load_package, package_for
+
+# `delta._runner` is imported where it is used, not with the package: the
+# worker starts `python -m delta._runner`, which imports `delta` first, and
+# the runner's module must not be loaded twice there.
 
 Source = pd.DataFrame | str | Path
 
@@ -34,6 +62,17 @@ class TaskFailed(RuntimeError):
         self.member_failures = member_failures
 
 
+class RunnerFailure(Exception):
+    """A failure reply of the task runner: `kind` ("package", "task",
+    "policy", "sandbox", "resources" or "protocol") and the runner's
+    message, shown as the worker shows them: `kind: message`."""
+
+    def __init__(self, kind: str, error: str) -> None:
+        super().__init__(f"{kind}: {error}")
+        self.kind = kind
+        self.error = error
+
+
 def load_frame(source: Source) -> pd.DataFrame:
     """A data frame from a frame, or a CSV or Parquet file."""
     if isinstance(source, pd.DataFrame):
@@ -48,15 +87,14 @@ def load_frame(source: Source) -> pd.DataFrame:
 
 
 def member_frames(
-    task: MapReduce,
+    dataset: str,
     data: Mapping[str, Sequence[Source] | Source],
     members: int | None,
 ) -> list[pd.DataFrame]:
-    """One frame per simulated member for the task's dataset."""
-    name = task.dataset
-    if name not in data:
-        raise KeyError(f"no data for dataset {name!r} (given: {sorted(data)})")
-    given = data[name]
+    """One frame per simulated member for the dataset named `dataset`."""
+    if dataset not in data:
+        raise KeyError(f"no data for dataset {dataset!r} (given: {sorted(data)})")
+    given = data[dataset]
     if isinstance(given, (pd.DataFrame, str, Path)):
         frame = load_frame(given)
         n = members if members is not None else 1
@@ -72,12 +110,77 @@ def member_frames(
     return frames
 
 
-def _step_dict(step: Step, dataset: str) -> dict[str, Any]:
-    return {"dataset": dataset, "body": step.body(), "outputs": list(step.outputs.items())}
+# -- one simulated task process -------------------------------------------------------
+
+
+class _Process:
+    """One task process as a worker starts it: the package read back from
+    its bytes, the task loaded from it by the runner, requests and replies
+    as protocol lines."""
+
+    def __init__(self, data: bytes, digest: bytes, frame: pd.DataFrame | None) -> None:
+        from . import _runner
+
+        package = load_package(data, expected_digest=digest)
+        try:
+            task = _runner.load_task(package)
+        except BaseException as exc:  # task code ran: anything may come out
+            raise RunnerFailure("package", _runner.package_error(exc)) from exc
+        self.server = _runner.Server(task, package, frame, sandbox=None)
+
+    def call(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Sends one request; returns the reply, or raises `RunnerFailure`."""
+        from . import _runner
+
+        line = json.dumps(request, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        reply: dict[str, Any] = json.loads(_runner.reply_line(self.server.handle(line)))
+        if reply.get("ok") is not True:
+            raise RunnerFailure(str(reply.get("kind", "task")), str(reply.get("error", "")))
+        return reply
+
+
+def _runner_step(step: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's step as the runner reads it (the worker's `step_json`)."""
+    return {
+        "dataset": step["dataset"],
+        "body": base64.b64encode(bytes(step["body"])).decode("ascii"),
+        "outputs": [[name, length] for name, length in step["outputs"]],
+    }
+
+
+def _engine_step(step: Any) -> dict[str, Any]:
+    """The runner's step as the engine takes it (the worker's
+    `step_from_json`)."""
+    try:
+        return {
+            "dataset": step["dataset"],
+            "body": base64.b64decode(step["body"], validate=True),
+            "outputs": [(name, length) for name, length in step["outputs"]],
+        }
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise RunnerFailure("protocol", f"malformed step: {exc}") from None
+
+
+def _floats_b64(values: Sequence[float]) -> str:
+    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _floats(text: Any) -> list[float]:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (TypeError, ValueError, binascii.Error):
+        raise RunnerFailure("protocol", "values") from None
+    if len(raw) % 8:
+        raise RunnerFailure("protocol", "values are not whole float64s")
+    values: list[float] = np.frombuffer(raw, dtype="<f8").tolist()
+    return values
+
+
+# -- the run -------------------------------------------------------------------------------
 
 
 def debug(
-    task: MapReduce,
+    task: MapReduce | type[MapReduce] | TaskPackage,
     data: Mapping[str, Sequence[Source] | Source],
     members: int | None = None,
     *,
@@ -87,10 +190,16 @@ def debug(
     fractional_bits: int = 24,
     ring_bits: int = 64,
     report: dict[str, Any] | None = None,
+    extra_files: Sequence[str | Path] = (),
+    kind: str = "statistics",
 ) -> Any:
     """Runs `task` with one simulated member per frame of its dataset and
-    returns its result.
+    returns its result, as `delta.Client` would return it.
 
+    - `task`: what `delta.Client.submit` takes: a task class, an instance
+      of one (its class is what runs: each process creates its own
+      instance with no arguments), or a `TaskPackage`; `extra_files` and
+      `kind` as for `submit`.
     - `data`: `{dataset name: [frame or path per member]}`, or one frame or
       path split into `members` parts by rows.
     - `min_rows`: each member's policy; a member with fewer rows refuses.
@@ -98,47 +207,111 @@ def debug(
     - `drop`: `{member index: (round, point)}` simulates a member dropping
       out from that round on, at `point` (one of `DROP_POINTS`).
     - `report`: if given, filled with the run's progress, member failures,
-      rounds and bytes carried.
+      rounds, bytes carried and `steps` (every step the task issued, in
+      order, as the members read it).
+
+    Raises `delta.TaskRejected` or `delta.PackageError` when the task
+    cannot be packaged (as `submit` does), and `TaskFailed` when a worker
+    would refuse it or it fails: the task cannot be loaded, `start` or
+    `reduce` fail, or too few members answer (`member_failures` then holds
+    each member's own reason, which a real requester never sees).
+
+    Example:
+
+        >>> delta.debug(MeanAge(), data={"patients": [frame1, frame2]})  # doctest: +SKIP
     """
-    frames = member_frames(task, data, members)
-    dataset = task.dataset
-    steps: dict[bytes, Step] = {}
-    first = task.start()
-    steps[first.body()] = first
+    from . import _runner
+
+    package = package_for(task, extra_files=extra_files, kind=kind)
+    payload, digest = package.to_bytes(), package.digest()
+    if drop is not None:
+        for _, point in drop.values():
+            if point not in DROP_POINTS:
+                raise ValueError(f"drop point {point!r} is not one of {DROP_POINTS}")
+    try:
+        return _run(
+            payload,
+            digest,
+            data,
+            members,
+            min_rows,
+            threshold,
+            dict(drop or {}),
+            fractional_bits,
+            ring_bits,
+            report,
+        )
+    except RunnerFailure as failure:
+        # The requester's process failed before the engine started: a
+        # worker refuses the submission with this reason.
+        raise TaskFailed(str(failure), [], []) from failure
+    finally:
+        _runner.unload_task(package)
+
+
+def _run(
+    payload: bytes,
+    digest: bytes,
+    data: Mapping[str, Sequence[Source] | Source],
+    members: int | None,
+    min_rows: int,
+    threshold: int | None,
+    drop: dict[int, tuple[int, str]],
+    fractional_bits: int,
+    ring_bits: int,
+    report: dict[str, Any] | None,
+) -> Any:
+    from . import _runner
+
+    requester = _Process(payload, digest, None)
+    info = requester.call({"op": "info"})
+    first = requester.call({"op": "start"})["step"]
+    dataset = info.get("dataset")
+    if not isinstance(dataset, str):
+        dataset = first.get("dataset") if isinstance(first, dict) else None
+    frames = member_frames(str(dataset), data, members)
+    rounds = info.get("max_rounds")
+    max_rounds = rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else 32
+    steps: list[Step] = [_runner.step_from_wire(first)]
     result: list[Any] = []
 
-    def member_map(frame: pd.DataFrame) -> Any:
+    def member_map(frame: pd.DataFrame) -> Callable[[dict[str, Any]], list[float]]:
+        process = _Process(payload, digest, frame)
+
         def run(step: dict[str, Any]) -> list[float]:
             if len(frame) < min_rows:
                 raise PolicyRefusal(
                     f"{len(frame)} rows is below this member's minimum of {min_rows}"
                 )
-            known = steps[bytes(step["body"])]
-            return flatten(known, task.map(known, frame)).tolist()
+            reply = process.call({"op": "map", "step": _runner_step(step)})
+            return _floats(reply.get("values"))
 
         return run
 
     def reduce(step: dict[str, Any], sums: list[float], contributors: int) -> dict[str, Any] | None:
-        known = steps[bytes(step["body"])]
-        outcome = task.reduce(known, unflatten(known, sums), contributors)
-        if isinstance(outcome, Done):
-            result.append(outcome.value)
+        reply = requester.call(
+            {
+                "op": "reduce",
+                "step": _runner_step(step),
+                "sums": _floats_b64(sums),
+                "members": contributors,
+            }
+        )
+        if "done" in reply:
+            result.append(_wire.decode(reply["done"]))
             return None
-        if not isinstance(outcome, Step):
-            raise TypeError(f"reduce must return a Step or Done, not {type(outcome).__name__}")
-        steps[outcome.body()] = outcome
-        return _step_dict(outcome, dataset)
+        steps.append(_runner.step_from_wire(reply.get("step")))
+        return _engine_step(reply.get("step"))
 
     drops: list[tuple[int, str] | None] = [None] * len(frames)
-    for index, (round_no, point) in (drop or {}).items():
-        if point not in DROP_POINTS:
-            raise ValueError(f"drop point {point!r} is not one of {DROP_POINTS}")
+    for index, (round_no, point) in drop.items():
         drops[index] = (round_no, point)
+    maps = [member_map(f) for f in frames]
     out = _native.run_local(
-        _step_dict(first, dataset),
+        _engine_step(first),
         reduce,
-        [member_map(f) for f in frames],
-        task.max_rounds,
+        maps,
+        max_rounds,
         threshold,
         fractional_bits,
         ring_bits,
@@ -146,6 +319,7 @@ def debug(
     )
     if report is not None:
         report.update(out)
+        report["steps"] = steps
     if out["outcome"] != "done" or not result:
         raise TaskFailed(
             str(out.get("reason")), list(out["progress"]), list(out["member_failures"])

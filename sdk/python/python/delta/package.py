@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .check import check_or_raise
+from .mapreduce import MapReduce
 
 __all__ = [
     "FORMAT",
@@ -55,6 +56,7 @@ __all__ = [
     "PackageError",
     "TaskPackage",
     "load_package",
+    "package_for",
     "package_task",
 ]
 
@@ -181,6 +183,31 @@ def package_task(
     }
     check_or_raise(files)
     return TaskPackage(manifest=manifest, files=dict(sorted(files.items())))
+
+
+def package_for(
+    task: Any, extra_files: Sequence[str | Path] = (), kind: str = "statistics"
+) -> TaskPackage:
+    """The package that travels for `task`, as `delta.Client.submit` and
+    `delta.debug` take it: a `TaskPackage` as it is; a `MapReduce` or
+    `Analytics` subclass, or an instance of one, through `package_task`
+    (an instance's class is what travels: every process that runs the task
+    creates its own instance with no arguments).
+
+    Example:
+
+        >>> package = package_for(MeanAge())  # doctest: +SKIP
+    """
+    if isinstance(task, TaskPackage):
+        return task
+    if isinstance(task, type) and issubclass(task, MapReduce):
+        return package_task(task, extra_files=extra_files, kind=kind)
+    if isinstance(task, MapReduce):
+        return package_task(type(task), extra_files=extra_files, kind=kind)
+    raise TypeError(
+        "a task is a MapReduce or Analytics subclass, an instance of one, or a TaskPackage, "
+        f"not {type(task).__name__}"
+    )
 
 
 def load_package(data: bytes, expected_digest: bytes | None = None) -> TaskPackage:

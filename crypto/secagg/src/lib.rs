@@ -42,6 +42,7 @@ pub mod graph;
 pub mod keys;
 mod member;
 pub mod messages;
+pub mod params;
 pub mod prg;
 pub mod ring;
 pub mod shamir;
@@ -53,6 +54,7 @@ pub use error::Error;
 pub use graph::NeighbourGraph;
 pub use member::Member;
 pub use messages::*;
+pub use params::{GraphChoice, GraphGoals, Neighbourhood};
 pub use ring::{Ring, RingVector};
 
 use serde::{Deserialize, Serialize};

@@ -81,6 +81,19 @@ impl Member {
 		Ok(())
 	}
 
+	/// Sets the neighbourhood (degree and share threshold), for ledgers
+	/// where the number of members, from which SecAgg+ sizes it, is only
+	/// known once the member set is fixed. Allowed only before the roster
+	/// is processed.
+	pub fn set_neighbourhood(&mut self, neighbourhood: crate::Neighbourhood) -> Result<(), Error> {
+		if !matches!(self.state, State::AwaitingRoster) {
+			return Err(Error::UnexpectedMessage { message: "member neighbourhood", phase: self.state.name() });
+		}
+		self.config.degree = neighbourhood.degree;
+		self.config.threshold = neighbourhood.threshold;
+		Ok(())
+	}
+
 	/// The public keys this member advertises, under its current id.
 	pub fn advertised_keys(&self) -> AdvertiseKeys {
 		AdvertiseKeys {

@@ -23,6 +23,7 @@ build: setup
 	$(CARGO) build --workspace $(FEATURES)
 
 test-rust: build
+	python3 scripts/check_one_build.py
 	$(CARGO) test --workspace $(FEATURES)
 
 ## The Python SDK (`delta`, with its native engine module), built by maturin

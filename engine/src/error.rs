@@ -52,6 +52,27 @@ pub enum EngineError {
 		/// The secret-sharing threshold.
 		threshold: u32,
 	},
+	/// The round's Compute phase ended with fewer masked inputs than the
+	/// threshold (the ledger's `TooFewMasked`); `late` are the members that
+	/// had shared their keys but sent nothing and said nothing.
+	#[error(
+		"round {round} failed: TooFewMasked: no masked input before the Compute deadline from {} (a map that runs longer needs a longer compute_timeout_s)",
+		if late.is_empty() { "any member still in the round".to_string() } else { late.join(", ") }
+	)]
+	ComputeDeadline {
+		/// The round.
+		round: u32,
+		/// Members still computing or gone, by account.
+		late: Vec<String>,
+	},
+	/// A member's `map` returned after the round's Compute phase had ended,
+	/// so its input cannot count. The requester sees this reason: the
+	/// remedy is a longer Compute phase for the task.
+	#[error("its map finished after round {round}'s Compute phase had ended; give the task a longer compute_timeout_s")]
+	MapPastDeadline {
+		/// The round.
+		round: u32,
+	},
 	/// A dataset is missing or refused by the holder's policy.
 	#[error("dataset {name}: {reason}")]
 	Dataset {

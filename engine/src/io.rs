@@ -8,7 +8,7 @@
 //! [`Datasets`] (files under the holder's policy, frames in memory).
 
 use delta_coordinator::types::{AccountId, Call, RoundInfo, StoredEvent, TaskId, TaskInfo};
-use delta_secagg::{MaskedInput, Ring, ShareDelivery, ShareKeys, UnmaskResponse};
+use delta_secagg::{GraphChoice, MaskedInput, Ring, ShareDelivery, ShareKeys, UnmaskResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
@@ -118,8 +118,10 @@ pub struct Announcement {
 	pub step: StepSpec,
 	/// How to encode it.
 	pub encoding: Encoding,
-	/// Neighbours per member in the SecAgg+ graph.
-	pub degree: u32,
+	/// How the SecAgg+ neighbour graph is sized: both sides derive the
+	/// degree and share threshold from it and the number of members once
+	/// the ledger fixes them.
+	pub graph: GraphChoice,
 	/// The task package; members check its hash against the ledger's
 	/// commitment before anything else.
 	pub package: Vec<u8>,

@@ -31,7 +31,7 @@ use delta_coordinator::types::RoundInfo;
 use delta_secagg::{AdvertiseKeys, MemberId};
 
 pub use delta_coordinator::types::{AccountId, TaskId, TaskInfo};
-pub use delta_secagg::Ring;
+pub use delta_secagg::{GraphChoice, GraphGoals, Ring};
 pub use error::EngineError;
 pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};
 pub use member::MemberDriver;

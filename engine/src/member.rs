@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 use delta_coordinator::types::{AccountId, Bytes, Call, RevealedShare, RoundInfo, TaskId, H256};
 use delta_primitives::round::{MemberStatus, Phase, ShareKind};
-use delta_secagg::{Config, FixedPoint, Member, MemberId, Roster, RoundContext, ShareDelivery, UnmaskRequest};
+use delta_secagg::{
+	Config, FixedPoint, GraphChoice, GraphGoals, Member, MemberId, Neighbourhood, Roster, RoundContext, ShareDelivery,
+	UnmaskRequest,
+};
 use rand_core::OsRng;
 
 use crate::{
@@ -147,6 +150,24 @@ impl MemberDriver {
 				"the step reads a dataset the task did not declare",
 			)));
 		}
+		if let GraphChoice::Sparse(goals) = a.graph {
+			// A requester may ask for a stronger graph, never a weaker one:
+			// a sparse graph sized for little collusion would let a few
+			// colluders rebuild this member's secrets.
+			let floor = GraphGoals::default();
+			if !goals.at_least(&floor) {
+				return Err(Declined::tell(ledger_refusal(
+					"announcement",
+					&format!(
+						"the neighbour graph is sized for {} security bits and {:.0}% colluding members; this holder needs at least {} and {:.0}%",
+						goals.security_bits,
+						goals.corrupt * 100.0,
+						floor.security_bits,
+						floor.corrupt * 100.0
+					),
+				)));
+			}
+		}
 		self.datasets.admit(&task, &a.step.dataset).map_err(Declined::tell)?;
 		let round = self
 			.ledger
@@ -202,6 +223,7 @@ impl MemberDriver {
 				let id = *ids.get(&me).ok_or_else(|| ledger_refusal("share keys", "not in the member set"))?;
 				let seed = round.seed.ok_or_else(|| ledger_refusal("share keys", "no graph seed"))?;
 				member.bind(id, seed.0)?;
+				member.set_neighbourhood(neighbourhood(&work.announcement, &round))?;
 				let shares = member.share_keys(&Roster { members: roster }, &mut OsRng)?;
 				let hash = commitment(&shares)?;
 				self.transport.send(work.owner, Message::ShareKeys { task: key.0, round: key.1, body: shares })?;
@@ -219,6 +241,12 @@ impl MemberDriver {
 				};
 				let step = &work.announcement.step;
 				let values = self.executor.map(key.0, step)?;
+				// The map may outlast the phase; say so rather than have the
+				// commitment refused with a bare `WrongPhase`.
+				let after = self.ledger.round(key.0, key.1)?;
+				if after.as_ref().is_none_or(|r| r.state.phase != Phase::Compute) {
+					return Err(EngineError::MapPastDeadline { round: key.1 });
+				}
 				if values.len() != step.vector_len() {
 					return Err(EngineError::Executor(format!(
 						"map returned {} values, the step declares {}",
@@ -279,14 +307,21 @@ impl MemberDriver {
 pub(crate) fn secagg_config(a: &Announcement, round: &RoundInfo, seed: [u8; 32]) -> Config {
 	let mut task_id = b"delta/".to_vec();
 	task_id.extend_from_slice(&a.task.to_le_bytes());
+	let hood = neighbourhood(a, round);
 	Config {
 		context: RoundContext { task_id, round: u64::from(a.round) },
-		threshold: round.state.params.threshold as usize,
-		degree: a.degree as usize,
+		threshold: hood.threshold,
+		degree: hood.degree,
 		vector_len: a.step.vector_len(),
 		ring: a.encoding.ring,
 		graph_seed: seed,
 	}
+}
+
+/// The SecAgg+ degree and share threshold for the round's members as the
+/// ledger holds them (meaningful once the member set is fixed).
+pub(crate) fn neighbourhood(a: &Announcement, round: &RoundInfo) -> Neighbourhood {
+	delta_secagg::params::choose(round.members.len(), round.state.params.threshold as usize, a.graph)
 }
 
 /// The fixed-point encoder for a round: sized so that the sum over the

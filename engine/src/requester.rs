@@ -14,16 +14,16 @@ use std::{
 
 use delta_coordinator::types::{AccountId, Call, Event, RoundInfo, TaskId, H256};
 use delta_primitives::{
-	round::{MemberStatus, Phase, PhaseTimeouts, RoundParams},
+	round::{FailureReason, MemberStatus, Phase, PhaseTimeouts, RoundParams},
 	task::TaskKind,
 };
-use delta_secagg::{Aggregator, MaskedInput, MemberId, ShareKeys, UnmaskResponse};
+use delta_secagg::{Aggregator, GraphChoice, MaskedInput, MemberId, ShareKeys, UnmaskResponse};
 
 use crate::{
 	io::{
 		commitment, package_commitment, Announcement, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport,
 	},
-	member::{encoder, ledger_refusal, secagg_config},
+	member::{encoder, ledger_refusal, neighbourhood, secagg_config},
 	roster, EngineError,
 };
 
@@ -37,6 +37,9 @@ pub struct TaskPlan {
 	pub first: StepSpec,
 	/// Most rounds (steps) the task may take.
 	pub max_rounds: u32,
+	/// What kind of computation it is, as its manifest says; recorded on
+	/// the ledger.
+	pub kind: TaskKind,
 	/// Members per round: at least / at most.
 	pub min_members: u32,
 	/// See `min_members`.
@@ -47,8 +50,9 @@ pub struct TaskPlan {
 	pub timeouts: PhaseTimeouts,
 	/// Fixed-point encoding of the outputs.
 	pub encoding: Encoding,
-	/// SecAgg+ neighbours per member (`>= n - 1`: complete graph).
-	pub degree: u32,
+	/// How the SecAgg+ neighbour graph is sized (sparse by default, the
+	/// complete graph where the round is small).
+	pub graph: GraphChoice,
 	/// The members invited to every round.
 	pub invited: Vec<AccountId>,
 }
@@ -210,6 +214,17 @@ impl RequesterDriver {
 		}
 		let round = self.ledger.round(task, self.round)?.ok_or_else(|| ledger_refusal("round", "the round is gone"))?;
 		if let Phase::Failed(reason) = round.state.phase {
+			if reason == FailureReason::TooFewMasked {
+				// Name who was still computing (or gone): the usual cause is
+				// a map that runs longer than the Compute phase allows.
+				let late: Vec<String> = round
+					.members
+					.iter()
+					.filter(|m| m.status == MemberStatus::Shared && !self.run.declines.contains_key(&m.account))
+					.map(|m| m.account.to_string())
+					.collect();
+				return Err(EngineError::ComputeDeadline { round: self.round, late });
+			}
 			return Err(EngineError::RoundFailed { round: self.round, reason });
 		}
 		if round.state.phase >= Phase::ShareKeys && round.state.phase < Phase::Done {
@@ -228,7 +243,14 @@ impl RequesterDriver {
 				aggregator.receive_advertise(advert)?;
 			}
 			aggregator.close_advertise()?;
-			self.progress.push(format!("round {}: {} members joined", self.round, ids.len()));
+			let n = ids.len();
+			let hood = neighbourhood(&announcement, &round);
+			let graph = if hood.is_complete(n) {
+				"complete graph".to_string()
+			} else {
+				format!("{} neighbours each, {} shares rebuild a secret", hood.degree, hood.threshold)
+			};
+			self.progress.push(format!("round {}: {n} members joined ({graph})", self.round));
 			self.run.ids = ids;
 			self.run.aggregator = Some(aggregator);
 		}
@@ -281,6 +303,16 @@ impl RequesterDriver {
 			}
 			aggregator.close_masked_input()?;
 			self.progress.push(format!("round {}: {accepted} masked inputs", self.round));
+			// Members that shared keys but sent nothing and said nothing:
+			// crashed, cut off, or still computing at the deadline.
+			for m in round.members.iter().filter(|m| m.status == MemberStatus::Shared) {
+				if !self.run.declines.contains_key(&m.account) {
+					self.progress.push(format!(
+						"round {}: {} dropped: no masked input by the end of the Compute phase",
+						self.round, m.account
+					));
+				}
+			}
 			self.run.contributors = accepted;
 			self.run.masked_closed = true;
 		}
@@ -337,7 +369,7 @@ impl RequesterDriver {
 		};
 		let events = self.ledger.submit(Call::CreateTask {
 			package: H256(package_commitment(&p.package)),
-			kind: TaskKind::Statistics,
+			kind: p.kind,
 			datasets: vec![p.first.dataset.clone()],
 			rounds: p.max_rounds,
 			params,
@@ -364,7 +396,7 @@ impl RequesterDriver {
 			round: self.round,
 			step,
 			encoding: self.plan.encoding,
-			degree: self.plan.degree,
+			graph: self.plan.graph,
 			package: self.plan.package.clone(),
 		};
 		for member in &self.plan.invited {

@@ -4,7 +4,11 @@
 //! sum. The SDK's local debug mode and the engine's tests run this.
 
 use delta_coordinator::types::AccountId;
-use delta_primitives::round::{MemberStatus, PhaseTimeouts};
+use delta_secagg::GraphChoice;
+use delta_primitives::{
+	round::{MemberStatus, PhaseTimeouts},
+	task::TaskKind,
+};
 
 use crate::{
 	io::{Datasets, Encoding, Executor, StepSpec},
@@ -23,6 +27,39 @@ pub enum DropPoint {
 	BeforeMasked,
 	/// Sends its masked input, never reveals.
 	BeforeReveal,
+	/// Takes part, but its `map` runs past the Compute phase's deadline
+	/// (the ledger's clock moves on while it runs), as a member with a
+	/// slow machine or a heavy task does.
+	LateMap,
+}
+
+/// A member executor whose `map` lets the ledger's clock pass the Compute
+/// deadline, from its `from`-th map (one map per round) on.
+struct LateExecutor {
+	inner: Box<dyn Executor>,
+	ledger: LocalLedger,
+	from: u32,
+	maps: u32,
+	late_by_ms: u64,
+}
+
+impl Executor for LateExecutor {
+	fn prepare(&mut self, task: &delta_coordinator::types::TaskInfo, package: &[u8]) -> Result<(), EngineError> {
+		self.inner.prepare(task, package)
+	}
+
+	fn map(&mut self, task: delta_coordinator::types::TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+		let values = self.inner.map(task, step)?;
+		if self.maps >= self.from {
+			self.ledger.advance(self.late_by_ms)?;
+		}
+		self.maps += 1;
+		Ok(values)
+	}
+
+	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<crate::Next, EngineError> {
+		self.inner.reduce(step, sums, members)
+	}
 }
 
 /// One simulated member.
@@ -73,6 +110,10 @@ pub struct SimSettings {
 	/// The task package the members receive (any bytes: simulated members
 	/// only check its hash).
 	pub package: Vec<u8>,
+	/// The task's kind, recorded on the ledger.
+	pub kind: TaskKind,
+	/// How the SecAgg+ neighbour graph is sized.
+	pub graph: GraphChoice,
 }
 
 impl SimSettings {
@@ -88,6 +129,8 @@ impl SimSettings {
 			encoding: Encoding::default(),
 			max_steps: 100_000,
 			package: b"delta-sim".to_vec(),
+			kind: TaskKind::Statistics,
+			graph: GraphChoice::default(),
 		}
 	}
 }
@@ -120,20 +163,31 @@ pub fn run(
 		package: settings.package.clone(),
 		first: settings.first.clone(),
 		max_rounds: settings.max_rounds,
+		kind: settings.kind,
 		min_members,
 		max_members: n.max(2),
 		threshold,
 		timeouts: PhaseTimeouts { open: t, share_keys: t, compute: t, unmask: t },
 		encoding: settings.encoding,
-		degree: n.saturating_sub(1),
+		graph: settings.graph,
 		invited: accounts.clone(),
 	};
 	let mut requester = RequesterDriver::new(ledger.participant(owner), network.endpoint(owner), requester, plan);
 	let mut drivers = Vec::with_capacity(members.len());
 	let mut drops = Vec::with_capacity(members.len());
 	for (a, m) in accounts.iter().zip(members) {
-		drivers.push(MemberDriver::new(ledger.participant(*a), network.endpoint(*a), m.executor, m.datasets));
-		drops.push(m.drop_at);
+		let executor: Box<dyn Executor> = match m.drop_at {
+			Some((from, DropPoint::LateMap)) => Box::new(LateExecutor {
+				inner: m.executor,
+				ledger: ledger.clone(),
+				from,
+				maps: 0,
+				late_by_ms: settings.phase_ms + 1,
+			}),
+			_ => m.executor,
+		};
+		drivers.push(MemberDriver::new(ledger.participant(*a), network.endpoint(*a), executor, m.datasets));
+		drops.push(m.drop_at.filter(|(_, point)| *point != DropPoint::LateMap));
 	}
 	let started = ledger.now();
 	for _ in 0..settings.max_steps {
@@ -154,6 +208,7 @@ pub fn run(
 						DropPoint::BeforeShares => status.is_some_and(|s| s >= MemberStatus::Joined),
 						DropPoint::BeforeMasked => status.is_some_and(|s| s >= MemberStatus::Shared),
 						DropPoint::BeforeReveal => status.is_some_and(|s| s >= MemberStatus::Masked),
+						DropPoint::LateMap => false,
 					};
 					if stop {
 						// Drain its inbox so nothing piles up, and do nothing.

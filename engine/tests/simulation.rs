@@ -132,7 +132,43 @@ fn too_many_dropouts_fail_the_task_by_name() {
 	let members: Vec<_> = (0..5).map(|i| member(data(i), (i < 3).then_some((0, DropPoint::BeforeMasked)))).collect();
 	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
 	match &report.outcome {
-		Outcome::Failed(reason) => assert!(reason.contains("TooFewMasked"), "{reason}"),
+		Outcome::Failed(reason) => {
+			assert!(reason.contains("TooFewMasked"), "{reason}");
+			// The three silent members are named, with the remedy.
+			assert!(reason.contains("no masked input before the Compute deadline from"), "{reason}");
+			assert_eq!(reason.matches(", ").count(), 2, "{reason}");
+		},
+		other => panic!("expected a failure, got {other:?}"),
+	}
+}
+
+#[test]
+fn a_member_whose_map_outlasts_the_compute_phase_says_so_and_the_rest_answer() {
+	// The late member steps last, so the others' inputs are in when its
+	// map ends past the deadline.
+	let members: Vec<_> = (0..5).map(|i| member(data(i), (i == 4).then_some((0, DropPoint::LateMap)))).collect();
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	let pooled: Vec<f64> = (0..4).flat_map(data).collect();
+	let (variance, n) = result(&report.outcome);
+	let (expected, expected_n) = variance_of(&pooled);
+	assert_eq!(n, expected_n);
+	assert!((variance - expected).abs() < 1e-6, "{variance} vs {expected}");
+	let late = "its map finished after round 0's Compute phase had ended; give the task a longer compute_timeout_s";
+	assert!(report.member_failures[4].iter().any(|f| f.contains(late)), "{:?}", report.member_failures[4]);
+	// The requester heard the member's reason, not just silence.
+	assert!(report.progress.iter().any(|l| l.contains("declined") && l.contains(late)), "{:?}", report.progress);
+	assert!(report.member_failures[..4].iter().all(|f| f.is_empty()), "{:?}", report.member_failures);
+}
+
+#[test]
+fn maps_that_all_outlast_the_compute_phase_fail_the_task_with_the_remedy() {
+	let members: Vec<_> = (0..3).map(|i| member(data(i), Some((0, DropPoint::LateMap)))).collect();
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	match &report.outcome {
+		Outcome::Failed(reason) => {
+			assert!(reason.contains("TooFewMasked"), "{reason}");
+			assert!(reason.contains("compute_timeout_s"), "{reason}");
+		},
 		other => panic!("expected a failure, got {other:?}"),
 	}
 }
@@ -283,4 +319,31 @@ fn when_failing_members_leave_fewer_than_the_threshold_the_task_stops_at_once() 
 	}
 	// Well before the compute phase's deadline.
 	assert!(report.ledger_ms < 10_000, "{} ms", report.ledger_ms);
+}
+
+#[test]
+fn a_hundred_members_on_the_sparse_graph_with_dropouts_in_every_phase_are_exact() {
+	let n = 100;
+	let point = |i: usize| match i {
+		3 | 40 | 77 => Some((0, DropPoint::BeforeJoin)),
+		11 | 52 => Some((0, DropPoint::BeforeShares)),
+		23 | 64 => Some((0, DropPoint::BeforeMasked)),
+		35 | 96 => Some((0, DropPoint::BeforeReveal)),
+		_ => None,
+	};
+	let members: Vec<_> = (0..n).map(|i| member(data(i), point(i))).collect();
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	let contributors: Vec<usize> =
+		(0..n).filter(|i| matches!(point(*i), None | Some((_, DropPoint::BeforeReveal)))).collect();
+	assert_eq!(contributors.len(), 93);
+	let pooled: Vec<f64> = contributors.iter().flat_map(|i| data(*i)).collect();
+	let (variance, count) = result(&report.outcome);
+	let (expected, expected_n) = variance_of(&pooled);
+	assert_eq!(count, expected_n);
+	assert!((variance - expected).abs() < 1e-6, "{variance} vs {expected}");
+	// The graph was sparse: fewer neighbours than members.
+	let joined = report.progress.iter().find(|l| l.contains("members joined")).unwrap();
+	assert!(joined.contains("neighbours each"), "{joined}");
+	let degree: usize = joined.split('(').nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+	assert!(degree < 96, "{joined}");
 }

@@ -3,7 +3,7 @@
 //! right token the HTTP request is answered 401 before any method runs.
 //!
 //! Methods (params by name):
-//! - `delta_submit {package, members?, min_members?, threshold?, phase_timeout_s?}` -> `{id}`
+//! - `delta_submit {package, members?, min_members?, threshold?, phase_timeout_s?, compute_timeout_s?}` -> `{id}`
 //! - `delta_status {id}`, `delta_list {}`: where tasks stand
 //! - `delta_result {id}` -> `{result}` (the task's result, JSON as the SDK encodes it)
 //! - `delta_logs {id, from}` -> `{lines, next}`; subscription `delta_subscribeLogs {id}`

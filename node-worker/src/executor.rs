@@ -361,6 +361,8 @@ pub struct PackageInfo {
 	pub max_rounds: u32,
 	/// Its first step.
 	pub first: StepSpec,
+	/// Its kind, as the manifest names it (`statistics`, ...).
+	pub kind: String,
 }
 
 impl RequesterExecutor {
@@ -380,7 +382,8 @@ impl RequesterExecutor {
 		let first = step_from_json(&started["step"])?;
 		let dataset = info["dataset"].as_str().map(str::to_string).unwrap_or_else(|| first.dataset.clone());
 		let max_rounds = info["max_rounds"].as_u64().unwrap_or(32).min(u64::from(u32::MAX)) as u32;
-		Ok((Self { runner }, PackageInfo { dataset, max_rounds, first }))
+		let kind = info["kind"].as_str().unwrap_or("statistics").to_string();
+		Ok((Self { runner }, PackageInfo { dataset, max_rounds, first, kind }))
 	}
 }
 
@@ -501,7 +504,12 @@ impl Executor for MemberExecutor {
 		}
 		let mut runners = self.runners();
 		let runner = runners.get_mut(&task).ok_or_else(|| EngineError::Executor("no task process".into()))?;
+		// Operators (and the end-to-end tests) see when task code runs on
+		// their data and for how long.
+		tracing::info!(task, "map started on dataset {}", step.dataset);
+		let started = std::time::Instant::now();
 		let result = runner.call(&json!({"op": "map", "step": step_json(step)}));
+		tracing::info!(task, ok = result.is_ok(), "map ended after {:.1} s", started.elapsed().as_secs_f64());
 		match result {
 			Ok(reply) => Ok(floats_from_b64(reply["values"].as_str().unwrap_or(""))?),
 			Err(e) => {

@@ -18,8 +18,8 @@ use std::{
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_coordinator::types::Call;
-use delta_engine::{AccountId, Encoding, MemberDriver, Outcome, RequesterDriver, TaskPlan};
-use delta_primitives::round::PhaseTimeouts;
+use delta_engine::{AccountId, Encoding, GraphChoice, MemberDriver, Outcome, RequesterDriver, TaskPlan};
+use delta_primitives::{round::PhaseTimeouts, task::TaskKind};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 
@@ -52,6 +52,11 @@ pub struct SubmitRequest {
 	/// Seconds each round phase may take; default 30.
 	#[serde(default)]
 	pub phase_timeout_s: Option<u64>,
+	/// Seconds the Compute phase may take, which holds every member's
+	/// `map`: a task whose map runs long declares it here; default
+	/// `phase_timeout_s`.
+	#[serde(default)]
+	pub compute_timeout_s: Option<u64>,
 }
 
 /// Why a submission is refused before anything reaches the ledger.
@@ -95,6 +100,10 @@ pub struct Worker {
 
 /// Phase timeouts used when a submission names none.
 pub const DEFAULT_PHASE_TIMEOUT_S: u64 = 30;
+
+/// Longest phase a submission may ask for: a day, so that a typo cannot
+/// park members in a round for years.
+pub const MAX_PHASE_TIMEOUT_S: u64 = 86_400;
 
 impl Worker {
 	/// Starts the engine thread; returns the worker and the thread.
@@ -208,7 +217,17 @@ impl Worker {
 				"need 2 <= threshold ({threshold}) <= min_members ({min_members}) <= invited members ({n})"
 			)));
 		}
-		let phase = self.ledger.timeout_units(req.phase_timeout_s.unwrap_or(DEFAULT_PHASE_TIMEOUT_S).max(1));
+		let phase_s = req.phase_timeout_s.unwrap_or(DEFAULT_PHASE_TIMEOUT_S);
+		let compute_s = req.compute_timeout_s.unwrap_or(phase_s);
+		for (name, value) in [("phase_timeout_s", phase_s), ("compute_timeout_s", compute_s)] {
+			if value == 0 || value > MAX_PHASE_TIMEOUT_S {
+				return Err(SubmitError::Invalid(format!(
+					"{name} must be between 1 and {MAX_PHASE_TIMEOUT_S} seconds, not {value}"
+				)));
+			}
+		}
+		let phase = self.ledger.timeout_units(phase_s);
+		let compute = self.ledger.timeout_units(compute_s);
 
 		let mut raw = [0u8; 8];
 		OsRng.fill_bytes(&mut raw);
@@ -221,16 +240,21 @@ impl Worker {
 		});
 		let (executor, info) = RequesterExecutor::start(&self.python, &folder, &package, log)
 			.map_err(|e| SubmitError::Package(e.to_string()))?;
+		let kind = TaskKind::from_name(&info.kind).ok_or_else(|| {
+			let known: Vec<&str> = TaskKind::ALL.iter().map(|(_, n)| *n).collect();
+			SubmitError::Package(format!("unknown task kind {:?}: one of {}", info.kind, known.join(", ")))
+		})?;
 		let plan = TaskPlan {
 			package: package.clone(),
 			first: info.first.clone(),
 			max_rounds: info.max_rounds,
+			kind,
 			min_members,
 			max_members: n,
 			threshold,
-			timeouts: PhaseTimeouts { open: phase, share_keys: phase, compute: phase, unmask: phase },
+			timeouts: PhaseTimeouts { open: phase, share_keys: phase, compute, unmask: phase },
 			encoding: Encoding::default(),
-			degree: n - 1,
+			graph: GraphChoice::default(),
 			invited,
 		};
 		let db = |e: rusqlite::Error| SubmitError::Unavailable(format!("state database: {e}"));
@@ -239,7 +263,8 @@ impl Worker {
 			.log(
 				&id,
 				&format!(
-					"submitted: package {}, dataset {}, {n} members invited, threshold {threshold}, at least {min_members} per round",
+					"submitted: {} package {}, dataset {}, {n} members invited, threshold {threshold}, at least {min_members} per round",
+					kind.name(),
 					hex::encode(delta_engine::io::package_commitment(&package)),
 					info.dataset
 				),

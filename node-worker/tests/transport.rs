@@ -62,7 +62,7 @@ fn announcement(package_bytes: usize) -> Message {
 		round: 0,
 		step: StepSpec { dataset: "d".into(), body: b"step".to_vec(), outputs: vec![("x".into(), 1)] },
 		encoding: Encoding::default(),
-		degree: 1,
+		graph: delta_engine::GraphChoice::Complete,
 		package: vec![1; package_bytes],
 	})
 }

@@ -20,6 +20,25 @@ pub enum TaskKind {
 	VerticalLearning,
 }
 
+impl TaskKind {
+	/// Every kind, with the name a task package's manifest gives it.
+	pub const ALL: [(TaskKind, &'static str); 3] = [
+		(TaskKind::Statistics, "statistics"),
+		(TaskKind::HorizontalLearning, "horizontal_learning"),
+		(TaskKind::VerticalLearning, "vertical_learning"),
+	];
+
+	/// The kind a package's manifest names, if it is one.
+	pub fn from_name(name: &str) -> Option<TaskKind> {
+		Self::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+	}
+
+	/// The manifest name of this kind.
+	pub fn name(self) -> &'static str {
+		Self::ALL.iter().find(|(k, _)| *k == self).map(|(_, n)| *n).unwrap_or("statistics")
+	}
+}
+
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(

@@ -200,22 +200,60 @@ def wait_for_line(handle: delta.TaskHandle, text: str, timeout: float) -> None:
     raise AssertionError(f"no {text!r} in {handle.status().progress}")
 
 
+def wait_for_log(worker: Worker, text: str, since: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in worker.log[since:]):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {text!r} in {worker.name}'s log: {''.join(worker.log[since:])}")
+
+
 def test_a_member_killed_during_a_round_leaves_the_survivors_exact_answer(network: Network) -> None:
     victim = network.workers[2]
+    seen = len(victim.log)
+    # The map takes 4 s of wall-clock time; the Compute phase allows 20.
     handle = network.client().submit(
-        worker_tasks.SlowMean, min_members=2, phase_timeout_s=PHASE_TIMEOUT_S
+        worker_tasks.SlowMean,
+        min_members=2,
+        phase_timeout_s=PHASE_TIMEOUT_S,
+        compute_timeout_s=20,
     )
-    wait_for_line(handle, "3 members joined", 60)
-    time.sleep(0.5)
+    # Killed on an event: the victim has started its map on its data.
+    wait_for_log(victim, "map started", seen, 60)
     victim.kill()
     result = handle.wait(timeout=120, progress=False)
     pooled = network.pooled([0, 1])
     assert result["n"] == len(pooled) and result["members"] == 2
     assert close(result["mean"], pooled["age"].mean())
+    progress = handle.status().progress
+    assert any(
+        f"{victim.account} dropped: no masked input by the end of the Compute phase" in line
+        for line in progress
+    ), progress
     # Restarted on the same folder, it takes part again.
     victim.start()
     again = network.client().submit(worker_tasks.Summary).wait(timeout=120, progress=False)
     assert again["n"] == len(network.pooled([0, 1, 2]))
+
+
+def test_maps_that_outlast_the_compute_phase_fail_the_round_with_the_remedy(
+    network: Network,
+) -> None:
+    # Every member's map takes 4 s; the Compute phase allows 1 s.
+    seen = [len(w.log) for w in network.workers]
+    handle = network.client().submit(
+        worker_tasks.SlowMean, phase_timeout_s=PHASE_TIMEOUT_S, compute_timeout_s=1
+    )
+    with pytest.raises(delta.TaskFailed) as failed:
+        handle.wait(timeout=120, progress=False)
+    reason = failed.value.reason
+    assert "TooFewMasked" in reason, reason
+    assert "no masked input before the Compute deadline from" in reason, reason
+    assert "compute_timeout_s" in reason, reason
+    # The holders' own logs say the same, once each map has ended.
+    for w, since in zip(network.workers, seen, strict=True):
+        wait_for_log(w, "Compute phase had ended", since, 30)
 
 
 def test_a_restarted_requester_keeps_finished_results_and_fails_interrupted_tasks(
@@ -225,8 +263,13 @@ def test_a_restarted_requester_keeps_finished_results_and_fails_interrupted_task
     client = network.client()
     finished = client.submit(worker_tasks.Summary)
     first = finished.wait(timeout=120, progress=False)
-    interrupted = client.submit(worker_tasks.SlowMean, phase_timeout_s=PHASE_TIMEOUT_S)
+    interrupted = client.submit(
+        worker_tasks.SlowMean, phase_timeout_s=PHASE_TIMEOUT_S, compute_timeout_s=20
+    )
+    # Killed while the members' 4 s maps run, so the task cannot have ended.
+    seen = len(network.workers[1].log)
     wait_for_line(interrupted, "3 members joined", 60)
+    wait_for_log(network.workers[1], "map started", seen, 60)
     requester.kill()
     requester.start()
     client = network.client()

@@ -3,6 +3,7 @@ task package (and passes the static check), so it holds task code only."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import numpy as np
@@ -33,19 +34,22 @@ class LongSummary(Summary):
 
 
 class SlowMean(delta.MapReduce):
-    """The mean age, with a `map` that keeps the CPU busy for a while, so a
-    test can stop a member in the middle of a round."""
+    """The mean age, with a `map` that takes `seconds` of wall-clock time
+    however fast the machine is, so a test can act on a member while its
+    map runs (it waits on the clock, not on an amount of work)."""
 
     dataset = "patients"
     max_rounds = 1
+    seconds = 4.0
 
     def start(self) -> delta.Step:
-        return delta.Step("mean", {"sum": 1, "n": 1}, {"spin": 6000})
+        return delta.Step("mean", {"sum": 1, "n": 1}, {"seconds": self.seconds})
 
     def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
-        m = np.ones((200, 200))
-        for _ in range(int(step.params["spin"])):
-            m = np.tanh(m @ m / 200.0)
+        until = datetime.datetime.now() + datetime.timedelta(seconds=step.params["seconds"])
+        m = np.ones((20, 20))
+        while datetime.datetime.now() < until:
+            m = np.tanh(m @ m / 20.0)
         return {"sum": df["age"].sum() + 0.0 * float(m[0, 0]), "n": len(df)}
 
     def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Done:

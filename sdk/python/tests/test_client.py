@@ -204,13 +204,19 @@ def test_submit_wait_and_result(
     state, url = worker
     client = delta.Client(url, token=TOKEN)
     handle = client.submit(
-        task_class, min_members=2, members=["5Grw", "5FHn"], threshold=2, phase_timeout_s=9
+        task_class,
+        min_members=2,
+        members=["5Grw", "5FHn"],
+        threshold=2,
+        phase_timeout_s=9,
+        compute_timeout_s=40,
     )
     assert isinstance(handle, delta.TaskHandle) and handle.id == "t1"
 
     params = state.submitted[0]
     assert params["min_members"] == 2 and params["members"] == ["5Grw", "5FHn"]
     assert params["threshold"] == 2 and params["phase_timeout_s"] == 9
+    assert params["compute_timeout_s"] == 40
     package = load_package(base64.b64decode(params["package"]))
     assert package.manifest["entrypoint"] == {"file": "mean_age.py", "class": "MeanAge"}
     assert package.manifest["dataset"] == "patients"

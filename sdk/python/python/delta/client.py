@@ -255,6 +255,7 @@ class Client:
         members: Sequence[str] | None = None,
         threshold: int | None = None,
         phase_timeout_s: int | None = None,
+        compute_timeout_s: int | None = None,
         extra_files: Sequence[str | Path] = (),
         kind: str = "statistics",
     ) -> TaskHandle:
@@ -268,7 +269,12 @@ class Client:
         with; `members`: the workers (ss58 accounts) to ask, by default
         every registered one; `threshold`: the secret-sharing threshold;
         `phase_timeout_s`: how long each round phase waits for slow or
-        failed members (the worker's default is 30 s).
+        failed members (the worker's default is 30 s);
+        `compute_timeout_s`: how long the Compute phase, which holds every
+        member's `map`, may take (default `phase_timeout_s`): give a task
+        whose `map` runs long its time here, or members whose map finishes
+        late are dropped from the round (the requester's log names them and
+        they say why).
         """
         if isinstance(task, TaskPackage):
             package = task
@@ -285,6 +291,7 @@ class Client:
             ("min_members", min_members),
             ("threshold", threshold),
             ("phase_timeout_s", phase_timeout_s),
+            ("compute_timeout_s", compute_timeout_s),
         ):
             if value is not None and (
                 not isinstance(value, int) or isinstance(value, bool) or value < 1
@@ -302,6 +309,7 @@ class Client:
                 "members": members,
                 "threshold": threshold,
                 "phase_timeout_s": phase_timeout_s,
+                "compute_timeout_s": compute_timeout_s,
             },
         )
         task_id = result.get("id") if isinstance(result, dict) else None

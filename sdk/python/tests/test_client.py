@@ -4,7 +4,6 @@ thread) that serves canned answers and checks what the client sends."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import math
@@ -12,7 +11,6 @@ import socket
 import sys
 import threading
 import types
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
+from task_files import import_class
 
 import delta
 from delta import _wire
@@ -188,14 +187,7 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeWorker, str]]:
 def task_class(tmp_path: Path) -> type:
     path = tmp_path / "mean_age.py"
     path.write_text(TASK)
-    name = f"client_task_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    cls: type = module.MeanAge
-    return cls
+    return import_class(path, "MeanAge")
 
 
 def test_submit_wait_and_result(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from debug_tasks import Broken, Configured, Huge, Moments, Unsendable, Words
+from task_files import import_class
 
 import delta
 from delta.check import check_or_raise
@@ -196,17 +196,6 @@ def step_json(step: delta.Step, dataset: str = "values") -> dict[str, Any]:
         "body": base64.b64encode(step.body()).decode("ascii"),
         "outputs": [[name, length] for name, length in step.outputs.items()],
     }
-
-
-def import_class(path: Path, name: str) -> type:
-    module_name = f"debug_test_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    cls: type = getattr(module, name)
-    return cls
 
 
 LEAKY = """\

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
+from task_files import import_class
 
 import delta
 from delta import _wire
@@ -109,17 +110,6 @@ class Means(delta.Analytics):
 """
 
 
-def import_file(path: Path, class_name: str) -> type:
-    name = f"runner_task_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    cls: type = getattr(module, class_name)
-    return cls
-
-
 def package_source(
     folder: Path, source: str, class_name: str, helpers: str | None = None
 ) -> TaskPackage:
@@ -144,7 +134,7 @@ def package_source(
         task_module = importlib.import_module(f"{package_name}.task")
         cls = getattr(task_module, class_name)
     else:
-        cls = import_file(path, class_name)
+        cls = import_class(path, class_name)
     return package_task(cls, extra_files=extra)
 
 

@@ -39,7 +39,17 @@ pub struct Cli {
 	pub run: sc_cli::RunCmd,
 
 	/// On a development chain: milliseconds between empty blocks. Blocks with
-	/// transactions are sealed as soon as a transaction arrives.
+	/// transactions are sealed as soon as a transaction arrives (but see
+	/// `--min-block-interval`).
 	#[arg(long, value_name = "MS", default_value_t = 6000)]
 	pub empty_block_interval: u64,
+
+	/// On a development chain: least milliseconds between two blocks. A
+	/// transaction arriving sooner waits for the next block with any others
+	/// that arrive meanwhile. Round deadlines count blocks, so set this to
+	/// the block time workers assume (their `block_ms`) to keep deadlines
+	/// to the wall clock when many transactions come; 0 seals every
+	/// transaction at once.
+	#[arg(long, value_name = "MS", default_value_t = 0)]
+	pub min_block_interval: u64,
 }

@@ -86,17 +86,20 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
-			let empty_block_interval = Duration::from_millis(cli.empty_block_interval.max(100));
+			let pacing = service::DevPacing {
+				empty_block_interval: Duration::from_millis(cli.empty_block_interval.max(100)),
+				min_block_interval: Duration::from_millis(cli.min_block_interval),
+			};
 			runner.run_node_until_exit(|config| async move {
 				use delta_runtime::{opaque::Block, Hash};
 				use sc_network::config::NetworkBackendType;
 				match config.network.network_backend {
 					NetworkBackendType::Litep2p => service::new_full::<
 						sc_network::Litep2pNetworkBackend,
-					>(config, empty_block_interval),
+					>(config, pacing),
 					NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, Hash>,
-					>(config, empty_block_interval),
+					>(config, pacing),
 				}
 				.map_err(sc_cli::Error::Service)
 			})

@@ -3,8 +3,10 @@
 //!
 //! Two block-production modes share everything else:
 //! - **Development chains** ([`ChainType::Development`], `--dev`): manual
-//!   seal. A block is sealed the moment a transaction enters the pool, an
-//!   empty block every `--empty-block-interval` ms so that time moves, and
+//!   seal. A block is sealed the moment a transaction enters the pool (or
+//!   `--min-block-interval` ms after the previous block, with every
+//!   transaction that came meanwhile), an empty block every
+//!   `--empty-block-interval` ms so that time moves, and
 //!   every block is final at once. `engine_createBlock` seals on request
 //!   (tests use it to drive blocks deterministically).
 //! - **Every other chain**: Aura slots with GRANDPA finality.
@@ -112,13 +114,24 @@ fn new_base(config: &Configuration) -> Result<Base, ServiceError> {
 	})
 }
 
+/// When a development chain seals blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct DevPacing {
+	/// An empty block after this long without one, so that time moves.
+	pub empty_block_interval: Duration,
+	/// Least time between two blocks sealed for transactions (zero: at
+	/// once), so that block counts, which round deadlines use, keep to the
+	/// wall clock under load.
+	pub min_block_interval: Duration,
+}
+
 /// Starts the node for `config`'s chain.
 pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 	config: Configuration,
-	empty_block_interval: Duration,
+	pacing: DevPacing,
 ) -> Result<TaskManager, ServiceError> {
 	if config.chain_spec.chain_type() == ChainType::Development {
-		new_dev::<N>(config, empty_block_interval)
+		new_dev::<N>(config, pacing)
 	} else {
 		new_aura_grandpa::<N>(config)
 	}
@@ -139,7 +152,7 @@ fn stored_timestamp(client: &FullClient, at: Hash) -> u64 {
 /// The dev chain: manual seal driven by the pool, a timer and RPC.
 fn new_dev<N: sc_network::NetworkBackend<Block, Hash>>(
 	config: Configuration,
-	empty_block_interval: Duration,
+	pacing: DevPacing,
 ) -> Result<TaskManager, ServiceError> {
 	let Base {
 		client,
@@ -217,23 +230,33 @@ fn new_dev<N: sc_network::NetworkBackend<Block, Hash>>(
 		telemetry.as_ref().map(|x| x.handle()),
 	);
 
-	// A transaction in the pool: seal now. Nothing for a while: seal an
-	// empty block so that timestamps and deadlines move.
+	// A transaction in the pool: seal now, or `min_block_interval` after
+	// the last block, with whatever else arrived meanwhile. Nothing for a
+	// while: seal an empty block so that timestamps and deadlines move.
 	let seal = |create_empty| EngineCommand::SealNewBlock {
 		create_empty,
 		finalize: true,
 		parent_hash: None,
 		sender: None,
 	};
-	let on_transaction = transaction_pool.import_notification_stream().map(move |_| seal(false));
-	let on_timer = futures::stream::unfold((), move |()| async move {
-		futures_timer::Delay::new(empty_block_interval).await;
-		Some((seal(true), ()))
+	let imports = transaction_pool.import_notification_stream();
+	let paced = futures::stream::unfold((imports, std::time::Instant::now()), move |(mut imports, last)| async move {
+		let until_empty = pacing.empty_block_interval.saturating_sub(last.elapsed());
+		let transaction = futures::select! {
+			n = imports.next().fuse() => n.is_some(),
+			_ = futures_timer::Delay::new(until_empty).fuse() => false,
+		};
+		if transaction {
+			let wait = pacing.min_block_interval.saturating_sub(last.elapsed());
+			if !wait.is_zero() {
+				futures_timer::Delay::new(wait).await;
+			}
+			// Every transaction that came meanwhile goes into this block.
+			while let Some(Some(_)) = imports.next().now_or_never() {}
+		}
+		Some((seal(!transaction), (imports, std::time::Instant::now())))
 	});
-	let commands_stream = futures::stream::select(
-		rpc_seal_commands,
-		futures::stream::select(on_transaction, Box::pin(on_timer)),
-	);
+	let commands_stream = futures::stream::select(rpc_seal_commands, Box::pin(paced));
 
 	// Aura requires each block's slot to exceed its parent's, and the slot
 	// is the timestamp divided by the slot length. Blocks sealed on demand

@@ -53,7 +53,9 @@ pub struct ChainLedger {
 	account: AccountId,
 	block_ms: u64,
 	client: Mutex<Option<Client>>,
-	submit_lock: Mutex<()>,
+	/// The nonce of the next call, while calls this ledger handed to the
+	/// node are still in its pool; `None`: read it from the chain.
+	next_nonce: tokio::sync::Mutex<Option<u64>>,
 	rt: Handle,
 }
 
@@ -76,7 +78,7 @@ impl ChainLedger {
 			account,
 			block_ms: block_ms.max(1),
 			client: Mutex::new(None),
-			submit_lock: Mutex::new(()),
+			next_nonce: tokio::sync::Mutex::new(None),
 			rt,
 		};
 		ledger.with_client("connect", |_| async { Ok(()) })?;
@@ -135,23 +137,47 @@ impl ChainLedger {
 		name: &'static str,
 		payload: P,
 	) -> Result<Vec<StoredEvent>, EngineError> {
-		let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
 		let client = self.client().map_err(|e| unavailable(name, e))?;
 		let signer = &self.signer;
+		let next_nonce = &self.next_nonce;
 		let outcome = self.rt.block_on(async move {
 			let tx = client.tx().await.map_err(|e| Failure::Unavailable(e.to_string()))?;
-			let params: <<PolkadotConfig as subxt::config::Config>::TransactionExtensions as subxt::config::TransactionExtensions<PolkadotConfig>>::Params =
-				subxt::tx::DefaultParams::default_params();
-			let mut signable = tx
-				.create_v4_signable(&payload, &signer.account_id(), params)
-				.await
-				.map_err(|e| Failure::Refused(e.to_string()))?;
-			let submittable = signable.sign(signer).map_err(|e| Failure::Refused(e.to_string()))?;
-			let progress = submittable.submit_and_watch().await.map_err(|e| Failure::Refused(e.to_string()))?;
-			let events = tokio::time::timeout(FINALIZE_WITHIN, progress.wait_for_finalized_success())
-				.await
-				.map_err(|_| Failure::Unavailable("not finalized in time".into()))?
-				.map_err(|e| Failure::Refused(e.to_string()))?;
+			// Only signing and handing the call to the node's pool are done
+			// one at a time, so that nonces follow each other; the wait for
+			// finality (seconds on a real network) is not, so the engine's
+			// tasks submit concurrently. The runtime reads nonces from the
+			// last block, which does not count calls still in the pool:
+			// the next one is tracked here.
+			let progress = {
+				let mut next = next_nonce.lock().await;
+				let on_chain = tx.account_nonce(&signer.account_id()).await.map_err(|e| Failure::Unavailable(e.to_string()))?;
+				let nonce = next.map_or(on_chain, |n| n.max(on_chain));
+				let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonce).build();
+				let mut signable = tx
+					.create_v4_signable(&payload, &signer.account_id(), params)
+					.await
+					.map_err(|e| Failure::Refused(e.to_string()))?;
+				let submittable = signable.sign(signer).map_err(|e| Failure::Refused(e.to_string()))?;
+				match submittable.submit_and_watch().await {
+					Ok(progress) => {
+						*next = Some(nonce + 1);
+						progress
+					},
+					Err(e) => {
+						// The pool refused it (a stale nonce among the reasons):
+						// read the nonce from the chain again next time.
+						*next = None;
+						return Err(Failure::Refused(e.to_string()));
+					},
+				}
+			};
+			let events = match tokio::time::timeout(FINALIZE_WITHIN, progress.wait_for_finalized_success()).await {
+				Ok(events) => events.map_err(|e| Failure::Refused(e.to_string()))?,
+				Err(_) => {
+					*next_nonce.lock().await = None;
+					return Err(Failure::Unavailable("not finalized in time".into()));
+				},
+			};
 			let mut out = Vec::new();
 			for ev in events.iter() {
 				let ev = ev.map_err(|e| Failure::Unavailable(e.to_string()))?;

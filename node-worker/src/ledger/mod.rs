@@ -1,7 +1,8 @@
 //! The worker's two ledgers behind one interface: a Delta Chain node
 //! ([`chain`]) or a `delta-coordinator` ([`coordinator`]). Both sign as the
-//! worker's account, serialise submissions so nonces never collide, wait
-//! for each call's outcome, and reconnect when their server restarts.
+//! worker's account, hand calls to their server one at a time so nonces
+//! never collide, wait for each call's outcome (on a chain, concurrently
+//! with other calls), and reconnect when their server restarts.
 
 pub mod chain;
 pub mod coordinator;
@@ -12,7 +13,8 @@ use delta_coordinator::types::{AccountId, Bytes, Call, MemberInfo, RoundInfo, St
 use delta_engine::EngineError;
 
 /// What the worker needs from a ledger. Calls block; they are made from
-/// the engine's thread or from blocking tasks, never from async code.
+/// the engine's task threads (concurrently) or from blocking tasks, never
+/// from async code.
 pub trait Backend: Send + Sync {
 	/// The worker's account.
 	fn account(&self) -> AccountId;

@@ -54,11 +54,13 @@ demo: build sdk
 		python3 scripts/demo.py
 
 ## Submit-to-result time of a one-round query with 3 and 10 workers, on the
-## coordinator and on a dev chain (RUNS=3 timed runs after one warm-up).
+## coordinator and on a dev chain (RUNS=3 timed runs after one warm-up);
+## BENCH_ARGS passes more options (e.g. `--concurrent 5 --sizes 3`).
 RUNS ?= 3
+BENCH_ARGS ?=
 bench-workers: build sdk
 	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) \
-		python3 scripts/bench_workers.py --runs $(RUNS)
+		python3 scripts/bench_workers.py --runs $(RUNS) $(BENCH_ARGS)
 
 ## Regenerate a pallet's weights.rs on this machine
 ## (PALLET=pallet_delta_identity, pallet_delta_task or pallet_delta_zk_verify).

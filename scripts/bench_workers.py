@@ -8,13 +8,18 @@ connections), then `--runs` more times, and report the best and the
 median submit-to-result time of the runs that succeeded. A failed query
 is reported with its reason and makes the exit code 1. The query
 (`scripts/bench_tasks.py`) is the mean of one column: every member
-returns a sum and a count in one secure aggregation round.
+returns a sum and a count in one secure aggregation round. With
+`--concurrent K`, each run submits K such queries at once and times
+submission to the last result (each worker then serves K tasks at once).
 
-The dev chain runs with `--empty-block-interval 1000` (blocks with
-transactions are sealed at once) and the workers convert timeouts with
-`block_ms = 1000`. Its prefunded accounts are //Alice, //Bob, //Charlie,
-//Dave, //Eve and //Ferdie; beyond those, workers sign as //Worker7,
-//Worker8, ..., funded first by a transfer from //Alice.
+The dev chain runs with `--empty-block-interval 1000 --min-block-interval
+1000` (a transaction is sealed at once when the chain was quiet for a
+second, else with the others in the next block a second after the last),
+so block counts, which round deadlines use, keep to the wall clock, and
+the workers convert timeouts with `block_ms = 1000`. Its prefunded
+accounts are //Alice, //Bob, //Charlie, //Dave, //Eve and //Ferdie; beyond
+those, workers sign as //Worker7, //Worker8, ..., funded first by a
+transfer from //Alice.
 """
 
 from __future__ import annotations
@@ -60,11 +65,21 @@ def main() -> int:
     parser.add_argument(
         "--ledgers", default="coordinator,chain", help="coordinator and/or chain, comma-separated"
     )
+    parser.add_argument(
+        "--concurrent", type=int, default=1, help="queries submitted at once in each run"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     ledgers = args.ledgers.split(",")
-    if args.runs < 1 or min(sizes) < 2 or not set(ledgers) <= {"coordinator", "chain"}:
-        parser.error("need --runs >= 1, sizes >= 2, ledgers among coordinator and chain")
+    if (
+        args.runs < 1
+        or args.concurrent < 1
+        or min(sizes) < 2
+        or not set(ledgers) <= {"coordinator", "chain"}
+    ):
+        parser.error(
+            "need --runs >= 1, --concurrent >= 1, sizes >= 2, ledgers among coordinator and chain"
+        )
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     print("command: " + shlex.join([sys.executable, *sys.argv]))
@@ -72,7 +87,8 @@ def main() -> int:
     build = "debug" if "/debug/" in worker_binary() else "release"
     print(f"worker:  {worker_binary()} ({build} build)")
     print(
-        f"query:   mean of one column ({MeanAge.__module__}.{MeanAge.__name__}), one round; "
+        f"query:   mean of one column ({MeanAge.__module__}.{MeanAge.__name__}), one round, "
+        f"{args.concurrent} at once; "
         f"{ROWS} rows per worker; phase timeout {PHASE_TIMEOUT_S} s; 1 warm-up + {args.runs} "
         f"timed runs; the client polls every {POLL} s\n"
     )
@@ -83,7 +99,7 @@ def main() -> int:
                 folder = Path(tmp) / f"{ledger}-{n}"
                 print(f"{ledger}, {n} workers: ", end="")
                 try:
-                    runs = bench(ledger, n, args.runs, folder)
+                    runs = bench(ledger, n, args.runs, args.concurrent, folder)
                 except Exception as exc:
                     print(f"FAILED: {type(exc).__name__}: {exc}")
                     return 1
@@ -144,9 +160,9 @@ def machine() -> str:
     )
 
 
-def bench(ledger: str, n: int, runs: int, folder: Path) -> Runs:
+def bench(ledger: str, n: int, runs: int, concurrent: int, folder: Path) -> Runs:
     """The query on `n` fresh workers of `ledger`: a warm-up, then `runs`
-    timed runs."""
+    timed runs of `concurrent` queries each."""
     with ledger_at(ledger, n) as url:
         suris: list[str | None] = [None] * n
         if ledger == "chain":
@@ -170,7 +186,7 @@ def bench(ledger: str, n: int, runs: int, folder: Path) -> Runs:
             each(workers, lambda w: w.start(timeout=120))
             client = delta.Client(workers[0].api, workers[0].token)
             for i in range(runs + 1):
-                result.record(*timed(client), warm_up=i == 0)
+                result.record(*timed(client, concurrent), warm_up=i == 0)
         except Exception:
             for w in workers:
                 print(f"--- {w.name} ---\n{''.join(w.log[-15:])}", file=sys.stderr)
@@ -180,15 +196,18 @@ def bench(ledger: str, n: int, runs: int, folder: Path) -> Runs:
         return result
 
 
-def timed(client: delta.Client) -> tuple[float, str | None]:
-    """Seconds from submit to result, and why the query failed if it did."""
+def timed(client: delta.Client, concurrent: int) -> tuple[float, str | None]:
+    """Seconds from submitting `concurrent` queries to the last result, and
+    why one failed if one did."""
     started = time.monotonic()
-    handle = client.submit(MeanAge, phase_timeout_s=PHASE_TIMEOUT_S)
-    try:
-        handle.wait(timeout=180, progress=False, interval=POLL)
-    except delta.TaskFailed as exc:
-        return time.monotonic() - started, str(exc)
-    return time.monotonic() - started, None
+    handles = [client.submit(MeanAge, phase_timeout_s=PHASE_TIMEOUT_S) for _ in range(concurrent)]
+    failures = []
+    for handle in handles:
+        try:
+            handle.wait(timeout=300, progress=False, interval=POLL)
+        except delta.TaskFailed as exc:
+            failures.append(str(exc))
+    return time.monotonic() - started, "; ".join(failures) if failures else None
 
 
 def each(workers: list[Worker], action: Callable[[Worker], None]) -> None:
@@ -205,7 +224,9 @@ def ledger_at(ledger: str, n: int) -> Iterator[str]:
             with Coordinator(Path(db) / "coordinator.sqlite") as coordinator:
                 yield coordinator.url
         return
-    with Node(["--dev", "--empty-block-interval", "1000"], name="bench") as node:
+    with Node(
+        ["--dev", "--empty-block-interval", "1000", "--min-block-interval", "1000"], name="bench"
+    ) as node:
         extra = [f"//Worker{i + 1}" for i in range(len(DEV_ACCOUNTS), n)]
         if extra:
             fund(node.ws_url, extra)

@@ -11,7 +11,10 @@ use delta_coordinator::types::{AccountId, Call, RoundInfo, StoredEvent, TaskId, 
 use delta_secagg::{GraphChoice, MaskedInput, Ring, ShareDelivery, ShareKeys, UnmaskResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::EngineError;
+use crate::{
+	tensor::{OutputSpec, Values},
+	EngineError,
+};
 
 /// One participant's view of the ledger; calls are made as that
 /// participant (the implementation holds its key).
@@ -46,12 +49,14 @@ pub trait Executor: Send {
 		let _ = (task, package);
 		Ok(())
 	}
-	/// The step's outputs on the member's dataset, flattened in the order
-	/// of `step.outputs` (each output's length as declared).
-	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError>;
+	/// The step's outputs on the member's dataset, one per declared output
+	/// in `step.outputs` order, each of the declared type and size (the
+	/// engine refuses anything else).
+	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError>;
 	/// What follows a step, given the sums of its outputs over the members
-	/// and how many members contributed.
-	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError>;
+	/// (float outputs summed as 64-bit floats, integers exactly) and how
+	/// many members contributed.
+	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError>;
 }
 
 /// The holder's datasets, under its policy.
@@ -70,14 +75,16 @@ pub struct StepSpec {
 	/// Task-defined description of the step (e.g. which statistics, or the
 	/// current model); opaque to the engine.
 	pub body: Vec<u8>,
-	/// The named outputs and their lengths, in vector order.
-	pub outputs: Vec<(String, u32)>,
+	/// The named, typed outputs, in vector order: declared before any
+	/// member sees data.
+	pub outputs: Vec<OutputSpec>,
 }
 
 impl StepSpec {
-	/// Total length of the flattened outputs.
+	/// Elements in all outputs together (0 for outputs past the engine's
+	/// bound, which [`crate::tensor::check_outputs`] refuses).
 	pub fn vector_len(&self) -> usize {
-		self.outputs.iter().map(|(_, n)| *n as usize).sum()
+		crate::tensor::check_outputs(&self.outputs).unwrap_or(0)
 	}
 }
 

@@ -19,11 +19,13 @@
 //! requester aggregates only messages whose commitments the ledger holds.
 
 pub mod error;
+pub mod event;
 pub mod io;
 pub mod local;
 mod member;
 mod requester;
 pub mod sim;
+pub mod tensor;
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,8 @@ use delta_secagg::{AdvertiseKeys, MemberId};
 pub use delta_coordinator::types::{AccountId, TaskId, TaskInfo};
 pub use delta_secagg::{GraphChoice, GraphGoals, Ring};
 pub use error::EngineError;
+pub use event::{FailureKind, Refused, TaskEvent};
+pub use tensor::{DType, OutputSpec, Values};
 pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};
 pub use member::MemberDriver;
 pub use requester::{Outcome, RequesterDriver, TaskPlan};

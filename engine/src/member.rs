@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use delta_coordinator::types::{AccountId, Bytes, Call, RevealedShare, RoundInfo, TaskId, H256};
 use delta_primitives::round::{MemberStatus, Phase, ShareKind};
 use delta_secagg::{
-	Config, FixedPoint, GraphChoice, GraphGoals, Member, MemberId, Neighbourhood, Roster, RoundContext, ShareDelivery,
+	Config, GraphChoice, GraphGoals, Member, MemberId, Neighbourhood, Roster, RoundContext, ShareDelivery,
 	UnmaskRequest,
 };
 use rand_core::OsRng;
@@ -66,6 +66,12 @@ impl MemberDriver {
 	/// The member's account.
 	pub fn account(&self) -> AccountId {
 		self.ledger.account()
+	}
+
+	/// Whether every round this member joined is over (revealed, failed
+	/// or left): a host may then let the driver go.
+	pub fn is_idle(&self) -> bool {
+		self.rounds.values().all(|w| matches!(w.stage, Stage::Over))
 	}
 
 	/// Handles new messages and ledger state. Problems with one round end
@@ -240,6 +246,7 @@ impl MemberDriver {
 					return Ok(());
 				};
 				let step = &work.announcement.step;
+				crate::tensor::check_outputs(&step.outputs)?;
 				let values = self.executor.map(key.0, step)?;
 				// The map may outlast the phase; say so rather than have the
 				// commitment refused with a bare `WrongPhase`.
@@ -247,15 +254,14 @@ impl MemberDriver {
 				if after.as_ref().is_none_or(|r| r.state.phase != Phase::Compute) {
 					return Err(EngineError::MapPastDeadline { round: key.1 });
 				}
-				if values.len() != step.vector_len() {
-					return Err(EngineError::Executor(format!(
-						"map returned {} values, the step declares {}",
-						values.len(),
-						step.vector_len()
-					)));
-				}
-				let encoder = encoder(&work.announcement, &round)?;
-				let input = encoder.encode_f64(&values)?;
+				// Typed and sized as declared, or refused: a member never
+				// sends more than the step announced.
+				let input = crate::tensor::encode(
+					&step.outputs,
+					&values,
+					&work.announcement.encoding,
+					round.state.params.max_members,
+				)?;
 				let masked = member.masked_input(&delivery, &input)?;
 				let hash = commitment(&masked)?;
 				self.transport.send(work.owner, Message::Masked { task: key.0, round: key.1, body: masked })?;
@@ -322,12 +328,6 @@ pub(crate) fn secagg_config(a: &Announcement, round: &RoundInfo, seed: [u8; 32])
 /// ledger holds them (meaningful once the member set is fixed).
 pub(crate) fn neighbourhood(a: &Announcement, round: &RoundInfo) -> Neighbourhood {
 	delta_secagg::params::choose(round.members.len(), round.state.params.threshold as usize, a.graph)
-}
-
-/// The fixed-point encoder for a round: sized so that the sum over the
-/// round's largest possible member set cannot wrap.
-pub(crate) fn encoder(a: &Announcement, round: &RoundInfo) -> Result<FixedPoint, EngineError> {
-	Ok(FixedPoint::new(a.encoding.ring, a.encoding.fractional_bits, round.state.params.max_members)?)
 }
 
 /// Why a member does not join a round, and whether the sender should be

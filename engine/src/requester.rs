@@ -23,7 +23,8 @@ use crate::{
 	io::{
 		commitment, package_commitment, Announcement, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport,
 	},
-	member::{encoder, ledger_refusal, neighbourhood, secagg_config},
+	member::{ledger_refusal, neighbourhood, secagg_config},
+	event::{Refused, TaskEvent},
 	roster, EngineError,
 };
 
@@ -116,8 +117,9 @@ pub struct RequesterDriver {
 	round: u32,
 	run: RoundRun,
 	outcome: Outcome,
-	/// One line per milestone, for progress displays and logs.
-	pub progress: Vec<String>,
+	/// What happened, in order: for progress displays, logs and the
+	/// worker's `delta_events`. A host reads from where it last stopped.
+	pub events: Vec<TaskEvent>,
 }
 
 impl RequesterDriver {
@@ -137,7 +139,7 @@ impl RequesterDriver {
 			round: 0,
 			run: RoundRun::default(),
 			outcome: Outcome::Running,
-			progress: Vec::new(),
+			events: Vec::new(),
 		}
 	}
 
@@ -170,7 +172,7 @@ impl RequesterDriver {
 					self.run.declines.iter().map(|(who, why)| format!("{who} declined: {why}")).collect();
 				reason = format!("{reason} ({})", declines.join("; "));
 			}
-			self.progress.push(format!("failed: {reason}"));
+			self.events.push(TaskEvent::Failed { kind: e.kind(), reason: reason.clone() });
 			if let Some(task) = self.task {
 				// Best effort: the round may already have failed or the task
 				// ended; the outcome stands either way.
@@ -205,7 +207,7 @@ impl RequesterDriver {
 					// Only invited members' reasons are worth reporting; cap the text.
 					if self.plan.invited.contains(&from) && !self.run.declines.contains_key(&from) {
 						let reason: String = reason.chars().take(500).collect();
-						self.progress.push(format!("round {}: {from} declined: {reason}", self.round));
+						self.events.push(TaskEvent::Declined { round: self.round, member: from, reason: reason.clone() });
 						self.run.declines.insert(from, reason);
 					}
 				},
@@ -245,12 +247,13 @@ impl RequesterDriver {
 			aggregator.close_advertise()?;
 			let n = ids.len();
 			let hood = neighbourhood(&announcement, &round);
-			let graph = if hood.is_complete(n) {
-				"complete graph".to_string()
-			} else {
-				format!("{} neighbours each, {} shares rebuild a secret", hood.degree, hood.threshold)
-			};
-			self.progress.push(format!("round {}: {n} members joined ({graph})", self.round));
+			let degree = if hood.is_complete(n) { n.saturating_sub(1) } else { hood.degree };
+			self.events.push(TaskEvent::MembersJoined {
+				round: self.round,
+				members: n,
+				degree,
+				share_threshold: hood.threshold,
+			});
 			self.run.ids = ids;
 			self.run.aggregator = Some(aggregator);
 		}
@@ -266,7 +269,12 @@ impl RequesterDriver {
 				if let Some(body) = self.run.shares.remove(&m.0) {
 					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
 						if let Err(e) = aggregator.receive_share_keys(body) {
-							self.progress.push(format!("round {}: shares of {} refused: {e}", self.round, m.0));
+							self.events.push(TaskEvent::Refused {
+								round: self.round,
+								member: m.0,
+								what: Refused::Shares,
+								reason: e.to_string(),
+							});
 						}
 					}
 				}
@@ -294,23 +302,23 @@ impl RequesterDriver {
 					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
 						match aggregator.receive_masked_input(body) {
 							Ok(()) => accepted += 1,
-							Err(e) => self
-								.progress
-								.push(format!("round {}: masked input of {} refused: {e}", self.round, m.0)),
+							Err(e) => self.events.push(TaskEvent::Refused {
+								round: self.round,
+								member: m.0,
+								what: Refused::MaskedInput,
+								reason: e.to_string(),
+							}),
 						}
 					}
 				}
 			}
 			aggregator.close_masked_input()?;
-			self.progress.push(format!("round {}: {accepted} masked inputs", self.round));
+			self.events.push(TaskEvent::MaskedInputs { round: self.round, count: accepted });
 			// Members that shared keys but sent nothing and said nothing:
 			// crashed, cut off, or still computing at the deadline.
 			for m in round.members.iter().filter(|m| m.status == MemberStatus::Shared) {
 				if !self.run.declines.contains_key(&m.account) {
-					self.progress.push(format!(
-						"round {}: {} dropped: no masked input by the end of the Compute phase",
-						self.round, m.account
-					));
+					self.events.push(TaskEvent::Dropped { round: self.round, member: m.account });
 				}
 			}
 			self.run.contributors = accepted;
@@ -328,16 +336,25 @@ impl RequesterDriver {
 			for m in round.members.iter().filter(|m| m.status == MemberStatus::Revealed) {
 				if let Some(body) = self.run.unmask.remove(&m.account) {
 					if let Err(e) = aggregator.receive_unmask(body) {
-						self.progress
-							.push(format!("round {}: unmask shares of {} refused: {e}", self.round, m.account));
+						self.events.push(TaskEvent::Refused {
+							round: self.round,
+							member: m.account,
+							what: Refused::UnmaskShares,
+							reason: e.to_string(),
+						});
 					}
 				}
 			}
 			let sum = aggregator.finish()?;
-			let sums = encoder(&announcement, &round)?.decode_f64(&sum)?;
+			let sums = crate::tensor::decode(
+				&announcement.step.outputs,
+				&sum,
+				&announcement.encoding,
+				round.state.params.max_members,
+			)?;
 			let next = self.executor.reduce(&announcement.step, &sums, self.run.contributors)?;
 			self.ledger.submit(Call::FinishRound { task, round: self.round, result: H256(commitment(&sums)?) })?;
-			self.progress.push(format!("round {}: sum of {} members unmasked", self.round, self.run.contributors));
+			self.events.push(TaskEvent::Unmasked { round: self.round, members: self.run.contributors });
 			match next {
 				Next::Step(step) => {
 					if self.round + 1 >= self.plan.max_rounds {
@@ -351,7 +368,7 @@ impl RequesterDriver {
 				},
 				Next::Done(result) => {
 					self.ledger.submit(Call::FinishTask { task })?;
-					self.progress.push("done".into());
+					self.events.push(TaskEvent::Done);
 					self.outcome = Outcome::Done(result);
 				},
 			}
@@ -382,7 +399,7 @@ impl RequesterDriver {
 			})
 			.ok_or_else(|| ledger_refusal("create_task", "no TaskCreated event"))?;
 		self.task = Some(task);
-		self.progress.push(format!("task {task} created"));
+		self.events.push(TaskEvent::TaskCreated { task });
 		Ok(task)
 	}
 
@@ -390,6 +407,7 @@ impl RequesterDriver {
 		if step.dataset != self.plan.first.dataset {
 			return Err(EngineError::Executor("every step must read the task's dataset".into()));
 		}
+		crate::tensor::check_outputs(&step.outputs)?;
 		self.ledger.submit(Call::StartRound { task })?;
 		let announcement = Announcement {
 			task,
@@ -404,7 +422,7 @@ impl RequesterDriver {
 			let _ = self.transport.send(*member, Message::Announce(announcement.clone()));
 		}
 		self.run = RoundRun { step: Some(announcement), ..RoundRun::default() };
-		self.progress.push(format!("round {} started", self.round));
+		self.events.push(TaskEvent::RoundStarted { round: self.round });
 		Ok(())
 	}
 }

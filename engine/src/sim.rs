@@ -48,7 +48,7 @@ impl Executor for LateExecutor {
 		self.inner.prepare(task, package)
 	}
 
-	fn map(&mut self, task: delta_coordinator::types::TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, task: delta_coordinator::types::TaskId, step: &StepSpec) -> Result<Vec<crate::Values>, EngineError> {
 		let values = self.inner.map(task, step)?;
 		if self.maps >= self.from {
 			self.ledger.advance(self.late_by_ms)?;
@@ -57,7 +57,7 @@ impl Executor for LateExecutor {
 		Ok(values)
 	}
 
-	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<crate::Next, EngineError> {
+	fn reduce(&mut self, step: &StepSpec, sums: &[crate::Values], members: usize) -> Result<crate::Next, EngineError> {
 		self.inner.reduce(step, sums, members)
 	}
 }
@@ -79,7 +79,9 @@ pub struct Report {
 	pub outcome: Outcome,
 	/// Rounds run.
 	pub rounds: u32,
-	/// The requester's progress lines.
+	/// What happened, as the requester saw it.
+	pub events: Vec<crate::TaskEvent>,
+	/// The same as log lines.
 	pub progress: Vec<String>,
 	/// Each member's failures (declined or left rounds), by member index.
 	pub member_failures: Vec<Vec<String>>,
@@ -226,7 +228,8 @@ pub fn run(
 	Ok(Report {
 		outcome: requester.outcome().clone(),
 		rounds: requester.round() + 1,
-		progress: requester.progress.clone(),
+		events: requester.events.clone(),
+		progress: requester.events.iter().map(ToString::to_string).collect(),
 		member_failures: drivers
 			.iter()
 			.map(|d| d.failures.iter().map(|(t, r, e)| format!("task {t} round {r}: {e}")).collect())

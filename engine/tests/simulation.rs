@@ -5,38 +5,51 @@
 use delta_coordinator::types::{TaskId, TaskInfo};
 use delta_engine::{
 	sim::{run, DropPoint, SimMember, SimSettings},
-	Datasets, EngineError, Executor, Next, Outcome, StepSpec,
+	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, TaskEvent, Values,
 };
 use proptest::prelude::*;
 
+/// The row count: an integer, summed exactly.
+fn count() -> OutputSpec {
+	OutputSpec { name: "count".into(), dtype: DType::I64, shape: vec![] }
+}
+
 /// A two-step task: the mean, then the sample variance around it.
 fn mean_step() -> StepSpec {
-	StepSpec { dataset: "values".into(), body: b"mean".to_vec(), outputs: vec![("sum".into(), 1), ("count".into(), 1)] }
+	StepSpec { dataset: "values".into(), body: b"mean".to_vec(), outputs: vec![OutputSpec::floats("sum", 1), count()] }
 }
 
 fn variance_step(mean: f64) -> StepSpec {
 	StepSpec {
 		dataset: "values".into(),
 		body: format!("var {mean}").into_bytes(),
-		outputs: vec![("squares".into(), 1), ("count".into(), 1)],
+		outputs: vec![OutputSpec::floats("squares", 1), count()],
+	}
+}
+
+/// The float and the count of a step's sums.
+fn sum_and_count(sums: &[Values]) -> Result<(f64, i64), EngineError> {
+	match sums {
+		[Values::F64(s), Values::I64(n)] if s.len() == 1 && n.len() == 1 => Ok((s[0], n[0])),
+		other => Err(EngineError::Executor(format!("unexpected sums {other:?}"))),
 	}
 }
 
 struct MemberCode(Vec<f64>);
 
 impl Executor for MemberCode {
-	fn map(&mut self, _: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		let body = String::from_utf8_lossy(&step.body).to_string();
-		let n = self.0.len() as f64;
+		let n = Values::I64(vec![self.0.len() as i64]);
 		if body == "mean" {
-			return Ok(vec![self.0.iter().sum(), n]);
+			return Ok(vec![Values::F64(vec![self.0.iter().sum()]), n]);
 		}
 		let mean: f64 =
 			body.trim_start_matches("var ").parse().map_err(|_| EngineError::Executor("bad step".into()))?;
-		Ok(vec![self.0.iter().map(|x| (x - mean) * (x - mean)).sum(), n])
+		Ok(vec![Values::F64(vec![self.0.iter().map(|x| (x - mean) * (x - mean)).sum()]), n])
 	}
 
-	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
 		Err(EngineError::Executor("members do not reduce".into()))
 	}
 }
@@ -44,19 +57,20 @@ impl Executor for MemberCode {
 struct RequesterCode;
 
 impl Executor for RequesterCode {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Err(EngineError::Executor("the requester does not map".into()))
 	}
 
-	fn reduce(&mut self, step: &StepSpec, sums: &[f64], _members: usize) -> Result<Next, EngineError> {
-		let mean = sums[0] / sums[1];
+	fn reduce(&mut self, step: &StepSpec, sums: &[Values], _members: usize) -> Result<Next, EngineError> {
+		let (sum, count) = sum_and_count(sums)?;
+		let mean = sum / count as f64;
 		if step.body == b"mean" {
 			return Ok(Next::Step(variance_step(mean)));
 		}
-		let variance = sums[0] / (sums[1] - 1.0);
+		let variance = sum / (count as f64 - 1.0);
 		let mut out = Vec::new();
 		out.extend_from_slice(&variance.to_le_bytes());
-		out.extend_from_slice(&sums[1].to_le_bytes());
+		out.extend_from_slice(&(count as f64).to_le_bytes());
 		Ok(Next::Done(out))
 	}
 }
@@ -187,8 +201,12 @@ fn a_member_without_the_dataset_declines_and_the_rest_answer() {
 	assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
 	assert!(report.member_failures[4].iter().any(|f| f.contains("not held here")), "{:?}", report.member_failures[4]);
 	// The requester hears why, in both rounds.
-	let told = report.progress.iter().filter(|l| l.contains("declined: dataset values: not held here")).count();
-	assert_eq!(told, 2, "{:?}", report.progress);
+	let told = report
+		.events
+		.iter()
+		.filter(|e| matches!(e, TaskEvent::Declined { reason, .. } if reason == "dataset values: not held here"))
+		.count();
+	assert_eq!(told, 2, "{:?}", report.events);
 }
 
 #[test]
@@ -276,11 +294,11 @@ proptest! {
 struct LeaksInErrors;
 
 impl Executor for LeaksInErrors {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Err(EngineError::TaskCode { kind: "error in task code".into(), detail: "ValueError: 17.25 at row 3".into() })
 	}
 
-	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
 		Err(EngineError::Executor("members do not reduce".into()))
 	}
 }
@@ -342,8 +360,58 @@ fn a_hundred_members_on_the_sparse_graph_with_dropouts_in_every_phase_are_exact(
 	assert_eq!(count, expected_n);
 	assert!((variance - expected).abs() < 1e-6, "{variance} vs {expected}");
 	// The graph was sparse: fewer neighbours than members.
-	let joined = report.progress.iter().find(|l| l.contains("members joined")).unwrap();
-	assert!(joined.contains("neighbours each"), "{joined}");
-	let degree: usize = joined.split('(').nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
-	assert!(degree < 96, "{joined}");
+	let joined = report.events.iter().find_map(|e| match e {
+		TaskEvent::MembersJoined { members, degree, share_threshold, .. } => {
+			Some((*members, *degree, *share_threshold))
+		},
+		_ => None,
+	});
+	let (joined, degree, share_threshold) = joined.unwrap();
+	assert_eq!(joined, 97);
+	assert!(degree < 96 && share_threshold < degree, "{degree}, {share_threshold}");
+	// Those that shared keys and then sent nothing are named as dropped,
+	// in each of the two rounds.
+	let dropped: Vec<u32> = report
+		.events
+		.iter()
+		.filter_map(|e| match e {
+			TaskEvent::Dropped { round, .. } => Some(*round),
+			_ => None,
+		})
+		.collect();
+	assert_eq!(dropped, [0, 0, 1, 1], "{:?}", report.events);
+}
+
+/// Returns one value more than the step declares, as task code that tries
+/// to smuggle out a row might.
+struct OneValueTooMany(Vec<f64>);
+
+impl Executor for OneValueTooMany {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		Ok(vec![Values::F64(vec![self.0.iter().sum(), self.0[0]]), Values::I64(vec![self.0.len() as i64])])
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("members do not reduce".into()))
+	}
+}
+
+#[test]
+fn a_member_refuses_to_send_outputs_that_differ_from_the_declaration() {
+	let mut members: Vec<_> = (0..3).map(|i| member(data(i), None)).collect();
+	members.push(SimMember {
+		executor: Box::new(OneValueTooMany(data(3))),
+		datasets: Box::new(Holds("values")),
+		drop_at: None,
+	});
+	let report = run(SimSettings::new(mean_step(), 3), Box::new(RequesterCode), members).unwrap();
+	let pooled: Vec<f64> = (0..3).flat_map(data).collect();
+	let (variance, count) = result(&report.outcome);
+	assert_eq!(count, pooled.len() as f64);
+	assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
+	let refused = &report.member_failures[3];
+	assert!(
+		refused.iter().any(|f| f.contains("output \"sum\": map returned 2 float64 values, the step declares 1 float64")),
+		"{refused:?}"
+	);
 }

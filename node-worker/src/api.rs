@@ -7,6 +7,8 @@
 //! - `delta_status {id}`, `delta_list {}`: where tasks stand
 //! - `delta_result {id}` -> `{result}` (the task's result, JSON as the SDK encodes it)
 //! - `delta_logs {id, from}` -> `{lines, next}`; subscription `delta_subscribeLogs {id}`
+//! - `delta_events {id, from}` -> `{events, next}`: what happened, typed
+//!   (`{"event": "members_joined", "round": 0, "members": 3, ...}`)
 //! - `delta_datasets {}`: names and schemas of the shared datasets, never their data
 //! - `delta_info {}`: this worker's account and name
 
@@ -134,6 +136,13 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 		let lines = w.state.logs(&id, from).map_err(storage)?;
 		let next = lines.last().map(|l| l.seq + 1).unwrap_or(from);
 		Ok::<_, ErrorObjectOwned>(json!({ "lines": lines, "next": next }))
+	})?;
+	m.register_method("delta_events", |p, w, _| {
+		let LogsParam { id, from } = p.parse().map_err(invalid)?;
+		status(w, &id)?;
+		let events = w.state.events(&id, from).map_err(storage)?;
+		let next = events.last().and_then(|e| e["seq"].as_u64()).map(|s| s + 1).unwrap_or(from);
+		Ok::<_, ErrorObjectOwned>(json!({ "events": events, "next": next }))
 	})?;
 	m.register_method("delta_datasets", |_, w, _| {
 		json!(w

@@ -6,7 +6,6 @@
 //! dead process, and carries on.
 
 use std::{
-	collections::HashMap,
 	io::{BufRead, BufReader, Write},
 	path::{Path, PathBuf},
 	process::{Child, ChildStdin, Command, Stdio},
@@ -15,7 +14,11 @@ use std::{
 };
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
-use delta_engine::{io::package_commitment, EngineError, Executor, Next, StepSpec, TaskId, TaskInfo};
+use delta_engine::{
+	io::package_commitment,
+	tensor::{join_bytes, split_bytes},
+	DType, EngineError, Executor, Next, OutputSpec, StepSpec, TaskId, TaskInfo, Values,
+};
 use serde_json::{json, Value};
 
 use crate::{config::SandboxConfig, datasets::Datasets, sandbox};
@@ -212,7 +215,7 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 			}
 		});
 		let mut runner =
-			Runner { child, stdin, replies, wall: Duration::from_secs(self.limits.wall_seconds), used: Instant::now() };
+			Runner { child, stdin, replies, wall: Duration::from_secs(self.limits.wall_seconds) };
 		let first = runner.reply()?;
 		if first["ok"] == json!(true) {
 			Ok(runner)
@@ -228,14 +231,12 @@ pub struct Runner {
 	stdin: ChildStdin,
 	replies: mpsc::Receiver<String>,
 	wall: Duration,
-	used: Instant,
 }
 
 impl Runner {
 	/// Sends one request and waits (at most the wall-time limit) for its
 	/// reply.
 	pub fn call(&mut self, request: &Value) -> Result<Value, ExecError> {
-		self.used = Instant::now();
 		let mut line = request.to_string();
 		line.push('\n');
 		if self.stdin.write_all(line.as_bytes()).and_then(|()| self.stdin.flush()).is_err() {
@@ -309,7 +310,7 @@ pub fn step_json(step: &StepSpec) -> Value {
 	json!({
 		"dataset": step.dataset,
 		"body": B64.encode(&step.body),
-		"outputs": step.outputs.iter().map(|(n, l)| json!([n, l])).collect::<Vec<_>>(),
+		"outputs": step.outputs.iter().map(|o| json!([o.name, o.dtype.name(), o.shape])).collect::<Vec<_>>(),
 	})
 }
 
@@ -321,23 +322,23 @@ pub fn step_from_json(v: &Value) -> Result<StepSpec, ExecError> {
 	let mut outputs = Vec::new();
 	for o in v["outputs"].as_array().ok_or_else(|| bad("outputs"))? {
 		let name = o[0].as_str().ok_or_else(|| bad("output name"))?;
-		let len = o[1].as_u64().filter(|l| *l <= u64::from(u32::MAX)).ok_or_else(|| bad("output length"))?;
-		outputs.push((name.to_string(), len as u32));
+		let dtype = o[1].as_str().and_then(DType::from_name).ok_or_else(|| bad("output dtype"))?;
+		let mut shape = Vec::new();
+		for d in o[2].as_array().ok_or_else(|| bad("output shape"))? {
+			shape.push(d.as_u64().and_then(|d| u32::try_from(d).ok()).ok_or_else(|| bad("output shape"))?);
+		}
+		outputs.push(OutputSpec { name: name.to_string(), dtype, shape });
 	}
+	delta_engine::tensor::check_outputs(&outputs)
+		.map_err(|e| ExecError::Task { kind: "task".into(), message: e.to_string() })?;
 	Ok(StepSpec { dataset, body, outputs })
 }
 
-fn floats_b64(values: &[f64]) -> String {
-	let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-	B64.encode(bytes)
-}
-
-fn floats_from_b64(text: &str) -> Result<Vec<f64>, ExecError> {
-	let bytes = B64.decode(text).map_err(|_| ExecError::Task { kind: "protocol".into(), message: "values".into() })?;
-	if bytes.len() % 8 != 0 {
-		return Err(ExecError::Task { kind: "protocol".into(), message: "values are not whole float64s".into() });
-	}
-	Ok(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+/// A map's reply: its outputs' bytes, each in its declared type, checked
+/// against the step.
+fn values_from_b64(step: &StepSpec, text: &str) -> Result<Vec<Values>, EngineError> {
+	let bytes = B64.decode(text).map_err(|_| EngineError::Executor("the map's values are not base64".into()))?;
+	split_bytes(&step.outputs, &bytes, false)
 }
 
 /// Writes a package into a task folder.
@@ -388,13 +389,13 @@ impl RequesterExecutor {
 }
 
 impl Executor for RequesterExecutor {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Err(EngineError::Executor("the requester does not map".into()))
 	}
 
-	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError> {
+	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
 		let reply = self.runner.call(&json!({
-			"op": "reduce", "step": step_json(step), "sums": floats_b64(sums), "members": members,
+			"op": "reduce", "step": step_json(step), "sums": B64.encode(join_bytes(sums)), "members": members,
 		}))?;
 		if let Some(done) = reply.get("done") {
 			return Ok(Next::Done(done.to_string().into_bytes()));
@@ -403,125 +404,169 @@ impl Executor for RequesterExecutor {
 	}
 }
 
-/// A member's side: one process per task, holding the package and the
-/// task's dataset, kept between rounds and stopped when idle.
+/// Bounds how many maps run at once on this worker, across all tasks: each
+/// is a sandboxed process that may use a core and its memory limit. A map
+/// waits here for a slot; other tasks' rounds go on meanwhile.
+pub struct MapSlots {
+	free: Mutex<usize>,
+	freed: std::sync::Condvar,
+	total: usize,
+}
+
+/// A map's slot, given back when dropped.
+pub struct MapSlot<'a>(&'a MapSlots);
+
+impl MapSlots {
+	/// `total` slots (at least one).
+	pub fn new(total: usize) -> Self {
+		let total = total.max(1);
+		Self { free: Mutex::new(total), freed: std::sync::Condvar::new(), total }
+	}
+
+	/// One slot per core, and at least two, so that one long map never
+	/// holds up every other task's.
+	pub fn per_core() -> Self {
+		Self::new(std::thread::available_parallelism().map_or(2, usize::from).max(2))
+	}
+
+	/// How many maps may run at once.
+	pub fn total(&self) -> usize {
+		self.total
+	}
+
+	/// Waits for a free slot.
+	pub fn acquire(&self) -> MapSlot<'_> {
+		let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		while *free == 0 {
+			free = self.freed.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
+		}
+		*free -= 1;
+		MapSlot(self)
+	}
+}
+
+impl Drop for MapSlot<'_> {
+	fn drop(&mut self) {
+		*self.0.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+		self.0.freed.notify_one();
+	}
+}
+
+/// A member's side of one task: one process holding the package and the
+/// task's dataset, kept between the task's rounds. The worker gives each
+/// task its own executor on its own thread, so tasks never wait on each
+/// other's code; when the executor is dropped (the task has gone quiet)
+/// its process stops and its folder goes.
 pub struct MemberExecutor {
 	python: Arc<Python>,
 	datasets: Arc<Datasets>,
 	folder: PathBuf,
-	runners: Arc<Mutex<HashMap<TaskId, Runner>>>,
-	packages: HashMap<TaskId, ([u8; 32], String)>,
-	log: Arc<dyn Fn(TaskId, &str) + Send + Sync>,
-}
-
-/// How long a member's task process may sit idle before it is stopped and
-/// its folder removed (a task's next round usually comes within seconds).
-const IDLE: Duration = Duration::from_secs(120);
-
-fn task_folder(folder: &Path, task: TaskId) -> PathBuf {
-	folder.join(format!("task-{task}"))
-}
-
-/// Stops idle task processes and removes their folders, until the
-/// executor is gone.
-fn reap(runners: std::sync::Weak<Mutex<HashMap<TaskId, Runner>>>, folder: PathBuf) {
-	loop {
-		std::thread::sleep(IDLE / 4);
-		let Some(runners) = runners.upgrade() else { return };
-		let mut runners = runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-		let idle: Vec<TaskId> = runners.iter().filter(|(_, r)| r.used.elapsed() > IDLE).map(|(t, _)| *t).collect();
-		for task in idle {
-			runners.remove(&task);
-			let _ = std::fs::remove_dir_all(task_folder(&folder, task));
-		}
-	}
+	slots: Arc<MapSlots>,
+	runner: Option<Runner>,
+	package: Option<([u8; 32], String)>,
+	log: LogSink,
 }
 
 impl MemberExecutor {
-	/// A member executor keeping task folders under `folder`.
+	/// A member executor for one task, working in `folder` (removed when
+	/// the executor is dropped).
 	pub fn new(
 		python: Arc<Python>,
 		datasets: Arc<Datasets>,
 		folder: PathBuf,
-		log: Arc<dyn Fn(TaskId, &str) + Send + Sync>,
+		slots: Arc<MapSlots>,
+		log: LogSink,
 	) -> Self {
-		let runners = Arc::new(Mutex::new(HashMap::new()));
-		let weak = Arc::downgrade(&runners);
-		let reaped = folder.clone();
-		// Without the reaper idle processes only cost memory; carry on.
-		if let Err(e) = std::thread::Builder::new().name("reaper".into()).spawn(move || reap(weak, reaped)) {
-			tracing::warn!("cannot start the task-process reaper: {e}");
-		}
-		Self { python, datasets, folder, runners, packages: HashMap::new(), log }
+		Self { python, datasets, folder, slots, runner: None, package: None, log }
 	}
 
-	fn task_folder(&self, task: TaskId) -> PathBuf {
-		task_folder(&self.folder, task)
-	}
-
-	fn runners(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Runner>> {
-		self.runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-	}
-
-	fn spawn(&mut self, task: TaskId) -> Result<(), ExecError> {
+	fn spawn(&mut self) -> Result<&mut Runner, ExecError> {
 		let (digest, dataset) =
-			self.packages.get(&task).cloned().ok_or_else(|| ExecError::Spawn("no package for this task".into()))?;
+			self.package.clone().ok_or_else(|| ExecError::Spawn("no package for this task".into()))?;
 		let path = self
 			.datasets
 			.cleaned_path(&dataset)
 			.ok_or_else(|| ExecError::Task { kind: "policy".into(), message: format!("no dataset {dataset}") })?;
-		let log = Arc::clone(&self.log);
-		let runner =
-			self.python.spawn(&self.task_folder(task), &digest, Some(&path), Arc::new(move |l| log(task, l)))?;
-		self.runners().insert(task, runner);
-		Ok(())
+		let runner = self.python.spawn(&self.folder, &digest, Some(&path), Arc::clone(&self.log))?;
+		Ok(self.runner.insert(runner))
+	}
+}
+
+impl Drop for MemberExecutor {
+	fn drop(&mut self) {
+		self.runner = None;
+		let _ = std::fs::remove_dir_all(&self.folder);
 	}
 }
 
 impl Executor for MemberExecutor {
 	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
-		if let Some(r) = self.runners().get_mut(&task.id) {
+		if let Some(r) = self.runner.as_mut() {
 			if r.alive() {
 				return Ok(());
 			}
 		}
 		let dataset = task.datasets.first().cloned().unwrap_or_default();
-		write_package(&self.task_folder(task.id), package)?;
-		self.packages.insert(task.id, (package_commitment(package), dataset));
-		self.spawn(task.id)?;
+		write_package(&self.folder, package)?;
+		self.package = Some((package_commitment(package), dataset));
+		self.spawn()?;
 		Ok(())
 	}
 
-	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
-		let alive = self.runners().get_mut(&task).map(Runner::alive).unwrap_or(false);
-		if !alive {
-			// The reaper may have removed the folder with the package.
-			let folder = self.task_folder(task);
-			if !folder.join("package.json").exists() {
-				return Err(EngineError::Executor("the task's package is no longer here".into()));
-			}
-			self.spawn(task)?;
+	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		let slots = Arc::clone(&self.slots);
+		let _slot = slots.acquire();
+		if !self.runner.as_mut().is_some_and(Runner::alive) {
+			self.runner = None;
 		}
-		let mut runners = self.runners();
-		let runner = runners.get_mut(&task).ok_or_else(|| EngineError::Executor("no task process".into()))?;
+		let runner = match self.runner.take() {
+			Some(r) => self.runner.insert(r),
+			None => self.spawn()?,
+		};
 		// Operators (and the end-to-end tests) see when task code runs on
 		// their data and for how long.
 		tracing::info!(task, "map started on dataset {}", step.dataset);
-		let started = std::time::Instant::now();
+		let started = Instant::now();
 		let result = runner.call(&json!({"op": "map", "step": step_json(step)}));
 		tracing::info!(task, ok = result.is_ok(), "map ended after {:.1} s", started.elapsed().as_secs_f64());
 		match result {
-			Ok(reply) => Ok(floats_from_b64(reply["values"].as_str().unwrap_or(""))?),
+			Ok(reply) => values_from_b64(step, reply["values"].as_str().unwrap_or("")),
 			Err(e) => {
 				if matches!(e, ExecError::Timeout(_) | ExecError::Died(_)) {
-					runners.remove(&task);
+					self.runner = None;
 				}
 				Err(e.into())
 			},
 		}
 	}
 
-	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
 		Err(EngineError::Executor("a member does not reduce".into()))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn map_slots_bound_concurrent_holders_and_come_back() {
+		let slots = Arc::new(MapSlots::new(2));
+		let a = slots.acquire();
+		let _b = slots.acquire();
+		let (tx, rx) = mpsc::channel();
+		let waiting = {
+			let slots = Arc::clone(&slots);
+			std::thread::spawn(move || {
+				let _c = slots.acquire();
+				tx.send(()).unwrap();
+			})
+		};
+		// Two are held: the third waits until one is given back.
+		assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+		drop(a);
+		rx.recv_timeout(Duration::from_secs(10)).unwrap();
+		waiting.join().unwrap();
+		assert!(MapSlots::per_core().total() >= 2);
 	}
 }

@@ -77,6 +77,13 @@ impl State {
 				ms INTEGER NOT NULL,
 				line TEXT NOT NULL,
 				PRIMARY KEY(id, seq)
+			);
+			CREATE TABLE IF NOT EXISTS events(
+				id TEXT NOT NULL,
+				seq INTEGER NOT NULL,
+				ms INTEGER NOT NULL,
+				event TEXT NOT NULL,
+				PRIMARY KEY(id, seq)
 			);",
 		)?;
 		Ok(Self { db: Mutex::new(db) })
@@ -131,6 +138,41 @@ impl State {
 			db.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM logs WHERE id = ?1", params![id], |r| r.get(0))?;
 		db.execute("INSERT INTO logs(id, seq, ms, line) VALUES (?1, ?2, ?3, ?4)", params![id, next, now_ms(), line])?;
 		Ok(())
+	}
+
+	/// Records what happened in a task: the typed event, and its line in
+	/// the task's log.
+	pub fn event(&self, id: &str, event: &delta_engine::TaskEvent) -> rusqlite::Result<()> {
+		let json = serde_json::to_string(event).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+		{
+			let db = self.db();
+			let next: u64 =
+				db.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE id = ?1", params![id], |r| r.get(0))?;
+			db.execute(
+				"INSERT INTO events(id, seq, ms, event) VALUES (?1, ?2, ?3, ?4)",
+				params![id, next, now_ms(), json],
+			)?;
+		}
+		self.log(id, &event.to_string())
+	}
+
+	/// Events from `from` on (at most 1 000), each as its JSON object with
+	/// `seq` and `ms` added.
+	pub fn events(&self, id: &str, from: u64) -> rusqlite::Result<Vec<serde_json::Value>> {
+		let db = self.db();
+		let mut stmt =
+			db.prepare("SELECT seq, ms, event FROM events WHERE id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1000")?;
+		let rows = stmt.query_map(params![id, from], |r| {
+			let (seq, ms, text): (u64, u64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+			let mut event: serde_json::Value = serde_json::from_str(&text)
+				.map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
+			if let Some(map) = event.as_object_mut() {
+				map.insert("seq".into(), seq.into());
+				map.insert("ms".into(), ms.into());
+			}
+			Ok(event)
+		})?;
+		rows.collect()
 	}
 
 	/// Log lines from `from` on (at most 1 000).
@@ -217,5 +259,24 @@ mod tests {
 		assert_eq!(s.interrupted().unwrap().iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["b"]);
 		assert_eq!(s.result("b").unwrap(), None);
 		assert_eq!(s.get("zz").unwrap(), None);
+	}
+
+	#[test]
+	fn events_are_kept_typed_and_logged_as_lines() {
+		let dir = tempfile::tempdir().unwrap();
+		let s = State::open(&dir.path().join("state.sqlite")).unwrap();
+		s.insert("a", 1).unwrap();
+		let member = delta_engine::AccountId([3; 32]);
+		s.event("a", &delta_engine::TaskEvent::RoundStarted { round: 0 }).unwrap();
+		s.event("a", &delta_engine::TaskEvent::Dropped { round: 0, member }).unwrap();
+		let events = s.events("a", 0).unwrap();
+		assert_eq!(events.len(), 2);
+		assert_eq!(events[1]["event"], "dropped");
+		assert_eq!(events[1]["member"], member.to_ss58());
+		assert_eq!(events[1]["seq"], 1);
+		assert_eq!(s.events("a", 1).unwrap().len(), 1);
+		let lines: Vec<String> = s.logs("a", 0).unwrap().into_iter().map(|l| l.line).collect();
+		assert_eq!(lines[0], "round 0 started");
+		assert!(lines[1].ends_with("dropped: no masked input by the end of the Compute phase"), "{lines:?}");
 	}
 }

@@ -31,28 +31,36 @@ const DIRECTORY_TTL: Duration = Duration::from_secs(10);
 /// The protocol name of Delta's messages.
 pub const PROTOCOL: &str = "/delta/engine/1";
 
-/// Wakes the engine loop when something arrives.
+/// Wakes the engine's threads when something arrives. Many threads wait
+/// on one `Wake`: each keeps the generation it last saw, so a wake-up
+/// reaches every waiter, not only the first to notice it.
 #[derive(Default)]
 pub struct Wake {
-	flag: Mutex<bool>,
+	generation: Mutex<u64>,
 	cond: Condvar,
 }
 
 impl Wake {
 	/// Something happened.
 	pub fn notify(&self) {
-		*self.flag.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+		*self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
 		self.cond.notify_all();
 	}
 
-	/// Waits until notified or `timeout` passes.
-	pub fn wait(&self, timeout: Duration) {
-		let guard = self.flag.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-		let (mut guard, _) = self
+	/// The generation now, to start waiting from.
+	pub fn now(&self) -> u64 {
+		*self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+	}
+
+	/// Waits until something happens after generation `seen`, or `timeout`
+	/// passes; `seen` becomes the generation at return.
+	pub fn wait(&self, seen: &mut u64, timeout: Duration) {
+		let guard = self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		let (guard, _) = self
 			.cond
-			.wait_timeout_while(guard, timeout, |woken| !*woken)
+			.wait_timeout_while(guard, timeout, |g| *g == *seen)
 			.unwrap_or_else(std::sync::PoisonError::into_inner);
-		*guard = false;
+		*seen = *guard;
 	}
 }
 
@@ -220,6 +228,12 @@ impl PeerNet {
 		self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 	}
 
+	/// Every message for this holder's member role received since the
+	/// last call (announcements and share deliveries), with senders.
+	pub fn take_member_messages(&self) -> Vec<(AccountId, Message)> {
+		std::mem::take(&mut self.inbox().member)
+	}
+
 	fn deliver(&self, from: AccountId, bytes: &[u8]) {
 		match postcard::from_bytes::<Message>(bytes) {
 			Ok(message) => {
@@ -230,7 +244,8 @@ impl PeerNet {
 		}
 	}
 
-	fn send(&self, to: AccountId, message: Message) -> Result<(), EngineError> {
+	/// Sends `message` to a registered member (or to this worker itself).
+	pub fn send(&self, to: AccountId, message: Message) -> Result<(), EngineError> {
 		if to == self.me {
 			self.inbox().push(to, message);
 			self.wake.notify();
@@ -327,7 +342,7 @@ impl delta_engine::Transport for MemberEndpoint {
 	}
 
 	fn recv(&mut self) -> Vec<(AccountId, Message)> {
-		std::mem::take(&mut self.0.inbox().member)
+		self.0.take_member_messages()
 	}
 }
 
@@ -373,5 +388,77 @@ impl delta_engine::Transport for RequesterEndpoint {
 			Some(task) => self.net.inbox().requesters.remove(&task).unwrap_or_default(),
 			None => Vec::new(),
 		}
+	}
+}
+
+/// The messages for one task's member side, as the worker's router hands
+/// them over: the task's own thread waits on it and its driver drains it.
+#[derive(Default)]
+pub struct Mailbox {
+	queue: Mutex<MailboxState>,
+	cond: Condvar,
+}
+
+#[derive(Default)]
+struct MailboxState {
+	messages: Vec<(AccountId, Message)>,
+	closed: bool,
+}
+
+impl Mailbox {
+	fn state(&self) -> std::sync::MutexGuard<'_, MailboxState> {
+		self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+	}
+
+	/// Hands a message to the task's thread.
+	pub fn push(&self, from: AccountId, message: Message) {
+		self.state().messages.push((from, message));
+		self.cond.notify_all();
+	}
+
+	/// Everything handed over since the last call.
+	pub fn drain(&self) -> Vec<(AccountId, Message)> {
+		std::mem::take(&mut self.state().messages)
+	}
+
+	/// Waits until a message is waiting, the mailbox is closed, or
+	/// `timeout` passes.
+	pub fn wait(&self, timeout: Duration) {
+		let guard = self.state();
+		let _ = self
+			.cond
+			.wait_timeout_while(guard, timeout, |s| s.messages.is_empty() && !s.closed)
+			.unwrap_or_else(std::sync::PoisonError::into_inner);
+	}
+
+	/// No more messages will come: the task's thread ends once its rounds
+	/// are over.
+	pub fn close(&self) {
+		self.state().closed = true;
+		self.cond.notify_all();
+	}
+
+	/// Whether [`Mailbox::close`] was called.
+	pub fn is_closed(&self) -> bool {
+		self.state().closed
+	}
+}
+
+/// One task's member endpoint: receives what the router put in its
+/// mailbox, sends through the worker's peer network.
+pub struct MemberTaskEndpoint {
+	/// The worker's peer network.
+	pub net: Arc<PeerNet>,
+	/// The task's mailbox.
+	pub mailbox: Arc<Mailbox>,
+}
+
+impl delta_engine::Transport for MemberTaskEndpoint {
+	fn send(&mut self, to: AccountId, message: Message) -> Result<(), EngineError> {
+		self.net.send(to, message)
+	}
+
+	fn recv(&mut self) -> Vec<(AccountId, Message)> {
+		self.mailbox.drain()
 	}
 }

@@ -1,34 +1,40 @@
-//! The worker's engine loop and its requesters' tasks.
+//! The worker's engine: its requesters' tasks and its part in other
+//! requesters' rounds, each on a thread of its own.
 //!
-//! One thread runs the engine: the member driver (this holder's part in
-//! other requesters' rounds) and a requester driver per task submitted to
-//! this worker's API. It wakes on every peer message and at least ten
-//! times a second to follow the ledger. Each requester task's progress goes
-//! to the state database as it happens, and its result the moment it
-//! exists.
+//! Every task submitted to this worker's API gets a requester thread that
+//! drives it, writing its progress to the state database as it happens
+//! and its result the moment it exists. A router thread hands each peer
+//! message for this holder's member role to the thread of the task it
+//! belongs to, starting one at the task's first announcement; that thread
+//! joins the task's rounds, runs its maps (bounded across tasks by
+//! [`MapSlots`]) and ends when its rounds have gone quiet. So a ledger
+//! call waiting for finality, or a map that runs for minutes, holds up only
+//! its own task. Threads wake on peer messages and at least ten times a
+//! second to follow the ledger.
 
 use std::{
 	path::PathBuf,
 	sync::{
-		atomic::{AtomicBool, Ordering},
-		mpsc, Arc,
+		atomic::{AtomicBool, AtomicUsize, Ordering},
+		Arc, Mutex,
 	},
-	time::Duration,
+	thread::JoinHandle,
+	time::{Duration, Instant},
 };
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_coordinator::types::Call;
-use delta_engine::{AccountId, Encoding, GraphChoice, MemberDriver, Outcome, RequesterDriver, TaskPlan};
+use delta_engine::{AccountId, Encoding, GraphChoice, Message, MemberDriver, Outcome, RequesterDriver, TaskId, TaskPlan};
 use delta_primitives::{round::PhaseTimeouts, task::TaskKind};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 
 use crate::{
 	datasets::{Datasets, SharedDatasets},
-	executor::{MemberExecutor, Python, RequesterExecutor},
+	executor::{MapSlots, MemberExecutor, Python, RequesterExecutor},
 	ledger::{Backend, EngineLedger},
 	state::State,
-	transport::{MemberEndpoint, PeerNet, RequesterEndpoint},
+	transport::{Mailbox, MemberTaskEndpoint, PeerNet, RequesterEndpoint},
 };
 
 /// Largest task package accepted, in bytes.
@@ -76,11 +82,6 @@ pub enum SubmitError {
 	Unavailable(String),
 }
 
-struct NewTask {
-	id: String,
-	driver: RequesterDriver,
-}
-
 /// Everything the API needs from the running worker.
 pub struct Worker {
 	/// The state database.
@@ -94,9 +95,27 @@ pub struct Worker {
 	python: Arc<Python>,
 	net: Arc<PeerNet>,
 	folder: PathBuf,
-	tasks: mpsc::Sender<NewTask>,
 	stop: Arc<AtomicBool>,
+	/// Requester tasks running now, bounded by [`MAX_RUNNING_TASKS`].
+	running: Arc<AtomicUsize>,
+	/// The threads of requester tasks, joined at stop.
+	requesters: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
+
+/// Most tasks one worker runs as requester at once; a submission beyond
+/// it is refused until one ends (each holds a process and a thread).
+pub const MAX_RUNNING_TASKS: usize = 64;
+
+/// Most tasks this holder takes part in as a member at once; an
+/// announcement beyond it is declined, with the reason.
+pub const MAX_MEMBER_TASKS: usize = 64;
+
+/// How long a member task's thread (and its task process) stays after its
+/// last round ended: a task's next round usually comes within seconds.
+const MEMBER_IDLE: Duration = Duration::from_secs(120);
+
+/// How often a thread looks at the ledger when no message wakes it.
+const POLL: Duration = Duration::from_millis(100);
 
 /// Phase timeouts used when a submission names none.
 pub const DEFAULT_PHASE_TIMEOUT_S: u64 = 30;
@@ -106,7 +125,9 @@ pub const DEFAULT_PHASE_TIMEOUT_S: u64 = 30;
 pub const MAX_PHASE_TIMEOUT_S: u64 = 86_400;
 
 impl Worker {
-	/// Starts the engine thread; returns the worker and the thread.
+	/// Starts the engine's router thread; returns the worker and the
+	/// thread, which ends (after every task thread) once
+	/// [`Worker::stop`] is called.
 	pub fn start(
 		state: Arc<State>,
 		ledger: Arc<dyn Backend>,
@@ -115,36 +136,47 @@ impl Worker {
 		datasets: Arc<Datasets>,
 		folder: PathBuf,
 		name: String,
-	) -> (Arc<Self>, std::thread::JoinHandle<()>) {
-		let (tasks, rx) = mpsc::channel();
+	) -> (Arc<Self>, JoinHandle<()>) {
 		let stop = Arc::new(AtomicBool::new(false));
-		let member_log: Arc<dyn Fn(delta_engine::TaskId, &str) + Send + Sync> =
-			Arc::new(|task, line| tracing::info!(target: "task", "task {task}: {line}"));
-		let member = MemberDriver::new(
-			Box::new(EngineLedger(Arc::clone(&ledger))),
-			Box::new(MemberEndpoint(Arc::clone(&net))),
-			Box::new(MemberExecutor::new(
-				Arc::clone(&python),
-				Arc::clone(&datasets),
-				folder.join("member"),
-				member_log,
-			)),
-			Box::new(SharedDatasets(Arc::clone(&datasets))),
-		);
-		let requests = folder.join("requests");
+		let requesters: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+		let members = MemberRole {
+			ledger: Arc::clone(&ledger),
+			net: Arc::clone(&net),
+			python: Arc::clone(&python),
+			datasets: Arc::clone(&datasets),
+			folder: folder.join("member"),
+			slots: Arc::new(MapSlots::per_core()),
+			stop: Arc::clone(&stop),
+		};
 		let thread = {
-			let state = Arc::clone(&state);
-			let net = Arc::clone(&net);
-			let stop = Arc::clone(&stop);
+			let requesters = Arc::clone(&requesters);
 			std::thread::Builder::new()
 				.name("engine".into())
-				.spawn(move || engine_loop(member, rx, state, net, stop, requests))
+				.spawn(move || {
+					members.route();
+					let threads = std::mem::take(&mut *requesters.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+					for t in threads {
+						let _ = t.join();
+					}
+				})
 				.unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"))
 		};
-		(Arc::new(Self { state, ledger, datasets, name, python, net, folder, tasks, stop }), thread)
+		let worker = Self {
+			state,
+			ledger,
+			datasets,
+			name,
+			python,
+			net,
+			folder,
+			stop,
+			running: Arc::new(AtomicUsize::new(0)),
+			requesters,
+		};
+		(Arc::new(worker), thread)
 	}
 
-	/// Asks the engine thread to stop.
+	/// Asks the engine's threads to stop.
 	pub fn stop(&self) {
 		self.stop.store(true, Ordering::SeqCst);
 		self.net.wake.notify();
@@ -162,7 +194,8 @@ impl Worker {
 				}
 			}
 			let reason = "the worker stopped while the task was running; the task was cancelled on the ledger";
-			self.state.log(&s.id, &format!("failed: {reason}"))?;
+			let event = delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.into() };
+			self.state.event(&s.id, &event)?;
 			self.state.fail(&s.id, reason)?;
 		}
 		Ok(interrupted.len())
@@ -228,6 +261,11 @@ impl Worker {
 		}
 		let phase = self.ledger.timeout_units(phase_s);
 		let compute = self.ledger.timeout_units(compute_s);
+		let slot = RunningSlot::take(&self.running).ok_or_else(|| {
+			SubmitError::Unavailable(format!(
+				"{MAX_RUNNING_TASKS} tasks are already running on this worker; submit again when one has ended"
+			))
+		})?;
 
 		let mut raw = [0u8; 8];
 		OsRng.fill_bytes(&mut raw);
@@ -277,73 +315,225 @@ impl Worker {
 			Box::new(executor),
 			plan,
 		);
-		self.tasks
-			.send(NewTask { id: id.clone(), driver })
-			.map_err(|_| SubmitError::Unavailable("the engine has stopped".into()))?;
-		self.net.wake.notify();
+		let task = RequesterTask {
+			id: id.clone(),
+			driver,
+			state: Arc::clone(&self.state),
+			net: Arc::clone(&self.net),
+			stop: Arc::clone(&self.stop),
+			folder,
+			_slot: slot,
+		};
+		let thread = std::thread::Builder::new()
+			.name(format!("task-{id}"))
+			.spawn(move || task.run())
+			.map_err(|e| SubmitError::Unavailable(format!("cannot start the task's thread: {e}")))?;
+		let mut threads = self.requesters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		threads.retain(|t| !t.is_finished());
+		threads.push(thread);
 		Ok(id)
 	}
 }
 
-struct Active {
-	id: String,
-	driver: RequesterDriver,
-	logged: usize,
-	recorded: (Option<u64>, u32),
+/// A place among the [`MAX_RUNNING_TASKS`], given back when dropped.
+struct RunningSlot(Arc<AtomicUsize>);
+
+impl RunningSlot {
+	fn take(running: &Arc<AtomicUsize>) -> Option<Self> {
+		running
+			.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < MAX_RUNNING_TASKS).then_some(n + 1))
+			.ok()
+			.map(|_| Self(Arc::clone(running)))
+	}
 }
 
-fn engine_loop(
-	mut member: MemberDriver,
-	tasks: mpsc::Receiver<NewTask>,
+impl Drop for RunningSlot {
+	fn drop(&mut self) {
+		self.0.fetch_sub(1, Ordering::SeqCst);
+	}
+}
+
+/// One task this worker requested, driven on its own thread.
+struct RequesterTask {
+	id: String,
+	driver: RequesterDriver,
 	state: Arc<State>,
 	net: Arc<PeerNet>,
 	stop: Arc<AtomicBool>,
-	requests: PathBuf,
-) {
-	let mut active: Vec<Active> = Vec::new();
-	let mut member_failures = 0;
-	while !stop.load(Ordering::SeqCst) {
-		while let Ok(t) = tasks.try_recv() {
-			active.push(Active { id: t.id, driver: t.driver, logged: 0, recorded: (None, 0) });
-		}
-		member.step();
-		for (task, round, reason) in &member.failures[member_failures..] {
-			tracing::info!("not taking part in task {task} round {round}: {reason}");
-		}
-		member_failures = member.failures.len();
-		for a in &mut active {
-			a.driver.step();
-			for line in &a.driver.progress[a.logged..] {
-				if let Err(e) = state.log(&a.id, line) {
+	folder: PathBuf,
+	_slot: RunningSlot,
+}
+
+impl RequesterTask {
+	fn run(mut self) {
+		let mut seen = self.net.wake.now();
+		let mut logged = 0;
+		let mut recorded = (None, 0);
+		while !self.stop.load(Ordering::SeqCst) {
+			self.driver.step();
+			for event in &self.driver.events[logged..] {
+				if let Err(e) = self.state.event(&self.id, event) {
 					tracing::error!("state database: {e}");
 				}
 			}
-			a.logged = a.driver.progress.len();
-			let now = (a.driver.task(), a.driver.round());
-			if now != a.recorded {
-				if let Err(e) = state.progress(&a.id, now.0, now.1) {
+			logged = self.driver.events.len();
+			let now = (self.driver.task(), self.driver.round());
+			if now != recorded {
+				if let Err(e) = self.state.progress(&self.id, now.0, now.1) {
 					tracing::error!("state database: {e}");
 				}
-				a.recorded = now;
+				recorded = now;
 			}
-			let recorded = match a.driver.outcome() {
-				Outcome::Running => continue,
-				Outcome::Done(result) => state.finish(&a.id, result),
-				Outcome::Failed(reason) => state.fail(&a.id, reason),
+			let outcome = match self.driver.outcome() {
+				Outcome::Running => {
+					self.net.wake.wait(&mut seen, POLL);
+					continue;
+				},
+				Outcome::Done(result) => self.state.finish(&self.id, result),
+				Outcome::Failed(reason) => self.state.fail(&self.id, reason),
 			};
-			if let Err(e) = recorded {
-				tracing::error!("state database: cannot record the outcome of {}: {e}", a.id);
+			if let Err(e) = outcome {
+				tracing::error!("state database: cannot record the outcome of {}: {e}", self.id);
 			}
+			break;
 		}
-		active.retain(|a| {
-			let running = a.driver.outcome() == &Outcome::Running;
-			if !running {
-				// Its process and its message queue end with the driver; its
-				// package and scratch go too.
-				let _ = std::fs::remove_dir_all(requests.join(&a.id));
+		// A task stopped with the worker stays "running" in the state
+		// database; the next start fails and cancels it. Its process and
+		// message queue end with the driver, and its package and scratch go.
+		drop(self.driver);
+		let _ = std::fs::remove_dir_all(&self.folder);
+	}
+}
+
+/// This holder's member role: what the router needs to start a task's
+/// member thread.
+struct MemberRole {
+	ledger: Arc<dyn Backend>,
+	net: Arc<PeerNet>,
+	python: Arc<Python>,
+	datasets: Arc<Datasets>,
+	folder: PathBuf,
+	slots: Arc<MapSlots>,
+	stop: Arc<AtomicBool>,
+}
+
+/// A member task's thread as the router sees it.
+struct MemberThread {
+	mailbox: Arc<Mailbox>,
+	/// Since when the task's rounds have all been over (`None`: one runs).
+	idle_since: Arc<Mutex<Option<Instant>>>,
+	thread: JoinHandle<()>,
+}
+
+fn task_of(message: &Message) -> TaskId {
+	match message {
+		Message::Announce(a) => a.task,
+		Message::ShareKeys { task, .. }
+		| Message::Delivery { task, .. }
+		| Message::Masked { task, .. }
+		| Message::Unmask { task, .. }
+		| Message::Decline { task, .. } => *task,
+	}
+}
+
+impl MemberRole {
+	/// Hands member messages to their tasks' threads until the worker
+	/// stops, then waits for those threads.
+	fn route(self) {
+		let mut threads: std::collections::HashMap<TaskId, MemberThread> = std::collections::HashMap::new();
+		let mut seen = self.net.wake.now();
+		while !self.stop.load(Ordering::SeqCst) {
+			// Threads whose task has gone quiet end; a later announcement
+			// starts a new one.
+			threads.retain(|_, t| {
+				let quiet = t
+					.idle_since
+					.lock()
+					.unwrap_or_else(std::sync::PoisonError::into_inner)
+					.is_some_and(|since| since.elapsed() > MEMBER_IDLE);
+				if quiet {
+					t.mailbox.close();
+				}
+				!quiet && !t.thread.is_finished()
+			});
+			for (from, message) in self.net.take_member_messages() {
+				let task = task_of(&message);
+				if let Some(t) = threads.get(&task) {
+					*t.idle_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+					t.mailbox.push(from, message);
+					continue;
+				}
+				let Message::Announce(a) = &message else {
+					// A delivery for a round this holder is not in.
+					continue;
+				};
+				if threads.len() >= MAX_MEMBER_TASKS {
+					tracing::info!("declined task {task} round {}: {MAX_MEMBER_TASKS} tasks are running", a.round);
+					let reason = format!("the holder is taking part in {MAX_MEMBER_TASKS} tasks already");
+					let _ = self.net.send(from, Message::Decline { task, round: a.round, reason });
+					continue;
+				}
+				match self.start_task(task) {
+					Ok(t) => {
+						t.mailbox.push(from, message);
+						threads.insert(task, t);
+					},
+					Err(e) => tracing::error!("cannot start a thread for task {task}: {e}"),
+				}
 			}
-			running
-		});
-		net.wake.wait(Duration::from_millis(100));
+			self.net.wake.wait(&mut seen, POLL);
+		}
+		for (_, t) in threads {
+			t.mailbox.close();
+			let _ = t.thread.join();
+		}
+	}
+
+	fn start_task(&self, task: TaskId) -> std::io::Result<MemberThread> {
+		let mailbox = Arc::new(Mailbox::default());
+		let idle_since = Arc::new(Mutex::new(None));
+		let log: crate::executor::LogSink = Arc::new(move |line| tracing::info!(target: "task", "task {task}: {line}"));
+		let executor = MemberExecutor::new(
+			Arc::clone(&self.python),
+			Arc::clone(&self.datasets),
+			self.folder.join(format!("task-{task}")),
+			Arc::clone(&self.slots),
+			log,
+		);
+		let mut driver = MemberDriver::new(
+			Box::new(EngineLedger(Arc::clone(&self.ledger))),
+			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),
+			Box::new(executor),
+			Box::new(SharedDatasets(Arc::clone(&self.datasets))),
+		);
+		let thread = {
+			let mailbox = Arc::clone(&mailbox);
+			let idle_since = Arc::clone(&idle_since);
+			let stop = Arc::clone(&self.stop);
+			std::thread::Builder::new().name(format!("member-{task}")).spawn(move || {
+				let mut reported = 0;
+				while !stop.load(Ordering::SeqCst) {
+					driver.step();
+					for (task, round, reason) in &driver.failures[reported..] {
+						tracing::info!("not taking part in task {task} round {round}: {reason}");
+					}
+					reported = driver.failures.len();
+					let idle = driver.is_idle();
+					{
+						let mut since = idle_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+						match (idle, *since) {
+							(true, None) => *since = Some(Instant::now()),
+							(false, Some(_)) => *since = None,
+							_ => {},
+						}
+					}
+					if idle && mailbox.is_closed() {
+						break;
+					}
+					mailbox.wait(POLL);
+				}
+			})?
+		};
+		Ok(MemberThread { mailbox, idle_since, thread })
 	}
 }

@@ -60,7 +60,7 @@ fn announcement(package_bytes: usize) -> Message {
 	Message::Announce(Announcement {
 		task: 7,
 		round: 0,
-		step: StepSpec { dataset: "d".into(), body: b"step".to_vec(), outputs: vec![("x".into(), 1)] },
+		step: StepSpec { dataset: "d".into(), body: b"step".to_vec(), outputs: vec![delta_engine::OutputSpec::floats("x", 1)] },
 		encoding: Encoding::default(),
 		graph: delta_engine::GraphChoice::Complete,
 		package: vec![1; package_bytes],

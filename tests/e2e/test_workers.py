@@ -34,6 +34,7 @@ from devnet import Node, free_port
 LEDGERS = ["coordinator", "chain"]
 ROWS = [240, 300, 360]
 PHASE_TIMEOUT_S = 10
+BLOCK_MS = 500
 
 
 def cleaned(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,8 +67,20 @@ def network(
     frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
     with ExitStack() as stack:
         if kind == "chain":
+            # Blocks at most every half second, however many transactions
+            # the workers send (five tasks at once, below), so that round
+            # deadlines, which count blocks, keep to the wall clock.
             node = stack.enter_context(
-                Node(["--dev", "--empty-block-interval", "1000"], name="workers")
+                Node(
+                    [
+                        "--dev",
+                        "--empty-block-interval",
+                        str(BLOCK_MS),
+                        "--min-block-interval",
+                        str(BLOCK_MS),
+                    ],
+                    name="workers",
+                )
             )
             ledger: Node | Coordinator = node
             url, suris = node.ws_url, ["//Alice", "//Bob", "//Charlie"]
@@ -78,7 +91,13 @@ def network(
         workers = []
         for i in range(3):
             w = Worker(
-                root / f"w{i}", f"holder-{i}", kind, url, frames[i], suri=suris[i], block_ms=1000
+                root / f"w{i}",
+                f"holder-{i}",
+                kind,
+                url,
+                frames[i],
+                suri=suris[i],
+                block_ms=BLOCK_MS,
             )
             config = (
                 (w.folder / "worker.toml")
@@ -114,6 +133,15 @@ def test_a_query_through_three_workers_equals_pandas_on_the_pooled_data(network:
     # The result is also what the API returns later, from the state database.
     assert network.client().task(handle.id).result() == result
     print(f"{network.kind}: submit to result {elapsed:.2f} s")
+
+
+def test_typed_outputs_arrive_with_their_types_and_shapes(network: Network) -> None:
+    result = network.client().submit(worker_tasks.TypedSums).wait(timeout=120, progress=False)
+    pooled = network.pooled([0, 1, 2])
+    assert result["n"] == len(pooled) and result["n_type"] == "int64"
+    expected = [[pooled["age"].sum(), pooled["bmi"].sum()]]
+    # float32 at each member, summed in fixed point.
+    np.testing.assert_allclose(result["s"], expected, rtol=1e-6)
 
 
 def test_the_api_refuses_callers_without_the_token(network: Network) -> None:
@@ -226,6 +254,10 @@ def test_a_member_killed_during_a_round_leaves_the_survivors_exact_answer(networ
     pooled = network.pooled([0, 1])
     assert result["n"] == len(pooled) and result["members"] == 2
     assert close(result["mean"], pooled["age"].mean())
+    events = handle.events()
+    dropped = [e for e in events if e["event"] == "dropped"]
+    assert [(e["round"], e["member"]) for e in dropped] == [(0, victim.account)], events
+    assert [e["event"] for e in events][-2:] == ["unmasked", "done"], events
     progress = handle.status().progress
     assert any(
         f"{victim.account} dropped: no masked input by the end of the Compute phase" in line
@@ -249,6 +281,8 @@ def test_maps_that_outlast_the_compute_phase_fail_the_round_with_the_remedy(
         handle.wait(timeout=120, progress=False)
     reason = failed.value.reason
     assert "TooFewMasked" in reason, reason
+    last = handle.events()[-1]
+    assert (last["event"], last["kind"]) == ("failed", "compute_deadline"), last
     assert "no masked input before the Compute deadline from" in reason, reason
     assert "compute_timeout_s" in reason, reason
     # A holder whose map ran says so in its own log once the map has ended
@@ -261,6 +295,44 @@ def test_maps_that_outlast_the_compute_phase_fail_the_round_with_the_remedy(
     assert mapped, "no member started its map"
     for w, since in mapped:
         wait_for_log(w, "Compute phase had ended", since, 30)
+
+
+def test_tasks_submitted_together_run_together_and_each_is_exact(network: Network) -> None:
+    client = network.client()
+    handles = [client.submit(worker_tasks.Summary) for _ in range(5)]
+    pooled = network.pooled([0, 1, 2])
+    results = [h.wait(timeout=180, progress=False) for h in handles]
+    for result in results:
+        assert result["n"] == len(pooled)
+        assert close(result["age"], pooled["age"].mean())
+        assert close(result["sbp_var"], pooled["sbp"].var())
+    # Each has its own task on the ledger.
+    ledger_tasks = {h.status().ledger_task for h in handles}
+    assert len(ledger_tasks) == 5 and None not in ledger_tasks
+
+
+def test_a_long_map_does_not_delay_another_task(network: Network) -> None:
+    members = [w.account for w in network.workers[1:]]
+    seen = [len(w.log) for w in network.workers]
+    long = network.client().submit(
+        worker_tasks.LongMean,
+        members=members,
+        min_members=2,
+        threshold=2,
+        phase_timeout_s=PHASE_TIMEOUT_S,
+        compute_timeout_s=180,
+    )
+    for w, since in zip(network.workers[1:], seen[1:], strict=True):
+        wait_for_log(w, "map started", since, 60)
+    # While both members are inside the minute-long map, another task runs
+    # through every worker from submission to its answer.
+    quick = network.client().submit(worker_tasks.Summary).wait(timeout=120, progress=False)
+    assert quick["n"] == len(network.pooled([0, 1, 2]))
+    assert long.status().state == "running", long.status().progress
+    result = long.wait(timeout=240, progress=False)
+    pooled = network.pooled([1, 2])
+    assert result["n"] == len(pooled) and result["members"] == 2
+    assert close(result["mean"], pooled["age"].mean())
 
 
 def test_a_restarted_requester_keeps_finished_results_and_fails_interrupted_tasks(
@@ -347,7 +419,7 @@ def test_a_worker_that_leaves_is_no_longer_a_member(network: Network, tmp_path: 
         network.url,
         patients(3, 60),
         suri=suri,
-        block_ms=1000,
+        block_ms=BLOCK_MS,
     )
     with extra:
         account = extra.account

@@ -62,6 +62,36 @@ class SlowMean(delta.MapReduce):
         )
 
 
+class LongMean(SlowMean):
+    """The same mean, with a map of a minute: long enough that another task
+    can run from submission to result while every member is still inside
+    it."""
+
+    seconds = 60.0
+
+
+class TypedSums(delta.MapReduce):
+    """An exact int64 row count and a float32 matrix of per-column sums, as
+    a model update would declare them."""
+
+    dataset = "patients"
+    max_rounds = 1
+
+    def start(self) -> delta.Step:
+        return delta.Step(
+            "typed", {"n": delta.Output((), "int64"), "s": delta.Output((1, 2), "float32")}
+        )
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+        sums = df[["age", "bmi"]].to_numpy(dtype=float).sum(axis=0)
+        return {"n": np.int64(len(df)), "s": sums.reshape(1, 2).astype(np.float32)}
+
+    def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Done:
+        return delta.Done(
+            {"n": int(sums["n"]), "n_type": str(sums["n"].dtype), "s": sums["s"].tolist()}
+        )
+
+
 class Escape(delta.MapReduce):
     """Tries to get out of the sandbox in the way `attack` names."""
 

@@ -7,7 +7,8 @@
 
 use delta_engine::{
 	sim::{run, DropPoint, SimMember, SimSettings},
-	Datasets, EngineError, Executor, Next, Outcome, StepSpec,
+	tensor::{join_bytes, split_bytes},
+	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, Values,
 };
 use pyo3::{
 	exceptions::PyValueError,
@@ -19,14 +20,23 @@ fn step_to_py<'py>(py: Python<'py>, step: &StepSpec) -> PyResult<Bound<'py, PyDi
 	let dict = PyDict::new(py);
 	dict.set_item("dataset", &step.dataset)?;
 	dict.set_item("body", PyBytes::new(py, &step.body))?;
-	dict.set_item("outputs", step.outputs.clone())?;
+	let outputs: Vec<(String, &str, Vec<u32>)> =
+		step.outputs.iter().map(|o| (o.name.clone(), o.dtype.name(), o.shape.clone())).collect();
+	dict.set_item("outputs", outputs)?;
 	Ok(dict)
 }
 
+/// A step from Python: outputs as `(name, dtype, shape)`.
 fn step_from_py(step: &Bound<'_, PyAny>) -> PyResult<StepSpec> {
 	let dataset: String = step.get_item("dataset")?.extract()?;
 	let body: Vec<u8> = step.get_item("body")?.extract()?;
-	let outputs: Vec<(String, u32)> = step.get_item("outputs")?.extract()?;
+	let declared: Vec<(String, String, Vec<u32>)> = step.get_item("outputs")?.extract()?;
+	let mut outputs = Vec::with_capacity(declared.len());
+	for (name, dtype, shape) in declared {
+		let dtype = DType::from_name(&dtype)
+			.ok_or_else(|| PyValueError::new_err(format!("output {name:?}: unknown dtype {dtype:?}")))?;
+		outputs.push(OutputSpec { name, dtype, shape });
+	}
 	Ok(StepSpec { dataset, body, outputs })
 }
 
@@ -36,21 +46,24 @@ fn describe(py: Python<'_>, err: PyErr) -> EngineError {
 	EngineError::Executor(format!("{kind}: {}", err.value(py)))
 }
 
-/// A member's `map`, a Python callable taking the step as a dict.
+/// A member's `map`, a Python callable taking the step as a dict and
+/// returning its outputs' bytes as the runner does (each output
+/// little-endian in its declared type).
 struct PyMember {
 	map: PyObject,
 }
 
 impl Executor for PyMember {
-	fn map(&mut self, _: delta_engine::TaskId, step: &StepSpec) -> Result<Vec<f64>, EngineError> {
-		Python::with_gil(|py| {
+	fn map(&mut self, _: delta_engine::TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		let bytes = Python::with_gil(|py| {
 			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;
 			let out = self.map.call1(py, (arg,)).map_err(|e| describe(py, e))?;
-			out.extract::<Vec<f64>>(py).map_err(|e| describe(py, e))
-		})
+			out.extract::<Vec<u8>>(py).map_err(|e| describe(py, e))
+		})?;
+		split_bytes(&step.outputs, &bytes, false)
 	}
 
-	fn reduce(&mut self, _: &StepSpec, _: &[f64], _: usize) -> Result<Next, EngineError> {
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
 		Err(EngineError::Executor("a member does not reduce".into()))
 	}
 }
@@ -62,14 +75,15 @@ struct PyRequester {
 }
 
 impl Executor for PyRequester {
-	fn map(&mut self, _: delta_engine::TaskId, _: &StepSpec) -> Result<Vec<f64>, EngineError> {
+	fn map(&mut self, _: delta_engine::TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Err(EngineError::Executor("the requester does not map".into()))
 	}
 
-	fn reduce(&mut self, step: &StepSpec, sums: &[f64], members: usize) -> Result<Next, EngineError> {
+	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
 		Python::with_gil(|py| {
 			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;
-			let out = self.reduce.call1(py, (arg, sums.to_vec(), members)).map_err(|e| describe(py, e))?;
+			let sums = PyBytes::new(py, &join_bytes(sums));
+			let out = self.reduce.call1(py, (arg, sums, members)).map_err(|e| describe(py, e))?;
 			let out = out.bind(py);
 			if out.is_none() {
 				return Ok(Next::Done(Vec::new()));

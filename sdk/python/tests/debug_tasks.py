@@ -74,3 +74,41 @@ class Configured(Moments):
 
     def __init__(self, columns: list[str]) -> None:
         self.columns = columns
+
+
+class Typed(delta.MapReduce):
+    """Declares typed, shaped outputs: an exact int64 count and a float32
+    matrix, as a model update would."""
+
+    dataset = "values"
+    max_rounds = 1
+
+    def start(self) -> delta.Step:
+        return delta.Step(
+            "typed",
+            {"n": delta.Output((), "int64"), "w": delta.Output((2, 3), "float32")},
+        )
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> Mapping[str, np.ndarray]:
+        x = df["a"].to_numpy(dtype=float)
+        w = np.outer([1.0, -1.0], [x.sum(), len(x), 0.5]).astype(np.float32)
+        return {"n": np.int64(len(x)), "w": w}
+
+    def reduce(
+        self, step: delta.Step, sums: Mapping[str, np.ndarray], members: int
+    ) -> delta.Step | delta.Done:
+        return delta.Done(
+            {
+                "n": int(sums["n"]),
+                "n_type": str(sums["n"].dtype),
+                "w": sums["w"].tolist(),
+                "w_shape": list(sums["w"].shape),
+            }
+        )
+
+
+class FractionalCount(Typed):
+    """Returns a fraction where the step declares an int64 count."""
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> Mapping[str, np.ndarray]:
+        return {"n": np.float64(len(df)) + 0.5, "w": np.zeros((2, 3))}

@@ -21,7 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from debug_tasks import Broken, Configured, Huge, Moments, Unsendable, Words
+from debug_tasks import (
+    Broken,
+    Configured,
+    FractionalCount,
+    Huge,
+    Moments,
+    Typed,
+    Unsendable,
+    Words,
+)
 from task_files import import_class
 
 import delta
@@ -113,6 +122,27 @@ def test_malformed_map_outputs_are_refused_by_every_member() -> None:
     assert all(any("has 1 values, expected 2" in f for f in member) for member in failures)
 
 
+def test_typed_outputs_keep_their_shape_and_counts_are_exact() -> None:
+    parts = frames(3)
+    out = delta.debug(Typed(), {"values": parts})
+    pooled = pd.concat(parts)
+    assert out["n"] == len(pooled) and out["n_type"] == "int64"
+    assert out["w_shape"] == [2, 3]
+    expected = np.outer([1.0, -1.0], [pooled["a"].sum(), len(pooled), 1.5])
+    # Each member's float32 values, summed in fixed point.
+    np.testing.assert_allclose(out["w"], expected, rtol=1e-6)
+
+
+def test_a_fraction_in_an_int64_output_is_refused_by_the_member() -> None:
+    report: dict[str, object] = {}
+    with pytest.raises(delta.TaskFailed):
+        delta.debug(FractionalCount(), {"values": frames(3)}, report=report)
+    failures = report["member_failures"]
+    assert isinstance(failures, list)
+    refused = "declared int64 and holds fractions"
+    assert all(any(refused in f for f in m) for m in failures), failures
+
+
 def test_values_beyond_the_encoding_are_refused_never_wrapped() -> None:
     report: dict[str, object] = {}
     with pytest.raises(delta.TaskFailed, match="outside the encoding's range") as failed:
@@ -194,7 +224,7 @@ def step_json(step: delta.Step, dataset: str = "values") -> dict[str, Any]:
     return {
         "dataset": dataset,
         "body": base64.b64encode(step.body()).decode("ascii"),
-        "outputs": [[name, length] for name, length in step.outputs.items()],
+        "outputs": [[name, o.dtype, list(o.shape)] for name, o in step.specs()],
     }
 
 

@@ -262,7 +262,7 @@ def step_message(step: Step, dataset: str = "patients") -> dict[str, Any]:
     return {
         "dataset": dataset,
         "body": base64.b64encode(step.body()).decode(),
-        "outputs": [[name, length] for name, length in step.outputs.items()],
+        "outputs": [[name, o.dtype, list(o.shape)] for name, o in step.specs()],
     }
 
 
@@ -307,7 +307,7 @@ def test_map_reduce_over_two_members(tmp_path: Path, runners: list[Runner]) -> N
     assert started["ok"], started
     step = started["step"]
     assert step["dataset"] == "patients"
-    assert step["outputs"] == [["n", 1], ["s", 2]]
+    assert step["outputs"] == [["n", "float64", [1]], ["s", "float64", [2]]]
     assert json.loads(base64.b64decode(step["body"])) == {
         "name": "sums",
         "params": {"attempt": None},
@@ -465,7 +465,7 @@ def test_protocol_errors(tmp_path: Path, runners: list[Runner]) -> None:
             json.dumps(
                 {"op": "reduce", "step": {**step, "outputs": [["n", -1]]}, "sums": "", "members": 1}
             ).encode(),
-            "list of [name, length]",
+            "list of [name, dtype, shape]",
         ),
     ]
     for line, message in cases:

@@ -20,7 +20,7 @@ from .analytics import Analytics, FederatedFrame, FederatedSeries, crosstab, log
 from .check import TaskRejected, Violation, check_source
 from .client import Client, ClientError, TaskHandle
 from .debug import TaskFailed, debug
-from .mapreduce import Done, MapReduce, PolicyRefusal, Step
+from .mapreduce import Done, MapReduce, Output, PolicyRefusal, Step
 from .package import PackageError, TaskPackage, load_package, package_task
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "FederatedFrame",
     "FederatedSeries",
     "MapReduce",
+    "Output",
     "PackageError",
     "PolicyRefusal",
     "Step",

@@ -24,13 +24,15 @@ line on stdin, one JSON reply per line on stdout, until stdin closes:
   cannot be read; `"kind": "setup"` and exit code 2 for a bad scratch
   folder).
 - STEP is `{"dataset": str, "body": base64(Step.body()),
-  "outputs": [[name, length], ...]}`.
+  "outputs": [[name, dtype, shape], ...]}` (dtype "float64", "float32"
+  or "int64"; shape a list of sizes, `[]` for a scalar).
 - `{"op": "info"}` -> `{"ok": true, "dataset", "max_rounds", "kind",
   "entrypoint": "file:Class"}`
 - `{"op": "start"}` -> `{"ok": true, "step": STEP}`
 - `{"op": "map", "step": STEP}` -> `{"ok": true, "values": base64 of the
-  float64 little-endian vector}` (outputs in STEP's order)
-- `{"op": "reduce", "step": STEP, "sums": base64 f64 LE, "members": n}` ->
+  outputs in STEP's order, each little-endian in its dtype}`
+- `{"op": "reduce", "step": STEP, "sums": base64 of the sums in STEP's
+  order (float64 for float outputs, int64 for int64 ones), "members": n}` ->
   `{"ok": true, "step": STEP}` or `{"ok": true, "done": delta._wire JSON}`
 - failures: `{"ok": false, "kind": K, "error": message}` with K one of
   "policy" (the task's `PolicyRefusal`), "sandbox" (the audit hook refused
@@ -80,12 +82,20 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-import numpy as np
-
 from . import _wire
 from .check import TaskRejected
 from .datasets import DatasetError, prepare
-from .mapreduce import Done, MapReduce, PolicyRefusal, Step, flatten, unflatten
+from .mapreduce import (
+    DTYPES,
+    Done,
+    MapReduce,
+    Output,
+    PolicyRefusal,
+    Step,
+    flatten,
+    sums_length,
+    unflatten,
+)
 from .package import PackageError, TaskPackage, load_package
 
 __all__ = [
@@ -689,8 +699,7 @@ class Server:
         frame = self.frame.copy(deep=False)
 
         def call() -> bytes:
-            values = flatten(step, self.task.map(step, frame))
-            return values.astype("<f8").tobytes()
+            return flatten(step, self.task.map(step, frame))
 
         data, failed = self._run(call)
         if failed is not None:
@@ -700,14 +709,14 @@ class Server:
     def _reduce(self, request: dict[str, Any]) -> dict[str, Any]:
         step = self._parse_step(request.get("step"), reuse=True)
         raw = _b64decode(request.get("sums"), "'sums'")
-        if len(raw) != 8 * step.length:
+        if len(raw) != sums_length(step):
             raise _ProtocolError(
-                f"'sums' holds {len(raw)} bytes; the step's outputs need {8 * step.length}"
+                f"'sums' holds {len(raw)} bytes; the step's outputs need {sums_length(step)}"
             )
         members = request.get("members")
         if not isinstance(members, int) or isinstance(members, bool) or members < 1:
             raise _ProtocolError("'members' must be a positive integer")
-        sums = unflatten(step, np.frombuffer(raw, dtype="<f8").astype(np.float64))
+        sums = unflatten(step, raw)
         outcome, failed = self._run(lambda: self.task.reduce(step, sums, members))
         if failed is not None:
             return failed
@@ -732,13 +741,16 @@ class Server:
                 "kind": "task",
                 "error": f"{what}() must return a {name}, not {type(step).__name__}",
             }
-        outputs = list(step.outputs.items())
-        for name, length in outputs:
-            if not isinstance(name, str) or not isinstance(length, int) or length < 0:
+        try:
+            outputs = step.specs()
+        except (AttributeError, TypeError, ValueError) as exc:
+            return {"ok": False, "kind": "task", "error": f"step {step.name!r}: {_text(exc)}"}
+        for name, _ in outputs:
+            if not isinstance(name, str) or not name:
                 return {
                     "ok": False,
                     "kind": "task",
-                    "error": f"step {step.name!r}: outputs map names to lengths (>= 0)",
+                    "error": f"step {step.name!r}: output names must be non-empty strings",
                 }
         body, failed = self._run(step.body)
         if failed is not None:
@@ -750,14 +762,14 @@ class Server:
             "step": {
                 "dataset": self.dataset,
                 "body": _b64encode(body),
-                "outputs": [[name, length] for name, length in outputs],
+                "outputs": [[name, o.dtype, list(o.shape)] for name, o in outputs],
             },
         }
 
     def _parse_step(self, value: Any, reuse: bool) -> Step:
         body, outputs = _step_parts(value)
         known = self.steps.get(body) if reuse else None
-        if known is not None and list(known.outputs.items()) == list(outputs.items()):
+        if known is not None and known.specs() == list(outputs.items()):
             # The requester's own Step object, as it returned it.
             return known
         return _step_from_parts(body, outputs)
@@ -784,7 +796,7 @@ def step_from_wire(value: Any) -> Step:
         raise ValueError(str(exc)) from None
 
 
-def _step_parts(value: Any) -> tuple[bytes, dict[str, int]]:
+def _step_parts(value: Any) -> tuple[bytes, dict[str, Output]]:
     """A STEP's body and outputs, checked."""
     if not isinstance(value, dict):
         raise _ProtocolError("'step' must be an object with dataset, body and outputs")
@@ -795,26 +807,29 @@ def _step_parts(value: Any) -> tuple[bytes, dict[str, int]]:
         raise _ProtocolError("the step's 'dataset' must be a string")
     body = _b64decode(value["body"], "the step's 'body'")
     outputs_value = value["outputs"]
+    shape_error = "the step's 'outputs' must be a list of [name, dtype, shape]"
     if not isinstance(outputs_value, list):
-        raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
-    outputs: dict[str, int] = {}
+        raise _ProtocolError(shape_error)
+    outputs: dict[str, Output] = {}
     for item in outputs_value:
         if (
             not isinstance(item, list)
-            or len(item) != 2
+            or len(item) != 3
             or not isinstance(item[0], str)
-            or not isinstance(item[1], int)
-            or isinstance(item[1], bool)
-            or item[1] < 0
+            or item[1] not in DTYPES
+            or not isinstance(item[2], list)
         ):
-            raise _ProtocolError("the step's 'outputs' must be a list of [name, length]")
+            raise _ProtocolError(shape_error)
         if item[0] in outputs:
             raise _ProtocolError(f"the step names output {item[0]!r} twice")
-        outputs[item[0]] = item[1]
+        try:
+            outputs[item[0]] = Output(tuple(item[2]), item[1])
+        except ValueError as exc:
+            raise _ProtocolError(f"output {item[0]!r}: {exc}") from None
     return body, outputs
 
 
-def _step_from_parts(body: bytes, outputs: dict[str, int]) -> Step:
+def _step_from_parts(body: bytes, outputs: dict[str, Output]) -> Step:
     """The Step a body (`{"name", "params"}` JSON) and outputs describe."""
     try:
         decoded = json.loads(body)

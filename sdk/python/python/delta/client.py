@@ -26,6 +26,7 @@ The worker's methods (params are JSON objects):
 - `delta_result` {id} -> {result} (errors -32010 not finished, -32011
   failed, -32004 unknown task)
 - `delta_logs` {id, from} -> {lines: [{seq, ms, line}], next}
+- `delta_events` {id, from} -> {events: [{seq, ms, event, ...}], next}
 - `delta_datasets` {} -> [{name, columns: [{name, type}]}]
 """
 
@@ -366,6 +367,25 @@ class TaskHandle:
         if isinstance(following, int) and not isinstance(following, bool):
             self._next_log = following
         return lines
+
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        """What happened in the task, typed, from event `since` on: each a
+        dict with `event` (`task_created`, `round_started`,
+        `members_joined`, `declined`, `refused`, `masked_inputs`,
+        `dropped`, `unmasked`, `done`, `failed`), its fields (`round`,
+        `member`, `members`, `reason`, `kind`, ...), `seq` and `ms`."""
+        events: list[dict[str, Any]] = []
+        following = since
+        while True:
+            answer = self.client.call("delta_events", {"id": self.id, "from": following})
+            if not isinstance(answer, dict) or not isinstance(answer.get("events"), list):
+                raise ClientError("delta_events: the worker sent a malformed answer")
+            page = [e for e in answer["events"] if isinstance(e, dict) and "event" in e]
+            events.extend(page)
+            nxt = answer.get("next")
+            if not page or not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= following:
+                return events
+            following = nxt
 
     def result(self) -> Any:
         """The task's result, decoded; raises `TaskFailed` if the task

@@ -13,11 +13,13 @@ Everything a submitted task goes through, in this process:
   requester and one per member, and each answers the runner protocol's
   `info`, `start`, `map` and `reduce` requests (`delta._runner.Server`);
 - requests and replies are the protocol's JSON lines: steps as base64
-  bodies, map outputs and sums as float64 vectors, the result in
+  bodies, map outputs and sums as bytes in each output's declared type
+  (checked against the step by the engine, as on a worker), the result in
   `delta._wire`'s encoding, decoded as `delta.Client` decodes it;
 - the rounds run through the real engine: one simulated member per frame,
   the coordinator's round rules in memory, real SecAgg+ masking and
-  unmasking, real fixed-point encoding.
+  unmasking, real fixed-point encoding of floats and exact encoding of
+  int64 outputs.
 
 So a task that passes here passes on workers, and one that a worker would
 refuse fails here with the runner's own message. What is left out: the
@@ -144,7 +146,7 @@ def _runner_step(step: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "dataset": step["dataset"],
         "body": base64.b64encode(bytes(step["body"])).decode("ascii"),
-        "outputs": [[name, length] for name, length in step["outputs"]],
+        "outputs": [[name, dtype, list(shape)] for name, dtype, shape in step["outputs"]],
     }
 
 
@@ -155,25 +157,19 @@ def _engine_step(step: Any) -> dict[str, Any]:
         return {
             "dataset": step["dataset"],
             "body": base64.b64decode(step["body"], validate=True),
-            "outputs": [(name, length) for name, length in step["outputs"]],
+            "outputs": [(name, dtype, list(shape)) for name, dtype, shape in step["outputs"]],
         }
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise RunnerFailure("protocol", f"malformed step: {exc}") from None
 
 
-def _floats_b64(values: Sequence[float]) -> str:
-    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
-
-
-def _floats(text: Any) -> list[float]:
+def _bytes(text: Any) -> bytes:
+    """A map's values as the runner sends them (the engine checks their
+    length and types against the step, as the worker does)."""
     try:
-        raw = base64.b64decode(text, validate=True)
+        return base64.b64decode(text, validate=True)
     except (TypeError, ValueError, binascii.Error):
         raise RunnerFailure("protocol", "values") from None
-    if len(raw) % 8:
-        raise RunnerFailure("protocol", "values are not whole float64s")
-    values: list[float] = np.frombuffer(raw, dtype="<f8").tolist()
-    return values
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -275,25 +271,25 @@ def _run(
     steps: list[Step] = [_runner.step_from_wire(first)]
     result: list[Any] = []
 
-    def member_map(frame: pd.DataFrame) -> Callable[[dict[str, Any]], list[float]]:
+    def member_map(frame: pd.DataFrame) -> Callable[[dict[str, Any]], bytes]:
         process = _Process(payload, digest, frame)
 
-        def run(step: dict[str, Any]) -> list[float]:
+        def run(step: dict[str, Any]) -> bytes:
             if len(frame) < min_rows:
                 raise PolicyRefusal(
                     f"{len(frame)} rows is below this member's minimum of {min_rows}"
                 )
             reply = process.call({"op": "map", "step": _runner_step(step)})
-            return _floats(reply.get("values"))
+            return _bytes(reply.get("values"))
 
         return run
 
-    def reduce(step: dict[str, Any], sums: list[float], contributors: int) -> dict[str, Any] | None:
+    def reduce(step: dict[str, Any], sums: bytes, contributors: int) -> dict[str, Any] | None:
         reply = requester.call(
             {
                 "op": "reduce",
                 "step": _runner_step(step),
-                "sums": _floats_b64(sums),
+                "sums": base64.b64encode(sums).decode("ascii"),
                 "members": contributors,
             }
         )

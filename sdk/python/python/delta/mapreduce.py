@@ -20,23 +20,69 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+DTYPES: tuple[str, ...] = ("float64", "float32", "int64")
+"""Element types a step's output may declare: floats are summed in fixed
+point (float32 sums come back as float64), int64 exactly."""
+
+MAX_STEP_ELEMENTS = 1 << 26
+"""Most elements a step's outputs may hold together (the engine's bound)."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One declared output: its shape (`()` for a scalar) and element type
+    (one of `DTYPES`). `Step(..., {"n": 1})` is short for
+    `{"n": Output((1,))}`: one float64."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"output dtype {self.dtype!r}: one of {', '.join(DTYPES)}")
+        shape = tuple(self.shape)
+        if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
+            raise ValueError(f"output shape {self.shape!r}: sizes must be integers >= 0")
+        object.__setattr__(self, "shape", shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+
+def output_spec(declared: int | Output) -> Output:
+    """An output as declared in a Step, normalised (an int `n` is
+    `Output((n,))`)."""
+    if isinstance(declared, Output):
+        return declared
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared < 0:
+        raise ValueError(f"an output is a length (int >= 0) or a delta.Output, not {declared!r}")
+    return Output((declared,))
+
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its name, JSON-serialisable parameters, and the length of
-    each named output every member's `map` returns."""
+    """One step: its name, JSON-serialisable parameters, and each named
+    output every member's `map` returns: a length (float64 values) or an
+    `Output` with a shape and type. Outputs are declared before any member
+    sees data; a member's values must match them exactly."""
 
     name: str
-    outputs: Mapping[str, int]
+    outputs: Mapping[str, int | Output]
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def body(self) -> bytes:
         """The step as the engine carries it (canonical JSON)."""
         return json.dumps({"name": self.name, "params": self.params}, sort_keys=True).encode()
 
+    def specs(self) -> list[tuple[str, Output]]:
+        """The outputs, in order, each normalised to an `Output`."""
+        return [(name, output_spec(declared)) for name, declared in self.outputs.items()]
+
     @property
     def length(self) -> int:
-        return sum(self.outputs.values())
+        """Elements in all outputs together."""
+        return sum(o.size for _, o in self.specs())
 
 
 @dataclass(frozen=True)
@@ -71,9 +117,15 @@ class MapReduce(ABC):
         """The next step, or the result, from the sums over the members."""
 
 
-def flatten(step: Step, arrays: Mapping[str, npt.ArrayLike]) -> np.ndarray:
-    """A member's named outputs as one float64 vector in `step.outputs`
-    order; refuses missing, extra, mis-sized or non-finite outputs."""
+_WIRE = {"float64": "<f8", "float32": "<f4", "int64": "<i8"}
+_SUM_WIRE = {"float64": "<f8", "float32": "<f8", "int64": "<i8"}
+
+
+def flatten(step: Step, arrays: Mapping[str, npt.ArrayLike]) -> bytes:
+    """A member's named outputs as the bytes the worker reads: each output
+    in `step.outputs` order, little-endian in its declared type. Refuses
+    missing, extra or mis-shaped outputs, NaN or infinity, and int64
+    outputs that hold fractions."""
     names = set(arrays)
     expected = set(step.outputs)
     if names != expected:
@@ -81,24 +133,46 @@ def flatten(step: Step, arrays: Mapping[str, npt.ArrayLike]) -> np.ndarray:
             f"step {step.name!r}: map returned {sorted(names)}, expected {sorted(expected)}"
         )
     parts = []
-    for name, length in step.outputs.items():
+    for name, spec in step.specs():
+        raw = np.asarray(arrays[name])
         values = np.asarray(arrays[name], dtype=np.float64).reshape(-1)
-        if values.size != length:
+        if values.size != spec.size:
             raise ValueError(
-                f"step {step.name!r}: output {name!r} has {values.size} values, expected {length}"
+                f"step {step.name!r}: output {name!r} has {values.size} values, "
+                f"expected {spec.size} (shape {spec.shape})"
             )
         if not np.all(np.isfinite(values)):
             raise ValueError(f"step {step.name!r}: output {name!r} holds NaN or infinity")
-        parts.append(values)
-    return np.concatenate(parts) if parts else np.zeros(0)
+        if spec.dtype != "int64":
+            parts.append(values.astype(_WIRE[spec.dtype]).tobytes())
+            continue
+        if np.issubdtype(raw.dtype, np.integer):
+            parts.append(raw.reshape(-1).astype("<i8").tobytes())
+            continue
+        if not np.all(values == np.round(values)) or np.any(np.abs(values) > 2.0**62):
+            raise ValueError(
+                f"step {step.name!r}: output {name!r} is declared int64 and holds "
+                "fractions or values beyond 2**62"
+            )
+        parts.append(values.astype("<i8").tobytes())
+    return b"".join(parts)
 
 
-def unflatten(step: Step, vector: npt.ArrayLike) -> dict[str, np.ndarray]:
-    """The inverse of `flatten`, for the summed vector."""
-    values = np.asarray(vector, dtype=np.float64)
+def sums_length(step: Step) -> int:
+    """Bytes of the sums the worker hands `reduce` for `step`."""
+    return 8 * step.length
+
+
+def unflatten(step: Step, raw: bytes) -> dict[str, np.ndarray]:
+    """The sums the worker hands `reduce` (each output little-endian:
+    float64 for float outputs, int64 for int64 ones), as arrays of the
+    declared shapes."""
     out: dict[str, np.ndarray] = {}
     at = 0
-    for name, length in step.outputs.items():
-        out[name] = values[at : at + length]
-        at += length
+    for name, spec in step.specs():
+        dtype = _SUM_WIRE[spec.dtype]
+        values = np.frombuffer(raw, dtype=dtype, count=spec.size, offset=at)
+        native = np.int64 if spec.dtype == "int64" else np.float64
+        out[name] = values.astype(native).reshape(spec.shape)
+        at += 8 * spec.size
     return out

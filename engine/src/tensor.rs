@@ -1,0 +1,392 @@
+//! Typed step outputs: each output a named tensor with an element type and
+//! a shape, declared in the step before any member sees data, and encoded
+//! for secure summation by its type: floats in fixed point, integers
+//! exactly. Values travel between the worker and task code as raw
+//! little-endian bytes in the declared types, never as JSON numbers.
+
+use delta_secagg::{FixedPoint, Ring, RingVector};
+use serde::{Deserialize, Serialize};
+
+use crate::{io::Encoding, EngineError};
+
+/// Most elements one step may declare in all its outputs (a model of 64
+/// million parameters); a larger step is refused before anything runs.
+pub const MAX_STEP_ELEMENTS: usize = 1 << 26;
+
+/// The element type of an output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DType {
+	/// 64-bit floats; summed in fixed point.
+	F64,
+	/// 32-bit floats (model weights); summed in fixed point, the sum
+	/// returned as 64-bit floats.
+	F32,
+	/// 64-bit integers (counts); summed exactly.
+	I64,
+}
+
+impl DType {
+	/// Every type, with the name task code and the runner use.
+	pub const ALL: [(DType, &'static str); 3] = [(DType::F64, "float64"), (DType::F32, "float32"), (DType::I64, "int64")];
+
+	/// The type named `name` (`float64`, `float32`, `int64`).
+	pub fn from_name(name: &str) -> Option<DType> {
+		Self::ALL.iter().find(|(_, n)| *n == name).map(|(d, _)| *d)
+	}
+
+	/// Its name.
+	pub fn name(self) -> &'static str {
+		Self::ALL.iter().find(|(d, _)| *d == self).map_or("float64", |(_, n)| n)
+	}
+
+	/// Bytes per element as task code returns it.
+	pub fn size(self) -> usize {
+		match self {
+			DType::F32 => 4,
+			DType::F64 | DType::I64 => 8,
+		}
+	}
+
+	/// The type of the sum of such elements.
+	pub fn sum_type(self) -> DType {
+		match self {
+			DType::F32 => DType::F64,
+			other => other,
+		}
+	}
+}
+
+/// One declared output of a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputSpec {
+	/// Its name, unique in the step.
+	pub name: String,
+	/// Its element type.
+	pub dtype: DType,
+	/// Its shape; empty for a scalar.
+	pub shape: Vec<u32>,
+}
+
+impl OutputSpec {
+	/// A flat float64 output of `len` elements.
+	pub fn floats(name: &str, len: u32) -> Self {
+		Self { name: name.to_string(), dtype: DType::F64, shape: vec![len] }
+	}
+
+	/// Elements in the output (1 for a scalar), or `None` past
+	/// [`MAX_STEP_ELEMENTS`].
+	pub fn elements(&self) -> Option<usize> {
+		self.shape
+			.iter()
+			.try_fold(1usize, |n, d| n.checked_mul(*d as usize))
+			.filter(|n| *n <= MAX_STEP_ELEMENTS)
+	}
+}
+
+/// Checks a step's outputs (unique names, sizes within bounds); returns
+/// the total number of elements.
+pub fn check_outputs(outputs: &[OutputSpec]) -> Result<usize, EngineError> {
+	let mut total = 0usize;
+	for (i, o) in outputs.iter().enumerate() {
+		if o.name.is_empty() || outputs[..i].iter().any(|p| p.name == o.name) {
+			return Err(EngineError::Executor(format!("the step's output names must be unique and non-empty ({:?})", o.name)));
+		}
+		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
+		total = total.checked_add(n).filter(|t| *t <= MAX_STEP_ELEMENTS).ok_or_else(|| too_large(&o.name))?;
+	}
+	Ok(total)
+}
+
+fn too_large(name: &str) -> EngineError {
+	EngineError::Executor(format!("the step's outputs (at {name:?}) exceed {MAX_STEP_ELEMENTS} elements"))
+}
+
+/// An output's values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Values {
+	/// 64-bit floats.
+	F64(Vec<f64>),
+	/// 32-bit floats.
+	F32(Vec<f32>),
+	/// 64-bit integers.
+	I64(Vec<i64>),
+}
+
+impl Values {
+	/// Number of elements.
+	pub fn len(&self) -> usize {
+		match self {
+			Values::F64(v) => v.len(),
+			Values::F32(v) => v.len(),
+			Values::I64(v) => v.len(),
+		}
+	}
+
+	/// Whether there are none.
+	pub fn is_empty(&self) -> bool {
+		self.len() == 0
+	}
+
+	/// Their type.
+	pub fn dtype(&self) -> DType {
+		match self {
+			Values::F64(_) => DType::F64,
+			Values::F32(_) => DType::F32,
+			Values::I64(_) => DType::I64,
+		}
+	}
+
+	/// The values as floats (integers converted), for hosts that want one
+	/// type.
+	pub fn to_f64(&self) -> Vec<f64> {
+		match self {
+			Values::F64(v) => v.clone(),
+			Values::F32(v) => v.iter().map(|x| f64::from(*x)).collect(),
+			Values::I64(v) => v.iter().map(|x| *x as f64).collect(),
+		}
+	}
+
+	/// Little-endian bytes of the values in their own type.
+	pub fn to_le_bytes(&self) -> Vec<u8> {
+		match self {
+			Values::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+			Values::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+			Values::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+		}
+	}
+
+	/// Values of `dtype` from little-endian bytes.
+	pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Option<Values> {
+		if bytes.len() % dtype.size() != 0 {
+			return None;
+		}
+		let mut out = match dtype {
+			DType::F64 => Values::F64(Vec::with_capacity(bytes.len() / 8)),
+			DType::F32 => Values::F32(Vec::with_capacity(bytes.len() / 4)),
+			DType::I64 => Values::I64(Vec::with_capacity(bytes.len() / 8)),
+		};
+		for chunk in bytes.chunks_exact(dtype.size()) {
+			match &mut out {
+				Values::F64(v) => v.push(f64::from_le_bytes(chunk.try_into().ok()?)),
+				Values::F32(v) => v.push(f32::from_le_bytes(chunk.try_into().ok()?)),
+				Values::I64(v) => v.push(i64::from_le_bytes(chunk.try_into().ok()?)),
+			}
+		}
+		Some(out)
+	}
+}
+
+/// Splits the concatenated little-endian bytes of a step's outputs (each in
+/// its declared type, in declared order) into values, checking every length.
+pub fn split_bytes(outputs: &[OutputSpec], bytes: &[u8], sums: bool) -> Result<Vec<Values>, EngineError> {
+	let mut at = 0usize;
+	let mut out = Vec::with_capacity(outputs.len());
+	for o in outputs {
+		let dtype = if sums { o.dtype.sum_type() } else { o.dtype };
+		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
+		let len = n * dtype.size();
+		let chunk = bytes.get(at..at + len).ok_or_else(|| {
+			EngineError::Executor(format!(
+				"the values hold {} bytes; the step's outputs need {} (output {:?}: {n} × {})",
+				bytes.len(),
+				expected_bytes(outputs, sums),
+				o.name,
+				dtype.name()
+			))
+		})?;
+		out.push(Values::from_le_bytes(dtype, chunk).ok_or_else(|| EngineError::Executor("malformed values".into()))?);
+		at += len;
+	}
+	if at != bytes.len() {
+		return Err(EngineError::Executor(format!(
+			"the values hold {} bytes; the step's outputs need {}",
+			bytes.len(),
+			expected_bytes(outputs, sums)
+		)));
+	}
+	Ok(out)
+}
+
+fn expected_bytes(outputs: &[OutputSpec], sums: bool) -> usize {
+	outputs
+		.iter()
+		.map(|o| o.elements().unwrap_or(0) * if sums { o.dtype.sum_type() } else { o.dtype }.size())
+		.sum()
+}
+
+/// The concatenated little-endian bytes of values.
+pub fn join_bytes(values: &[Values]) -> Vec<u8> {
+	values.iter().flat_map(Values::to_le_bytes).collect()
+}
+
+/// The encoder of one output: floats in fixed point with the step's
+/// fractional bits, integers exactly.
+fn encoder_for(dtype: DType, encoding: &Encoding, max_summands: u32) -> Result<FixedPoint, EngineError> {
+	let bits = match dtype {
+		DType::F64 | DType::F32 => encoding.fractional_bits,
+		DType::I64 => 0,
+	};
+	Ok(FixedPoint::new(encoding.ring, bits, max_summands)?)
+}
+
+/// Encodes a member's outputs, checked against their declarations, into
+/// one ring vector (outputs in declared order).
+pub fn encode(
+	outputs: &[OutputSpec],
+	values: &[Values],
+	encoding: &Encoding,
+	max_summands: u32,
+) -> Result<RingVector, EngineError> {
+	if values.len() != outputs.len() {
+		return Err(EngineError::Executor(format!(
+			"map returned {} outputs, the step declares {}",
+			values.len(),
+			outputs.len()
+		)));
+	}
+	let mut all: Vec<u128> = Vec::new();
+	for (o, v) in outputs.iter().zip(values) {
+		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
+		if v.dtype() != o.dtype || v.len() != n {
+			return Err(EngineError::Executor(format!(
+				"output {:?}: map returned {} {} values, the step declares {n} {}",
+				o.name,
+				v.len(),
+				v.dtype().name(),
+				o.dtype.name()
+			)));
+		}
+		let e = encoder_for(o.dtype, encoding, max_summands)?;
+		let ring = match v {
+			Values::F64(x) => e.encode_f64(x),
+			Values::F32(x) => e.encode_f64(&x.iter().map(|v| f64::from(*v)).collect::<Vec<_>>()),
+			Values::I64(x) => e.encode_i64(x),
+		}
+		.map_err(|err| match err {
+			// Name the output; the index within the whole vector would not
+			// mean anything to the task's author.
+			delta_secagg::Error::OutOfRange { index, value, max } => EngineError::SecAgg(delta_secagg::Error::OutOfRange {
+				index: index + all.len(),
+				value,
+				max,
+			}),
+			other => EngineError::SecAgg(other),
+		})?;
+		all.extend(ring.to_u128());
+	}
+	Ok(from_u128(encoding.ring, all))
+}
+
+/// Decodes an unmasked sum into each output's sum: floats as 64-bit
+/// floats, integers exactly.
+pub fn decode(
+	outputs: &[OutputSpec],
+	sum: &RingVector,
+	encoding: &Encoding,
+	max_summands: u32,
+) -> Result<Vec<Values>, EngineError> {
+	let all = sum.to_u128();
+	let mut at = 0usize;
+	let mut out = Vec::with_capacity(outputs.len());
+	for o in outputs {
+		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
+		let part = all.get(at..at + n).ok_or_else(|| EngineError::Executor("the sum is shorter than the step's outputs".into()))?;
+		at += n;
+		let e = encoder_for(o.dtype, encoding, max_summands)?;
+		let part = from_u128(encoding.ring, part.to_vec());
+		out.push(match o.dtype {
+			DType::F64 | DType::F32 => Values::F64(e.decode_f64(&part)?),
+			DType::I64 => Values::I64(
+				e.decode_scaled(&part)?
+					.into_iter()
+					.map(|v| i64::try_from(v).map_err(|_| EngineError::Executor(format!("the sum of {:?} exceeds 64 bits", o.name))))
+					.collect::<Result<_, _>>()?,
+			),
+		});
+	}
+	if at != all.len() {
+		return Err(EngineError::Executor("the sum is longer than the step's outputs".into()));
+	}
+	Ok(out)
+}
+
+fn from_u128(ring: Ring, values: Vec<u128>) -> RingVector {
+	match ring {
+		Ring::Bits32 => RingVector::U32(values.into_iter().map(|v| v as u32).collect()),
+		Ring::Bits64 => RingVector::U64(values.into_iter().map(|v| v as u64).collect()),
+		Ring::Bits128 => RingVector::U128(values),
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn outputs() -> Vec<OutputSpec> {
+		vec![
+			OutputSpec { name: "w".into(), dtype: DType::F32, shape: vec![2, 3] },
+			OutputSpec { name: "n".into(), dtype: DType::I64, shape: vec![] },
+			OutputSpec::floats("s", 2),
+		]
+	}
+
+	#[test]
+	fn counts_sum_exactly_and_floats_within_the_fixed_point_bound() {
+		let encoding = Encoding::default();
+		let a = vec![
+			Values::F32(vec![0.5, -1.25, 3.0, 0.1, 0.2, 0.3]),
+			Values::I64(vec![1_000_000_007]),
+			Values::F64(vec![1.0 / 3.0, -2.0]),
+		];
+		let b = vec![
+			Values::F32(vec![1.0; 6]),
+			Values::I64(vec![-7]),
+			Values::F64(vec![2.0 / 3.0, 0.5]),
+		];
+		let mut sum = encode(&outputs(), &a, &encoding, 2).unwrap();
+		sum.add_assign(&encode(&outputs(), &b, &encoding, 2).unwrap());
+		let sums = decode(&outputs(), &sum, &encoding, 2).unwrap();
+		assert_eq!(sums[1], Values::I64(vec![1_000_000_000]));
+		let Values::F64(w) = &sums[0] else { panic!("{sums:?}") };
+		assert_eq!(w.len(), 6);
+		assert!((w[1] - (-0.25)).abs() < 1e-6 && (w[3] - 1.1).abs() < 1e-6, "{w:?}");
+		let Values::F64(s) = &sums[2] else { panic!("{sums:?}") };
+		assert!((s[0] - 1.0).abs() < 1e-6 && (s[1] + 1.5).abs() < 1e-6);
+	}
+
+	#[test]
+	fn values_that_differ_from_the_declaration_are_refused() {
+		let encoding = Encoding::default();
+		let wrong_type = vec![Values::F64(vec![0.0; 6]), Values::I64(vec![1]), Values::F64(vec![0.0; 2])];
+		let e = encode(&outputs(), &wrong_type, &encoding, 2).unwrap_err().to_string();
+		assert!(e.contains("\"w\"") && e.contains("float32"), "{e}");
+		let wrong_len = vec![Values::F32(vec![0.0; 5]), Values::I64(vec![1]), Values::F64(vec![0.0; 2])];
+		assert!(encode(&outputs(), &wrong_len, &encoding, 2).is_err());
+		assert!(encode(&outputs(), &wrong_len[..2], &encoding, 2).is_err());
+	}
+
+	#[test]
+	fn bytes_round_trip_in_declared_types_and_bad_lengths_are_named() {
+		let values = vec![Values::F32(vec![1.5; 6]), Values::I64(vec![-3]), Values::F64(vec![0.25, 8.0])];
+		let bytes = join_bytes(&values);
+		assert_eq!(bytes.len(), 6 * 4 + 8 + 2 * 8);
+		assert_eq!(split_bytes(&outputs(), &bytes, false).unwrap(), values);
+		let e = split_bytes(&outputs(), &bytes[1..], false).unwrap_err().to_string();
+		assert!(e.contains("need 48"), "{e}");
+		// Sums of float32 outputs come back as float64.
+		let sums = vec![Values::F64(vec![1.5; 6]), Values::I64(vec![-3]), Values::F64(vec![0.25, 8.0])];
+		assert_eq!(split_bytes(&outputs(), &join_bytes(&sums), true).unwrap(), sums);
+	}
+
+	#[test]
+	fn declarations_are_checked() {
+		assert_eq!(check_outputs(&outputs()).unwrap(), 6 + 1 + 2);
+		let twice = vec![OutputSpec::floats("a", 1), OutputSpec::floats("a", 2)];
+		assert!(check_outputs(&twice).is_err());
+		let huge = vec![OutputSpec { name: "m".into(), dtype: DType::F32, shape: vec![1 << 14, 1 << 14] }];
+		assert!(check_outputs(&huge).unwrap_err().to_string().contains("exceed"));
+		assert_eq!(DType::from_name("float32"), Some(DType::F32));
+		assert_eq!(DType::I64.name(), "int64");
+		assert_eq!(DType::from_name("bool"), None);
+	}
+}

@@ -149,3 +149,36 @@ impl TaskLedger for CoordinatorLedger {
 		self.ledger.task(task).expect("read").map(|t| t.status)
 	}
 }
+
+impl crate::identity::IdentityLedger for CoordinatorLedger {
+	fn register(&mut self, who: Who, name: &str, endpoint: &str, peer_id: &[u8]) -> Outcome {
+		let call = Call::Register {
+			display_name: name.to_string(),
+			endpoint: endpoint.to_string(),
+			peer_id: Bytes(peer_id.to_vec()),
+		};
+		self.call(who, call)
+	}
+
+	fn update(&mut self, who: Who, name: Option<&str>, endpoint: Option<&str>, peer_id: Option<&[u8]>) -> Outcome {
+		let call = Call::UpdateMember {
+			display_name: name.map(str::to_string),
+			endpoint: endpoint.map(str::to_string),
+			peer_id: peer_id.map(|p| Bytes(p.to_vec())),
+		};
+		self.call(who, call)
+	}
+
+	fn leave(&mut self, who: Who) -> Outcome {
+		self.call(who, Call::Leave)
+	}
+
+	fn member(&mut self, who: Who) -> Option<crate::identity::Record> {
+		let m = self.ledger.member(&Self::account(who)).expect("the database reads")?;
+		Some((m.display_name.into_bytes(), m.endpoint.into_bytes(), m.peer_id.0))
+	}
+
+	fn by_peer_id(&mut self, peer_id: &[u8]) -> Option<Who> {
+		self.ledger.account_by_peer_id(peer_id).expect("the database reads").map(|a| a.0[0])
+	}
+}

@@ -1,7 +1,8 @@
 //! One conformance suite for Delta's two ledgers.
 //!
 //! `pallet-delta-task` (on chain) and the coordinator (off chain) must
-//! accept and refuse the same calls, in the same phases, with the same
+//! accept and refuse the same calls (and `pallet-delta-identity` and the
+//! coordinator's registry the same registrations: [`identity`]), in the same phases, with the same
 //! error names, and move rounds the same way on quorum and on deadline.
 //! Each ledger implements the small [`TaskLedger`] trait over its own
 //! storage (a mock runtime, an SQLite database) and runs [`SCENARIOS`].
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod coordinator;
+pub mod identity;
 
 use delta_primitives::{
 	round::{FailureReason, MemberStatus, Phase, PhaseTimeouts, RoundParams, RoundState, ShareKind},

@@ -26,8 +26,8 @@ pub mod ledger;
 pub mod rpc;
 #[cfg(feature = "server")]
 pub mod signing;
-mod ss58;
-pub mod types;
+/// The ledger vocabulary the coordinator serves (`delta-ledger-api`).
+pub use delta_ledger_api as types;
 
 pub use error::{CallError, MemberError};
 pub use ledger::Ledger;

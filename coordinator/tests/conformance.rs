@@ -58,3 +58,10 @@ fn random_call_sequences_reach_every_phase() {
 		assert!(accepted.get(kind).copied().unwrap_or(0) > 0, "no accepted {kind} in 64 sequences");
 	}
 }
+
+#[test]
+fn the_coordinators_registry_passes_the_identity_suite() {
+	delta_ledger_conformance::identity::run_identity(|| {
+		Box::new(CoordinatorLedger::new(limits())) as Box<dyn delta_ledger_conformance::identity::IdentityLedger>
+	});
+}

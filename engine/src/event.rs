@@ -3,7 +3,7 @@
 //! and what tests assert, instead of matching log text. Each event's
 //! `Display` is the line the task's log shows.
 
-use delta_coordinator::types::{AccountId, TaskId};
+use delta_ledger_api::{AccountId, TaskId};
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;

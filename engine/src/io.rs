@@ -7,7 +7,7 @@
 //! [`Executor`] (sandboxed Python, the calling interpreter, a closure) and
 //! [`Datasets`] (files under the holder's policy, frames in memory).
 
-use delta_coordinator::types::{AccountId, Call, RoundInfo, StoredEvent, TaskId, TaskInfo};
+use delta_ledger_api::{AccountId, Call, RoundInfo, StoredEvent, TaskId, TaskInfo};
 use delta_secagg::{GraphChoice, MaskedInput, Ring, ShareDelivery, ShareKeys, UnmaskResponse};
 use serde::{Deserialize, Serialize};
 

@@ -8,11 +8,11 @@
 //! The engine is written against four narrow traits ([`io`]): [`Ledger`],
 //! [`Transport`], [`Executor`], [`Datasets`]. The worker, the coordinator
 //! mode and the SDK's local debug mode are this same code with different
-//! adapters, so a protocol bug is fixed once. [`local`] holds the
-//! in-process adapters: the coordinator's rules on an in-memory database
-//! with a manual clock, and an in-memory network that still serialises
-//! every message. [`sim`] runs a whole task with simulated members and
-//! dropouts, deterministically.
+//! adapters, so a protocol bug is fixed once. The engine speaks the
+//! ledger's vocabulary (`delta-ledger-api`) and depends on no ledger;
+//! `delta-sim` holds the in-process adapters (the coordinator's rules in
+//! memory, an in-memory network that still serialises every message) and
+//! runs whole tasks with simulated members and dropouts.
 //!
 //! Who trusts what: members trust the ledger (task ownership, the member
 //! set, the graph seed, who survived), never the requester's word; the
@@ -21,18 +21,16 @@
 pub mod error;
 pub mod event;
 pub mod io;
-pub mod local;
 mod member;
 mod requester;
-pub mod sim;
 pub mod tensor;
 
 use std::collections::BTreeMap;
 
-use delta_coordinator::types::RoundInfo;
+use delta_ledger_api::RoundInfo;
 use delta_secagg::{AdvertiseKeys, MemberId};
 
-pub use delta_coordinator::types::{AccountId, TaskId, TaskInfo};
+pub use delta_ledger_api::{AccountId, TaskId, TaskInfo};
 pub use delta_secagg::{GraphChoice, GraphGoals, Ring};
 pub use error::EngineError;
 pub use event::{FailureKind, Refused, TaskEvent};

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use delta_coordinator::types::{AccountId, Bytes, Call, RevealedShare, RoundInfo, TaskId, H256};
+use delta_ledger_api::{AccountId, Bytes, Call, RevealedShare, RoundInfo, TaskId, H256};
 use delta_primitives::round::{MemberStatus, Phase, ShareKind};
 use delta_secagg::{
 	Config, GraphChoice, GraphGoals, Member, MemberId, Neighbourhood, Roster, RoundContext, ShareDelivery,

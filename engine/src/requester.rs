@@ -12,7 +12,7 @@ use std::{
 	time::{Duration, Instant},
 };
 
-use delta_coordinator::types::{AccountId, Call, Event, RoundInfo, TaskId, H256};
+use delta_ledger_api::{AccountId, Call, Event, RoundInfo, TaskId, H256};
 use delta_primitives::{
 	round::{FailureReason, MemberStatus, Phase, PhaseTimeouts, RoundParams},
 	task::TaskKind,
@@ -431,7 +431,7 @@ impl RequesterDriver {
 fn committed(
 	round: &RoundInfo,
 	status: MemberStatus,
-	field: impl Fn(&delta_coordinator::types::RoundMember) -> Option<H256>,
+	field: impl Fn(&delta_ledger_api::RoundMember) -> Option<H256>,
 ) -> Vec<(AccountId, [u8; 32])> {
 	round.members.iter().filter(|m| m.status >= status).filter_map(|m| field(m).map(|h| (m.account, h.0))).collect()
 }

@@ -25,7 +25,7 @@ use std::{
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_coordinator::types::Call;
 use delta_engine::{AccountId, Encoding, GraphChoice, Message, MemberDriver, Outcome, RequesterDriver, TaskId, TaskPlan};
-use delta_primitives::{round::PhaseTimeouts, task::TaskKind};
+use delta_primitives::{limits, round::PhaseTimeouts, task::TaskKind};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 
@@ -237,6 +237,12 @@ impl Worker {
 				.collect(),
 		};
 		let n = invited.len() as u32;
+		if n > limits::MAX_ROUND_MEMBERS {
+			return Err(SubmitError::Members(format!(
+				"{n} members are invited; a round may have at most {}",
+				limits::MAX_ROUND_MEMBERS
+			)));
+		}
 		if n < 2 {
 			return Err(SubmitError::Members(format!(
 				"a federated task needs at least 2 members; {n} {} invited",
@@ -276,12 +282,17 @@ impl Worker {
 		let log = Arc::new(move |line: &str| {
 			let _ = state.log(&log_id, &format!("task output: {line}"));
 		});
-		let (executor, info) = RequesterExecutor::start(&self.python, &folder, &package, log)
-			.map_err(|e| SubmitError::Package(e.to_string()))?;
-		let kind = TaskKind::from_name(&info.kind).ok_or_else(|| {
-			let known: Vec<&str> = TaskKind::ALL.iter().map(|(_, n)| *n).collect();
-			SubmitError::Package(format!("unknown task kind {:?}: one of {}", info.kind, known.join(", ")))
-		})?;
+		let started = RequesterExecutor::start(&self.python, &folder, &package, log)
+			.map_err(|e| SubmitError::Package(e.to_string()))
+			.and_then(|(executor, info)| planned_kind(&info).map(|kind| (executor, kind, info)));
+		let (executor, kind, info) = match started {
+			Ok(v) => v,
+			Err(e) => {
+				// Nothing of a refused package stays behind.
+				let _ = std::fs::remove_dir_all(&folder);
+				return Err(e);
+			},
+		};
 		let plan = TaskPlan {
 			package: package.clone(),
 			first: info.first.clone(),
@@ -333,6 +344,22 @@ impl Worker {
 		threads.push(thread);
 		Ok(id)
 	}
+}
+
+/// The kind of a package the runner accepted, once its declared rounds are
+/// within the ledgers' limit; the refusal says what to change.
+fn planned_kind(info: &crate::executor::PackageInfo) -> Result<TaskKind, SubmitError> {
+	if info.max_rounds == 0 || info.max_rounds > limits::MAX_ROUNDS {
+		return Err(SubmitError::Package(format!(
+			"the task declares {} rounds; a task may run 1 to {}",
+			info.max_rounds,
+			limits::MAX_ROUNDS
+		)));
+	}
+	TaskKind::from_name(&info.kind).ok_or_else(|| {
+		let known: Vec<&str> = TaskKind::ALL.iter().map(|(_, n)| *n).collect();
+		SubmitError::Package(format!("unknown task kind {:?}: one of {}", info.kind, known.join(", ")))
+	})
 }
 
 /// A place among the [`MAX_RUNNING_TASKS`], given back when dropped.

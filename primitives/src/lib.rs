@@ -17,5 +17,6 @@ extern crate alloc;
 
 pub mod base58;
 pub mod identity;
+pub mod limits;
 pub mod round;
 pub mod task;

@@ -26,6 +26,7 @@ extern crate alloc;
 pub mod genesis_config_presets;
 
 use alloc::vec::Vec;
+use delta_primitives::limits;
 use frame_support::{
 	derive_impl,
 	genesis_builder_helper::{build_state, get_preset},
@@ -215,7 +216,7 @@ impl pallet_sudo::Config for Runtime {
 }
 
 impl pallet_delta_identity::Config for Runtime {
-	type MaxMembers = ConstU32<1024>;
+	type MaxMembers = ConstU32<{ limits::MAX_MEMBERS }>;
 	type WeightInfo = pallet_delta_identity::weights::SubstrateWeight<Runtime>;
 }
 
@@ -246,15 +247,14 @@ impl pallet_delta_task::MemberRegistry<AccountId> for IdentityRegistry {
 
 impl pallet_delta_task::Config for Runtime {
 	type Members = IdentityRegistry;
-	type MaxDatasets = ConstU32<16>;
-	type MaxDatasetNameLen = ConstU32<64>;
-	type MaxRounds = ConstU32<1_000>;
-	type MaxRevealsPerCall = ConstU32<128>;
-	type MaxShareLen = ConstU32<128>;
+	type MaxDatasets = ConstU32<{ limits::MAX_DATASETS }>;
+	type MaxDatasetNameLen = ConstU32<{ limits::MAX_DATASET_NAME_LEN }>;
+	type MaxRounds = ConstU32<{ limits::MAX_ROUNDS }>;
+	type MaxRevealsPerCall = ConstU32<{ limits::MAX_REVEALS_PER_CALL }>;
+	type MaxShareLen = ConstU32<{ limits::MAX_SHARE_LEN }>;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
-	/// A week of 6-second blocks: long enough for requesters and auditors
-	/// to read a finished task's rounds, short enough that state stays small.
-	type Retention = ConstU32<100_800>;
+	/// `limits::RETENTION_MS` (a week) of blocks.
+	type Retention = ConstU32<{ (limits::RETENTION_MS / MILLISECS_PER_BLOCK) as u32 }>;
 	type MaxPrunePerBlock = ConstU32<256>;
 	type WeightInfo = pallet_delta_task::weights::SubstrateWeight<Runtime>;
 }

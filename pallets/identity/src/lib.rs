@@ -45,6 +45,8 @@ mod mock;
 pub mod runtime_api;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod conformance_tests;
 pub mod weights;
 pub use weights::WeightInfo;
 

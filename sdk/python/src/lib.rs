@@ -6,10 +6,10 @@
 //! requester's `reduce`. `delta.debug` builds on it.
 
 use delta_engine::{
-	sim::{run, DropPoint, SimMember, SimSettings},
 	tensor::{join_bytes, split_bytes},
 	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, Values,
 };
+use delta_sim::{run, DropPoint, SimMember, SimSettings};
 use pyo3::{
 	exceptions::PyValueError,
 	prelude::*,

@@ -2,11 +2,10 @@
 //! answer equals the plain computation over the contributing members' data,
 //! for dropouts at every phase; too many dropouts fail the task by name.
 
-use delta_coordinator::types::{TaskId, TaskInfo};
 use delta_engine::{
-	sim::{run, DropPoint, SimMember, SimSettings},
-	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, TaskEvent, Values,
+	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, TaskEvent, TaskId, TaskInfo, Values,
 };
+use delta_sim::{run, DropPoint, SimMember, SimSettings};
 use proptest::prelude::*;
 
 /// The row count: an integer, summed exactly.

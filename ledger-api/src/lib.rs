@@ -1,10 +1,21 @@
-//! What crosses the coordinator's API: accounts, calls, events and records,
-//! with their JSON forms.
+//! # delta-ledger-api: the ledger's vocabulary
+//!
+//! What every Delta ledger speaks and every client reads, in one crate:
+//! accounts, calls, events, task/round/member records and the limits
+//! (`Limits`, from `delta_primitives::limits`, which the runtime's pallet
+//! constants also use). The coordinator serves these types over its API,
+//! the worker's chain adapter maps the pallets' calls and views to them,
+//! and the engine is written against them alone, so no ledger's
+//! implementation leaks into the protocol. The rules that check each call
+//! live in `delta-primitives` (the round state machine, identity
+//! validation), shared by the pallets and the coordinator.
 //!
 //! Accounts are sr25519 public keys, written in SS58 (as polkadot.js and
 //! substrate-interface print them) and accepted in SS58 or `0x` hex. Byte
 //! strings and 32-byte values are `0x` hex. Enums from `delta-primitives`
 //! keep their Rust variant names (`"Open"`, `{"Failed": "Cancelled"}`).
+
+mod ss58;
 
 use delta_primitives::{
 	round::{MemberStatus, RoundParams, RoundState, ShareKind},
@@ -24,7 +35,7 @@ pub struct AccountId(pub [u8; 32]);
 impl AccountId {
 	/// SS58 text with the generic prefix 42, as Substrate tools print it.
 	pub fn to_ss58(&self) -> String {
-		crate::ss58::encode(&self.0)
+		ss58::encode(&self.0)
 	}
 
 	/// Parses SS58 (any prefix) or `0x` followed by 64 hex digits.
@@ -34,7 +45,7 @@ impl AccountId {
 			let raw: [u8; 32] = bytes.try_into().map_err(|_| "an account is 32 bytes".to_string())?;
 			return Ok(Self(raw));
 		}
-		crate::ss58::decode(text).map(Self).map_err(|e| format!("not an SS58 account: {e}"))
+		ss58::decode(text).map(Self).map_err(|e| format!("not an SS58 account: {e}"))
 	}
 }
 
@@ -366,14 +377,15 @@ pub struct Limits {
 
 impl Default for Limits {
 	fn default() -> Self {
+		use delta_primitives::limits;
 		Self {
-			max_datasets: 16,
-			max_dataset_name_len: 64,
-			max_rounds: 1_000,
-			max_reveals_per_call: 128,
-			max_share_len: 128,
-			max_members: 1_024,
-			retention_ms: 7 * 24 * 3600 * 1000,
+			max_datasets: limits::MAX_DATASETS,
+			max_dataset_name_len: limits::MAX_DATASET_NAME_LEN,
+			max_rounds: limits::MAX_ROUNDS,
+			max_reveals_per_call: limits::MAX_REVEALS_PER_CALL,
+			max_share_len: limits::MAX_SHARE_LEN,
+			max_members: limits::MAX_MEMBERS,
+			retention_ms: limits::RETENTION_MS,
 		}
 	}
 }

@@ -1,20 +1,27 @@
-//! Whole tasks in one process: a requester and simulated members on the
-//! local ledger and network, with dropouts at chosen points. Deterministic
-//! in everything but the cryptographic randomness, which never changes a
-//! sum. The SDK's local debug mode and the engine's tests run this.
+//! # delta-sim: whole tasks in one process
+//!
+//! A requester and simulated members, driven by `delta-engine`'s drivers,
+//! on the local ledger and network ([`local`]), with dropouts at chosen
+//! points. Deterministic in everything but the cryptographic randomness,
+//! which never changes a sum. The SDK's local debug mode, the engine's
+//! protocol tests and its round benchmarks run this. It lives beside the
+//! engine, not in it, because the local ledger is the coordinator's rules:
+//! the engine itself depends only on the ledger vocabulary
+//! (`delta-ledger-api`).
 
-use delta_coordinator::types::AccountId;
-use delta_secagg::GraphChoice;
+pub mod local;
+
 use delta_primitives::{
 	round::{MemberStatus, PhaseTimeouts},
 	task::TaskKind,
 };
 
-use crate::{
+use delta_engine::{
 	io::{Datasets, Encoding, Executor, StepSpec},
-	local::{LocalLedger, LocalNetwork},
-	EngineError, MemberDriver, Outcome, RequesterDriver, TaskPlan,
+	AccountId, EngineError, GraphChoice, MemberDriver, Next, Outcome, RequesterDriver, TaskEvent, TaskPlan, Values,
 };
+
+use crate::local::{LocalLedger, LocalNetwork};
 
 /// Where a simulated member stops taking part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +51,11 @@ struct LateExecutor {
 }
 
 impl Executor for LateExecutor {
-	fn prepare(&mut self, task: &delta_coordinator::types::TaskInfo, package: &[u8]) -> Result<(), EngineError> {
+	fn prepare(&mut self, task: &delta_engine::TaskInfo, package: &[u8]) -> Result<(), EngineError> {
 		self.inner.prepare(task, package)
 	}
 
-	fn map(&mut self, task: delta_coordinator::types::TaskId, step: &StepSpec) -> Result<Vec<crate::Values>, EngineError> {
+	fn map(&mut self, task: delta_engine::TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		let values = self.inner.map(task, step)?;
 		if self.maps >= self.from {
 			self.ledger.advance(self.late_by_ms)?;
@@ -57,7 +64,7 @@ impl Executor for LateExecutor {
 		Ok(values)
 	}
 
-	fn reduce(&mut self, step: &StepSpec, sums: &[crate::Values], members: usize) -> Result<crate::Next, EngineError> {
+	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
 		self.inner.reduce(step, sums, members)
 	}
 }
@@ -80,7 +87,7 @@ pub struct Report {
 	/// Rounds run.
 	pub rounds: u32,
 	/// What happened, as the requester saw it.
-	pub events: Vec<crate::TaskEvent>,
+	pub events: Vec<TaskEvent>,
 	/// The same as log lines.
 	pub progress: Vec<String>,
 	/// Each member's failures (declined or left rounds), by member index.

@@ -17,7 +17,7 @@ use delta_coordinator::{
 	CallError, Limits,
 };
 
-use crate::{
+use delta_engine::{
 	io::{canonical, Ledger, Message, Transport},
 	EngineError,
 };

@@ -1,0 +1,101 @@
+//! Criterion benchmarks of whole rounds through the engine (the
+//! coordinator's rules in memory, real SecAgg+ masking, real encoding):
+//! what the SecAgg+ sparse graph saves over the complete graph as rounds
+//! grow, and what one large model-sized step costs. Figures only; nothing
+//! here fails on timing.
+//!
+//! `cargo bench -p delta-sim --bench rounds` runs n in {100, 200} on
+//! both graphs with 1 000 float64 outputs, and 3 members with one float32
+//! output of 1e6 and 1e7 elements. `DELTA_BENCH_QUICK=1` skips n = 200 and
+//! 1e7.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use delta_engine::{
+	DType, Datasets, EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskId, TaskInfo,
+	Values,
+};
+use delta_sim::{run, SimMember, SimSettings};
+
+fn quick() -> bool {
+	std::env::var_os("DELTA_BENCH_QUICK").is_some()
+}
+
+/// A member whose map returns the same values every time (the cost under
+/// test is the protocol's, not the task's).
+struct Constant(Values);
+
+impl Executor for Constant {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		Ok(vec![self.0.clone()])
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("members do not reduce".into()))
+	}
+}
+
+/// The requester: done after one round.
+struct OneRound;
+
+impl Executor for OneRound {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		Err(EngineError::Executor("the requester does not map".into()))
+	}
+
+	fn reduce(&mut self, _: &StepSpec, sums: &[Values], _: usize) -> Result<Next, EngineError> {
+		Ok(Next::Done(vec![u8::from(!sums.is_empty())]))
+	}
+}
+
+struct Holds;
+
+impl Datasets for Holds {
+	fn admit(&self, _: &TaskInfo, _: &str) -> Result<u64, EngineError> {
+		Ok(1)
+	}
+}
+
+fn one_round(n: usize, output: OutputSpec, values: &Values, graph: GraphChoice) {
+	let step = StepSpec { dataset: "d".into(), body: b"bench".to_vec(), outputs: vec![output] };
+	let mut settings = SimSettings::new(step, 1);
+	settings.graph = graph;
+	settings.phase_ms = 60_000;
+	let members = (0..n)
+		.map(|_| SimMember { executor: Box::new(Constant(values.clone())), datasets: Box::new(Holds), drop_at: None })
+		.collect();
+	let report = run(settings, Box::new(OneRound), members).expect("the round runs");
+	assert!(matches!(report.outcome, Outcome::Done(_)), "{:?}", report.outcome);
+}
+
+fn graphs(c: &mut Criterion) {
+	let mut group = c.benchmark_group("round_by_graph");
+	group.sample_size(10);
+	let ns: &[usize] = if quick() { &[100] } else { &[100, 200] };
+	let values = Values::F64(vec![0.5; 1_000]);
+	for &n in ns {
+		for (name, graph) in [("complete", GraphChoice::Complete), ("sparse", GraphChoice::SparseDefault)] {
+			group.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
+				b.iter(|| one_round(n, OutputSpec::floats("x", 1_000), &values, graph))
+			});
+		}
+	}
+	group.finish();
+}
+
+fn large_step(c: &mut Criterion) {
+	let mut group = c.benchmark_group("large_float32_step_3_members");
+	group.sample_size(10);
+	let ds: &[u32] = if quick() { &[1_000_000] } else { &[1_000_000, 10_000_000] };
+	for &d in ds {
+		let values = Values::F32(vec![0.25; d as usize]);
+		let output = OutputSpec { name: "w".into(), dtype: DType::F32, shape: vec![d] };
+		group.throughput(Throughput::Elements(u64::from(d)));
+		group.bench_with_input(BenchmarkId::from_parameter(d), &d, |b, _| {
+			b.iter(|| one_round(3, output.clone(), &values, GraphChoice::Complete))
+		});
+	}
+	group.finish();
+}
+
+criterion_group!(benches, graphs, large_step);
+criterion_main!(benches);

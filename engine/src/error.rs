@@ -84,6 +84,10 @@ pub enum EngineError {
 	/// A message could not be encoded or decoded.
 	#[error("message encoding: {0}")]
 	Encoding(String),
+	/// The task's plan cannot run on any ledger (found before the task
+	/// is created, so nothing reaches the ledger).
+	#[error("the task cannot run as planned: {0}")]
+	Plan(String),
 	/// The task did not finish within the step limit of a simulation.
 	#[error("the task made no progress for {0} steps")]
 	Stalled(u64),

@@ -42,6 +42,8 @@ pub enum FailureKind {
 	Dataset,
 	/// A message could not be encoded or decoded.
 	Encoding,
+	/// The task's plan cannot run (refused before it reached the ledger).
+	Plan,
 	/// The task stopped making progress (simulations).
 	Stalled,
 	/// The worker stopped while the task ran.
@@ -62,6 +64,7 @@ impl EngineError {
 			EngineError::Executor(_) | EngineError::TaskCode { .. } => FailureKind::TaskCode,
 			EngineError::Dataset { .. } => FailureKind::Dataset,
 			EngineError::Encoding(_) => FailureKind::Encoding,
+			EngineError::Plan(_) => FailureKind::Plan,
 			EngineError::Stalled(_) => FailureKind::Stalled,
 		}
 	}

@@ -14,7 +14,7 @@ use delta_secagg::{
 	Config, GraphChoice, GraphGoals, Member, MemberId, Neighbourhood, Roster, RoundContext, ShareDelivery,
 	UnmaskRequest,
 };
-use rand_core::OsRng;
+use rand_core::CryptoRngCore;
 
 use crate::{
 	io::{commitment, package_commitment, Announcement, Datasets, Executor, Ledger, Message, Transport},
@@ -47,20 +47,25 @@ pub struct MemberDriver {
 	transport: Box<dyn Transport>,
 	executor: Box<dyn Executor>,
 	datasets: Box<dyn Datasets>,
+	/// Where the member's secrets come from: the operating system's CSPRNG
+	/// in production, a seeded generator in a reproducible simulation.
+	rng: Box<dyn CryptoRngCore + Send>,
 	rounds: BTreeMap<(TaskId, u32), RoundWork>,
 	/// What went wrong in each round this member left early, for its logs.
 	pub failures: Vec<(TaskId, u32, String)>,
 }
 
 impl MemberDriver {
-	/// A member acting through these adapters.
+	/// A member acting through these adapters, drawing its secrets from
+	/// `rng` (the driver itself holds no source of randomness).
 	pub fn new(
 		ledger: Box<dyn Ledger>,
 		transport: Box<dyn Transport>,
 		executor: Box<dyn Executor>,
 		datasets: Box<dyn Datasets>,
+		rng: Box<dyn CryptoRngCore + Send>,
 	) -> Self {
-		Self { ledger, transport, executor, datasets, rounds: BTreeMap::new(), failures: Vec::new() }
+		Self { ledger, transport, executor, datasets, rng, rounds: BTreeMap::new(), failures: Vec::new() }
 	}
 
 	/// The member's account.
@@ -185,7 +190,7 @@ impl MemberDriver {
 		}
 		self.executor.prepare(&task, &a.package).map_err(Declined::tell)?;
 		let config = secagg_config(&a, &round, [0; 32]);
-		let (member, advert) = Member::new(config, 0, &mut OsRng);
+		let (member, advert) = Member::new(config, 0, &mut self.rng);
 		self.ledger
 			.submit(Call::Join {
 				task: a.task,
@@ -230,7 +235,7 @@ impl MemberDriver {
 				let seed = round.seed.ok_or_else(|| ledger_refusal("share keys", "no graph seed"))?;
 				member.bind(id, seed.0)?;
 				member.set_neighbourhood(neighbourhood(&work.announcement, &round))?;
-				let shares = member.share_keys(&Roster { members: roster }, &mut OsRng)?;
+				let shares = member.share_keys(&Roster { members: roster }, &mut self.rng)?;
 				let hash = commitment(&shares)?;
 				self.transport.send(work.owner, Message::ShareKeys { task: key.0, round: key.1, body: shares })?;
 				self.ledger.submit(Call::CommitShares { task: key.0, round: key.1, commitment: H256(hash) })?;

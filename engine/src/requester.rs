@@ -14,6 +14,7 @@ use std::{
 
 use delta_ledger_api::{AccountId, Call, Event, RoundInfo, TaskId, H256};
 use delta_primitives::{
+	limits,
 	round::{FailureReason, MemberStatus, Phase, PhaseTimeouts, RoundParams},
 	task::TaskKind,
 };
@@ -91,14 +92,14 @@ const MESSAGE_GRACE: Duration = Duration::from_secs(10);
 
 impl RoundRun {
 	/// Whether to wait for messages still missing (within the grace
-	/// period) before closing a phase.
-	fn wait_for(&mut self, missing: bool) -> bool {
+	/// period, on the host's clock `now`) before closing a phase.
+	fn wait_for(&mut self, missing: bool, now: Instant) -> bool {
 		if !missing {
 			self.waiting_since = None;
 			return false;
 		}
-		let since = *self.waiting_since.get_or_insert_with(Instant::now);
-		if since.elapsed() < MESSAGE_GRACE {
+		let since = *self.waiting_since.get_or_insert(now);
+		if now.saturating_duration_since(since) < MESSAGE_GRACE {
 			return true;
 		}
 		self.waiting_since = None;
@@ -158,14 +159,15 @@ impl RequesterDriver {
 		&self.outcome
 	}
 
-	/// Makes whatever progress the ledger and the inbox allow. A failure
-	/// ends the task: it is cancelled on the ledger and the outcome says
-	/// why.
-	pub fn step(&mut self) {
+	/// Makes whatever progress the ledger and the inbox allow, at the
+	/// host's time `now` (the driver reads no clock: a simulation passes
+	/// its own). A failure ends the task: it is cancelled on the ledger and
+	/// the outcome says why.
+	pub fn step(&mut self, now: Instant) {
 		if self.outcome != Outcome::Running {
 			return;
 		}
-		if let Err(e) = self.try_step() {
+		if let Err(e) = self.try_step(now) {
 			let mut reason = e.to_string();
 			if !self.run.declines.is_empty() {
 				let declines: Vec<String> =
@@ -182,7 +184,7 @@ impl RequesterDriver {
 		}
 	}
 
-	fn try_step(&mut self) -> Result<(), EngineError> {
+	fn try_step(&mut self, now: Instant) -> Result<(), EngineError> {
 		let task = match self.task {
 			Some(task) => task,
 			None => {
@@ -261,7 +263,7 @@ impl RequesterDriver {
 			let missing = committed(&round, MemberStatus::Shared, |m| m.shares)
 				.iter()
 				.any(|(who, _)| !self.run.shares.contains_key(who));
-			if self.run.wait_for(missing) {
+			if self.run.wait_for(missing, now) {
 				return Ok(());
 			}
 			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("compute", "no aggregator"))?;
@@ -292,7 +294,7 @@ impl RequesterDriver {
 			let missing = committed(&round, MemberStatus::Masked, |m| m.masked)
 				.iter()
 				.any(|(who, _)| !self.run.masked.contains_key(who));
-			if self.run.wait_for(missing) {
+			if self.run.wait_for(missing, now) {
 				return Ok(());
 			}
 			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("unmask", "no aggregator"))?;
@@ -329,7 +331,7 @@ impl RequesterDriver {
 				.members
 				.iter()
 				.any(|m| m.status == MemberStatus::Revealed && !self.run.unmask.contains_key(&m.account));
-			if self.run.wait_for(missing) {
+			if self.run.wait_for(missing, now) {
 				return Ok(());
 			}
 			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("finish", "no aggregator"))?;
@@ -378,6 +380,18 @@ impl RequesterDriver {
 
 	fn create(&mut self) -> Result<TaskId, EngineError> {
 		let p = &self.plan;
+		// Each member reveals one share per neighbour in a single call, and
+		// ledgers take at most MAX_REVEALS_PER_CALL shares a call: a graph
+		// with more neighbours could never finish a round.
+		let worst = delta_secagg::params::choose(p.max_members as usize, p.threshold as usize, p.graph);
+		if worst.degree > limits::MAX_REVEALS_PER_CALL as usize {
+			return Err(EngineError::Plan(format!(
+				"with {} members each would have {} neighbours, and a member reveals at most {} shares; use the sparse graph (the default) or fewer members",
+				p.max_members,
+				worst.degree,
+				limits::MAX_REVEALS_PER_CALL
+			)));
+		}
 		let params = RoundParams {
 			min_members: p.min_members,
 			max_members: p.max_members,

@@ -397,7 +397,7 @@ impl RequesterTask {
 		let mut logged = 0;
 		let mut recorded = (None, 0);
 		while !self.stop.load(Ordering::SeqCst) {
-			self.driver.step();
+			self.driver.step(Instant::now());
 			for event in &self.driver.events[logged..] {
 				if let Err(e) = self.state.event(&self.id, event) {
 					tracing::error!("state database: {e}");
@@ -532,6 +532,7 @@ impl MemberRole {
 			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),
 			Box::new(executor),
 			Box::new(SharedDatasets(Arc::clone(&self.datasets))),
+			Box::new(rand_core::OsRng),
 		);
 		let thread = {
 			let mailbox = Arc::clone(&mailbox);

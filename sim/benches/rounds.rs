@@ -4,10 +4,11 @@
 //! grow, and what one large model-sized step costs. Figures only; nothing
 //! here fails on timing.
 //!
-//! `cargo bench -p delta-sim --bench rounds` runs n in {100, 200} on
-//! both graphs with 1 000 float64 outputs, and 3 members with one float32
-//! output of 1e6 and 1e7 elements. `DELTA_BENCH_QUICK=1` skips n = 200 and
-//! 1e7.
+//! `cargo bench -p delta-sim --bench rounds` runs n in {100, 128} on
+//! both graphs with 1 000 float64 outputs (the complete graph stops at 129
+//! members: a member reveals at most 128 shares a call), and 3 members
+//! with one float32 output of 1e6 and 1e7 elements. `DELTA_BENCH_QUICK=1`
+//! runs n = 100 and 1e6 only.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use delta_engine::{
@@ -70,7 +71,7 @@ fn one_round(n: usize, output: OutputSpec, values: &Values, graph: GraphChoice) 
 fn graphs(c: &mut Criterion) {
 	let mut group = c.benchmark_group("round_by_graph");
 	group.sample_size(10);
-	let ns: &[usize] = if quick() { &[100] } else { &[100, 200] };
+	let ns: &[usize] = if quick() { &[100] } else { &[100, 128] };
 	let values = Values::F64(vec![0.5; 1_000]);
 	for &n in ns {
 		for (name, graph) in [("complete", GraphChoice::Complete), ("sparse", GraphChoice::SparseDefault)] {

@@ -21,6 +21,8 @@ use delta_engine::{
 	AccountId, EngineError, GraphChoice, MemberDriver, Next, Outcome, RequesterDriver, TaskEvent, TaskPlan, Values,
 };
 
+use rand_chacha::rand_core::SeedableRng;
+
 use crate::local::{LocalLedger, LocalNetwork};
 
 /// Where a simulated member stops taking part.
@@ -94,6 +96,10 @@ pub struct Report {
 	pub member_failures: Vec<Vec<String>>,
 	/// Bytes carried by the network.
 	pub bytes: u64,
+	/// SHA-256 over every message carried, in order: the same settings
+	/// and seed give the same digest (on the complete graph, whose shape
+	/// does not depend on the ledger's own randomness).
+	pub traffic: [u8; 32],
 	/// Simulated milliseconds the task took on the ledger's clock.
 	pub ledger_ms: u64,
 }
@@ -123,6 +129,9 @@ pub struct SimSettings {
 	pub kind: TaskKind,
 	/// How the SecAgg+ neighbour graph is sized.
 	pub graph: GraphChoice,
+	/// Seeds the members' randomness (key pairs, shares), so that a run
+	/// can be replayed exactly; production members use the OS's CSPRNG.
+	pub seed: u64,
 }
 
 impl SimSettings {
@@ -140,6 +149,7 @@ impl SimSettings {
 			package: b"delta-sim".to_vec(),
 			kind: TaskKind::Statistics,
 			graph: GraphChoice::default(),
+			seed: 0,
 		}
 	}
 }
@@ -184,7 +194,7 @@ pub fn run(
 	let mut requester = RequesterDriver::new(ledger.participant(owner), network.endpoint(owner), requester, plan);
 	let mut drivers = Vec::with_capacity(members.len());
 	let mut drops = Vec::with_capacity(members.len());
-	for (a, m) in accounts.iter().zip(members) {
+	for (i, (a, m)) in accounts.iter().zip(members).enumerate() {
 		let executor: Box<dyn Executor> = match m.drop_at {
 			Some((from, DropPoint::LateMap)) => Box::new(LateExecutor {
 				inner: m.executor,
@@ -195,12 +205,21 @@ pub fn run(
 			}),
 			_ => m.executor,
 		};
-		drivers.push(MemberDriver::new(ledger.participant(*a), network.endpoint(*a), executor, m.datasets));
+		let rng = rand_chacha::ChaCha20Rng::seed_from_u64(settings.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i as u64);
+		drivers.push(MemberDriver::new(
+			ledger.participant(*a),
+			network.endpoint(*a),
+			executor,
+			m.datasets,
+			Box::new(rng),
+		));
 		drops.push(m.drop_at.filter(|(_, point)| *point != DropPoint::LateMap));
 	}
 	let started = ledger.now();
+	// The requester's clock is the ledger's simulated one.
+	let epoch = std::time::Instant::now();
 	for _ in 0..settings.max_steps {
-		requester.step();
+		requester.step(epoch + std::time::Duration::from_millis(ledger.now() - started));
 		if requester.outcome() != &Outcome::Running {
 			break;
 		}
@@ -242,6 +261,7 @@ pub fn run(
 			.map(|d| d.failures.iter().map(|(t, r, e)| format!("task {t} round {r}: {e}")).collect())
 			.collect(),
 		bytes: network.bytes_carried(),
+		traffic: network.traffic_digest(),
 		ledger_ms: ledger.now() - started,
 	})
 }

@@ -143,6 +143,9 @@ pub struct LocalNetwork {
 	mailboxes: Arc<Mutex<Mailboxes>>,
 	/// Bytes carried so far, for reports.
 	carried: Arc<Mutex<u64>>,
+	/// SHA-256 over every message carried (sender, receiver, bytes), in
+	/// order: two runs that exchanged exactly the same messages agree.
+	traffic: Arc<Mutex<sha2::Sha256>>,
 }
 
 impl LocalNetwork {
@@ -160,6 +163,12 @@ impl LocalNetwork {
 	pub fn bytes_carried(&self) -> u64 {
 		*self.carried.lock().unwrap_or_else(|e| e.into_inner())
 	}
+
+	/// The digest of everything carried so far.
+	pub fn traffic_digest(&self) -> [u8; 32] {
+		use sha2::Digest;
+		self.traffic.lock().unwrap_or_else(|e| e.into_inner()).clone().finalize().into()
+	}
 }
 
 struct Endpoint {
@@ -174,6 +183,14 @@ impl Transport for Endpoint {
 			return Err(EngineError::Encoding(format!("a message of {} bytes exceeds the limit", bytes.len())));
 		}
 		*self.network.carried.lock().unwrap_or_else(|e| e.into_inner()) += bytes.len() as u64;
+		{
+			use sha2::Digest;
+			let mut traffic = self.network.traffic.lock().unwrap_or_else(|e| e.into_inner());
+			traffic.update(self.who.0);
+			traffic.update(to.0);
+			traffic.update((bytes.len() as u64).to_le_bytes());
+			traffic.update(&bytes);
+		}
 		self.network.mailboxes.lock().unwrap_or_else(|e| e.into_inner()).entry(to).or_default().push((self.who, bytes));
 		Ok(())
 	}

@@ -414,3 +414,41 @@ fn a_member_refuses_to_send_outputs_that_differ_from_the_declaration() {
 		"{refused:?}"
 	);
 }
+
+#[test]
+fn a_simulation_replays_exactly_from_its_seed() {
+	let run_with = |seed: u64| {
+		let members: Vec<_> = (0..4).map(|i| member(data(i), None)).collect();
+		let mut settings = SimSettings::new(mean_step(), 3);
+		settings.seed = seed;
+		run(settings, Box::new(RequesterCode), members).unwrap()
+	};
+	let (a, b, other) = (run_with(7), run_with(7), run_with(8));
+	// The same seed: the same keys, shares and masked inputs, byte for byte.
+	assert_eq!(a.traffic, b.traffic);
+	assert_eq!(a.events, b.events);
+	assert_eq!(a.ledger_ms, b.ledger_ms);
+	// Another seed: other secrets on the wire, the same answer.
+	assert_ne!(a.traffic, other.traffic);
+	assert_eq!(result(&a.outcome), result(&other.outcome));
+}
+
+#[test]
+fn a_complete_graph_too_wide_for_one_reveal_is_refused_before_the_task_starts() {
+	let members: Vec<_> = (0..130).map(|i| member(data(i), None)).collect();
+	let mut settings = SimSettings::new(mean_step(), 3);
+	settings.graph = delta_engine::GraphChoice::Complete;
+	let report = run(settings, Box::new(RequesterCode), members).unwrap();
+	match &report.outcome {
+		Outcome::Failed(reason) => {
+			assert!(reason.contains("129 neighbours") && reason.contains("at most 128 shares"), "{reason}")
+		},
+		other => panic!("expected a refusal, got {other:?}"),
+	}
+	assert!(matches!(
+		report.events.last(),
+		Some(TaskEvent::Failed { kind: delta_engine::FailureKind::Plan, .. })
+	));
+	// Nothing reached the ledger: no task was created.
+	assert!(!report.events.iter().any(|e| matches!(e, TaskEvent::TaskCreated { .. })));
+}

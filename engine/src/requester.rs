@@ -70,17 +70,35 @@ pub enum Outcome {
 	Failed(String),
 }
 
+/// Where the requester is in a round's secure aggregation, each stage
+/// holding what it needs and nothing it cannot have yet.
+#[derive(Default)]
+enum Stage {
+	/// Announced; waiting for the ledger to fix the member set.
+	#[default]
+	Announced,
+	/// Collecting the members' encrypted shares.
+	Sharing(Box<Aggregator>),
+	/// Shares delivered; collecting masked inputs.
+	Computing(Box<Aggregator>),
+	/// Masked inputs of `contributors` members accepted; collecting
+	/// unmasking shares.
+	Unmasking {
+		/// The aggregator, holding the masked sum.
+		aggregator: Box<Aggregator>,
+		/// Members whose input the sum holds.
+		contributors: usize,
+	},
+}
+
 #[derive(Default)]
 struct RoundRun {
 	step: Option<Announcement>,
-	aggregator: Option<Aggregator>,
+	stage: Stage,
 	ids: BTreeMap<AccountId, MemberId>,
 	shares: BTreeMap<AccountId, ShareKeys>,
 	masked: BTreeMap<AccountId, MaskedInput>,
 	unmask: BTreeMap<AccountId, UnmaskResponse>,
-	shares_closed: bool,
-	masked_closed: bool,
-	contributors: usize,
 	declines: BTreeMap<AccountId, String>,
 	waiting_since: Option<Instant>,
 }
@@ -239,7 +257,7 @@ impl RequesterDriver {
 			}
 		}
 		let announcement = self.run.step.clone().ok_or_else(|| ledger_refusal("round", "no announcement"))?;
-		if round.state.phase >= Phase::ShareKeys && self.run.aggregator.is_none() {
+		if round.state.phase >= Phase::ShareKeys && matches!(self.run.stage, Stage::Announced) {
 			let seed = round.seed.ok_or_else(|| ledger_refusal("share keys", "no graph seed"))?;
 			let mut aggregator = Aggregator::new(secagg_config(&announcement, &round, seed.0));
 			let (ids, adverts) = roster(&round);
@@ -257,16 +275,18 @@ impl RequesterDriver {
 				share_threshold: hood.threshold,
 			});
 			self.run.ids = ids;
-			self.run.aggregator = Some(aggregator);
+			self.run.stage = Stage::Sharing(Box::new(aggregator));
 		}
-		if round.state.phase >= Phase::Compute && !self.run.shares_closed {
+		if round.state.phase >= Phase::Compute && matches!(self.run.stage, Stage::Sharing(_)) {
 			let missing = committed(&round, MemberStatus::Shared, |m| m.shares)
 				.iter()
 				.any(|(who, _)| !self.run.shares.contains_key(who));
 			if self.run.wait_for(missing, now) {
 				return Ok(());
 			}
-			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("compute", "no aggregator"))?;
+			let Stage::Sharing(aggregator) = &mut self.run.stage else {
+				return Err(ledger_refusal("compute", "no aggregator"));
+			};
 			for m in committed(&round, MemberStatus::Shared, |m| m.shares) {
 				if let Some(body) = self.run.shares.remove(&m.0) {
 					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
@@ -288,16 +308,21 @@ impl RequesterDriver {
 					self.transport.send(*to, Message::Delivery { task, round: self.round, body: delivery })?;
 				}
 			}
-			self.run.shares_closed = true;
+			self.run.stage = match std::mem::take(&mut self.run.stage) {
+				Stage::Sharing(aggregator) => Stage::Computing(aggregator),
+				other => other,
+			};
 		}
-		if round.state.phase >= Phase::Unmask && !self.run.masked_closed {
+		if round.state.phase >= Phase::Unmask && matches!(self.run.stage, Stage::Computing(_)) {
 			let missing = committed(&round, MemberStatus::Masked, |m| m.masked)
 				.iter()
 				.any(|(who, _)| !self.run.masked.contains_key(who));
 			if self.run.wait_for(missing, now) {
 				return Ok(());
 			}
-			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("unmask", "no aggregator"))?;
+			let Stage::Computing(aggregator) = &mut self.run.stage else {
+				return Err(ledger_refusal("unmask", "no aggregator"));
+			};
 			let mut accepted = 0;
 			for m in committed(&round, MemberStatus::Masked, |m| m.masked) {
 				if let Some(body) = self.run.masked.remove(&m.0) {
@@ -323,8 +348,10 @@ impl RequesterDriver {
 					self.events.push(TaskEvent::Dropped { round: self.round, member: m.account });
 				}
 			}
-			self.run.contributors = accepted;
-			self.run.masked_closed = true;
+			self.run.stage = match std::mem::take(&mut self.run.stage) {
+				Stage::Computing(aggregator) => Stage::Unmasking { aggregator, contributors: accepted },
+				other => other,
+			};
 		}
 		if round.state.phase == Phase::Done && round.result.is_none() {
 			let missing = round
@@ -334,7 +361,10 @@ impl RequesterDriver {
 			if self.run.wait_for(missing, now) {
 				return Ok(());
 			}
-			let aggregator = self.run.aggregator.as_mut().ok_or_else(|| ledger_refusal("finish", "no aggregator"))?;
+			let Stage::Unmasking { aggregator, contributors } = &mut self.run.stage else {
+				return Err(ledger_refusal("finish", "no aggregator"));
+			};
+			let contributors = *contributors;
 			for m in round.members.iter().filter(|m| m.status == MemberStatus::Revealed) {
 				if let Some(body) = self.run.unmask.remove(&m.account) {
 					if let Err(e) = aggregator.receive_unmask(body) {
@@ -354,9 +384,9 @@ impl RequesterDriver {
 				&announcement.encoding,
 				round.state.params.max_members,
 			)?;
-			let next = self.executor.reduce(&announcement.step, &sums, self.run.contributors)?;
+			let next = self.executor.reduce(&announcement.step, &sums, contributors)?;
 			self.ledger.submit(Call::FinishRound { task, round: self.round, result: H256(commitment(&sums)?) })?;
-			self.events.push(TaskEvent::Unmasked { round: self.round, members: self.run.contributors });
+			self.events.push(TaskEvent::Unmasked { round: self.round, members: contributors });
 			match next {
 				Next::Step(step) => {
 					if self.round + 1 >= self.plan.max_rounds {

@@ -462,3 +462,60 @@ impl delta_engine::Transport for MemberTaskEndpoint {
 		self.mailbox.drain()
 	}
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn one_notification_wakes_every_waiting_thread() {
+		let wake = Arc::new(Wake::default());
+		let (tx, rx) = std::sync::mpsc::channel();
+		let waiters: Vec<_> = (0..3)
+			.map(|_| {
+				let (wake, tx) = (Arc::clone(&wake), tx.clone());
+				let mut seen = wake.now();
+				std::thread::spawn(move || {
+					wake.wait(&mut seen, Duration::from_secs(30));
+					tx.send(seen).unwrap();
+				})
+			})
+			.collect();
+		std::thread::sleep(Duration::from_millis(50));
+		wake.notify();
+		for _ in 0..3 {
+			assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), 1);
+		}
+		waiters.into_iter().for_each(|t| t.join().unwrap());
+	}
+
+	#[test]
+	fn a_mailbox_hands_over_in_order_and_closing_wakes_its_thread() {
+		let mailbox = Arc::new(Mailbox::default());
+		let from = AccountId([1; 32]);
+		mailbox.push(from, Message::Decline { task: 1, round: 0, reason: "a".into() });
+		mailbox.push(from, Message::Decline { task: 1, round: 0, reason: "b".into() });
+		let got: Vec<String> = mailbox
+			.drain()
+			.into_iter()
+			.map(|(_, m)| match m {
+				Message::Decline { reason, .. } => reason,
+				_ => String::new(),
+			})
+			.collect();
+		assert_eq!(got, ["a", "b"]);
+		assert!(mailbox.drain().is_empty());
+		let waiter = {
+			let mailbox = Arc::clone(&mailbox);
+			std::thread::spawn(move || {
+				let started = Instant::now();
+				mailbox.wait(Duration::from_secs(30));
+				started.elapsed()
+			})
+		};
+		std::thread::sleep(Duration::from_millis(50));
+		mailbox.close();
+		assert!(waiter.join().unwrap() < Duration::from_secs(30));
+		assert!(mailbox.is_closed());
+	}
+}

@@ -565,3 +565,32 @@ impl MemberRole {
 		Ok(MemberThread { mailbox, idle_since, thread })
 	}
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn running_tasks_are_bounded_and_a_finished_one_frees_its_place() {
+		let running = Arc::new(AtomicUsize::new(0));
+		let mut held: Vec<RunningSlot> = (0..MAX_RUNNING_TASKS).map(|_| RunningSlot::take(&running).unwrap()).collect();
+		assert!(RunningSlot::take(&running).is_none(), "one past the bound is refused");
+		held.pop();
+		assert!(RunningSlot::take(&running).is_some());
+	}
+
+	#[test]
+	fn member_messages_are_routed_by_their_task() {
+		use delta_engine::{Encoding, GraphChoice, Message, OutputSpec, StepSpec};
+		let announce = Message::Announce(delta_engine::io::Announcement {
+			task: 7,
+			round: 0,
+			step: StepSpec { dataset: "d".into(), body: Vec::new(), outputs: vec![OutputSpec::floats("x", 1)] },
+			encoding: Encoding::default(),
+			graph: GraphChoice::default(),
+			package: Vec::new(),
+		});
+		assert_eq!(task_of(&announce), 7);
+		assert_eq!(task_of(&Message::Decline { task: 9, round: 1, reason: String::new() }), 9);
+	}
+}

@@ -67,6 +67,10 @@ impl From<ExecError> for EngineError {
 	}
 }
 
+/// The version of the runner protocol this worker speaks
+/// (`delta._runner.PROTOCOL`).
+pub const RUNNER_PROTOCOL: u64 = 2;
+
 /// Receives the task process's log lines.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -218,7 +222,16 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 			Runner { child, stdin, replies, wall: Duration::from_secs(self.limits.wall_seconds) };
 		let first = runner.reply()?;
 		if first["ok"] == json!(true) {
-			Ok(runner)
+			// The SDK installed for task code must speak this worker's
+			// protocol, or values would be misread; say what to do.
+			match first["protocol"].as_u64() {
+				Some(RUNNER_PROTOCOL) => Ok(runner),
+				other => Err(ExecError::Spawn(format!(
+					"the delta SDK at {} speaks runner protocol {}, this worker needs {RUNNER_PROTOCOL}: install the SDK of this release (pip install ./sdk/python)",
+					self.interpreter.display(),
+					other.map_or_else(|| "1".to_string(), |v| v.to_string())
+				))),
+			}
 		} else {
 			Err(ExecError::Package(first["error"].as_str().unwrap_or("unknown reason").to_string()))
 		}

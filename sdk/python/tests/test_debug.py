@@ -295,7 +295,7 @@ def test_map_outputs_the_runner_refuses_fail_with_its_message(
         [{"op": "map", "step": step_json(first)}],
         frame=parts[0],
     )
-    assert replies[0] == {"ok": True, "ready": True}
+    assert replies[0] == {"ok": True, "ready": True, "protocol": 2}
     refused = replies[1]
     assert refused["ok"] is False and refused["kind"] == "task" and message in refused["error"]
     worker_says = f"{refused['kind']}: {refused['error']}"

@@ -293,7 +293,7 @@ def test_map_reduce_over_two_members(tmp_path: Path, runners: list[Runner]) -> N
     members = [Runner(tmp_path, package, dataset=p) for p in paths]
     runners.extend([requester, *members])
     for runner in (requester, *members):
-        assert runner.first == {"ok": True, "ready": True}
+        assert runner.first == {"ok": True, "ready": True, "protocol": 2}
 
     info = requester.request({"op": "info"})
     assert info == {

@@ -18,7 +18,8 @@ code is 0 either way, and non-zero only if the runner itself crashed.
 `serve` loads a task package and answers requests, one JSON object per
 line on stdin, one JSON reply per line on stdout, until stdin closes:
 
-- the first line is `{"ok": true, "ready": true}` or, when the package
+- the first line is `{"ok": true, "ready": true, "protocol": PROTOCOL}`
+  (the protocol's version, which the worker checks) or, when the package
   cannot be loaded, `{"ok": false, "kind": "package", "error": ...}` and
   exit code 3 (`"kind": "dataset"` and exit code 4 when the dataset file
   cannot be read; `"kind": "setup"` and exit code 2 for a bad scratch
@@ -109,6 +110,11 @@ __all__ = [
     "step_from_wire",
     "unload_task",
 ]
+
+PROTOCOL = 2
+"""The runner protocol's version: 2 since step outputs are typed
+(`[name, dtype, shape]`) and values travel in their declared types. A
+worker refuses a runner that speaks another."""
 
 EXIT_SETUP = 2
 EXIT_PACKAGE = 3
@@ -934,7 +940,7 @@ def serve(args: argparse.Namespace) -> int:
         _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})
         return EXIT_PACKAGE
     sandbox.take_refusals()
-    _send(protocol, {"ok": True, "ready": True})
+    _send(protocol, {"ok": True, "ready": True, "protocol": PROTOCOL})
     Server(task, package, frame, sandbox).serve(sys.stdin.buffer, protocol)
     return 0
 

@@ -54,7 +54,8 @@ demo: build sdk
 		python3 scripts/demo.py
 
 ## Submit-to-result time of a one-round query with 3 and 10 workers, on the
-## coordinator and on a dev chain (RUNS=3 timed runs after one warm-up);
+## coordinator and on a dev chain of 250 ms blocks (RUNS=3 timed runs after
+## one warm-up);
 ## BENCH_ARGS passes more options (e.g. `--concurrent 5 --sizes 3`).
 RUNS ?= 3
 BENCH_ARGS ?=

@@ -367,6 +367,22 @@ def test_search_points_trade_rounds_for_thresholds() -> None:
     assert report["rounds"] == 4
 
 
+@pytest.mark.parametrize("task", [Rounds(), Wide(), Groups(), Expressions(), Inline()])
+def test_planned_rounds_are_the_rounds_the_plan_runs(task: Analytics) -> None:
+    """What the progress bar counts against, from the plan alone."""
+    report: dict[str, Any] = {}
+    run(task, report=report)
+    assert task.planned_rounds() == report["rounds"]
+
+
+def test_planned_rounds_without_newton_steps_and_when_cells_are_withheld() -> None:
+    assert Everything().planned_rounds() is None  # a logistic regression converges when it does
+    report: dict[str, Any] = {}
+    run(Guarded(), report=report)
+    # Small cells' order statistics are withheld after their first round.
+    assert (report["rounds"], Guarded().planned_rounds()) == (2, 8)
+
+
 def test_undeclared_levels_are_refused() -> None:
     with pytest.raises(delta.TaskFailed, match="^task: ValueError: .*declare the levels of 'sex'"):
         run(NoLevels())

@@ -37,8 +37,10 @@ class MeanAge(delta.Analytics):
     dataset = "patients"
 
     def execute(self, df):
-        return {"mean": df["age"].mean()}
+        return {"mean": df["age"].mean(), "std": df["age"].std()}
 """
+"""A query of two rounds (the standard deviation is taken around the mean
+of the first), declaring the default 32 at most."""
 
 RESULT = {
     "mean": np.float64(41.5),
@@ -49,7 +51,8 @@ RESULT = {
 
 
 class FakeWorker:
-    """The worker's API state: tasks advance one round per status call."""
+    """The worker's API state: tasks advance one round per status call and
+    end in their last one (`round` counts from 0, as the worker's does)."""
 
     def __init__(self) -> None:
         self.submitted: list[dict[str, Any]] = []
@@ -58,7 +61,8 @@ class FakeWorker:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.logs: dict[str, list[str]] = {}
         self.outcome = "done"  # what a submitted task ends as
-        self.rounds = 3
+        self.rounds = 32  # the task's max_rounds, which the worker reports
+        self.runs = 3  # the rounds a task takes here
         self.lock = threading.Lock()
 
     def status(self, task_id: str) -> dict[str, Any]:
@@ -79,15 +83,16 @@ class FakeWorker:
         task = self.tasks[task_id]
         if task["state"] != "running" or self.outcome == "stuck":
             return
-        task["round"] += 1
-        self.logs[task_id].append(f"round {task['round']} summed")
-        task["progress"].append(f"round {task['round']}")
-        if task["round"] >= self.rounds:
+        if task["round"] + 1 < self.runs:
+            task["round"] += 1
+            self.logs[task_id].append(f"round {task['round']} started")
+            task["progress"].append(f"round {task['round']}")
+        else:
             if self.outcome == "done":
                 task["state"] = "done"
             else:
                 task["state"] = "failed"
-                task["error"] = "too few members joined round 3 (1 of 2)"
+                task["error"] = "too few members joined round 2 (1 of 2)"
 
     def handle(self, method: str, params: dict[str, Any]) -> Any:
         self.calls.append(method)
@@ -194,6 +199,7 @@ def test_submit_wait_and_result(
     worker: tuple[FakeWorker, str], task_class: type, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state, url = worker
+    state.runs = 2
     client = delta.Client(url, token=TOKEN)
     handle = client.submit(
         task_class,
@@ -204,6 +210,7 @@ def test_submit_wait_and_result(
         compute_timeout_s=40,
     )
     assert isinstance(handle, delta.TaskHandle) and handle.id == "t1"
+    assert handle.planned_rounds == 2
 
     params = state.submitted[0]
     assert params["min_members"] == 2 and params["members"] == ["5Grw", "5FHn"]
@@ -218,9 +225,11 @@ def test_submit_wait_and_result(
     assert result["mean"] == 41.5 and isinstance(result["mean"], np.float64)
     pdt.assert_frame_equal(result["table"], RESULT["table"])
     err = capsys.readouterr().err
-    # Not a terminal here: plain lines, the log and each change of round.
-    assert "announced" in err and "round 3 summed" in err
-    assert "task t1: [" in err and "round 3 of 3, done" in err
+    # Not a terminal here: plain lines, the log and each change of round,
+    # counted against the two rounds planned, not the 32 declared.
+    assert "announced\n" in err and "round 1 started\n" in err
+    assert "task t1: [############............] round 2 of 2, running\n" in err
+    assert "task t1: [########################] round 2 of 2, done\n" in err
     assert handle.result() is result  # cached
 
 
@@ -250,8 +259,8 @@ def test_status_logs_tasks_and_datasets(worker: tuple[FakeWorker, str], task_cla
     assert handle.logs() == []
     status = handle.status()
     assert isinstance(status, TaskStatus)
-    assert (status.state, status.round, status.rounds, status.ledger_task) == ("running", 1, 3, 7)
-    assert handle.logs() == ["round 1 summed"]
+    assert (status.state, status.round, status.rounds, status.ledger_task) == ("running", 1, 32, 7)
+    assert handle.logs() == ["round 1 started"]
     assert [s.id for s in client.tasks()] == ["t1"]
     assert client.task("t1").status().round == 2
     assert client.datasets() == [
@@ -266,8 +275,8 @@ def test_failure_raises_task_failed(worker: tuple[FakeWorker, str], task_class: 
     handle = client.submit(task_class)
     with pytest.raises(delta.TaskFailed) as failed:
         handle.wait(progress=False, interval=0.01)
-    assert failed.value.reason == "too few members joined round 3 (1 of 2)"
-    assert failed.value.progress == ["round 1", "round 2", "round 3"]
+    assert failed.value.reason == "too few members joined round 2 (1 of 2)"
+    assert failed.value.progress == ["round 1", "round 2"]
     with pytest.raises(delta.TaskFailed, match="too few members"):
         handle.result()
 
@@ -329,8 +338,75 @@ def test_json_rpc_errors(worker: tuple[FakeWorker, str]) -> None:
     assert error.value.code == -32601
 
 
-def status(round_: int, state: str = "running") -> TaskStatus:
-    return TaskStatus("t9", state, None, round_, 4, [], None, 0, None)
+def status(round_: int, state: str = "running", rounds: int = 32) -> TaskStatus:
+    return TaskStatus("t9", state, None, round_, rounds, [], None, 0, None)
+
+
+def test_progress_counts_the_rounds_planned() -> None:
+    """A two-round query: "round 2 of 2", never "round 2 of 32" (its
+    max_rounds); rounds are shown from 1, the worker counts them from 0."""
+    display = _Progress("t9", io.StringIO(), planned_rounds=2)
+    assert display.text(status(0)) == "task t9: [........................] round 1 of 2, running"
+    assert display.text(status(1)) == "task t9: [############............] round 2 of 2, running"
+    assert display.text(status(1, "done")) == (
+        "task t9: [########################] round 2 of 2, done"
+    )
+    assert display.text(status(1, "failed")) == (
+        "task t9: [############............] round 2 of 2, failed"
+    )
+
+
+def test_progress_without_a_plan_names_the_maximum_as_a_bound() -> None:
+    unknown = _Progress("t9", io.StringIO())
+    assert (
+        unknown.text(status(1))
+        == "task t9: [#.......................] round 2 (at most 32), running"
+    )
+    # Finished, the count is known: the rounds it took.
+    assert unknown.text(status(6, "done")) == (
+        "task t9: [########################] round 7 of 7, done"
+    )
+    # Past its plan (members dropped and the analysis started over): no
+    # fraction above one, the bound instead.
+    past = _Progress("t9", io.StringIO(), planned_rounds=2)
+    assert (
+        past.text(status(2)) == "task t9: [##......................] round 3 (at most 32), running"
+    )
+    assert _Progress("t9", io.StringIO()).text(status(0, rounds=0)) == (
+        "task t9: [........................] round 1, running"
+    )
+
+
+def test_planned_rounds_of_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "mean_age.py"
+    path.write_text(TASK)
+    assert import_class(path, "MeanAge")().planned_rounds() == 2
+
+    class Explicit(delta.MapReduce):
+        dataset = "patients"
+
+        def start(self) -> delta.Step:
+            return delta.Step("s", {"n": 1})
+
+        def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+            return {"n": [len(df)]}
+
+        def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Done:
+            return delta.Done(sums["n"][0])
+
+    assert Explicit().planned_rounds() is None
+
+
+def test_timeout_names_the_round(worker: tuple[FakeWorker, str], task_class: type) -> None:
+    state, url = worker
+    state.outcome = "stuck"
+    handle = delta.Client(url, token=TOKEN).submit(task_class)
+    with pytest.raises(TimeoutError, match=r"within 0.1 s \(round 1 of 2, running\)"):
+        handle.wait(timeout=0.1, progress=False, interval=0.01)
+    later = delta.Client(url, token=TOKEN).task(handle.id)
+    assert later.planned_rounds is None
+    with pytest.raises(TimeoutError, match=r"\(round 1 \(at most 32\), running\)"):
+        later.wait(timeout=0.1, progress=False, interval=0.01)
 
 
 def test_terminal_progress_is_one_updating_line() -> None:
@@ -339,7 +415,7 @@ def test_terminal_progress_is_one_updating_line() -> None:
             return True
 
     stream = Tty()
-    display = _Progress("t9", stream)
+    display = _Progress("t9", stream, planned_rounds=4)
     assert display.mode == "terminal"
     display.update(status(1))
     display.log("a log line")
@@ -347,8 +423,8 @@ def test_terminal_progress_is_one_updating_line() -> None:
     display.update(status(2))  # unchanged: nothing written
     display.close()
     out = stream.getvalue()
-    assert out.count("round 2 of 4") == 1
-    assert "\r\x1b[Ktask t9: [######..................] round 1 of 4, running" in out
+    assert out.count("round 3 of 4") == 1
+    assert "\r\x1b[Ktask t9: [######..................] round 2 of 4, running" in out
     assert "\r\x1b[Ka log line\n" in out
     assert out.endswith("\n")
 
@@ -370,10 +446,11 @@ def test_jupyter_progress_updates_a_display(monkeypatch: pytest.MonkeyPatch) -> 
     fake.display = display  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     monkeypatch.setitem(sys.modules, "IPython.display", fake)
-    progress = _Progress("t9", io.StringIO())
+    progress = _Progress("t9", io.StringIO(), planned_rounds=4)
     assert progress.mode == "jupyter"
     progress.update(status(1))
-    progress.update(status(4, "done"))
+    progress.update(status(3, "done"))
     assert [kind for kind, _ in shown] == ["display", "update"]
     assert "<progress value='1' max='4'" in shown[0][1][1]
+    assert "<progress value='4' max='4'" in shown[1][1][1]
     assert "round 4 of 4, done" in shown[1][1][1]

@@ -342,6 +342,12 @@ class _Leaf(Deferred, ABC):
     def plan(self, resolve: Resolve) -> Plan:
         """The statistic's asks for sums, and its value from their totals."""
 
+    @abstractmethod
+    def rounds(self) -> int | None:
+        """Rounds `plan` asks for when nothing is withheld (a statistic over
+        too few rows, or no rows, may end sooner); None when the data
+        decide (Newton steps until convergence). For progress displays."""
+
     def __repr__(self) -> str:
         return f"<deferred {self.what}>"
 
@@ -1579,6 +1585,9 @@ class _Moment(_Leaf):
         self.ddof = int(ddof)
         self.what = f"{stat} of {series.name!r}"
 
+    def rounds(self) -> int:
+        return 1 if self.stat in ("count", "sum", "mean") else 2
+
     def plan(self, resolve: Resolve) -> Plan:
         x, mask = _need(resolve(self.series._node)), resolve(self.series._mask)
         n, total = yield from _moment_round(mask, x)
@@ -1709,6 +1718,19 @@ def _order_plan(
     return out
 
 
+def _order_rounds(points: int) -> int:
+    """Rounds `_order_plan` takes to close its widest bracket: the first
+    round splits all doubles by `points` thresholds, each later one splits
+    the widest bracket left again, until a bracket is one double."""
+    width = _ORD_POS_INF - (_ORD_NEG_INF - 1)
+    rounds = 0
+    while width > 1:
+        cuts = [0, *_grid(0, width, max(points, 1)), width]
+        width = max(b - a for a, b in zip(cuts, cuts[1:], strict=False))
+        rounds += 1
+    return rounds
+
+
 class _Order(_Leaf):
     """min/max/median/quantiles of one series."""
 
@@ -1723,6 +1745,9 @@ class _Order(_Leaf):
         self.targets = targets
         self.build = build
         self.what = f"order statistics of {series.name!r}"
+
+    def rounds(self) -> int:
+        return _order_rounds(self.ctx.search_points)
 
     def plan(self, resolve: Resolve) -> Plan:
         x, mask = _need(resolve(self.series._node)), resolve(self.series._mask)
@@ -1750,6 +1775,10 @@ class _Cells(_Leaf):
         self.stats = stats
         self.ddof = ddof
         self.what = "cell statistics"
+
+    def rounds(self) -> int:
+        spread = self.values and self.stats & {"var", "std", "sem"}
+        return 2 if spread else 1
 
     def plan(self, resolve: Resolve) -> Plan:
         mask = resolve(self.mask)
@@ -1813,6 +1842,9 @@ class _Pairwise(_Leaf):
         self.kind = kind
         self.ddof = ddof
         self.what = kind
+
+    def rounds(self) -> int:
+        return 2
 
     def plan(self, resolve: Resolve) -> Plan:
         mask = resolve(self.mask)
@@ -1915,6 +1947,9 @@ class _OLS(_Leaf):
         self.intercept = intercept
         self.what = "OLS"
 
+    def rounds(self) -> int:
+        return 3
+
     def plan(self, resolve: Resolve) -> Plan:
         mask = resolve(self.mask)
         exprs = [_need(resolve(self.y._node)), *(_need(resolve(s._node)) for s in self.xs)]
@@ -1985,6 +2020,9 @@ class _Logistic(_Leaf):
         self.tol = tol
         self.summary = summary
         self.what = "logistic regression"
+
+    def rounds(self) -> None:
+        return None  # one Newton step a round, until the step is small enough
 
     def plan(self, resolve: Resolve) -> Plan:
         mask = resolve(self.mask)
@@ -2127,6 +2165,47 @@ def _walk(obj: Any, leaves: dict[int, _Leaf]) -> None:
     elif isinstance(obj, (list, tuple)):
         for value in obj:
             _walk(value, leaves)
+
+
+def _leaves_below(obj: Any, out: list[_Leaf]) -> None:
+    """The statistics `obj` reads directly (not those they read in turn)."""
+    if isinstance(obj, _Leaf):
+        out.append(obj)
+    elif isinstance(obj, _Apply):
+        for arg in obj.args:
+            _leaves_below(arg, out)
+
+
+def planned_rounds(result: Any) -> int | None:
+    """Rounds the planner runs for `execute`'s `result` when no member
+    drops out and nothing is withheld: statistics that read no other run
+    side by side from round 0, and one that reads others (a filter on a
+    mean) starts in the round after the last of them ends. None when a
+    statistic's rounds depend on the data."""
+    found: dict[int, _Leaf] = {}
+    _walk(result, found)
+    ends: dict[int, int | None] = {}
+
+    def end(leaf: _Leaf) -> int | None:
+        if id(leaf) not in ends:
+            below: list[_Leaf] = []
+            for dep in leaf.deps():
+                _leaves_below(dep, below)
+            starts = [end(d) for d in below]
+            own = leaf.rounds()
+            if own is None or any(s is None for s in starts):
+                ends[id(leaf)] = None
+            else:
+                ends[id(leaf)] = max((s for s in starts if s is not None), default=0) + own
+        return ends[id(leaf)]
+
+    total = 0
+    for leaf in found.values():
+        leaf_end = end(leaf)
+        if leaf_end is None:
+            return None
+        total = max(total, leaf_end)
+    return total
 
 
 class _Planner:
@@ -2337,6 +2416,13 @@ class Analytics(MapReduce):
     def start(self) -> Step:
         self._planner = _Planner(self, self.execute(self.frame()))
         return self._planner.first()
+
+    def planned_rounds(self) -> int | None:
+        """Rounds the analysis takes when no member drops out, from its plan
+        alone (no data): e.g. 1 for means and counts, 2 for a variance, 8
+        for exact quantiles; None with a logistic regression, whose Newton
+        steps stop when they converge."""
+        return planned_rounds(self.execute(self.frame()))
 
     def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, npt.ArrayLike]:
         """Sums for every ask of the step over this member's frame; uses

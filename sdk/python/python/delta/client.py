@@ -98,8 +98,11 @@ class TaskStatus:
     ledger_task: int | None
     """The task's number on the ledger, once announced."""
     round: int
+    """The round in progress, or the last one, counted from 0 (as the log
+    names rounds)."""
     rounds: int
-    """The task's maximum number of rounds."""
+    """The task's maximum number of rounds (`max_rounds`), not the number
+    it will run: see `TaskHandle.planned_rounds`."""
     progress: list[str]
     error: str | None
     created_ms: int
@@ -277,12 +280,15 @@ class Client:
         late are dropped from the round (the requester's log names them and
         they say why).
         """
+        planned: int | None = None
         if isinstance(task, TaskPackage):
             package = task
         elif isinstance(task, type) and issubclass(task, MapReduce):
             package = package_task(task, extra_files=extra_files, kind=kind)
+            planned = _planned_rounds(task)
         elif isinstance(task, MapReduce):
             package = package_task(type(task), extra_files=extra_files, kind=kind)
+            planned = _planned_rounds(type(task))
         else:
             raise TypeError(
                 "submit takes a MapReduce or Analytics subclass, an instance of one, or a "
@@ -316,11 +322,13 @@ class Client:
         task_id = result.get("id") if isinstance(result, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise ClientError(f"delta_submit: the worker answered without a task id: {result!r}")
-        return TaskHandle(self, task_id)
+        return TaskHandle(self, task_id, planned_rounds=planned)
 
-    def task(self, task_id: str) -> TaskHandle:
-        """The handle of a task submitted earlier (see `tasks()`)."""
-        return TaskHandle(self, task_id)
+    def task(self, task_id: str, planned_rounds: int | None = None) -> TaskHandle:
+        """The handle of a task submitted earlier (see `tasks()`); the worker
+        does not know how many rounds it plans, so pass `planned_rounds`
+        (`TaskHandle.planned_rounds` of the submit) for the progress bar."""
+        return TaskHandle(self, task_id, planned_rounds=planned_rounds)
 
     def tasks(self) -> list[TaskStatus]:
         """Every task this worker holds for its requesters, newest first."""
@@ -339,11 +347,17 @@ class Client:
 
 
 class TaskHandle:
-    """A submitted task: its status, its log, and its result."""
+    """A submitted task: its status, its log, and its result.
 
-    def __init__(self, client: Client, task_id: str) -> None:
+    `planned_rounds` is how many rounds the task expects to run (from
+    `MapReduce.planned_rounds` at submit: an `Analytics` query knows it
+    from its plan), or None when unknown; the progress bar counts against
+    it rather than against the task's `max_rounds`."""
+
+    def __init__(self, client: Client, task_id: str, *, planned_rounds: int | None = None) -> None:
         self.client = client
         self.id = task_id
+        self.planned_rounds = planned_rounds
         self._next_log = 0
         self._result: tuple[Any] | None = None
 
@@ -434,15 +448,16 @@ class TaskHandle:
         """Waits for the task and returns its result.
 
         Polls the status and the log every `interval` seconds; with
-        `progress`, prints new log lines and a progress bar (round i of the
-        task's maximum): one updating line on stderr in a terminal, an
+        `progress`, prints new log lines and a progress bar ("round 2 of
+        3" against `planned_rounds`, "round 2 (at most 32)" when that is
+        unknown): one updating line on stderr in a terminal, an
         updating display in Jupyter, plain lines otherwise. Raises
         `TaskFailed` (with the reason and the progress log) if the task
         fails, and `TimeoutError` after `timeout` seconds (the task keeps
         running; wait again or check `status()`).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        display = _Progress(self.id) if progress else None
+        display = _Progress(self.id, planned_rounds=self.planned_rounds) if progress else None
         try:
             while True:
                 status = self.status()
@@ -456,16 +471,30 @@ class TaskHandle:
                     raise self._failed(status)
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
+                    where, _, _ = _rounds_text(status, self.planned_rounds)
                     raise TimeoutError(
-                        f"task {self.id} did not finish within {timeout} s (round "
-                        f"{status.round} of {status.rounds}, {status.state}); it keeps running: "
-                        "wait() again or check status()"
+                        f"task {self.id} did not finish within {timeout} s ({where}, "
+                        f"{status.state}); it keeps running: wait() again or check status()"
                     )
                 pause = interval if deadline is None else min(interval, deadline - now)
                 time.sleep(max(pause, 0.0))
         finally:
             if display is not None:
                 display.close()
+
+
+def _planned_rounds(task_class: type[MapReduce]) -> int | None:
+    """The task's own count of the rounds it plans, for the progress bar.
+    Task code is the requester's own here, and a task whose planning
+    fails fails on the worker with the full reason; the bar only loses
+    its count, so any error means unknown."""
+    try:
+        planned = task_class().planned_rounds()
+    except Exception:  # any failure: see the docstring
+        return None
+    if isinstance(planned, int) and not isinstance(planned, bool) and planned > 0:
+        return planned
+    return None
 
 
 def _body_text(exc: urllib.error.HTTPError) -> str:
@@ -489,8 +518,15 @@ class _Progress:
 
     BAR = 24
 
-    def __init__(self, task_id: str, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        stream: IO[str] | None = None,
+        *,
+        planned_rounds: int | None = None,
+    ) -> None:
         self.task_id = task_id
+        self.planned_rounds = planned_rounds
         self.stream = stream if stream is not None else sys.stderr
         self.last: str | None = None
         self.drawn = False
@@ -509,11 +545,11 @@ class _Progress:
             self.mode = "plain"
 
     def text(self, status: TaskStatus) -> str:
-        rounds = max(status.rounds, 0)
-        fraction = 1.0 if status.state == "done" else (status.round / rounds if rounds else 0.0)
+        where, done, total = _rounds_text(status, self.planned_rounds)
+        fraction = done / total if total else 0.0
         filled = int(round(min(max(fraction, 0.0), 1.0) * self.BAR))
         bar = "#" * filled + "." * (self.BAR - filled)
-        return f"task {self.task_id}: [{bar}] round {status.round} of {rounds}, {status.state}"
+        return f"task {self.task_id}: [{bar}] {where}, {status.state}"
 
     def log(self, line: str) -> None:
         if self.mode == "jupyter":
@@ -542,10 +578,9 @@ class _Progress:
             self.stream.flush()
 
     def _jupyter(self, status: TaskStatus, text: str) -> None:
-        value = status.rounds if status.state != "done" else max(status.rounds, 1)
-        done = value if status.state == "done" else status.round
+        _, done, total = _rounds_text(status, self.planned_rounds)
         markup = self.ipython.HTML(
-            f"<progress value='{done}' max='{max(value, 1)}' style='width: 20em'></progress> "
+            f"<progress value='{done}' max='{max(total, 1)}' style='width: 20em'></progress> "
             f"<code>{html.escape(text)}</code>"
         )
         if self.handle is None:
@@ -560,6 +595,25 @@ class _Progress:
             self.stream.write("\n")
             self.stream.flush()
             self.drawn = False
+
+
+def _rounds_text(status: TaskStatus, planned: int | None) -> tuple[str, int, int]:
+    """Where the task is, as the bar says it, and the rounds done out of
+    how many. Rounds are shown from 1 ("round 2 of 2" in the last of two).
+    The fraction is against the planned rounds, since a two-round query
+    showing "round 2 of 32" (its `max_rounds`) looks barely started; when
+    the plan is unknown, or the task runs past it (members dropped out and
+    an analysis started over), the maximum is named as a bound instead. A
+    finished task shows the rounds it took."""
+    shown = status.round + 1
+    if status.state == "done":
+        return f"round {shown} of {shown}", shown, shown
+    if planned is not None and shown <= planned:
+        return f"round {shown} of {planned}", status.round, planned
+    bound = max(status.rounds, 0)
+    if bound == 0:
+        return f"round {shown}", 0, 0
+    return f"round {shown} (at most {bound})", status.round, bound
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -116,6 +116,13 @@ class MapReduce(ABC):
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
         """The next step, or the result, from the sums over the members."""
 
+    def planned_rounds(self) -> int | None:
+        """How many rounds the task expects to run, shown by
+        `delta.Client`'s progress bar ("round 2 of 3"); `max_rounds` is only
+        the most it may take. None (the default): unknown, and the bar says
+        "round 2 (at most 32)". Runs at the requester, before `start`."""
+        return None
+
 
 _WIRE = {"float64": "<f8", "float32": "<f4", "int64": "<i8"}
 _SUM_WIRE = {"float64": "<f8", "float32": "<f8", "int64": "<i8"}

@@ -132,7 +132,15 @@ def flatten(step: Step, arrays: Mapping[str, npt.ArrayLike]) -> bytes:
     """A member's named outputs as the bytes the worker reads: each output
     in `step.outputs` order, little-endian in its declared type. Refuses
     missing, extra or mis-shaped outputs, NaN or infinity, and int64
-    outputs that hold fractions."""
+    outputs that hold fractions.
+
+    Each output is converted once, straight to its wire type, and checked
+    there: a map's output can be the largest array in the task (a model's
+    weights), and float32 weights must not be widened to float64 and back.
+    Only non-integer values declared int64 pass through float64, because
+    their fractions must be refused before they are truncated. A float32
+    output beyond float32's range is therefore refused here, as infinity,
+    rather than by the member's engine."""
     names = set(arrays)
     expected = set(step.outputs)
     if names != expected:
@@ -141,28 +149,41 @@ def flatten(step: Step, arrays: Mapping[str, npt.ArrayLike]) -> bytes:
         )
     parts = []
     for name, spec in step.specs():
-        raw = np.asarray(arrays[name])
-        values = np.asarray(arrays[name], dtype=np.float64).reshape(-1)
-        if values.size != spec.size:
-            raise ValueError(
-                f"step {step.name!r}: output {name!r} has {values.size} values, "
-                f"expected {spec.size} (shape {spec.shape})"
-            )
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"step {step.name!r}: output {name!r} holds NaN or infinity")
         if spec.dtype != "int64":
-            parts.append(values.astype(_WIRE[spec.dtype]).tobytes())
+            values = np.asarray(arrays[name], dtype=_WIRE[spec.dtype]).reshape(-1)
+            _check_size(step, name, spec, values)
+            _check_finite(step, name, values)
+            parts.append(values.tobytes())
             continue
+        raw = np.asarray(arrays[name])  # an array as it is, a list made one once
         if np.issubdtype(raw.dtype, np.integer):
-            parts.append(raw.reshape(-1).astype("<i8").tobytes())
-            continue
-        if not np.all(values == np.round(values)) or np.any(np.abs(values) > 2.0**62):
-            raise ValueError(
-                f"step {step.name!r}: output {name!r} is declared int64 and holds "
-                "fractions or values beyond 2**62"
-            )
-        parts.append(values.astype("<i8").tobytes())
+            values = raw.astype("<i8", copy=False).reshape(-1)
+            _check_size(step, name, spec, values)
+        else:
+            exact = raw.astype("<f8", copy=False).reshape(-1)
+            _check_size(step, name, spec, exact)
+            _check_finite(step, name, exact)
+            if not np.all(exact == np.round(exact)) or np.any(np.abs(exact) > 2.0**62):
+                raise ValueError(
+                    f"step {step.name!r}: output {name!r} is declared int64 and holds "
+                    "fractions or values beyond 2**62"
+                )
+            values = exact.astype("<i8")
+        parts.append(values.tobytes())
     return b"".join(parts)
+
+
+def _check_size(step: Step, name: str, spec: Output, values: np.ndarray) -> None:
+    if values.size != spec.size:
+        raise ValueError(
+            f"step {step.name!r}: output {name!r} has {values.size} values, "
+            f"expected {spec.size} (shape {spec.shape})"
+        )
+
+
+def _check_finite(step: Step, name: str, values: np.ndarray) -> None:
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"step {step.name!r}: output {name!r} holds NaN or infinity")
 
 
 def sums_length(step: Step) -> int:

@@ -224,6 +224,28 @@ pub enum Call {
 	},
 }
 
+impl Call {
+	/// The call's name, as its JSON form tags it (`"call": "join"`): one
+	/// spelling for every ledger's errors and logs, so a refusal reads the
+	/// same whichever ledger or host reports it.
+	pub fn name(&self) -> &'static str {
+		match self {
+			Call::Register { .. } => "register",
+			Call::UpdateMember { .. } => "update_member",
+			Call::Leave => "leave",
+			Call::CreateTask { .. } => "create_task",
+			Call::StartRound { .. } => "start_round",
+			Call::Join { .. } => "join",
+			Call::CommitShares { .. } => "commit_shares",
+			Call::CommitMasked { .. } => "commit_masked",
+			Call::Reveal { .. } => "reveal",
+			Call::FinishRound { .. } => "finish_round",
+			Call::FinishTask { .. } => "finish_task",
+			Call::CancelTask { .. } => "cancel_task",
+		}
+	}
+}
+
 /// What a signer signs: the call and the signer's next nonce.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -410,6 +432,42 @@ mod tests {
 			"07".repeat(32)
 		);
 		assert!(matches!(serde_json::from_str::<Call>(&create).unwrap(), Call::CreateTask { rounds: 1, .. }));
+	}
+
+	#[test]
+	fn a_calls_name_is_its_json_tag() {
+		use delta_primitives::round::PhaseTimeouts;
+		let params = RoundParams {
+			min_members: 2,
+			max_members: 3,
+			threshold: 2,
+			timeouts: PhaseTimeouts { open: 1, share_keys: 1, compute: 1, unmask: 1 },
+		};
+		let (task, round, h) = (1, 0, H256([0; 32]));
+		let calls = [
+			Call::Register {
+				display_name: "a".into(),
+				endpoint: "/ip4/127.0.0.1/tcp/1".into(),
+				peer_id: Bytes(vec![1]),
+			},
+			Call::UpdateMember { display_name: None, endpoint: None, peer_id: None },
+			Call::Leave,
+			Call::CreateTask { package: h, kind: TaskKind::Statistics, datasets: vec![], rounds: 1, params },
+			Call::StartRound { task },
+			Call::Join { task, round, channel_key: h, masking_key: h },
+			Call::CommitShares { task, round, commitment: h },
+			Call::CommitMasked { task, round, commitment: h },
+			Call::Reveal { task, round, shares: vec![] },
+			Call::FinishRound { task, round, result: h },
+			Call::FinishTask { task },
+			Call::CancelTask { task },
+		];
+		for call in &calls {
+			let json = serde_json::to_value(call).unwrap();
+			assert_eq!(json["call"], call.name(), "{call:?}");
+		}
+		let names: std::collections::BTreeSet<_> = calls.iter().map(Call::name).collect();
+		assert_eq!(names.len(), calls.len(), "every call has a name of its own");
 	}
 
 	#[test]

@@ -99,7 +99,7 @@ impl Ledger for Participant {
 	}
 
 	fn submit(&mut self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
-		let name = call_name(&call);
+		let name = call.name();
 		let mut shared = self.ledger.lock();
 		let now = shared.now;
 		shared.ledger.apply(&self.who, None, &call, now).map(|(_, events)| events).map_err(|e| refusal(name, e))
@@ -111,23 +111,6 @@ impl Ledger for Participant {
 
 	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError> {
 		self.ledger.round(task, round)
-	}
-}
-
-fn call_name(call: &Call) -> &'static str {
-	match call {
-		Call::Register { .. } => "register",
-		Call::UpdateMember { .. } => "update_member",
-		Call::Leave => "leave",
-		Call::CreateTask { .. } => "create_task",
-		Call::StartRound { .. } => "start_round",
-		Call::Join { .. } => "join",
-		Call::CommitShares { .. } => "commit_shares",
-		Call::CommitMasked { .. } => "commit_masked",
-		Call::Reveal { .. } => "reveal",
-		Call::FinishRound { .. } => "finish_round",
-		Call::FinishTask { .. } => "finish_task",
-		Call::CancelTask { .. } => "cancel_task",
 	}
 }
 

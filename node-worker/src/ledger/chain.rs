@@ -27,7 +27,7 @@ use subxt::{
 };
 use tokio::runtime::Handle;
 
-use super::{call_name, retry, Attempt, Backend};
+use super::{retry, Attempt, Backend};
 
 type Client = OnlineClient<PolkadotConfig>;
 
@@ -250,7 +250,7 @@ impl Backend for ChainLedger {
 	}
 
 	fn submit(&self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
-		let name = call_name(&call);
+		let name = call.name();
 		match call {
 			Call::Register { display_name, endpoint, peer_id } => self.submit_payload(
 				name,

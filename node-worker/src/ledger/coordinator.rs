@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use sp_core::{sr25519, Pair as _};
 use tokio::runtime::Handle;
 
-use super::{call_name, retry, Attempt, Backend};
+use super::{retry, Attempt, Backend};
 
 /// A connection to a coordinator, as one account.
 pub struct CoordinatorLedger {
@@ -124,7 +124,7 @@ impl Backend for CoordinatorLedger {
 	}
 
 	fn submit(&self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
-		let name = call_name(&call);
+		let name = call.name();
 		let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
 		let instance = self.instance()?;
 		let nonce: u64 = self.query(name, "coordinator_nextNonce", rpc_params![self.account.to_ss58()])?;

@@ -72,24 +72,6 @@ pub(crate) fn retry<R>(
 	}
 }
 
-/// The short name of a call, for errors.
-pub fn call_name(call: &Call) -> &'static str {
-	match call {
-		Call::Register { .. } => "register",
-		Call::UpdateMember { .. } => "update",
-		Call::Leave => "leave",
-		Call::CreateTask { .. } => "create_task",
-		Call::StartRound { .. } => "start_round",
-		Call::Join { .. } => "join",
-		Call::CommitShares { .. } => "commit_shares",
-		Call::CommitMasked { .. } => "commit_masked",
-		Call::Reveal { .. } => "reveal",
-		Call::FinishRound { .. } => "finish_round",
-		Call::FinishTask { .. } => "finish_task",
-		Call::CancelTask { .. } => "cancel_task",
-	}
-}
-
 /// Registers the worker (or updates its record) so that peers find it at
 /// `endpoint` and authenticate it by `peer_id`.
 pub fn ensure_registered(

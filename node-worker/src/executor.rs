@@ -6,7 +6,7 @@
 //! dead process, and carries on.
 
 use std::{
-	io::{BufRead, BufReader, Write},
+	io::{BufReader, Write},
 	path::{Path, PathBuf},
 	process::{Child, ChildStdin, Command, Stdio},
 	sync::{mpsc, Arc, Mutex},
@@ -15,13 +15,16 @@ use std::{
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_engine::{
-	io::package_commitment,
-	tensor::{join_bytes, split_bytes},
-	DType, EngineError, Executor, Next, OutputSpec, StepSpec, TaskId, TaskInfo, Values,
+	io::package_commitment, tensor::join_bytes, EngineError, Executor, Next, StepSpec, TaskId, TaskInfo, Values,
 };
 use serde_json::{json, Value};
 
-use crate::{config::SandboxConfig, datasets::Datasets, sandbox};
+use crate::{
+	config::SandboxConfig,
+	datasets::Datasets,
+	runner_wire::{self, step_from_json, step_json, values_from_b64, WireError},
+	sandbox,
+};
 
 /// Why task code did not give an answer.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,18 @@ impl From<ExecError> for EngineError {
 			ExecError::Died(_) => "process died",
 		};
 		EngineError::TaskCode { kind: kind.to_string(), detail: e.to_string() }
+	}
+}
+
+impl From<WireError> for ExecError {
+	/// A reply the worker cannot read is the runner breaking the protocol;
+	/// outputs it declares but the engine refuses are the task's error.
+	fn from(e: WireError) -> Self {
+		let kind = match e {
+			WireError::Outputs(_) => "task",
+			WireError::MalformedStep(_) | WireError::NotJson | WireError::TooLong { .. } => "protocol",
+		};
+		ExecError::Task { kind: kind.into(), message: e.to_string() }
 	}
 }
 
@@ -203,18 +218,23 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 		let stdout = child.stdout.take().ok_or_else(|| ExecError::Spawn("no stdout".into()))?;
 		let stderr = child.stderr.take().ok_or_else(|| ExecError::Spawn("no stderr".into()))?;
 		let (tx, replies) = mpsc::channel();
+		// Both streams are read a bounded line at a time: task code writes
+		// them, and a line without end must not cost the worker memory.
 		std::thread::spawn(move || {
-			for line in BufReader::new(stdout).lines() {
-				let Ok(line) = line else { break };
+			let mut stdout = BufReader::new(stdout);
+			while let Ok(Some(line)) = runner_wire::read_line_bounded(&mut stdout, runner_wire::MAX_REPLY_BYTES) {
 				if tx.send(line).is_err() {
 					break;
 				}
 			}
 		});
 		std::thread::spawn(move || {
-			for line in BufReader::new(stderr).lines() {
-				let Ok(line) = line else { break };
-				let line: String = line.chars().take(2000).collect();
+			let mut stderr = BufReader::new(stderr);
+			while let Ok(Some(line)) = runner_wire::read_line_bounded(&mut stderr, runner_wire::MAX_LOG_LINE_BYTES) {
+				let line: String = match line {
+					runner_wire::Line::Bytes(bytes) => String::from_utf8_lossy(&bytes).chars().take(2000).collect(),
+					runner_wire::Line::TooLong => "(a log line too long to keep)".into(),
+				};
 				log(&line);
 			}
 		});
@@ -242,7 +262,7 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 pub struct Runner {
 	child: Child,
 	stdin: ChildStdin,
-	replies: mpsc::Receiver<String>,
+	replies: mpsc::Receiver<runner_wire::Line>,
 	wall: Duration,
 }
 
@@ -268,10 +288,7 @@ impl Runner {
 
 	fn reply(&mut self) -> Result<Value, ExecError> {
 		match self.replies.recv_timeout(self.wall) {
-			Ok(line) => serde_json::from_str(&line).map_err(|_| ExecError::Task {
-				kind: "protocol".into(),
-				message: "the runner replied with non-JSON".into(),
-			}),
+			Ok(line) => Ok(runner_wire::decode_reply(&line)?),
 			Err(mpsc::RecvTimeoutError::Timeout) => {
 				self.kill();
 				Err(ExecError::Timeout(self.wall.as_secs()))
@@ -316,42 +333,6 @@ impl Drop for Runner {
 	fn drop(&mut self) {
 		self.kill();
 	}
-}
-
-/// A step as the runner reads it.
-pub fn step_json(step: &StepSpec) -> Value {
-	json!({
-		"dataset": step.dataset,
-		"body": B64.encode(&step.body),
-		"outputs": step.outputs.iter().map(|o| json!([o.name, o.dtype.name(), o.shape])).collect::<Vec<_>>(),
-	})
-}
-
-/// A step from the runner's reply.
-pub fn step_from_json(v: &Value) -> Result<StepSpec, ExecError> {
-	let bad = |what: &str| ExecError::Task { kind: "protocol".into(), message: format!("malformed step: {what}") };
-	let dataset = v["dataset"].as_str().ok_or_else(|| bad("dataset"))?.to_string();
-	let body = B64.decode(v["body"].as_str().ok_or_else(|| bad("body"))?).map_err(|_| bad("body"))?;
-	let mut outputs = Vec::new();
-	for o in v["outputs"].as_array().ok_or_else(|| bad("outputs"))? {
-		let name = o[0].as_str().ok_or_else(|| bad("output name"))?;
-		let dtype = o[1].as_str().and_then(DType::from_name).ok_or_else(|| bad("output dtype"))?;
-		let mut shape = Vec::new();
-		for d in o[2].as_array().ok_or_else(|| bad("output shape"))? {
-			shape.push(d.as_u64().and_then(|d| u32::try_from(d).ok()).ok_or_else(|| bad("output shape"))?);
-		}
-		outputs.push(OutputSpec { name: name.to_string(), dtype, shape });
-	}
-	delta_engine::tensor::check_outputs(&outputs)
-		.map_err(|e| ExecError::Task { kind: "task".into(), message: e.to_string() })?;
-	Ok(StepSpec { dataset, body, outputs })
-}
-
-/// A map's reply: its outputs' bytes, each in its declared type, checked
-/// against the step.
-fn values_from_b64(step: &StepSpec, text: &str) -> Result<Vec<Values>, EngineError> {
-	let bytes = B64.decode(text).map_err(|_| EngineError::Executor("the map's values are not base64".into()))?;
-	split_bytes(&step.outputs, &bytes, false)
 }
 
 /// Writes a package into a task folder.
@@ -413,7 +394,7 @@ impl Executor for RequesterExecutor {
 		if let Some(done) = reply.get("done") {
 			return Ok(Next::Done(done.to_string().into_bytes()));
 		}
-		Ok(Next::Step(step_from_json(&reply["step"])?))
+		Ok(Next::Step(step_from_json(&reply["step"]).map_err(ExecError::from)?))
 	}
 }
 

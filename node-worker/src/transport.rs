@@ -123,8 +123,16 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T, max: u64) 
 			format!("message of {len} bytes exceeds the limit of {max}"),
 		));
 	}
-	let mut buf = vec![0; len as usize];
-	io.read_exact(&mut buf).await?;
+	// Grown as the bytes arrive, not allocated from the prefix: a peer that
+	// announces the limit and sends nothing costs nothing.
+	let mut buf = Vec::new();
+	(&mut *io).take(len).read_to_end(&mut buf).await?;
+	if buf.len() as u64 != len {
+		return Err(io::Error::new(
+			io::ErrorKind::UnexpectedEof,
+			format!("message of {len} bytes ended after {}", buf.len()),
+		));
+	}
 	Ok(buf)
 }
 
@@ -466,6 +474,18 @@ impl delta_engine::Transport for MemberTaskEndpoint {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn frames_are_bounded_by_the_limit_and_by_the_bytes_that_arrive() {
+		let frame = |len: u32, body: &[u8]| [len.to_be_bytes().as_slice(), body].concat();
+		let read =
+			|bytes: Vec<u8>, max| futures::executor::block_on(read_frame(&mut futures::io::Cursor::new(bytes), max));
+		assert_eq!(read(frame(3, b"abc"), 8).unwrap(), b"abc");
+		assert_eq!(read(frame(9, b"abc"), 8).unwrap_err().kind(), io::ErrorKind::InvalidData);
+		// A prefix that promises 4 GiB and sends three bytes is an error,
+		// read into a buffer the size of what arrived.
+		assert_eq!(read(frame(u32::MAX, b"abc"), u64::MAX).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+	}
 
 	#[test]
 	fn one_notification_wakes_every_waiting_thread() {

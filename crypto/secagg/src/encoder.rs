@@ -33,7 +33,9 @@ pub struct FixedPoint {
 impl FixedPoint {
 	/// An encoder; refuses scales that leave no room for an integer part.
 	pub fn new(ring: Ring, fractional_bits: u32, max_summands: u32) -> Result<Self, Error> {
-		if max_summands == 0 || fractional_bits + 2 > ring.bits() || fractional_bits > 96 {
+		// `fractional_bits` comes from the requester's announcement: bound it
+		// before adding to it (u32::MAX + 2 overflowed).
+		if max_summands == 0 || fractional_bits > 96 || fractional_bits + 2 > ring.bits() {
 			return Err(Error::BadEncoding { ring, fractional_bits, max_summands });
 		}
 		let encoder = Self { ring, fractional_bits, max_summands };
@@ -175,6 +177,19 @@ mod tests {
 		);
 		assert!(FixedPoint::new(Ring::Bits32, 31, 1).is_err());
 		assert!(FixedPoint::new(Ring::Bits64, 10, 0).is_err());
+	}
+
+	#[test]
+	fn any_stated_scale_is_refused_or_accepted_without_overflow() {
+		// Regression (fuzz/corpus/peer_message/regression-fractional-bits):
+		// an announcement's fractional bits near u32::MAX overflowed the
+		// bound check instead of being refused.
+		for bits in [u32::MAX, u32::MAX - 1, 97, 1 << 31] {
+			for ring in [Ring::Bits32, Ring::Bits64, Ring::Bits128] {
+				assert!(matches!(FixedPoint::new(ring, bits, 3), Err(Error::BadEncoding { .. })), "{bits} {ring:?}");
+			}
+		}
+		assert!(FixedPoint::new(Ring::Bits128, 96, 1).is_ok());
 	}
 
 	proptest! {

@@ -141,9 +141,15 @@ pub fn choose(n: usize, round_threshold: usize, choice: GraphChoice) -> Neighbou
 	complete
 }
 
-/// `2^-bits`, exactly.
+/// Halvings after which `2^-bits` is 0 in f64: the least subnormal is
+/// `2^-1074`, and half of it rounds (to even) to 0.
+const HALVINGS_TO_ZERO: u32 = 1075;
+
+/// `2^-bits`, exactly. The goals come from the requester's announcement,
+/// so the loop stops once the value is 0: `u32::MAX` bits cost 1075 steps,
+/// not four billion (seconds of a member's time at each round).
 fn below(bits: u32) -> f64 {
-	(0..bits).fold(1.0, |p, _| p * 0.5)
+	(0..bits.min(HALVINGS_TO_ZERO)).fold(1.0, |p, _| p * 0.5)
 }
 
 /// `tails[x] = P[X ≥ x]` for `x` in `0..=draws + 1`, where `X` counts the
@@ -256,5 +262,24 @@ mod tests {
 		assert!((run_removed(10, 5, 2) - 5.0 / 10.0 * 4.0 / 9.0).abs() < 1e-15);
 		assert_eq!(run_removed(10, 1, 2), 0.0);
 		assert_eq!(below(3), 0.125);
+	}
+
+	#[test]
+	fn any_stated_goal_is_sized_in_bounded_time() {
+		// Regression (fuzz/corpus/peer_message/regression-security-bits): a
+		// requester stating u32::MAX security bits made every member loop
+		// four billion times per bound. The value is unchanged: 0 from
+		// 1075 halvings on.
+		assert_eq!(below(1074), f64::from_bits(1));
+		assert_eq!(below(HALVINGS_TO_ZERO), 0.0);
+		assert_eq!(below(u32::MAX), 0.0);
+		let huge = GraphGoals { security_bits: u32::MAX, correctness_bits: u32::MAX, ..GraphGoals::default() };
+		let capped = GraphGoals { security_bits: HALVINGS_TO_ZERO, correctness_bits: HALVINGS_TO_ZERO, ..huge };
+		for n in [64, 1000] {
+			assert_eq!(
+				choose(n, n / 2 + 1, GraphChoice::Sparse(huge)),
+				choose(n, n / 2 + 1, GraphChoice::Sparse(capped))
+			);
+		}
 	}
 }

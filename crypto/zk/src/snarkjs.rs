@@ -172,12 +172,14 @@ pub fn verifying_key_from_json(json: &str) -> Result<VerifyingKey, SnarkjsError>
 	let v = parse(json)?;
 	check_header(&v)?;
 	let ic = v.get("IC").and_then(Value::as_array).ok_or_else(|| malformed("IC"))?;
-	let n = v.get("nPublic").and_then(Value::as_u64).ok_or_else(|| malformed("nPublic"))? as usize;
+	let n = v.get("nPublic").and_then(Value::as_u64).ok_or_else(|| malformed("nPublic"))?;
+	// Bounded before `n + 1`: a stated u64::MAX overflowed.
+	let n = usize::try_from(n)
+		.ok()
+		.filter(|n| *n <= MAX_PUBLIC_INPUTS)
+		.ok_or(DecodeError::TooManyInputs { got: usize::try_from(n).unwrap_or(usize::MAX) })?;
 	if ic.len() != n + 1 {
 		return Err(malformed("IC must hold nPublic + 1 points"));
-	}
-	if n > MAX_PUBLIC_INPUTS {
-		return Err(DecodeError::TooManyInputs { got: n }.into());
 	}
 	let key = VerifyingKey {
 		alpha_g1: g1_from(v.get("vk_alpha_1").ok_or_else(|| malformed("vk_alpha_1"))?, "alpha")?,
@@ -274,5 +276,18 @@ mod tests {
 		}
 		assert!(decimal_to_be48("12a").is_err());
 		assert!(decimal_to_be48(&"9".repeat(120)).is_err(), "overflow is refused");
+	}
+
+	#[test]
+	fn any_stated_input_count_is_refused_without_overflow() {
+		// Regression (fuzz/corpus/zk_snarkjs/regression-npublic-max): nPublic
+		// = u64::MAX overflowed `nPublic + 1` instead of being refused.
+		for n in [u64::MAX, u64::MAX - 1, 65] {
+			let doc = format!(r#"{{"protocol":"groth16","curve":"bls12381","nPublic":{n},"IC":[]}}"#);
+			assert!(
+				matches!(verifying_key_from_json(&doc), Err(SnarkjsError::Point(DecodeError::TooManyInputs { .. }))),
+				"{n}"
+			);
+		}
 	}
 }

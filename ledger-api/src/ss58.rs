@@ -27,8 +27,19 @@ pub fn encode(key: &[u8; 32]) -> String {
 	base58::encode(&payload)
 }
 
+/// Longest SS58 account address, in characters: base58 of a two-byte
+/// prefix, the key and the checksum (36 bytes) is at most 50 characters.
+const MAX_ADDRESS_LEN: usize = 50;
+
 /// The 32-byte key of an SS58 address with any one- or two-byte prefix.
+///
+/// Text longer than any address is refused before base58 decoding, whose
+/// work grows with the square of the length: accounts arrive from anyone
+/// (a signed call's signer is read before its signature is checked).
 pub fn decode(text: &str) -> Result<[u8; 32], String> {
+	if text.len() > MAX_ADDRESS_LEN {
+		return Err(format!("{} characters is longer than any SS58 account address", text.len()));
+	}
 	let raw = base58::decode(text).map_err(|e| format!("{e:?}"))?;
 	let prefix_len = match raw.first() {
 		Some(b) if *b < 64 => 1,
@@ -60,5 +71,23 @@ mod tests {
 		assert_eq!(decode("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ").unwrap_err(), "checksum mismatch");
 		// Polkadot's prefix 0 decodes to the same key.
 		assert_eq!(decode("15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5").unwrap(), key);
+	}
+
+	#[test]
+	fn the_longest_address_decodes_and_longer_text_is_refused_unread() {
+		// A two-byte prefix (the top of its range) with a key and checksum
+		// of 0xff: the longest address there is.
+		let mut payload = vec![0x7f, 0xff];
+		payload.extend_from_slice(&[0xff; 32]);
+		let sum = checksum(&payload);
+		payload.extend_from_slice(&sum);
+		let longest = base58::encode(&payload);
+		assert!(longest.len() <= MAX_ADDRESS_LEN, "{}", longest.len());
+		assert_eq!(decode(&longest).unwrap(), [0xff; 32]);
+		// Regression (fuzz/corpus/ledger_json/regression-long-account): a
+		// signer of a megabyte of base58 took minutes (quadratic decoding)
+		// before any signature check.
+		let megabyte = "2".repeat(1 << 20);
+		assert!(decode(&megabyte).unwrap_err().contains("longer than any SS58"));
 	}
 }

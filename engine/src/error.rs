@@ -68,7 +68,9 @@ pub enum EngineError {
 	/// A member's `map` returned after the round's Compute phase had ended,
 	/// so its input cannot count. The requester sees this reason: the
 	/// remedy is a longer Compute phase for the task.
-	#[error("its map finished after round {round}'s Compute phase had ended; give the task a longer compute_timeout_s")]
+	#[error(
+		"its map finished after round {round}'s Compute phase had ended; give the task a longer compute_timeout_s"
+	)]
 	MapPastDeadline {
 		/// The round.
 		round: u32,

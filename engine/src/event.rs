@@ -57,9 +57,7 @@ impl EngineError {
 			EngineError::Ledger { .. } => FailureKind::Ledger,
 			EngineError::SecAgg(_) => FailureKind::SecureAggregation,
 			EngineError::RoundFailed { .. } => FailureKind::Round,
-			EngineError::ComputeDeadline { .. } | EngineError::MapPastDeadline { .. } => {
-				FailureKind::ComputeDeadline
-			},
+			EngineError::ComputeDeadline { .. } | EngineError::MapPastDeadline { .. } => FailureKind::ComputeDeadline,
 			EngineError::Abandoned { .. } => FailureKind::Abandoned,
 			EngineError::Executor(_) | EngineError::TaskCode { .. } => FailureKind::TaskCode,
 			EngineError::Dataset { .. } => FailureKind::Dataset,

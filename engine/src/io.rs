@@ -153,6 +153,21 @@ pub enum Message {
 	Decline { task: TaskId, round: u32, reason: String },
 }
 
+impl Message {
+	/// The task and round the message belongs to: what a host routes it
+	/// by.
+	pub fn round_key(&self) -> (TaskId, u32) {
+		match self {
+			Message::Announce(a) => (a.task, a.round),
+			Message::ShareKeys { task, round, .. }
+			| Message::Delivery { task, round, .. }
+			| Message::Masked { task, round, .. }
+			| Message::Unmask { task, round, .. }
+			| Message::Decline { task, round, .. } => (*task, *round),
+		}
+	}
+}
+
 /// The canonical bytes of a value (postcard), which commitments hash.
 pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
 	postcard::to_allocvec(value).map_err(|e| EngineError::Encoding(e.to_string()))

@@ -5,10 +5,17 @@
 //! outputs with SecAgg+ (`delta-secagg`), and the requester unmasks the
 //! sum and runs `reduce`, which yields the result or the next step.
 //!
-//! The engine is written against four narrow traits ([`io`]): [`Ledger`],
-//! [`Transport`], [`Executor`], [`Datasets`]. The worker, the coordinator
-//! mode and the SDK's local debug mode are this same code with different
-//! adapters, so a protocol bug is fixed once. The engine speaks the
+//! The protocol itself is two state machines that never block, in the
+//! shape of quinn-proto's connection ([`poll`]): [`RequesterCore`] and
+//! [`MemberCore`] take inputs (`handle_*`: ledger records and call
+//! results, peer messages, what the task's code returned, the time) and
+//! give outputs (`poll_*`: reads and calls for the ledger, messages,
+//! work for the task's code, typed events, the next timeout). They read no
+//! clock and draw no randomness of their own. [`RequesterDriver`] and
+//! [`MemberDriver`] drive them through four narrow traits ([`io`]):
+//! [`Ledger`], [`Transport`], [`Executor`], [`Datasets`]. The worker, the
+//! coordinator mode and the SDK's local debug mode are this same code with
+//! different adapters, so a protocol bug is fixed once. The engine speaks the
 //! ledger's vocabulary (`delta-ledger-api`) and depends on no ledger;
 //! `delta-sim` holds the in-process adapters (the coordinator's rules in
 //! memory, an in-memory network that still serialises every message) and
@@ -18,10 +25,14 @@
 //! set, the graph seed, who survived), never the requester's word; the
 //! requester aggregates only messages whose commitments the ledger holds.
 
+mod blocking;
+#[cfg(test)]
+mod core_tests;
 pub mod error;
 pub mod event;
 pub mod io;
 mod member;
+pub mod poll;
 mod requester;
 pub mod tensor;
 
@@ -30,14 +41,16 @@ use std::collections::BTreeMap;
 use delta_ledger_api::RoundInfo;
 use delta_secagg::{AdvertiseKeys, MemberId};
 
+pub use blocking::{MemberDriver, RequesterDriver};
 pub use delta_ledger_api::{AccountId, TaskId, TaskInfo};
 pub use delta_secagg::{GraphChoice, GraphGoals, Ring};
 pub use error::EngineError;
 pub use event::{FailureKind, Refused, TaskEvent};
-pub use tensor::{DType, OutputSpec, Values};
 pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};
-pub use member::MemberDriver;
-pub use requester::{Outcome, RequesterDriver, TaskPlan};
+pub use member::{LeftRound, MemberCore, MemberWork};
+pub use poll::{CallId, CallRequest, Read};
+pub use requester::{Outcome, RequesterCore, RequesterWork, TaskPlan};
+pub use tensor::{DType, OutputSpec, Values};
 
 /// The round's member set as both sides number it: sorted by account, ids
 /// from 0, with the keys each member joined with.

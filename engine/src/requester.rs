@@ -8,11 +8,11 @@
 //! revealed are unmasked with.
 
 use std::{
-	collections::BTreeMap,
+	collections::{BTreeMap, VecDeque},
 	time::{Duration, Instant},
 };
 
-use delta_ledger_api::{AccountId, Call, Event, RoundInfo, TaskId, H256};
+use delta_ledger_api::{AccountId, Call, Event, RoundInfo, StoredEvent, TaskId, H256};
 use delta_primitives::{
 	limits,
 	round::{FailureReason, MemberStatus, Phase, PhaseTimeouts, RoundParams},
@@ -21,12 +21,13 @@ use delta_primitives::{
 use delta_secagg::{Aggregator, GraphChoice, MaskedInput, MemberId, ShareKeys, UnmaskResponse};
 
 use crate::{
-	io::{
-		commitment, package_commitment, Announcement, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport,
-	},
-	member::{ledger_refusal, neighbourhood, secagg_config},
 	event::{Refused, TaskEvent},
-	roster, EngineError,
+	io::{commitment, package_commitment, Announcement, Encoding, Message, Next, StepSpec},
+	member::{ledger_refusal, neighbourhood, secagg_config},
+	poll::{CallId, CallIds, CallRequest},
+	roster,
+	tensor::Values,
+	EngineError,
 };
 
 /// Everything a requester decides about a task before it starts.
@@ -125,41 +126,82 @@ impl RoundRun {
 	}
 }
 
-/// A requester's driver for one task: call [`RequesterDriver::step`] until
-/// [`RequesterDriver::outcome`] is no longer running.
-pub struct RequesterDriver {
-	ledger: Box<dyn Ledger>,
-	transport: Box<dyn Transport>,
-	executor: Box<dyn Executor>,
+/// The task's code a requester core wants run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequesterWork {
+	/// Run the task's `reduce` on a round's sums and hand what it returns
+	/// to [`RequesterCore::handle_reduced`].
+	Reduce {
+		/// The step whose outputs were summed.
+		step: StepSpec,
+		/// The sums, one per declared output (floats as 64-bit floats,
+		/// integers exactly).
+		sums: Vec<Values>,
+		/// How many members' inputs the sums hold.
+		members: usize,
+	},
+}
+
+/// What the requester's one ledger call in flight is for. Its calls are
+/// made one at a time: each depends on the one before (a round starts
+/// after the task exists, the next after the last is finished).
+enum Awaiting {
+	Create,
+	StartRound(Announcement),
+	FinishRound { next: Next, contributors: usize },
+	FinishTask(Vec<u8>),
+	Cancel,
+}
+
+/// The requester's side of one task as a state machine that never
+/// blocks: feed it with the `handle_*` methods, drain it with the `poll_*`
+/// methods (see [`crate::poll`]). [`RequesterDriver`](crate::RequesterDriver)
+/// is the blocking host over the four traits.
+pub struct RequesterCore {
 	plan: TaskPlan,
 	task: Option<TaskId>,
 	round: u32,
 	run: RoundRun,
 	outcome: Outcome,
-	/// What happened, in order: for progress displays, logs and the
-	/// worker's `delta_events`. A host reads from where it last stopped.
-	pub events: Vec<TaskEvent>,
+	ids: CallIds,
+	in_flight: Option<(CallId, Awaiting)>,
+	/// Whether the round's record should be read again: set by each wake
+	/// and after each of the requester's own calls.
+	stale: bool,
+	/// A reduce is out: the commitment to its sums and how many members
+	/// contributed, for the `FinishRound` call that follows it.
+	pub(crate) reducing: Option<([u8; 32], usize)>,
+	calls: VecDeque<CallRequest>,
+	transmits: VecDeque<(AccountId, Message)>,
+	work: VecDeque<RequesterWork>,
+	events: VecDeque<TaskEvent>,
 }
 
-impl RequesterDriver {
-	/// A requester that will run `plan`.
-	pub fn new(
-		ledger: Box<dyn Ledger>,
-		transport: Box<dyn Transport>,
-		executor: Box<dyn Executor>,
-		plan: TaskPlan,
-	) -> Self {
-		Self {
-			ledger,
-			transport,
-			executor,
+impl RequesterCore {
+	/// A requester that will run `plan`; its first output is the call that
+	/// creates the task (or, for a plan no ledger could run, a `Failed`
+	/// event and nothing on the ledger).
+	pub fn new(plan: TaskPlan) -> Self {
+		let mut core = Self {
 			plan,
 			task: None,
 			round: 0,
 			run: RoundRun::default(),
 			outcome: Outcome::Running,
-			events: Vec::new(),
+			ids: CallIds::default(),
+			in_flight: None,
+			stale: false,
+			reducing: None,
+			calls: VecDeque::new(),
+			transmits: VecDeque::new(),
+			work: VecDeque::new(),
+			events: VecDeque::new(),
+		};
+		match core.create_call() {
+			Ok(call) => core.request(call, Awaiting::Create),
+			Err(e) => core.fail(e),
 		}
+		core
 	}
 
 	/// The task's id on the ledger, once created.
@@ -177,64 +219,237 @@ impl RequesterDriver {
 		&self.outcome
 	}
 
-	/// Makes whatever progress the ledger and the inbox allow, at the
-	/// host's time `now` (the driver reads no clock: a simulation passes
-	/// its own). A failure ends the task: it is cancelled on the ledger and
-	/// the outcome says why.
-	pub fn step(&mut self, now: Instant) {
+	// ----- inputs -------------------------------------------------------
+
+	/// The ledger may have moved on (a new block, the host's poll
+	/// interval): the core will ask for the round's record again.
+	pub fn handle_wake(&mut self) {
+		self.stale = true;
+	}
+
+	/// A message from a peer, whose sender the transport authenticated.
+	/// Only messages for the round in progress count, the first of each
+	/// kind per member; the rest are dropped.
+	pub fn handle_message(&mut self, from: AccountId, message: Message) {
+		let Some(task) = self.task else { return };
 		if self.outcome != Outcome::Running {
 			return;
 		}
-		if let Err(e) = self.try_step(now) {
-			let mut reason = e.to_string();
-			if !self.run.declines.is_empty() {
-				let declines: Vec<String> =
-					self.run.declines.iter().map(|(who, why)| format!("{who} declined: {why}")).collect();
-				reason = format!("{reason} ({})", declines.join("; "));
-			}
-			self.events.push(TaskEvent::Failed { kind: e.kind(), reason: reason.clone() });
-			if let Some(task) = self.task {
-				// Best effort: the round may already have failed or the task
-				// ended; the outcome stands either way.
-				let _ = self.ledger.submit(Call::CancelTask { task });
-			}
-			self.outcome = Outcome::Failed(reason);
+		let current = |t: TaskId, r: u32| t == task && r == self.round;
+		match message {
+			Message::ShareKeys { task: t, round: r, body } if current(t, r) => {
+				self.run.shares.entry(from).or_insert(body);
+			},
+			Message::Masked { task: t, round: r, body } if current(t, r) => {
+				self.run.masked.entry(from).or_insert(body);
+			},
+			Message::Unmask { task: t, round: r, body } if current(t, r) => {
+				self.run.unmask.entry(from).or_insert(body);
+			},
+			Message::Decline { task: t, round: r, reason } if current(t, r) => {
+				// Only invited members' reasons are worth reporting; cap the text.
+				if self.plan.invited.contains(&from) && !self.run.declines.contains_key(&from) {
+					let reason: String = reason.chars().take(500).collect();
+					self.events.push_back(TaskEvent::Declined {
+						round: self.round,
+						member: from,
+						reason: reason.clone(),
+					});
+					self.run.declines.insert(from, reason);
+				}
+			},
+			_ => {},
 		}
 	}
 
-	fn try_step(&mut self, now: Instant) -> Result<(), EngineError> {
-		let task = match self.task {
-			Some(task) => task,
-			None => {
-				let task = self.create()?;
-				self.start_round(task, self.plan.first.clone())?;
-				task
-			},
-		};
-		for (from, message) in self.transport.recv() {
-			let current = |t: TaskId, r: u32| t == task && r == self.round;
-			match message {
-				Message::ShareKeys { task: t, round: r, body } if current(t, r) => {
-					self.run.shares.entry(from).or_insert(body);
-				},
-				Message::Masked { task: t, round: r, body } if current(t, r) => {
-					self.run.masked.entry(from).or_insert(body);
-				},
-				Message::Unmask { task: t, round: r, body } if current(t, r) => {
-					self.run.unmask.entry(from).or_insert(body);
-				},
-				Message::Decline { task: t, round: r, reason } if current(t, r) => {
-					// Only invited members' reasons are worth reporting; cap the text.
-					if self.plan.invited.contains(&from) && !self.run.declines.contains_key(&from) {
-						let reason: String = reason.chars().take(500).collect();
-						self.events.push(TaskEvent::Declined { round: self.round, member: from, reason: reason.clone() });
-						self.run.declines.insert(from, reason);
-					}
-				},
-				_ => {},
-			}
+	/// The record of the round [`RequesterCore::poll_read`] asked for, read
+	/// at the host's time `now` (the core reads no clock: a simulation
+	/// passes its own). A record of another round is ignored.
+	pub fn handle_round(
+		&mut self,
+		now: Instant,
+		task: TaskId,
+		round: u32,
+		record: Result<Option<RoundInfo>, EngineError>,
+	) {
+		if self.outcome != Outcome::Running || self.task != Some(task) || self.round != round {
+			return;
 		}
-		let round = self.ledger.round(task, self.round)?.ok_or_else(|| ledger_refusal("round", "the round is gone"))?;
+		if self.in_flight.is_some() || self.reducing.is_some() {
+			// Read before the call or the reduce that is still out: a new
+			// read follows it.
+			return;
+		}
+		if let Err(e) = record.and_then(|r| self.on_round(now, r)) {
+			self.fail(e);
+		}
+	}
+
+	/// The result of the ledger call `id` (an id the core no longer waits
+	/// for is ignored). A refusal fails the task, except for the
+	/// cancellation of a task that failed already.
+	pub fn handle_call(&mut self, id: CallId, result: Result<Vec<StoredEvent>, EngineError>) {
+		let Some((expected, why)) = self.in_flight.take() else { return };
+		if expected != id {
+			self.in_flight = Some((expected, why));
+			return;
+		}
+		if matches!(why, Awaiting::Cancel) {
+			// Best effort: the round may already have failed or the task
+			// ended; the outcome stands either way.
+			return;
+		}
+		self.stale = true;
+		if let Err(e) = result.and_then(|events| self.on_call(why, &events)) {
+			self.fail(e);
+		}
+	}
+
+	/// What the task's `reduce` returned for the [`RequesterWork::Reduce`]
+	/// the core asked for.
+	pub fn handle_reduced(&mut self, next: Result<Next, EngineError>) {
+		let Some((sums, contributors)) = self.reducing.take() else { return };
+		if self.outcome != Outcome::Running {
+			return;
+		}
+		match (next, self.task) {
+			(Ok(next), Some(task)) => self.request(
+				Call::FinishRound { task, round: self.round, result: H256(sums) },
+				Awaiting::FinishRound { next, contributors },
+			),
+			(Err(e), _) => self.fail(e),
+			(Ok(_), None) => self.fail(ledger_refusal("finish", "no task")),
+		}
+	}
+
+	// ----- outputs ------------------------------------------------------
+
+	/// The next ledger call to make; its result goes to
+	/// [`RequesterCore::handle_call`]. At most one is out at a time.
+	pub fn poll_call(&mut self) -> Option<CallRequest> {
+		self.calls.pop_front()
+	}
+
+	/// The round whose record the core wants, `(task, round)`; the answer
+	/// goes to [`RequesterCore::handle_round`].
+	pub fn poll_read(&mut self) -> Option<(TaskId, u32)> {
+		let ready = self.stale
+			&& self.outcome == Outcome::Running
+			&& self.in_flight.is_none()
+			&& self.reducing.is_none()
+			&& self.run.step.is_some();
+		let task = self.task.filter(|_| ready)?;
+		self.stale = false;
+		Some((task, self.round))
+	}
+
+	/// The next message to send. Delivery is best effort: a message that
+	/// cannot be sent is a member that drops out.
+	pub fn poll_transmit(&mut self) -> Option<(AccountId, Message)> {
+		self.transmits.pop_front()
+	}
+
+	/// The next piece of the task's code to run.
+	pub fn poll_work(&mut self) -> Option<RequesterWork> {
+		self.work.pop_front()
+	}
+
+	/// The next thing that happened, in order.
+	pub fn poll_event(&mut self) -> Option<TaskEvent> {
+		self.events.pop_front()
+	}
+
+	/// When the core wants to look again even if nothing arrives: the end
+	/// of the grace period for messages whose commitments the ledger
+	/// already holds. The host wakes it then (`handle_wake`).
+	pub fn poll_timeout(&self) -> Option<Instant> {
+		if self.outcome != Outcome::Running {
+			return None;
+		}
+		self.run.waiting_since.map(|since| since + MESSAGE_GRACE)
+	}
+
+	// ----- the protocol -------------------------------------------------
+
+	fn request(&mut self, call: Call, why: Awaiting) {
+		let id = self.ids.next();
+		self.calls.push_back(CallRequest { id, call });
+		self.in_flight = Some((id, why));
+	}
+
+	/// Ends the task: a `Failed` event naming the declines seen, and the
+	/// task cancelled on the ledger if it exists.
+	fn fail(&mut self, e: EngineError) {
+		let mut reason = e.to_string();
+		if !self.run.declines.is_empty() {
+			let declines: Vec<String> =
+				self.run.declines.iter().map(|(who, why)| format!("{who} declined: {why}")).collect();
+			reason = format!("{reason} ({})", declines.join("; "));
+		}
+		self.events.push_back(TaskEvent::Failed { kind: e.kind(), reason: reason.clone() });
+		self.work.clear();
+		self.reducing = None;
+		self.in_flight = None;
+		if let Some(task) = self.task {
+			self.request(Call::CancelTask { task }, Awaiting::Cancel);
+		}
+		self.outcome = Outcome::Failed(reason);
+	}
+
+	fn on_call(&mut self, why: Awaiting, events: &[StoredEvent]) -> Result<(), EngineError> {
+		match why {
+			Awaiting::Create => {
+				let task = events
+					.iter()
+					.find_map(|e| match e.event {
+						Event::TaskCreated { task, .. } => Some(task),
+						_ => None,
+					})
+					.ok_or_else(|| ledger_refusal("create_task", "no TaskCreated event"))?;
+				self.task = Some(task);
+				self.events.push_back(TaskEvent::TaskCreated { task });
+				self.begin_round(task, self.plan.first.clone())
+			},
+			Awaiting::StartRound(announcement) => {
+				for member in &self.plan.invited {
+					self.transmits.push_back((*member, Message::Announce(announcement.clone())));
+				}
+				self.run = RoundRun { step: Some(announcement), ..RoundRun::default() };
+				self.events.push_back(TaskEvent::RoundStarted { round: self.round });
+				Ok(())
+			},
+			Awaiting::FinishRound { next, contributors } => {
+				self.events.push_back(TaskEvent::Unmasked { round: self.round, members: contributors });
+				let task = self.task.ok_or_else(|| ledger_refusal("finish_round", "no task"))?;
+				match next {
+					Next::Step(step) => {
+						if self.round + 1 >= self.plan.max_rounds {
+							return Err(EngineError::Executor(format!(
+								"the task asks for more than the {} rounds it declared",
+								self.plan.max_rounds
+							)));
+						}
+						self.round += 1;
+						self.begin_round(task, step)
+					},
+					Next::Done(result) => {
+						self.request(Call::FinishTask { task }, Awaiting::FinishTask(result));
+						Ok(())
+					},
+				}
+			},
+			Awaiting::FinishTask(result) => {
+				self.events.push_back(TaskEvent::Done);
+				self.outcome = Outcome::Done(result);
+				Ok(())
+			},
+			Awaiting::Cancel => Ok(()),
+		}
+	}
+
+	fn on_round(&mut self, now: Instant, round: Option<RoundInfo>) -> Result<(), EngineError> {
+		let task = self.task.ok_or_else(|| ledger_refusal("round", "no task"))?;
+		let round = round.ok_or_else(|| ledger_refusal("round", "the round is gone"))?;
 		if let Phase::Failed(reason) = round.state.phase {
 			if reason == FailureReason::TooFewMasked {
 				// Name who was still computing (or gone): the usual cause is
@@ -268,7 +483,7 @@ impl RequesterDriver {
 			let n = ids.len();
 			let hood = neighbourhood(&announcement, &round);
 			let degree = if hood.is_complete(n) { n.saturating_sub(1) } else { hood.degree };
-			self.events.push(TaskEvent::MembersJoined {
+			self.events.push_back(TaskEvent::MembersJoined {
 				round: self.round,
 				members: n,
 				degree,
@@ -291,7 +506,7 @@ impl RequesterDriver {
 				if let Some(body) = self.run.shares.remove(&m.0) {
 					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
 						if let Err(e) = aggregator.receive_share_keys(body) {
-							self.events.push(TaskEvent::Refused {
+							self.events.push_back(TaskEvent::Refused {
 								round: self.round,
 								member: m.0,
 								what: Refused::Shares,
@@ -305,7 +520,7 @@ impl RequesterDriver {
 			let account_of: BTreeMap<MemberId, AccountId> = self.run.ids.iter().map(|(a, i)| (*i, *a)).collect();
 			for delivery in deliveries {
 				if let Some(to) = account_of.get(&delivery.to) {
-					self.transport.send(*to, Message::Delivery { task, round: self.round, body: delivery })?;
+					self.transmits.push_back((*to, Message::Delivery { task, round: self.round, body: delivery }));
 				}
 			}
 			self.run.stage = match std::mem::take(&mut self.run.stage) {
@@ -329,7 +544,7 @@ impl RequesterDriver {
 					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
 						match aggregator.receive_masked_input(body) {
 							Ok(()) => accepted += 1,
-							Err(e) => self.events.push(TaskEvent::Refused {
+							Err(e) => self.events.push_back(TaskEvent::Refused {
 								round: self.round,
 								member: m.0,
 								what: Refused::MaskedInput,
@@ -340,12 +555,12 @@ impl RequesterDriver {
 				}
 			}
 			aggregator.close_masked_input()?;
-			self.events.push(TaskEvent::MaskedInputs { round: self.round, count: accepted });
+			self.events.push_back(TaskEvent::MaskedInputs { round: self.round, count: accepted });
 			// Members that shared keys but sent nothing and said nothing:
 			// crashed, cut off, or still computing at the deadline.
 			for m in round.members.iter().filter(|m| m.status == MemberStatus::Shared) {
 				if !self.run.declines.contains_key(&m.account) {
-					self.events.push(TaskEvent::Dropped { round: self.round, member: m.account });
+					self.events.push_back(TaskEvent::Dropped { round: self.round, member: m.account });
 				}
 			}
 			self.run.stage = match std::mem::take(&mut self.run.stage) {
@@ -368,7 +583,7 @@ impl RequesterDriver {
 			for m in round.members.iter().filter(|m| m.status == MemberStatus::Revealed) {
 				if let Some(body) = self.run.unmask.remove(&m.account) {
 					if let Err(e) = aggregator.receive_unmask(body) {
-						self.events.push(TaskEvent::Refused {
+						self.events.push_back(TaskEvent::Refused {
 							round: self.round,
 							member: m.account,
 							what: Refused::UnmaskShares,
@@ -384,31 +599,15 @@ impl RequesterDriver {
 				&announcement.encoding,
 				round.state.params.max_members,
 			)?;
-			let next = self.executor.reduce(&announcement.step, &sums, contributors)?;
-			self.ledger.submit(Call::FinishRound { task, round: self.round, result: H256(commitment(&sums)?) })?;
-			self.events.push(TaskEvent::Unmasked { round: self.round, members: contributors });
-			match next {
-				Next::Step(step) => {
-					if self.round + 1 >= self.plan.max_rounds {
-						return Err(EngineError::Executor(format!(
-							"the task asks for more than the {} rounds it declared",
-							self.plan.max_rounds
-						)));
-					}
-					self.round += 1;
-					self.start_round(task, step)?;
-				},
-				Next::Done(result) => {
-					self.ledger.submit(Call::FinishTask { task })?;
-					self.events.push(TaskEvent::Done);
-					self.outcome = Outcome::Done(result);
-				},
-			}
+			self.reducing = Some((commitment(&sums)?, contributors));
+			self.work.push_back(RequesterWork::Reduce { step: announcement.step, sums, members: contributors });
 		}
 		Ok(())
 	}
 
-	fn create(&mut self) -> Result<TaskId, EngineError> {
+	/// The ledger call that creates the task, once the plan is one a
+	/// ledger can run.
+	fn create_call(&self) -> Result<Call, EngineError> {
 		let p = &self.plan;
 		// Each member reveals one share per neighbour in a single call, and
 		// ledgers take at most MAX_REVEALS_PER_CALL shares a call: a graph
@@ -428,31 +627,22 @@ impl RequesterDriver {
 			threshold: p.threshold,
 			timeouts: p.timeouts,
 		};
-		let events = self.ledger.submit(Call::CreateTask {
+		Ok(Call::CreateTask {
 			package: H256(package_commitment(&p.package)),
 			kind: p.kind,
 			datasets: vec![p.first.dataset.clone()],
 			rounds: p.max_rounds,
 			params,
-		})?;
-		let task = events
-			.iter()
-			.find_map(|e| match e.event {
-				Event::TaskCreated { task, .. } => Some(task),
-				_ => None,
-			})
-			.ok_or_else(|| ledger_refusal("create_task", "no TaskCreated event"))?;
-		self.task = Some(task);
-		self.events.push(TaskEvent::TaskCreated { task });
-		Ok(task)
+		})
 	}
 
-	fn start_round(&mut self, task: TaskId, step: StepSpec) -> Result<(), EngineError> {
+	/// Asks the ledger to start a round of `step`; the announcement goes
+	/// out once the ledger has it.
+	fn begin_round(&mut self, task: TaskId, step: StepSpec) -> Result<(), EngineError> {
 		if step.dataset != self.plan.first.dataset {
 			return Err(EngineError::Executor("every step must read the task's dataset".into()));
 		}
 		crate::tensor::check_outputs(&step.outputs)?;
-		self.ledger.submit(Call::StartRound { task })?;
 		let announcement = Announcement {
 			task,
 			round: self.round,
@@ -461,12 +651,8 @@ impl RequesterDriver {
 			graph: self.plan.graph,
 			package: self.plan.package.clone(),
 		};
-		for member in &self.plan.invited {
-			// A member that cannot be reached simply does not join.
-			let _ = self.transport.send(*member, Message::Announce(announcement.clone()));
-		}
-		self.run = RoundRun { step: Some(announcement), ..RoundRun::default() };
-		self.events.push(TaskEvent::RoundStarted { round: self.round });
+		self.run = RoundRun::default();
+		self.request(Call::StartRound { task }, Awaiting::StartRound(announcement));
 		Ok(())
 	}
 }

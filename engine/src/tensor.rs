@@ -27,7 +27,8 @@ pub enum DType {
 
 impl DType {
 	/// Every type, with the name task code and the runner use.
-	pub const ALL: [(DType, &'static str); 3] = [(DType::F64, "float64"), (DType::F32, "float32"), (DType::I64, "int64")];
+	pub const ALL: [(DType, &'static str); 3] =
+		[(DType::F64, "float64"), (DType::F32, "float32"), (DType::I64, "int64")];
 
 	/// The type named `name` (`float64`, `float32`, `int64`).
 	pub fn from_name(name: &str) -> Option<DType> {
@@ -76,10 +77,7 @@ impl OutputSpec {
 	/// Elements in the output (1 for a scalar), or `None` past
 	/// [`MAX_STEP_ELEMENTS`].
 	pub fn elements(&self) -> Option<usize> {
-		self.shape
-			.iter()
-			.try_fold(1usize, |n, d| n.checked_mul(*d as usize))
-			.filter(|n| *n <= MAX_STEP_ELEMENTS)
+		self.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d as usize)).filter(|n| *n <= MAX_STEP_ELEMENTS)
 	}
 }
 
@@ -89,7 +87,10 @@ pub fn check_outputs(outputs: &[OutputSpec]) -> Result<usize, EngineError> {
 	let mut total = 0usize;
 	for (i, o) in outputs.iter().enumerate() {
 		if o.name.is_empty() || outputs[..i].iter().any(|p| p.name == o.name) {
-			return Err(EngineError::Executor(format!("the step's output names must be unique and non-empty ({:?})", o.name)));
+			return Err(EngineError::Executor(format!(
+				"the step's output names must be unique and non-empty ({:?})",
+				o.name
+			)));
 		}
 		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
 		total = total.checked_add(n).filter(|t| *t <= MAX_STEP_ELEMENTS).ok_or_else(|| too_large(&o.name))?;
@@ -208,10 +209,7 @@ pub fn split_bytes(outputs: &[OutputSpec], bytes: &[u8], sums: bool) -> Result<V
 }
 
 fn expected_bytes(outputs: &[OutputSpec], sums: bool) -> usize {
-	outputs
-		.iter()
-		.map(|o| o.elements().unwrap_or(0) * if sums { o.dtype.sum_type() } else { o.dtype }.size())
-		.sum()
+	outputs.iter().map(|o| o.elements().unwrap_or(0) * if sums { o.dtype.sum_type() } else { o.dtype }.size()).sum()
 }
 
 /// The concatenated little-endian bytes of values.
@@ -265,11 +263,9 @@ pub fn encode(
 		.map_err(|err| match err {
 			// Name the output; the index within the whole vector would not
 			// mean anything to the task's author.
-			delta_secagg::Error::OutOfRange { index, value, max } => EngineError::SecAgg(delta_secagg::Error::OutOfRange {
-				index: index + all.len(),
-				value,
-				max,
-			}),
+			delta_secagg::Error::OutOfRange { index, value, max } => {
+				EngineError::SecAgg(delta_secagg::Error::OutOfRange { index: index + all.len(), value, max })
+			},
 			other => EngineError::SecAgg(other),
 		})?;
 		all.extend(ring.to_u128());
@@ -290,7 +286,9 @@ pub fn decode(
 	let mut out = Vec::with_capacity(outputs.len());
 	for o in outputs {
 		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
-		let part = all.get(at..at + n).ok_or_else(|| EngineError::Executor("the sum is shorter than the step's outputs".into()))?;
+		let part = all
+			.get(at..at + n)
+			.ok_or_else(|| EngineError::Executor("the sum is shorter than the step's outputs".into()))?;
 		at += n;
 		let e = encoder_for(o.dtype, encoding, max_summands)?;
 		let part = from_u128(encoding.ring, part.to_vec());
@@ -299,7 +297,10 @@ pub fn decode(
 			DType::I64 => Values::I64(
 				e.decode_scaled(&part)?
 					.into_iter()
-					.map(|v| i64::try_from(v).map_err(|_| EngineError::Executor(format!("the sum of {:?} exceeds 64 bits", o.name))))
+					.map(|v| {
+						i64::try_from(v)
+							.map_err(|_| EngineError::Executor(format!("the sum of {:?} exceeds 64 bits", o.name)))
+					})
 					.collect::<Result<_, _>>()?,
 			),
 		});
@@ -338,11 +339,7 @@ mod tests {
 			Values::I64(vec![1_000_000_007]),
 			Values::F64(vec![1.0 / 3.0, -2.0]),
 		];
-		let b = vec![
-			Values::F32(vec![1.0; 6]),
-			Values::I64(vec![-7]),
-			Values::F64(vec![2.0 / 3.0, 0.5]),
-		];
+		let b = vec![Values::F32(vec![1.0; 6]), Values::I64(vec![-7]), Values::F64(vec![2.0 / 3.0, 0.5])];
 		let mut sum = encode(&outputs(), &a, &encoding, 2).unwrap();
 		sum.add_assign(&encode(&outputs(), &b, &encoding, 2).unwrap());
 		let sums = decode(&outputs(), &sum, &encoding, 2).unwrap();

@@ -14,7 +14,8 @@ COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
 WORKER := $(CARGO_TARGET_DIR)/debug/delta-worker
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers weights clean-chain-data
+.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers weights clean-chain-data \
+	fuzz fuzz-build fuzz-seeds
 
 setup:
 	@bash scripts/setup.sh
@@ -71,3 +72,37 @@ weights: build
 	$(NODE) benchmark pallet --chain dev --pallet $(PALLET) --extrinsic '*' \
 		--steps 50 --repeat 20 --template scripts/pallet-weight-template.hbs \
 		--output $(PALLET_DIR)/src/weights.rs
+
+## Fuzz every decoder of untrusted bytes (docs/fuzzing.md): each target for
+## FUZZ_SECONDS from its seeds and regression inputs under fuzz/corpus/,
+## failing on any finding (its input lands in fuzz/artifacts/<target>/).
+## Not part of `make test`. A workspace of its own with its own target dir:
+## the instrumented build never touches the main one. cargo-fuzz runs on
+## stable Rust without a sanitizer (`-s none`: coverage needs only -C flags).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= peer_message runner_reply zk_key zk_proof zk_snarkjs ledger_json ledger_scale identity
+FUZZ_TARGET_DIR ?= $(HOME)/.cache/delta/fuzz-target
+FUZZ_BIN = $(FUZZ_TARGET_DIR)/$(shell rustc -vV | sed -n 's/^host: //p')/release
+
+fuzz-build:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) $(CARGO) fuzz build --fuzz-dir fuzz --target-dir $(FUZZ_TARGET_DIR) -s none
+
+fuzz: fuzz-build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_TARGET_DIR)/corpus/$$t fuzz/artifacts/$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		dict=""; if [ -f fuzz/dict/$$t.dict ]; then dict="-dict=fuzz/dict/$$t.dict"; fi; \
+		if $(FUZZ_BIN)/$$t $(FUZZ_TARGET_DIR)/corpus/$$t fuzz/corpus/$$t $$dict \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+			-artifact_prefix=fuzz/artifacts/$$t/ -print_final_stats=1 >$(FUZZ_TARGET_DIR)/$$t.log 2>&1; \
+		then grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $(FUZZ_TARGET_DIR)/$$t.log; \
+		else tail -n 40 $(FUZZ_TARGET_DIR)/$$t.log; failed="$$failed $$t"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: findings in$$failed (inputs under fuzz/artifacts/)"; exit 1; fi; \
+	echo "fuzz: no findings in $(FUZZ_TARGETS)"
+
+## Rewrite the seeds under fuzz/corpus/ from real values (each target
+## encodes its own); regression inputs beside them are kept.
+fuzz-seeds: fuzz-build
+	@for t in $(FUZZ_TARGETS); do DELTA_FUZZ_SEEDS=fuzz/corpus $(FUZZ_BIN)/$$t || exit 1; done

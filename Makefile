@@ -74,7 +74,8 @@ weights: build
 		--output $(PALLET_DIR)/src/weights.rs
 
 ## Fuzz every decoder of untrusted bytes (docs/fuzzing.md): each target for
-## FUZZ_SECONDS from its seeds and regression inputs under fuzz/corpus/,
+## FUZZ_SECONDS from seeds it encodes itself and the regression inputs
+## under fuzz/corpus/,
 ## failing on any finding (its input lands in fuzz/artifacts/<target>/).
 ## Not part of `make test`. A workspace of its own with its own target dir:
 ## the instrumented build never touches the main one. cargo-fuzz runs on
@@ -90,7 +91,8 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@failed=""; for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_TARGET_DIR)/corpus/$$t fuzz/artifacts/$$t; \
+		DELTA_FUZZ_SEEDS=$(FUZZ_TARGET_DIR)/corpus $(FUZZ_BIN)/$$t || exit 1; \
+		mkdir -p fuzz/corpus/$$t fuzz/artifacts/$$t; \
 		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 		dict=""; if [ -f fuzz/dict/$$t.dict ]; then dict="-dict=fuzz/dict/$$t.dict"; fi; \
 		if $(FUZZ_BIN)/$$t $(FUZZ_TARGET_DIR)/corpus/$$t fuzz/corpus/$$t $$dict \
@@ -102,7 +104,3 @@ fuzz: fuzz-build
 	if [ -n "$$failed" ]; then echo "fuzz: findings in$$failed (inputs under fuzz/artifacts/)"; exit 1; fi; \
 	echo "fuzz: no findings in $(FUZZ_TARGETS)"
 
-## Rewrite the seeds under fuzz/corpus/ from real values (each target
-## encodes its own); regression inputs beside them are kept.
-fuzz-seeds: fuzz-build
-	@for t in $(FUZZ_TARGETS); do DELTA_FUZZ_SEEDS=fuzz/corpus $(FUZZ_BIN)/$$t || exit 1; done

@@ -5,7 +5,7 @@
 //! corpus: valid inputs made by *encoding* real values with the same code
 //! the product uses, so the seeds follow the formats as they change. Run a
 //! target's binary with `DELTA_FUZZ_SEEDS=<dir>` and it writes its seeds to
-//! `<dir>/<target>/` and exits (`make fuzz-seeds`); otherwise [`init`]
+//! `<dir>/<target>/` and exits (`make fuzz` does so first); otherwise [`init`]
 //! does nothing and libFuzzer runs as usual.
 
 use std::path::Path;

@@ -105,7 +105,10 @@ fn a_requester_creates_the_task_then_starts_and_announces_the_round_only_once_th
 	let sent: Vec<_> = std::iter::from_fn(|| core.poll_transmit()).collect();
 	assert_eq!(sent.iter().map(|(to, _)| *to).collect::<Vec<_>>(), vec![member(1), member(2), member(3)]);
 	assert!(sent.iter().all(|(_, m)| matches!(m, Message::Announce(a) if a.task == 7 && a.round == 0)));
-	assert_eq!(events(&mut core), vec![TaskEvent::TaskCreated { task: 7 }, TaskEvent::RoundStarted { round: 0 }]);
+	assert_eq!(
+		events(&mut core),
+		vec![TaskEvent::TaskCreated { task: 7 }, TaskEvent::RoundStarted { round: 0, ring_bits: 64, elements: 2 }]
+	);
 	assert_eq!(core.poll_read(), Some((7, 0)));
 	assert_eq!(core.poll_read(), None, "one read per wake");
 	core.handle_wake();

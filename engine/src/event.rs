@@ -81,6 +81,14 @@ pub enum TaskEvent {
 	RoundStarted {
 		/// The round.
 		round: u32,
+		/// Bits of the ring its sums are taken in (32 when every output
+		/// declares a tight bound, `tensor::step_encoding`), which sets
+		/// the size of every masked message.
+		#[serde(default)]
+		ring_bits: u32,
+		/// Elements the step's outputs hold together.
+		#[serde(default)]
+		elements: usize,
 	},
 	/// The ledger fixed the round's member set.
 	MembersJoined {
@@ -151,7 +159,10 @@ impl std::fmt::Display for TaskEvent {
 	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
 		match self {
 			TaskEvent::TaskCreated { task } => write!(f, "task {task} created"),
-			TaskEvent::RoundStarted { round } => write!(f, "round {round} started"),
+			TaskEvent::RoundStarted { round, ring_bits, elements } => {
+				let plural = if *elements == 1 { "" } else { "s" };
+				write!(f, "round {round} started: {elements} element{plural} summed in the {ring_bits}-bit ring")
+			},
 			TaskEvent::MembersJoined { round, members, degree, share_threshold } => {
 				if *degree + 1 >= *members {
 					write!(f, "round {round}: {members} members joined (complete graph)")

@@ -106,6 +106,16 @@ pub struct Encoding {
 	pub fractional_bits: u32,
 }
 
+impl Encoding {
+	/// Refuses an encoding that cannot hold `max_summands` members' sums
+	/// (too many fractional bits for the ring), before a task is planned
+	/// with it.
+	pub fn check(&self, max_summands: u32) -> Result<(), EngineError> {
+		delta_secagg::FixedPoint::new(self.ring, self.fractional_bits, max_summands)?;
+		Ok(())
+	}
+}
+
 impl Default for Encoding {
 	/// 64-bit ring with 24 fractional bits: values up to about 5.5e11 / n
 	/// in magnitude, resolution 6e-8.

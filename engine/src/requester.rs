@@ -26,7 +26,7 @@ use crate::{
 	member::{ledger_refusal, neighbourhood, secagg_config},
 	poll::{CallId, CallIds, CallRequest},
 	roster,
-	tensor::Values,
+	tensor::{OutputSpec, Values},
 	EngineError,
 };
 
@@ -414,8 +414,12 @@ impl RequesterCore {
 				for member in &self.plan.invited {
 					self.transmits.push_back((*member, Message::Announce(announcement.clone())));
 				}
+				self.events.push_back(TaskEvent::RoundStarted {
+					round: self.round,
+					ring_bits: announcement.encoding.ring.bits(),
+					elements: announcement.step.outputs.iter().filter_map(OutputSpec::elements).sum(),
+				});
 				self.run = RoundRun { step: Some(announcement), ..RoundRun::default() };
-				self.events.push_back(TaskEvent::RoundStarted { round: self.round });
 				Ok(())
 			},
 			Awaiting::FinishRound { next, contributors } => {
@@ -646,8 +650,8 @@ impl RequesterCore {
 		let announcement = Announcement {
 			task,
 			round: self.round,
+			encoding: crate::tensor::step_encoding(&step.outputs, &self.plan.encoding, self.plan.max_members),
 			step,
-			encoding: self.plan.encoding,
 			graph: self.plan.graph,
 			package: self.plan.package.clone(),
 		};

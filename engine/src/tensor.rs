@@ -57,8 +57,18 @@ impl DType {
 	}
 }
 
+/// Fewest fractional bits a float output may keep in the 32-bit ring: a
+/// step is summed there only if each of its float outputs keeps at least
+/// this many (a resolution of about 1e-6 of a unit, finer than a float32
+/// weight's own near 1).
+pub const MIN_FRACTIONAL_BITS_32: u32 = 20;
+
+/// Most fractional bits a bounded float output is given: a float64 holds
+/// 53 significant bits, so more would only narrow the range.
+pub const MAX_FRACTIONAL_BITS: u32 = 52;
+
 /// One declared output of a step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputSpec {
 	/// Its name, unique in the step.
 	pub name: String,
@@ -66,12 +76,55 @@ pub struct OutputSpec {
 	pub dtype: DType,
 	/// Its shape; empty for a scalar.
 	pub shape: Vec<u32>,
+	/// The largest magnitude one member's value may have, if the task
+	/// declares one. A member refuses a value past it, and a float
+	/// output's fixed-point precision is chosen from it: as many
+	/// fractional bits as the ring holds for that many members' sum.
+	/// Without it, floats use the task's `Encoding::fractional_bits`.
+	pub bound: Option<f64>,
 }
 
 impl OutputSpec {
 	/// A flat float64 output of `len` elements.
 	pub fn floats(name: &str, len: u32) -> Self {
-		Self { name: name.to_string(), dtype: DType::F64, shape: vec![len] }
+		Self::new(name, DType::F64, vec![len])
+	}
+
+	/// An output without a declared bound.
+	pub fn new(name: &str, dtype: DType, shape: Vec<u32>) -> Self {
+		Self { name: name.to_string(), dtype, shape, bound: None }
+	}
+
+	/// The same output with every member's values bounded by `bound` in
+	/// magnitude.
+	pub fn bounded(mut self, bound: f64) -> Self {
+		self.bound = Some(bound);
+		self
+	}
+
+	/// The fractional bits this output is encoded with in `encoding`'s
+	/// ring for `max_summands` members: 0 for integers, the most that fit
+	/// the declared bound for a bounded float (at most
+	/// [`MAX_FRACTIONAL_BITS`]), the encoding's own otherwise.
+	pub fn fractional_bits(&self, encoding: &Encoding, max_summands: u32) -> Result<u32, EngineError> {
+		if self.dtype == DType::I64 {
+			return Ok(0);
+		}
+		let Some(bound) = self.bound else { return Ok(encoding.fractional_bits) };
+		let unit = FixedPoint::new(encoding.ring, 0, max_summands.max(1))?;
+		let room = unit.max_abs_encoded() as f64 / bound;
+		// The largest f with bound * 2^f within the ring's share for one
+		// member.
+		let bits = room.log2().floor();
+		let most = MAX_FRACTIONAL_BITS.min(encoding.ring.bits().saturating_sub(2));
+		if !(bits >= 0.0) {
+			return Err(EngineError::Executor(format!(
+				"output {:?}: a bound of {bound} for {max_summands} members does not fit the {}-bit ring",
+				self.name,
+				encoding.ring.bits()
+			)));
+		}
+		Ok((bits as u32).min(most))
 	}
 
 	/// Elements in the output (1 for a scalar), or `None` past
@@ -94,8 +147,46 @@ pub fn check_outputs(outputs: &[OutputSpec]) -> Result<usize, EngineError> {
 		}
 		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
 		total = total.checked_add(n).filter(|t| *t <= MAX_STEP_ELEMENTS).ok_or_else(|| too_large(&o.name))?;
+		if let Some(bound) = o.bound {
+			if !(bound.is_finite() && bound > 0.0) {
+				return Err(EngineError::Executor(format!(
+					"output {:?}: its bound must be a positive finite number, not {bound}",
+					o.name
+				)));
+			}
+		}
 	}
 	Ok(total)
+}
+
+/// The encoding a round of a step with these outputs uses, given the
+/// task's: the 32-bit ring, which halves every masked message, when the
+/// task asked for the default 64-bit ring and every output declares a
+/// bound that leaves each float output at least
+/// [`MIN_FRACTIONAL_BITS_32`] fractional bits (and each integer output its
+/// range) there; the task's encoding otherwise. Both sides compute it: the
+/// requester announces it, and a member encodes with what was announced.
+pub fn step_encoding(outputs: &[OutputSpec], task: &Encoding, max_summands: u32) -> Encoding {
+	if task.ring != Ring::Bits64 || outputs.is_empty() {
+		return *task;
+	}
+	let narrow = Encoding { ring: Ring::Bits32, fractional_bits: task.fractional_bits.min(29) };
+	let fits = outputs.iter().all(|o| {
+		let Some(bound) = o.bound else { return false };
+		match o.dtype {
+			DType::I64 => {
+				FixedPoint::new(Ring::Bits32, 0, max_summands.max(1)).is_ok_and(|e| bound <= e.max_abs_encoded() as f64)
+			},
+			DType::F32 | DType::F64 => {
+				o.fractional_bits(&narrow, max_summands).is_ok_and(|bits| bits >= MIN_FRACTIONAL_BITS_32)
+			},
+		}
+	});
+	if fits {
+		narrow
+	} else {
+		*task
+	}
 }
 
 fn too_large(name: &str) -> EngineError {
@@ -217,14 +308,28 @@ pub fn join_bytes(values: &[Values]) -> Vec<u8> {
 	values.iter().flat_map(Values::to_le_bytes).collect()
 }
 
-/// The encoder of one output: floats in fixed point with the step's
+/// The encoder of one output: floats in fixed point with the output's
 /// fractional bits, integers exactly.
-fn encoder_for(dtype: DType, encoding: &Encoding, max_summands: u32) -> Result<FixedPoint, EngineError> {
-	let bits = match dtype {
-		DType::F64 | DType::F32 => encoding.fractional_bits,
-		DType::I64 => 0,
+fn encoder_for(o: &OutputSpec, encoding: &Encoding, max_summands: u32) -> Result<FixedPoint, EngineError> {
+	Ok(FixedPoint::new(encoding.ring, o.fractional_bits(encoding, max_summands)?, max_summands)?)
+}
+
+/// Refuses the first value past the output's declared bound, as the
+/// encoder refuses one past the ring's range (`at`: the output's offset
+/// in the whole vector).
+fn check_bound(o: &OutputSpec, v: &Values, at: usize) -> Result<(), EngineError> {
+	let Some(bound) = o.bound else { return Ok(()) };
+	let past = match v {
+		Values::F64(x) => x.iter().position(|v| !(v.abs() <= bound)).map(|i| (i, x[i])),
+		Values::F32(x) => x.iter().position(|v| !(f64::from(v.abs()) <= bound)).map(|i| (i, f64::from(x[i]))),
+		Values::I64(x) => x.iter().position(|v| !((*v as f64).abs() <= bound)).map(|i| (i, x[i] as f64)),
 	};
-	Ok(FixedPoint::new(encoding.ring, bits, max_summands)?)
+	match past {
+		Some((index, value)) => {
+			Err(EngineError::SecAgg(delta_secagg::Error::OutOfRange { index: index + at, value, max: bound }))
+		},
+		None => Ok(()),
+	}
 }
 
 /// Encodes a member's outputs, checked against their declarations, into
@@ -254,7 +359,8 @@ pub fn encode(
 				o.dtype.name()
 			)));
 		}
-		let e = encoder_for(o.dtype, encoding, max_summands)?;
+		check_bound(o, v, all.len())?;
+		let e = encoder_for(o, encoding, max_summands)?;
 		let ring = match v {
 			Values::F64(x) => e.encode_f64(x),
 			Values::F32(x) => e.encode_f64(&x.iter().map(|v| f64::from(*v)).collect::<Vec<_>>()),
@@ -290,7 +396,7 @@ pub fn decode(
 			.get(at..at + n)
 			.ok_or_else(|| EngineError::Executor("the sum is shorter than the step's outputs".into()))?;
 		at += n;
-		let e = encoder_for(o.dtype, encoding, max_summands)?;
+		let e = encoder_for(o, encoding, max_summands)?;
 		let part = from_u128(encoding.ring, part.to_vec());
 		out.push(match o.dtype {
 			DType::F64 | DType::F32 => Values::F64(e.decode_f64(&part)?),
@@ -325,8 +431,8 @@ mod tests {
 
 	fn outputs() -> Vec<OutputSpec> {
 		vec![
-			OutputSpec { name: "w".into(), dtype: DType::F32, shape: vec![2, 3] },
-			OutputSpec { name: "n".into(), dtype: DType::I64, shape: vec![] },
+			OutputSpec::new("w", DType::F32, vec![2, 3]),
+			OutputSpec::new("n", DType::I64, vec![]),
 			OutputSpec::floats("s", 2),
 		]
 	}
@@ -380,10 +486,66 @@ mod tests {
 		assert_eq!(check_outputs(&outputs()).unwrap(), 6 + 1 + 2);
 		let twice = vec![OutputSpec::floats("a", 1), OutputSpec::floats("a", 2)];
 		assert!(check_outputs(&twice).is_err());
-		let huge = vec![OutputSpec { name: "m".into(), dtype: DType::F32, shape: vec![1 << 14, 1 << 14] }];
+		let huge = vec![OutputSpec::new("m", DType::F32, vec![1 << 14, 1 << 14])];
 		assert!(check_outputs(&huge).unwrap_err().to_string().contains("exceed"));
 		assert_eq!(DType::from_name("float32"), Some(DType::F32));
 		assert_eq!(DType::I64.name(), "int64");
 		assert_eq!(DType::from_name("bool"), None);
+	}
+
+	#[test]
+	fn a_declared_bound_sets_the_precision_and_is_enforced_at_the_member() {
+		let encoding = Encoding::default();
+		let weights = |bound| vec![OutputSpec::new("w", DType::F32, vec![3]).bounded(bound)];
+		// 2^63 / 3 members / bound 1.0: 61 bits of room, capped at 52.
+		assert_eq!(weights(1.0)[0].fractional_bits(&encoding, 3).unwrap(), MAX_FRACTIONAL_BITS);
+		// A bound of 2^40 leaves 63 - 2 - 40 = 21 bits for 3 members.
+		assert_eq!(weights((1u64 << 40) as f64)[0].fractional_bits(&encoding, 3).unwrap(), 21);
+		assert!(weights(1e30)[0].fractional_bits(&encoding, 3).is_err(), "a bound past the ring is refused");
+		// Finer than the default 24 bits: a sum of 1e-9 steps is exact to 1e-12.
+		let a = vec![Values::F32(vec![1e-3, -0.5, 1.0])];
+		let mut sum = encode(&weights(1.0), &a, &encoding, 3).unwrap();
+		sum.add_assign(&encode(&weights(1.0), &a, &encoding, 3).unwrap());
+		let Values::F64(s) = &decode(&weights(1.0), &sum, &encoding, 3).unwrap()[0] else { panic!() };
+		assert!((s[0] - 2.0 * f64::from(1e-3f32)).abs() < 1e-12, "{s:?}");
+		// A value past the bound is refused, naming the bound, though the
+		// ring would hold it.
+		let past = vec![Values::F32(vec![0.0, 1.5, 0.0])];
+		let e = encode(&weights(1.0), &past, &encoding, 3).unwrap_err();
+		assert!(
+			matches!(e, EngineError::SecAgg(delta_secagg::Error::OutOfRange { index: 1, max, .. }) if max == 1.0),
+			"{e:?}"
+		);
+		let nan = vec![Values::F32(vec![f32::NAN, 0.0, 0.0])];
+		assert!(encode(&weights(1.0), &nan, &encoding, 3).is_err());
+		let mut bad = weights(1.0);
+		bad[0].bound = Some(-1.0);
+		assert!(check_outputs(&bad).unwrap_err().to_string().contains("positive finite"));
+	}
+
+	#[test]
+	fn bounded_steps_are_summed_in_the_32_bit_ring_when_precision_allows() {
+		let task = Encoding::default();
+		let weights = vec![OutputSpec::new("w", DType::F32, vec![4]).bounded(1.0)];
+		let chosen = step_encoding(&weights, &task, 100);
+		assert_eq!(chosen.ring, Ring::Bits32);
+		assert!(weights[0].fractional_bits(&chosen, 100).unwrap() >= MIN_FRACTIONAL_BITS_32);
+		// Exact enough for model averaging, in half the bytes.
+		let a = vec![Values::F32(vec![0.1, -0.2, 0.3, -1.0])];
+		let sum = encode(&weights, &a, &chosen, 100).unwrap();
+		assert_eq!(sum.ring(), Ring::Bits32);
+		let Values::F64(s) = &decode(&weights, &sum, &chosen, 100).unwrap()[0] else { panic!() };
+		assert!((s[0] - f64::from(0.1f32)).abs() < 1e-6 && (s[3] + 1.0).abs() < 1e-6, "{s:?}");
+		// An unbounded output, a bound too wide for 20 fractional bits, or a
+		// task that chose its own ring keep the task's encoding.
+		let mixed = vec![weights[0].clone(), OutputSpec::new("n", DType::I64, vec![])];
+		assert_eq!(step_encoding(&mixed, &task, 100), task);
+		let wide = vec![OutputSpec::new("w", DType::F32, vec![4]).bounded(1e6)];
+		assert_eq!(step_encoding(&wide, &task, 100), task);
+		let own = Encoding { ring: Ring::Bits128, fractional_bits: 30 };
+		assert_eq!(step_encoding(&weights, &own, 100), own);
+		// Bounded counts fit the 32-bit ring too.
+		let counts = vec![OutputSpec::new("n", DType::I64, vec![]).bounded(1e6)];
+		assert_eq!(step_encoding(&counts, &task, 100).ring, Ring::Bits32);
 	}
 }

@@ -82,9 +82,9 @@ fn step() -> StepSpec {
 		dataset: "patients".into(),
 		body: br#"{"columns":["age"]}"#.to_vec(),
 		outputs: vec![
-			OutputSpec { name: "sum".into(), dtype: DType::F64, shape: vec![2] },
-			OutputSpec { name: "w".into(), dtype: DType::F32, shape: vec![2, 3] },
-			OutputSpec { name: "n".into(), dtype: DType::I64, shape: vec![] },
+			OutputSpec::new("sum", DType::F64, vec![2]),
+			OutputSpec::new("w", DType::F32, vec![2, 3]).bounded(4.0),
+			OutputSpec::new("n", DType::I64, vec![]),
 		],
 	}
 }

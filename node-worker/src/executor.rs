@@ -84,7 +84,7 @@ impl From<WireError> for ExecError {
 
 /// The version of the runner protocol this worker speaks
 /// (`delta._runner.PROTOCOL`).
-pub const RUNNER_PROTOCOL: u64 = 2;
+pub const RUNNER_PROTOCOL: u64 = 3;
 
 /// Receives the task process's log lines.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;

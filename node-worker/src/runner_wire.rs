@@ -118,7 +118,12 @@ pub fn step_json(step: &StepSpec) -> Value {
 	json!({
 		"dataset": step.dataset,
 		"body": B64.encode(&step.body),
-		"outputs": step.outputs.iter().map(|o| json!([o.name, o.dtype.name(), o.shape])).collect::<Vec<_>>(),
+		// `[name, dtype, shape]`, with the bound as a fourth element when
+		// the step declares one.
+		"outputs": step.outputs.iter().map(|o| match o.bound {
+			Some(bound) => json!([o.name, o.dtype.name(), o.shape, bound]),
+			None => json!([o.name, o.dtype.name(), o.shape]),
+		}).collect::<Vec<_>>(),
 	})
 }
 
@@ -130,13 +135,22 @@ pub fn step_from_json(v: &Value) -> Result<StepSpec, WireError> {
 	let body = B64.decode(v["body"].as_str().ok_or(bad("body"))?).map_err(|_| bad("body"))?;
 	let mut outputs = Vec::new();
 	for o in v["outputs"].as_array().ok_or(bad("outputs"))? {
+		// `[name, dtype, shape]` or `[name, dtype, shape, bound]`.
+		if !o.as_array().is_some_and(|a| (3..=4).contains(&a.len())) {
+			return Err(bad("output"));
+		}
 		let name = o[0].as_str().ok_or(bad("output name"))?;
 		let dtype = o[1].as_str().and_then(DType::from_name).ok_or(bad("output dtype"))?;
 		let mut shape = Vec::new();
 		for d in o[2].as_array().ok_or(bad("output shape"))? {
 			shape.push(d.as_u64().and_then(|d| u32::try_from(d).ok()).ok_or(bad("output shape"))?);
 		}
-		outputs.push(OutputSpec { name: name.to_string(), dtype, shape });
+		// The bound is optional: absent or null for none.
+		let bound = match o.get(3) {
+			None | Some(Value::Null) => None,
+			Some(b) => Some(b.as_f64().ok_or(bad("output bound"))?),
+		};
+		outputs.push(OutputSpec { name: name.to_string(), dtype, shape, bound });
 	}
 	delta_engine::tensor::check_outputs(&outputs).map_err(WireError::Outputs)?;
 	Ok(StepSpec { dataset, body, outputs })
@@ -182,7 +196,7 @@ mod tests {
 		let step = StepSpec {
 			dataset: "d".into(),
 			body: vec![1, 2, 3],
-			outputs: vec![OutputSpec { name: "w".into(), dtype: DType::F32, shape: vec![2, 3] }],
+			outputs: vec![OutputSpec::new("w", DType::F32, vec![2, 3]).bounded(0.5)],
 		};
 		assert_eq!(step_from_json(&step_json(&step)).unwrap(), step);
 		let mut v = step_json(&step);

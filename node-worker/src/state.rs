@@ -267,7 +267,7 @@ mod tests {
 		let s = State::open(&dir.path().join("state.sqlite")).unwrap();
 		s.insert("a", 1).unwrap();
 		let member = delta_engine::AccountId([3; 32]);
-		s.event("a", &delta_engine::TaskEvent::RoundStarted { round: 0 }).unwrap();
+		s.event("a", &delta_engine::TaskEvent::RoundStarted { round: 0, ring_bits: 64, elements: 1 }).unwrap();
 		s.event("a", &delta_engine::TaskEvent::Dropped { round: 0, member }).unwrap();
 		let events = s.events("a", 0).unwrap();
 		assert_eq!(events.len(), 2);
@@ -276,7 +276,7 @@ mod tests {
 		assert_eq!(events[1]["seq"], 1);
 		assert_eq!(s.events("a", 1).unwrap().len(), 1);
 		let lines: Vec<String> = s.logs("a", 0).unwrap().into_iter().map(|l| l.line).collect();
-		assert_eq!(lines[0], "round 0 started");
+		assert_eq!(lines[0], "round 0 started: 1 element summed in the 64-bit ring");
 		assert!(lines[1].ends_with("dropped: no masked input by the end of the Compute phase"), "{lines:?}");
 	}
 }

@@ -63,6 +63,37 @@ pub struct SubmitRequest {
 	/// `phase_timeout_s`.
 	#[serde(default)]
 	pub compute_timeout_s: Option<u64>,
+	/// Bits of the fixed-point ring the sums are taken in (32, 64 or
+	/// 128); default 64. With the default, a step whose outputs all
+	/// declare tight bounds is still summed in the 32-bit ring
+	/// (`tensor::step_encoding`).
+	#[serde(default)]
+	pub ring_bits: Option<u32>,
+	/// Fractional bits of float outputs that declare no bound; default 24.
+	#[serde(default)]
+	pub fractional_bits: Option<u32>,
+}
+
+/// The task's fixed-point encoding from a submission's `ring_bits` and
+/// `fractional_bits`, checked for `max_members` summands.
+fn submitted_encoding(req: &SubmitRequest, max_members: u32) -> Result<Encoding, SubmitError> {
+	let default = Encoding::default();
+	let ring = match req.ring_bits {
+		None => default.ring,
+		Some(32) => delta_engine::Ring::Bits32,
+		Some(64) => delta_engine::Ring::Bits64,
+		Some(128) => delta_engine::Ring::Bits128,
+		Some(other) => return Err(SubmitError::Invalid(format!("ring_bits must be 32, 64 or 128, not {other}"))),
+	};
+	let fractional_bits = req.fractional_bits.unwrap_or(default.fractional_bits);
+	let encoding = Encoding { ring, fractional_bits };
+	encoding.check(max_members).map_err(|_| {
+		SubmitError::Invalid(format!(
+			"fractional_bits {fractional_bits} leaves no room for {max_members} members' sums in the {}-bit ring",
+			ring.bits()
+		))
+	})?;
+	Ok(encoding)
 }
 
 /// Why a submission is refused before anything reaches the ledger.
@@ -265,6 +296,7 @@ impl Worker {
 				)));
 			}
 		}
+		let encoding = submitted_encoding(&req, n)?;
 		let phase = self.ledger.timeout_units(phase_s);
 		let compute = self.ledger.timeout_units(compute_s);
 		let slot = RunningSlot::take(&self.running).ok_or_else(|| {
@@ -302,7 +334,7 @@ impl Worker {
 			max_members: n,
 			threshold,
 			timeouts: PhaseTimeouts { open: phase, share_keys: phase, compute, unmask: phase },
-			encoding: Encoding::default(),
+			encoding,
 			graph: GraphChoice::default(),
 			invited,
 		};

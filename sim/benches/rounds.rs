@@ -89,7 +89,7 @@ fn large_step(c: &mut Criterion) {
 	let ds: &[u32] = if quick() { &[1_000_000] } else { &[1_000_000, 10_000_000] };
 	for &d in ds {
 		let values = Values::F32(vec![0.25; d as usize]);
-		let output = OutputSpec { name: "w".into(), dtype: DType::F32, shape: vec![d] };
+		let output = OutputSpec::new("w", DType::F32, vec![d]);
 		group.throughput(Throughput::Elements(u64::from(d)));
 		group.bench_with_input(BenchmarkId::from_parameter(d), &d, |b, _| {
 			b.iter(|| one_round(3, output.clone(), &values, GraphChoice::Complete))

@@ -102,6 +102,12 @@ pub struct Report {
 	pub traffic: [u8; 32],
 	/// Simulated milliseconds the task took on the ledger's clock.
 	pub ledger_ms: u64,
+	/// Wall time spent inside the requester's steps (its protocol work
+	/// and its `reduce`), on the host's clock.
+	pub requester_time: std::time::Duration,
+	/// Wall time spent inside each member's steps (protocol work and
+	/// `map`), by member index.
+	pub member_time: Vec<std::time::Duration>,
 }
 
 /// Settings of a simulation beyond the members.
@@ -218,8 +224,12 @@ pub fn run(
 	let started = ledger.now();
 	// The requester's clock is the ledger's simulated one.
 	let epoch = std::time::Instant::now();
+	let mut requester_time = std::time::Duration::ZERO;
+	let mut member_time = vec![std::time::Duration::ZERO; drivers.len()];
 	for _ in 0..settings.max_steps {
+		let timer = std::time::Instant::now();
 		requester.step(epoch + std::time::Duration::from_millis(ledger.now() - started));
+		requester_time += timer.elapsed();
 		if requester.outcome() != &Outcome::Running {
 			break;
 		}
@@ -244,7 +254,9 @@ pub fn run(
 					}
 				}
 			}
+			let timer = std::time::Instant::now();
 			driver.step();
+			member_time[i] += timer.elapsed();
 		}
 		ledger.advance(1)?;
 	}
@@ -263,5 +275,7 @@ pub fn run(
 		bytes: network.bytes_carried(),
 		traffic: network.traffic_digest(),
 		ledger_ms: ledger.now() - started,
+		requester_time,
+		member_time,
 	})
 }

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 /// The row count: an integer, summed exactly.
 fn count() -> OutputSpec {
-	OutputSpec { name: "count".into(), dtype: DType::I64, shape: vec![] }
+	OutputSpec::new("count", DType::I64, vec![])
 }
 
 /// A two-step task: the mean, then the sample variance around it.
@@ -410,7 +410,9 @@ fn a_member_refuses_to_send_outputs_that_differ_from_the_declaration() {
 	assert!((variance - variance_of(&pooled).0).abs() < 1e-6);
 	let refused = &report.member_failures[3];
 	assert!(
-		refused.iter().any(|f| f.contains("output \"sum\": map returned 2 float64 values, the step declares 1 float64")),
+		refused
+			.iter()
+			.any(|f| f.contains("output \"sum\": map returned 2 float64 values, the step declares 1 float64")),
 		"{refused:?}"
 	);
 }
@@ -445,10 +447,91 @@ fn a_complete_graph_too_wide_for_one_reveal_is_refused_before_the_task_starts() 
 		},
 		other => panic!("expected a refusal, got {other:?}"),
 	}
-	assert!(matches!(
-		report.events.last(),
-		Some(TaskEvent::Failed { kind: delta_engine::FailureKind::Plan, .. })
-	));
+	assert!(matches!(report.events.last(), Some(TaskEvent::Failed { kind: delta_engine::FailureKind::Plan, .. })));
 	// Nothing reached the ledger: no task was created.
 	assert!(!report.events.iter().any(|e| matches!(e, TaskEvent::TaskCreated { .. })));
+}
+
+/// Model weights: one float32 vector, the same for every member but one
+/// member's own offset.
+struct Weights(Vec<f32>);
+
+impl Executor for Weights {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		Ok(vec![Values::F32(self.0.clone())])
+	}
+
+	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
+		Err(EngineError::Executor("members do not reduce".into()))
+	}
+}
+
+/// The requester of a one-round average: the sums as float64 bytes.
+struct Average;
+
+impl Executor for Average {
+	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		Err(EngineError::Executor("the requester does not map".into()))
+	}
+
+	fn reduce(&mut self, _: &StepSpec, sums: &[Values], _: usize) -> Result<Next, EngineError> {
+		Ok(Next::Done(sums[0].to_le_bytes()))
+	}
+}
+
+fn weights_task(bound: Option<f64>, members: &[Vec<f32>]) -> delta_sim::Report {
+	let mut output = OutputSpec::new("w", DType::F32, vec![members[0].len() as u32]);
+	output.bound = bound;
+	let step = StepSpec { dataset: "values".into(), body: b"fedavg".to_vec(), outputs: vec![output] };
+	let members = members
+		.iter()
+		.map(|w| SimMember {
+			executor: Box::new(Weights(w.clone())),
+			datasets: Box::new(Holds("values")),
+			drop_at: None,
+		})
+		.collect();
+	run(SimSettings::new(step, 1), Box::new(Average), members).unwrap()
+}
+
+fn sums_of(outcome: &Outcome) -> Vec<f64> {
+	match outcome {
+		Outcome::Done(bytes) => bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
+		other => panic!("not done: {other:?}"),
+	}
+}
+
+#[test]
+fn bounded_weights_are_summed_in_half_the_bytes_and_as_exactly() {
+	let d = 20_000;
+	let members: Vec<Vec<f32>> =
+		(0..3).map(|i| (0..d).map(|j| ((i * 7 + j * 13) % 201) as f32 / 100.0 - 1.0).collect()).collect();
+	let expected: Vec<f64> = (0..d).map(|j| members.iter().map(|m| f64::from(m[j])).sum()).collect();
+	let unbounded = weights_task(None, &members);
+	let bounded = weights_task(Some(1.0), &members);
+	for report in [&unbounded, &bounded] {
+		let sums = sums_of(&report.outcome);
+		let worst = sums.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+		assert!(worst < 1e-6, "{worst}");
+	}
+	// The masked inputs dominate the traffic and are half the size.
+	let ratio = bounded.bytes as f64 / unbounded.bytes as f64;
+	assert!(ratio < 0.6, "{} vs {} bytes", bounded.bytes, unbounded.bytes);
+}
+
+#[test]
+fn a_member_past_the_declared_bound_is_refused_by_its_own_engine_and_the_rest_answer() {
+	let mut members: Vec<Vec<f32>> = vec![vec![0.5, -0.25]; 4];
+	members[2] = vec![0.5, 7.0];
+	let report = weights_task(Some(1.0), &members);
+	assert_eq!(sums_of(&report.outcome), vec![1.5, -0.75]);
+	let refused = &report.member_failures[2];
+	assert!(refused.iter().any(|f| f.contains("index 1") && f.contains('1')), "{refused:?}");
+	assert!(
+		report.events.iter().any(
+			|e| matches!(e, TaskEvent::Declined { reason, .. } if reason.contains("outside the encoding's range of ±1"))
+		),
+		"{:?}",
+		report.events
+	);
 }

@@ -9,6 +9,7 @@ callers without the token."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -142,6 +143,42 @@ def test_typed_outputs_arrive_with_their_types_and_shapes(network: Network) -> N
     expected = [[pooled["age"].sum(), pooled["bmi"].sum()]]
     # float32 at each member, summed in fixed point.
     np.testing.assert_allclose(result["s"], expected, rtol=1e-6)
+
+
+def ring_of(handle: delta.TaskHandle) -> list[int]:
+    return [e["ring_bits"] for e in handle.events() if e["event"] == "round_started"]
+
+
+def test_bounded_outputs_use_the_32_bit_ring_and_the_encoding_is_set_at_submit(
+    network: Network,
+) -> None:
+    client = network.client()
+    pooled = network.pooled([0, 1, 2])
+    expected = [pooled["age"].sum(), pooled["bmi"].sum()]
+    handle = client.submit(worker_tasks.BoundedSums)
+    result = handle.wait(timeout=120, progress=False)
+    assert result["n"] == len(pooled)
+    # float32 at each member (about 7 digits), 20+ fractional bits in the ring.
+    np.testing.assert_allclose(result["s"], expected, rtol=1e-5)
+    assert ring_of(handle) == [32]
+    # The task's own encoding, as delta.debug takes it.
+    wide = client.submit(worker_tasks.TypedSums, ring_bits=128, fractional_bits=40)
+    typed = wide.wait(timeout=120, progress=False)
+    assert typed["n"] == len(pooled)
+    np.testing.assert_allclose(typed["s"], [expected], rtol=1e-6)
+    assert ring_of(wide) == [128]
+    # The worker refuses an encoding that cannot hold the sums, saying why.
+    package = delta.package_task(worker_tasks.TypedSums).to_bytes()
+    with pytest.raises(delta.ClientError, match="leaves no room for 3 members"):
+        client.call(
+            "delta_submit",
+            {"package": base64.b64encode(package).decode("ascii"), "fractional_bits": 63},
+        )
+    with pytest.raises(delta.ClientError, match="ring_bits must be 32, 64 or 128, not 48"):
+        client.call(
+            "delta_submit",
+            {"package": base64.b64encode(package).decode("ascii"), "ring_bits": 48},
+        )
 
 
 def test_the_api_refuses_callers_without_the_token(network: Network) -> None:

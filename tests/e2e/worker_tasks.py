@@ -92,6 +92,31 @@ class TypedSums(delta.MapReduce):
         )
 
 
+class BoundedSums(delta.MapReduce):
+    """Per-column sums scaled into [-1, 1] as float32, every output declared
+    bounded (as a model update would be, clipped): summed in the 32-bit
+    ring."""
+
+    dataset = "patients"
+    max_rounds = 1
+
+    def start(self) -> delta.Step:
+        return delta.Step(
+            "bounded",
+            {
+                "s": delta.Output((2,), "float32", bound=1.0),
+                "n": delta.Output((), "int64", bound=100_000),
+            },
+        )
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+        scaled = df[["age", "bmi"]].to_numpy(dtype=float).sum(axis=0) / 1e5
+        return {"s": scaled.astype(np.float32), "n": np.int64(len(df))}
+
+    def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Done:
+        return delta.Done({"s": (sums["s"] * 1e5).tolist(), "n": int(sums["n"])})
+
+
 class Escape(delta.MapReduce):
     """Tries to get out of the sandbox in the way `attack` names."""
 

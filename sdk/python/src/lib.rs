@@ -20,22 +20,22 @@ fn step_to_py<'py>(py: Python<'py>, step: &StepSpec) -> PyResult<Bound<'py, PyDi
 	let dict = PyDict::new(py);
 	dict.set_item("dataset", &step.dataset)?;
 	dict.set_item("body", PyBytes::new(py, &step.body))?;
-	let outputs: Vec<(String, &str, Vec<u32>)> =
-		step.outputs.iter().map(|o| (o.name.clone(), o.dtype.name(), o.shape.clone())).collect();
+	let outputs: Vec<(String, &str, Vec<u32>, Option<f64>)> =
+		step.outputs.iter().map(|o| (o.name.clone(), o.dtype.name(), o.shape.clone(), o.bound)).collect();
 	dict.set_item("outputs", outputs)?;
 	Ok(dict)
 }
 
-/// A step from Python: outputs as `(name, dtype, shape)`.
+/// A step from Python: outputs as `(name, dtype, shape, bound or None)`.
 fn step_from_py(step: &Bound<'_, PyAny>) -> PyResult<StepSpec> {
 	let dataset: String = step.get_item("dataset")?.extract()?;
 	let body: Vec<u8> = step.get_item("body")?.extract()?;
-	let declared: Vec<(String, String, Vec<u32>)> = step.get_item("outputs")?.extract()?;
+	let declared: Vec<(String, String, Vec<u32>, Option<f64>)> = step.get_item("outputs")?.extract()?;
 	let mut outputs = Vec::with_capacity(declared.len());
-	for (name, dtype, shape) in declared {
+	for (name, dtype, shape, bound) in declared {
 		let dtype = DType::from_name(&dtype)
 			.ok_or_else(|| PyValueError::new_err(format!("output {name:?}: unknown dtype {dtype:?}")))?;
-		outputs.push(OutputSpec { name, dtype, shape });
+		outputs.push(OutputSpec { name, dtype, shape, bound });
 	}
 	Ok(StepSpec { dataset, body, outputs })
 }

@@ -34,6 +34,7 @@ from debug_tasks import (
 from task_files import import_class
 
 import delta
+from delta._runner import PROTOCOL
 from delta.check import check_or_raise
 from delta.package import TaskPackage
 
@@ -295,7 +296,7 @@ def test_map_outputs_the_runner_refuses_fail_with_its_message(
         [{"op": "map", "step": step_json(first)}],
         frame=parts[0],
     )
-    assert replies[0] == {"ok": True, "ready": True, "protocol": 2}
+    assert replies[0] == {"ok": True, "ready": True, "protocol": PROTOCOL}
     refused = replies[1]
     assert refused["ok"] is False and refused["kind"] == "task" and message in refused["error"]
     worker_says = f"{refused['kind']}: {refused['error']}"

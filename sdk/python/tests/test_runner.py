@@ -30,6 +30,7 @@ from task_files import import_class
 
 import delta
 from delta import _wire
+from delta._runner import PROTOCOL
 from delta.mapreduce import Step
 from delta.package import FORMAT, SDK_VERSION, TaskPackage, package_task
 
@@ -293,7 +294,7 @@ def test_map_reduce_over_two_members(tmp_path: Path, runners: list[Runner]) -> N
     members = [Runner(tmp_path, package, dataset=p) for p in paths]
     runners.extend([requester, *members])
     for runner in (requester, *members):
-        assert runner.first == {"ok": True, "ready": True, "protocol": 2}
+        assert runner.first == {"ok": True, "ready": True, "protocol": PROTOCOL}
 
     info = requester.request({"op": "info"})
     assert info == {

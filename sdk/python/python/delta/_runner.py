@@ -26,7 +26,8 @@ line on stdin, one JSON reply per line on stdout, until stdin closes:
   folder).
 - STEP is `{"dataset": str, "body": base64(Step.body()),
   "outputs": [[name, dtype, shape], ...]}` (dtype "float64", "float32"
-  or "int64"; shape a list of sizes, `[]` for a scalar).
+  or "int64"; shape a list of sizes, `[]` for a scalar), an output with a
+  declared bound as `[name, dtype, shape, bound]`.
 - `{"op": "info"}` -> `{"ok": true, "dataset", "max_rounds", "kind",
   "entrypoint": "file:Class"}`
 - `{"op": "start"}` -> `{"ok": true, "step": STEP}`
@@ -111,9 +112,10 @@ __all__ = [
     "unload_task",
 ]
 
-PROTOCOL = 2
+PROTOCOL = 3
 """The runner protocol's version: 2 since step outputs are typed
-(`[name, dtype, shape]`) and values travel in their declared types. A
+(`[name, dtype, shape]`) and values travel in their declared types, 3
+since an output may carry its bound (`[name, dtype, shape, bound]`). A
 worker refuses a runner that speaks another."""
 
 EXIT_SETUP = 2
@@ -768,7 +770,7 @@ class Server:
             "step": {
                 "dataset": self.dataset,
                 "body": _b64encode(body),
-                "outputs": [[name, o.dtype, list(o.shape)] for name, o in outputs],
+                "outputs": [_output_json(name, o) for name, o in outputs],
             },
         }
 
@@ -813,14 +815,16 @@ def _step_parts(value: Any) -> tuple[bytes, dict[str, Output]]:
         raise _ProtocolError("the step's 'dataset' must be a string")
     body = _b64decode(value["body"], "the step's 'body'")
     outputs_value = value["outputs"]
-    shape_error = "the step's 'outputs' must be a list of [name, dtype, shape]"
+    shape_error = (
+        "the step's 'outputs' must be a list of [name, dtype, shape] or [name, dtype, shape, bound]"
+    )
     if not isinstance(outputs_value, list):
         raise _ProtocolError(shape_error)
     outputs: dict[str, Output] = {}
     for item in outputs_value:
         if (
             not isinstance(item, list)
-            or len(item) != 3
+            or len(item) not in (3, 4)
             or not isinstance(item[0], str)
             or item[1] not in DTYPES
             or not isinstance(item[2], list)
@@ -829,10 +833,19 @@ def _step_parts(value: Any) -> tuple[bytes, dict[str, Output]]:
         if item[0] in outputs:
             raise _ProtocolError(f"the step names output {item[0]!r} twice")
         try:
-            outputs[item[0]] = Output(tuple(item[2]), item[1])
+            outputs[item[0]] = Output(tuple(item[2]), item[1], item[3] if len(item) == 4 else None)
         except ValueError as exc:
             raise _ProtocolError(f"output {item[0]!r}: {exc}") from None
     return body, outputs
+
+
+def _output_json(name: str, output: Output) -> list[Any]:
+    """An output as the protocol carries it: `[name, dtype, shape]`, and
+    its bound fourth when it has one."""
+    item: list[Any] = [name, output.dtype, list(output.shape)]
+    if output.bound is not None:
+        item.append(output.bound)
+    return item
 
 
 def _step_from_parts(body: bytes, outputs: dict[str, Output]) -> Step:

@@ -262,6 +262,8 @@ class Client:
         compute_timeout_s: int | None = None,
         extra_files: Sequence[str | Path] = (),
         kind: str = "statistics",
+        ring_bits: int | None = None,
+        fractional_bits: int | None = None,
     ) -> TaskHandle:
         """Submits a task and returns its handle.
 
@@ -278,7 +280,12 @@ class Client:
         member's `map`, may take (default `phase_timeout_s`): give a task
         whose `map` runs long its time here, or members whose map finishes
         late are dropped from the round (the requester's log names them and
-        they say why).
+        they say why). `ring_bits` (32, 64 or 128; default 64) and
+        `fractional_bits` (default 24) set the fixed-point encoding of the
+        sums as `delta.debug` takes them; outputs that declare a `bound`
+        get their precision from it instead, and a step whose outputs are
+        all tightly bounded is summed in the 32-bit ring (half the bytes)
+        unless `ring_bits` asks for another.
         """
         planned: int | None = None
         if isinstance(task, TaskPackage):
@@ -304,6 +311,18 @@ class Client:
                 not isinstance(value, int) or isinstance(value, bool) or value < 1
             ):
                 raise ValueError(f"{name} must be a positive integer or None")
+        if ring_bits is not None and (
+            isinstance(ring_bits, bool) or ring_bits not in (32, 64, 128)
+        ):
+            raise ValueError(f"ring_bits must be 32, 64, 128 or None, not {ring_bits!r}")
+        if fractional_bits is not None and (
+            not isinstance(fractional_bits, int)
+            or isinstance(fractional_bits, bool)
+            or fractional_bits < 0
+        ):
+            raise ValueError(
+                f"fractional_bits must be an integer >= 0 or None, not {fractional_bits!r}"
+            )
         if members is not None:
             if isinstance(members, str) or not all(isinstance(m, str) and m for m in members):
                 raise ValueError("members must be a list of worker accounts (ss58) or None")
@@ -317,6 +336,8 @@ class Client:
                 "threshold": threshold,
                 "phase_timeout_s": phase_timeout_s,
                 "compute_timeout_s": compute_timeout_s,
+                "ring_bits": ring_bits,
+                "fractional_bits": fractional_bits,
             },
         )
         task_id = result.get("id") if isinstance(result, dict) else None

@@ -146,7 +146,10 @@ def _runner_step(step: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "dataset": step["dataset"],
         "body": base64.b64encode(bytes(step["body"])).decode("ascii"),
-        "outputs": [[name, dtype, list(shape)] for name, dtype, shape in step["outputs"]],
+        "outputs": [
+            [name, dtype, list(shape)] + ([] if bound is None else [bound])
+            for name, dtype, shape, bound in step["outputs"]
+        ],
     }
 
 
@@ -157,7 +160,10 @@ def _engine_step(step: Any) -> dict[str, Any]:
         return {
             "dataset": step["dataset"],
             "body": base64.b64decode(step["body"], validate=True),
-            "outputs": [(name, dtype, list(shape)) for name, dtype, shape in step["outputs"]],
+            "outputs": [
+                (item[0], item[1], list(item[2]), item[3] if len(item) == 4 else None)
+                for item in step["outputs"]
+            ],
         }
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise RunnerFailure("protocol", f"malformed step: {exc}") from None

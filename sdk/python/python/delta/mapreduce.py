@@ -11,6 +11,7 @@ member's arrays.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,16 +31,34 @@ MAX_STEP_ELEMENTS = 1 << 26
 
 @dataclass(frozen=True)
 class Output:
-    """One declared output: its shape (`()` for a scalar) and element type
-    (one of `DTYPES`). `Step(..., {"n": 1})` is short for
-    `{"n": Output((1,))}`: one float64."""
+    """One declared output: its shape (`()` for a scalar), element type
+    (one of `DTYPES`) and, optionally, a bound: the largest magnitude one
+    member's value may have. `Step(..., {"n": 1})` is short for
+    `{"n": Output((1,))}`: one float64.
+
+    A bound buys precision and bandwidth: a bounded float gets as many
+    fractional bits as the ring holds for that range (not the default 24),
+    and a step whose outputs are all bounded tightly enough is summed in
+    the 32-bit ring, halving every masked message (model weights bounded
+    by 1, for instance). A member refuses a value past the bound, so
+    clip before returning it."""
 
     shape: tuple[int, ...]
     dtype: str = "float64"
+    bound: float | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"output dtype {self.dtype!r}: one of {', '.join(DTYPES)}")
+        if self.bound is not None:
+            bound = self.bound
+            if (
+                isinstance(bound, bool)
+                or not isinstance(bound, int | float)
+                or not (math.isfinite(bound) and bound > 0)
+            ):
+                raise ValueError(f"output bound {bound!r}: a positive finite number, or None")
+            object.__setattr__(self, "bound", float(bound))
         shape = tuple(self.shape)
         if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
             raise ValueError(f"output shape {self.shape!r}: sizes must be integers >= 0")

@@ -178,6 +178,21 @@ impl Message {
 	}
 }
 
+impl Message {
+	/// A peer message from the bytes a peer sent: exactly one message, so
+	/// that bytes appended after a valid message (which `postcard`'s
+	/// `from_bytes` would ignore) make the whole message refused rather
+	/// than carried along unread. Every host decodes with this.
+	pub fn decode(bytes: &[u8]) -> Result<Self, EngineError> {
+		let (message, rest) =
+			postcard::take_from_bytes::<Self>(bytes).map_err(|e| EngineError::Encoding(e.to_string()))?;
+		if !rest.is_empty() {
+			return Err(EngineError::Encoding(format!("{} bytes after the message", rest.len())));
+		}
+		Ok(message)
+	}
+}
+
 /// The canonical bytes of a value (postcard), which commitments hash.
 pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
 	postcard::to_allocvec(value).map_err(|e| EngineError::Encoding(e.to_string()))
@@ -194,4 +209,22 @@ pub fn package_commitment(package: &[u8]) -> [u8; 32] {
 pub fn commitment<T: Serialize>(value: &T) -> Result<[u8; 32], EngineError> {
 	use sha2::Digest;
 	Ok(sha2::Sha256::digest(canonical(value)?).into())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_peer_message_is_exactly_one_message() {
+		let message = Message::Decline { task: 4, round: 1, reason: "policy".into() };
+		let bytes = canonical(&message).unwrap();
+		assert_eq!(Message::decode(&bytes).unwrap(), message);
+		let mut padded = bytes.clone();
+		padded.extend_from_slice(b"hidden");
+		let e = Message::decode(&padded).unwrap_err();
+		assert!(e.to_string().contains("6 bytes after the message"), "{e}");
+		assert!(Message::decode(&bytes[..bytes.len() - 1]).is_err());
+		assert!(Message::decode(&[]).is_err());
+	}
 }

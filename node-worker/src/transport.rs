@@ -243,7 +243,7 @@ impl PeerNet {
 	}
 
 	fn deliver(&self, from: AccountId, bytes: &[u8]) {
-		match postcard::from_bytes::<Message>(bytes) {
+		match Message::decode(bytes) {
 			Ok(message) => {
 				self.inbox().push(from, message);
 				self.wake.notify();

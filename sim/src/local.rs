@@ -183,7 +183,7 @@ impl Transport for Endpoint {
 			self.network.mailboxes.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.who).unwrap_or_default();
 		inbox
 			.into_iter()
-			.filter_map(|(from, bytes)| match postcard::from_bytes::<Message>(&bytes) {
+			.filter_map(|(from, bytes)| match Message::decode(&bytes) {
 				Ok(m) => Some((from, m)),
 				Err(e) => {
 					tracing::warn!("dropped an undecodable message from {from}: {e}");

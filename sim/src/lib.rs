@@ -17,8 +17,9 @@ use delta_primitives::{
 };
 
 use delta_engine::{
-	io::{Datasets, Encoding, Executor, StepSpec},
-	AccountId, EngineError, GraphChoice, MemberDriver, Next, Outcome, RequesterDriver, TaskEvent, TaskPlan, Values,
+	io::{Datasets, Encoding, Executor, Ledger, StepSpec},
+	AccountId, EngineError, GraphChoice, MemberDriver, Next, Outcome, RequesterDriver, TaskEvent, TaskId, TaskPlan,
+	Values,
 };
 
 use rand_chacha::rand_core::SeedableRng;
@@ -108,6 +109,60 @@ pub struct Report {
 	/// Wall time spent inside each member's steps (protocol work and
 	/// `map`), by member index.
 	pub member_time: Vec<std::time::Duration>,
+	/// Of `requester_time`, the part spent in ledger calls and reads: the
+	/// in-memory ledger's SQL, which a real host pays at its chain or
+	/// coordinator instead.
+	pub requester_ledger_time: std::time::Duration,
+	/// Of each `member_time`, the part spent in ledger calls and reads.
+	pub member_ledger_time: Vec<std::time::Duration>,
+}
+
+/// A participant's ledger whose calls are timed, so that a report can
+/// split a party's time into protocol work and ledger access.
+struct TimedLedger {
+	inner: Box<dyn Ledger>,
+	spent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl TimedLedger {
+	fn wrap(inner: Box<dyn Ledger>) -> (Box<dyn Ledger>, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+		let spent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+		(Box::new(Self { inner, spent: std::sync::Arc::clone(&spent) }), spent)
+	}
+
+	fn timed<T>(&self, f: impl FnOnce() -> T) -> T {
+		let started = std::time::Instant::now();
+		let out = f();
+		let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+		self.spent.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+		out
+	}
+}
+
+impl Ledger for TimedLedger {
+	fn account(&self) -> AccountId {
+		self.inner.account()
+	}
+
+	fn submit(&mut self, call: delta_coordinator::types::Call) -> Result<Vec<delta_coordinator::types::StoredEvent>, EngineError> {
+		let started = std::time::Instant::now();
+		let out = self.inner.submit(call);
+		let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+		self.spent.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+		out
+	}
+
+	fn task(&self, id: TaskId) -> Result<Option<delta_engine::TaskInfo>, EngineError> {
+		self.timed(|| self.inner.task(id))
+	}
+
+	fn round(&self, task: TaskId, round: u32) -> Result<Option<delta_coordinator::types::RoundInfo>, EngineError> {
+		self.timed(|| self.inner.round(task, round))
+	}
+}
+
+fn nanos(spent: &std::sync::atomic::AtomicU64) -> std::time::Duration {
+	std::time::Duration::from_nanos(spent.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Settings of a simulation beyond the members.
@@ -197,7 +252,9 @@ pub fn run(
 		graph: settings.graph,
 		invited: accounts.clone(),
 	};
-	let mut requester = RequesterDriver::new(ledger.participant(owner), network.endpoint(owner), requester, plan);
+	let (owner_ledger, requester_spent) = TimedLedger::wrap(ledger.participant(owner));
+	let mut requester = RequesterDriver::new(owner_ledger, network.endpoint(owner), requester, plan);
+	let mut member_spent = Vec::with_capacity(members.len());
 	let mut drivers = Vec::with_capacity(members.len());
 	let mut drops = Vec::with_capacity(members.len());
 	for (i, (a, m)) in accounts.iter().zip(members).enumerate() {
@@ -212,8 +269,10 @@ pub fn run(
 			_ => m.executor,
 		};
 		let rng = rand_chacha::ChaCha20Rng::seed_from_u64(settings.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i as u64);
+		let (member_ledger, spent) = TimedLedger::wrap(ledger.participant(*a));
+		member_spent.push(spent);
 		drivers.push(MemberDriver::new(
-			ledger.participant(*a),
+			member_ledger,
 			network.endpoint(*a),
 			executor,
 			m.datasets,
@@ -277,5 +336,7 @@ pub fn run(
 		ledger_ms: ledger.now() - started,
 		requester_time,
 		member_time,
+		requester_ledger_time: nanos(&requester_spent),
+		member_ledger_time: member_spent.iter().map(|s| nanos(s)).collect(),
 	})
 }

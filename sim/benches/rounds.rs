@@ -11,28 +11,14 @@
 //! runs n = 100 and 1e6 only.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use delta_engine::{
-	DType, Datasets, EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskId, TaskInfo,
-	Values,
+use delta_engine::{DType, EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskId, Values};
+use delta_sim::{
+	fixtures::{Constant, HoldsAny},
+	run, SimMember, SimSettings,
 };
-use delta_sim::{run, SimMember, SimSettings};
 
 fn quick() -> bool {
 	std::env::var_os("DELTA_BENCH_QUICK").is_some()
-}
-
-/// A member whose map returns the same values every time (the cost under
-/// test is the protocol's, not the task's).
-struct Constant(Values);
-
-impl Executor for Constant {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Ok(vec![self.0.clone()])
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
-	}
 }
 
 /// The requester: done after one round.
@@ -48,21 +34,17 @@ impl Executor for OneRound {
 	}
 }
 
-struct Holds;
-
-impl Datasets for Holds {
-	fn admit(&self, _: &TaskInfo, _: &str) -> Result<u64, EngineError> {
-		Ok(1)
-	}
-}
-
 fn one_round(n: usize, output: OutputSpec, values: &Values, graph: GraphChoice) {
 	let step = StepSpec { dataset: "d".into(), body: b"bench".to_vec(), outputs: vec![output] };
 	let mut settings = SimSettings::new(step, 1);
 	settings.graph = graph;
 	settings.phase_ms = 60_000;
 	let members = (0..n)
-		.map(|_| SimMember { executor: Box::new(Constant(values.clone())), datasets: Box::new(Holds), drop_at: None })
+		.map(|_| SimMember {
+			executor: Box::new(Constant(values.clone())),
+			datasets: Box::new(HoldsAny),
+			drop_at: None,
+		})
 		.collect();
 	let report = run(settings, Box::new(OneRound), members).expect("the round runs");
 	assert!(matches!(report.outcome, Outcome::Done(_)), "{:?}", report.outcome);

@@ -12,23 +12,12 @@
 use std::time::{Duration, Instant};
 
 use delta_engine::{
-	Datasets, EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskEvent, TaskId, TaskInfo,
-	Values,
+	EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskEvent, TaskId, Values,
 };
-use delta_sim::{run, DropPoint, SimMember, SimSettings};
-
-/// A member whose map returns the same values every round.
-struct Constant(Values);
-
-impl Executor for Constant {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Ok(vec![self.0.clone()])
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
-	}
-}
+use delta_sim::{
+	fixtures::{Constant, HoldsAny},
+	run, DropPoint, SimMember, SimSettings,
+};
 
 /// The requester: done after one round, with the first sum.
 struct OneRound;
@@ -46,14 +35,6 @@ impl Executor for OneRound {
 	}
 }
 
-struct Holds;
-
-impl Datasets for Holds {
-	fn admit(&self, _: &TaskInfo, _: &str) -> Result<u64, EngineError> {
-		Ok(1)
-	}
-}
-
 fn drop_point(i: usize, n: usize) -> Option<(u32, DropPoint)> {
 	// Every tenth member drops, cycling through three phases.
 	if n < 10 || i % 10 != 9 {
@@ -66,8 +47,14 @@ fn main() -> Result<(), EngineError> {
 	let mut args = std::env::args().skip(1);
 	let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
 	let d: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-	println!("{n} members, d = {d} float64, {} drop out; one round", (0..n).filter(|i| drop_point(*i, n).is_some()).count());
-	println!("{:<9} {:>6} {:>7} {:>15} {:>15} {:>14} {:>11}", "graph", "degree", "summed", "member mean ms", "member max ms", "requester ms", "MB carried");
+	println!(
+		"{n} members, d = {d} float64, {} drop out; one round",
+		(0..n).filter(|i| drop_point(*i, n).is_some()).count()
+	);
+	println!(
+		"{:<9} {:>6} {:>7} {:>15} {:>15} {:>14} {:>11}",
+		"graph", "degree", "summed", "member mean ms", "member max ms", "requester ms", "MB carried"
+	);
 	for (name, graph) in [("complete", GraphChoice::Complete), ("sparse", GraphChoice::SparseDefault)] {
 		let step = StepSpec { dataset: "d".into(), body: b"split".to_vec(), outputs: vec![OutputSpec::floats("x", d)] };
 		let mut settings = SimSettings::new(step, 1);
@@ -79,7 +66,7 @@ fn main() -> Result<(), EngineError> {
 		let members = (0..n)
 			.map(|i| SimMember {
 				executor: Box::new(Constant(Values::F64(vec![0.5; d as usize]))),
-				datasets: Box::new(Holds),
+				datasets: Box::new(HoldsAny),
 				drop_at: drop_point(i, n),
 			})
 			.collect();

@@ -9,6 +9,7 @@
 //! the engine itself depends only on the ledger vocabulary
 //! (`delta-ledger-api`).
 
+pub mod fixtures;
 pub mod local;
 
 use delta_primitives::{
@@ -129,14 +130,15 @@ impl TimedLedger {
 		let spent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
 		(Box::new(Self { inner, spent: std::sync::Arc::clone(&spent) }), spent)
 	}
+}
 
-	fn timed<T>(&self, f: impl FnOnce() -> T) -> T {
-		let started = std::time::Instant::now();
-		let out = f();
-		let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-		self.spent.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-		out
-	}
+/// Runs `f`, adding its wall time to `spent`.
+fn timed<T>(spent: &std::sync::atomic::AtomicU64, f: impl FnOnce() -> T) -> T {
+	let started = std::time::Instant::now();
+	let out = f();
+	let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+	spent.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+	out
 }
 
 impl Ledger for TimedLedger {
@@ -144,20 +146,19 @@ impl Ledger for TimedLedger {
 		self.inner.account()
 	}
 
-	fn submit(&mut self, call: delta_coordinator::types::Call) -> Result<Vec<delta_coordinator::types::StoredEvent>, EngineError> {
-		let started = std::time::Instant::now();
-		let out = self.inner.submit(call);
-		let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-		self.spent.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-		out
+	fn submit(
+		&mut self,
+		call: delta_coordinator::types::Call,
+	) -> Result<Vec<delta_coordinator::types::StoredEvent>, EngineError> {
+		timed(&self.spent, || self.inner.submit(call))
 	}
 
 	fn task(&self, id: TaskId) -> Result<Option<delta_engine::TaskInfo>, EngineError> {
-		self.timed(|| self.inner.task(id))
+		timed(&self.spent, || self.inner.task(id))
 	}
 
 	fn round(&self, task: TaskId, round: u32) -> Result<Option<delta_coordinator::types::RoundInfo>, EngineError> {
-		self.timed(|| self.inner.round(task, round))
+		timed(&self.spent, || self.inner.round(task, round))
 	}
 }
 
@@ -271,13 +272,7 @@ pub fn run(
 		let rng = rand_chacha::ChaCha20Rng::seed_from_u64(settings.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i as u64);
 		let (member_ledger, spent) = TimedLedger::wrap(ledger.participant(*a));
 		member_spent.push(spent);
-		drivers.push(MemberDriver::new(
-			member_ledger,
-			network.endpoint(*a),
-			executor,
-			m.datasets,
-			Box::new(rng),
-		));
+		drivers.push(MemberDriver::new(member_ledger, network.endpoint(*a), executor, m.datasets, Box::new(rng)));
 		drops.push(m.drop_at.filter(|(_, point)| *point != DropPoint::LateMap));
 	}
 	let started = ledger.now();

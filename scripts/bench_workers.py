@@ -8,7 +8,10 @@ connections), then `--runs` more times, and report the best and the
 median submit-to-result time of the runs that succeeded. A failed query
 is reported with its reason and makes the exit code 1. The query
 (`scripts/bench_tasks.py`) is the mean of one column: every member
-returns a sum and a count in one secure aggregation round. With
+returns a sum and a count in one secure aggregation round. Each run
+starts once every worker's idle task processes (`sandbox.idle_runners`)
+have started again after the last one, as a query reaching a network at
+rest would find them. With
 `--concurrent K`, each run submits K such queries at once and times
 submission to the last result (each worker then serves K tasks at once).
 
@@ -93,7 +96,8 @@ def main() -> int:
         f"query:   mean of one column ({MeanAge.__module__}.{MeanAge.__name__}), one round, "
         f"{args.concurrent} at once; "
         f"{ROWS} rows per worker; phase timeout {PHASE_TIMEOUT_S} s; 1 warm-up + {args.runs} "
-        f"timed runs; the client polls every {POLL} s\n"
+        f"timed runs, each once the workers' idle task processes are ready; "
+        f"the client polls every {POLL} s\n"
     )
     rows: list[tuple[str, int, Runs]] = []
     with tempfile.TemporaryDirectory(prefix="delta-bench-") as tmp:
@@ -189,6 +193,7 @@ def bench(ledger: str, n: int, runs: int, concurrent: int, folder: Path) -> Runs
             each(workers, lambda w: w.start(timeout=120))
             client = delta.Client(workers[0].api, workers[0].token)
             for i in range(runs + 1):
+                wait_until_ready(workers)
                 result.record(*timed(client, concurrent), warm_up=i == 0)
         except Exception:
             for w in workers:
@@ -197,6 +202,27 @@ def bench(ledger: str, n: int, runs: int, concurrent: int, folder: Path) -> Runs
         finally:
             each(workers, lambda w: w.stop())
         return result
+
+
+READY_RUNNERS = 2
+"""Idle task processes a worker keeps at rest: one requester's and one
+member's for its one dataset (`sandbox.idle_runners = 1`)."""
+
+
+def wait_until_ready(workers: list[Worker], timeout: float = 120.0) -> None:
+    """Waits until every worker has its idle task processes started again
+    after the last run, so that each run times a query reaching a network
+    at rest (a query right after another one also waits for the
+    replacements of the processes the first one used)."""
+    clients = [delta.Client(w.api, w.token) for w in workers]
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = [c.call("delta_info").get("idle_runners", 0) for c in clients]
+        if min(ready) >= READY_RUNNERS:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workers' idle task processes after {timeout} s: {ready}")
+        time.sleep(0.1)
 
 
 def timed(client: delta.Client, concurrent: int) -> tuple[float, str | None]:

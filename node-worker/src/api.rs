@@ -152,7 +152,10 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 			.map(|(name, columns)| json!({ "name": name, "columns": columns }))
 			.collect::<Vec<_>>())
 	})?;
-	m.register_method("delta_info", |_, w, _| json!({ "account": w.ledger.account().to_ss58(), "name": w.name }))?;
+	m.register_method(
+		"delta_info",
+		|_, w, _| json!({ "account": w.ledger.account().to_ss58(), "name": w.name, "idle_runners": w.idle_runners() }),
+	)?;
 	m.register_subscription(
 		"delta_subscribeLogs",
 		"delta_log",

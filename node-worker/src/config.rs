@@ -180,11 +180,30 @@ pub struct SandboxConfig {
 	pub cpu_seconds: u64,
 	/// Wall-time limit of one `map` or `reduce`, in seconds.
 	pub wall_seconds: u64,
+	/// Task processes kept started and idle for each kind (the
+	/// requester's, and a member's per shared dataset), so that a round
+	/// does not wait for Python to start; 0 starts each when a task needs
+	/// it.
+	#[serde(default = "default_idle_runners")]
+	pub idle_runners: usize,
+}
+
+/// Most idle task processes per kind.
+pub const MAX_IDLE_RUNNERS: usize = 16;
+
+fn default_idle_runners() -> usize {
+	1
 }
 
 impl Default for SandboxConfig {
 	fn default() -> Self {
-		Self { python: "python3".into(), memory_mb: 4096, cpu_seconds: 600, wall_seconds: 300 }
+		Self {
+			python: "python3".into(),
+			memory_mb: 4096,
+			cpu_seconds: 600,
+			wall_seconds: 300,
+			idle_runners: default_idle_runners(),
+		}
 	}
 }
 
@@ -353,6 +372,12 @@ impl Config {
 		if self.sandbox.cpu_seconds == 0 || self.sandbox.wall_seconds == 0 {
 			return Err(invalid("sandbox", "cpu_seconds and wall_seconds must be positive".into()));
 		}
+		if self.sandbox.idle_runners > MAX_IDLE_RUNNERS {
+			return Err(invalid(
+				"sandbox.idle_runners",
+				format!("at most {MAX_IDLE_RUNNERS}: each idle task process holds about 100 MiB"),
+			));
+		}
 		if self.policy.min_members < 2 {
 			return Err(invalid(
 				"policy.min_members",
@@ -469,6 +494,10 @@ python = "python3"
 memory_mb = 4096
 cpu_seconds = 600
 wall_seconds = 300
+# Task processes kept started (sandboxed, dataset read, nothing else) for
+# each kind, the requester's and a member's per dataset, so that a round
+# does not wait for Python to start; 0: start each when a task needs it.
+idle_runners = 1
 
 [policy]
 # Accounts (SS58) allowed to use the datasets; ["*"]: every registered member.

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::{
 	config::SandboxConfig,
-	datasets::Datasets,
+	pool::RunnerPool,
 	runner_wire::{self, step_from_json, step_json, values_from_b64, WireError},
 	sandbox,
 };
@@ -84,7 +84,7 @@ impl From<WireError> for ExecError {
 
 /// The version of the runner protocol this worker speaks
 /// (`delta._runner.PROTOCOL`).
-pub const RUNNER_PROTOCOL: u64 = 3;
+pub const RUNNER_PROTOCOL: u64 = 4;
 
 /// Receives the task process's log lines.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -165,26 +165,16 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 		}
 	}
 
-	/// Starts a sandboxed runner for a package (already written to
-	/// `folder/package.json`), with `dataset` readable if given.
-	pub fn spawn(
-		&self,
-		folder: &Path,
-		digest: &[u8; 32],
-		dataset: Option<&Path>,
-		log: LogSink,
-	) -> Result<Runner, ExecError> {
-		let package = folder.join("package.json");
+	/// Starts a sandboxed runner in `folder` (its own: removed when the
+	/// runner ends), with `dataset` readable if given, and waits until it
+	/// is idle: Python started, libraries imported, the dataset read. Its
+	/// package comes later ([`Runner::load`]); until then its log lines go
+	/// to the worker's own log.
+	pub fn spawn(&self, folder: PathBuf, dataset: Option<&Path>) -> Result<Runner, ExecError> {
 		let scratch = folder.join("scratch");
 		std::fs::create_dir_all(&scratch).map_err(|e| ExecError::Spawn(e.to_string()))?;
 		let mut command = Command::new(&self.interpreter);
-		command
-			.args(["-I", "-m", "delta._runner", "serve", "--package"])
-			.arg(&package)
-			.arg("--digest")
-			.arg(hex::encode(digest))
-			.arg("--scratch")
-			.arg(&scratch);
+		command.args(["-I", "-m", "delta._runner", "serve", "--scratch"]).arg(&scratch);
 		if let Some(d) = dataset {
 			command.arg("--dataset").arg(d);
 		}
@@ -202,11 +192,9 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 			.stdin(Stdio::piped())
 			.stdout(Stdio::piped())
 			.stderr(Stdio::piped());
-		let mut read_files = vec![package.clone()];
-		read_files.extend(dataset.map(Path::to_path_buf));
 		let profile = sandbox::Profile {
 			read_dirs: self.read_dirs.clone(),
-			read_files,
+			read_files: dataset.map(Path::to_path_buf).into_iter().collect(),
 			scratch: scratch.clone(),
 			memory_bytes: self.limits.memory_mb << 20,
 			cpu_seconds: self.limits.cpu_seconds,
@@ -228,32 +216,39 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 				}
 			}
 		});
-		std::thread::spawn(move || {
-			let mut stderr = BufReader::new(stderr);
-			while let Ok(Some(line)) = runner_wire::read_line_bounded(&mut stderr, runner_wire::MAX_LOG_LINE_BYTES) {
-				let line: String = match line {
-					runner_wire::Line::Bytes(bytes) => String::from_utf8_lossy(&bytes).chars().take(2000).collect(),
-					runner_wire::Line::TooLong => "(a log line too long to keep)".into(),
-				};
-				log(&line);
-			}
-		});
+		let unassigned: LogSink = Arc::new(|line: &str| tracing::debug!(target: "task", "idle runner: {line}"));
+		let log = Arc::new(Mutex::new(unassigned));
+		{
+			let log = Arc::clone(&log);
+			std::thread::spawn(move || {
+				let mut stderr = BufReader::new(stderr);
+				while let Ok(Some(line)) = runner_wire::read_line_bounded(&mut stderr, runner_wire::MAX_LOG_LINE_BYTES)
+				{
+					let line: String = match line {
+						runner_wire::Line::Bytes(bytes) => String::from_utf8_lossy(&bytes).chars().take(2000).collect(),
+						runner_wire::Line::TooLong => "(a log line too long to keep)".into(),
+					};
+					let sink = Arc::clone(&log.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+					sink(&line);
+				}
+			});
+		}
 		let mut runner =
-			Runner { child, stdin, replies, wall: Duration::from_secs(self.limits.wall_seconds) };
+			Runner { child, stdin, replies, wall: Duration::from_secs(self.limits.wall_seconds), folder, log };
 		let first = runner.reply()?;
-		if first["ok"] == json!(true) {
-			// The SDK installed for task code must speak this worker's
-			// protocol, or values would be misread; say what to do.
-			match first["protocol"].as_u64() {
-				Some(RUNNER_PROTOCOL) => Ok(runner),
-				other => Err(ExecError::Spawn(format!(
-					"the delta SDK at {} speaks runner protocol {}, this worker needs {RUNNER_PROTOCOL}: install the SDK of this release (pip install ./sdk/python)",
-					self.interpreter.display(),
-					other.map_or_else(|| "1".to_string(), |v| v.to_string())
-				))),
-			}
-		} else {
-			Err(ExecError::Package(first["error"].as_str().unwrap_or("unknown reason").to_string()))
+		if first["ok"] != json!(true) {
+			let kind = first["kind"].as_str().unwrap_or("setup");
+			return Err(ExecError::Spawn(format!("{kind}: {}", first["error"].as_str().unwrap_or("unknown reason"))));
+		}
+		// The SDK installed for task code must speak this worker's
+		// protocol, or values would be misread; say what to do.
+		match first["protocol"].as_u64() {
+			Some(RUNNER_PROTOCOL) if first["idle"] == json!(true) => Ok(runner),
+			other => Err(ExecError::Spawn(format!(
+				"the delta SDK at {} speaks runner protocol {}, this worker needs {RUNNER_PROTOCOL}: install the SDK of this release (pip install ./sdk/python)",
+				self.interpreter.display(),
+				other.map_or_else(|| "1".to_string(), |v| v.to_string())
+			))),
 		}
 	}
 }
@@ -264,9 +259,29 @@ pub struct Runner {
 	stdin: ChildStdin,
 	replies: mpsc::Receiver<runner_wire::Line>,
 	wall: Duration,
+	folder: PathBuf,
+	log: Arc<Mutex<LogSink>>,
 }
 
 impl Runner {
+	/// Gives an idle runner its task: the package (checked against its
+	/// commitment and by the SDK's static check, then imported) and where
+	/// its log lines go from now on.
+	pub fn load(&mut self, package: &[u8], log: LogSink) -> Result<(), ExecError> {
+		*self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = log;
+		let request = json!({
+			"op": "load", "package": B64.encode(package), "digest": hex::encode(package_commitment(package)),
+		});
+		match self.call(&request) {
+			Ok(reply) if reply["ready"] == json!(true) => Ok(()),
+			Ok(_) => {
+				Err(ExecError::Task { kind: "protocol".into(), message: "the runner did not say it was ready".into() })
+			},
+			Err(ExecError::Task { kind, message }) if kind == "package" => Err(ExecError::Package(message)),
+			Err(e) => Err(e),
+		}
+	}
+
 	/// Sends one request and waits (at most the wall-time limit) for its
 	/// reply.
 	pub fn call(&mut self, request: &Value) -> Result<Value, ExecError> {
@@ -332,19 +347,15 @@ impl Runner {
 impl Drop for Runner {
 	fn drop(&mut self) {
 		self.kill();
+		let _ = std::fs::remove_dir_all(&self.folder);
 	}
-}
-
-/// Writes a package into a task folder.
-pub fn write_package(folder: &Path, package: &[u8]) -> Result<(), ExecError> {
-	std::fs::create_dir_all(folder).map_err(|e| ExecError::Spawn(e.to_string()))?;
-	std::fs::write(folder.join("package.json"), package).map_err(|e| ExecError::Spawn(e.to_string()))
 }
 
 /// The requester's side of a task: `start` and `reduce` in one process
 /// that keeps the task object between rounds.
 pub struct RequesterExecutor {
 	runner: Runner,
+	pool: Arc<RunnerPool>,
 }
 
 /// What the runner says about a package.
@@ -361,24 +372,26 @@ pub struct PackageInfo {
 }
 
 impl RequesterExecutor {
-	/// Starts the requester's process and asks for the package's facts and
-	/// first step; a package the runner refuses is refused here, before
-	/// anything reaches the ledger.
-	pub fn start(
-		python: &Python,
-		folder: &Path,
-		package: &[u8],
-		log: LogSink,
-	) -> Result<(Self, PackageInfo), ExecError> {
-		write_package(folder, package)?;
-		let mut runner = python.spawn(folder, &package_commitment(package), None, log)?;
+	/// Takes a requester's runner from the pool, gives it the package and
+	/// asks for the package's facts and first step; a package the runner
+	/// refuses is refused here, before anything reaches the ledger.
+	pub fn start(pool: &Arc<RunnerPool>, package: &[u8], log: LogSink) -> Result<(Self, PackageInfo), ExecError> {
+		let mut runner = pool.take(None, package, log)?;
 		let info = runner.call(&json!({"op": "info"}))?;
 		let started = runner.call(&json!({"op": "start"}))?;
 		let first = step_from_json(&started["step"])?;
 		let dataset = info["dataset"].as_str().map(str::to_string).unwrap_or_else(|| first.dataset.clone());
 		let max_rounds = info["max_rounds"].as_u64().unwrap_or(32).min(u64::from(u32::MAX)) as u32;
 		let kind = info["kind"].as_str().unwrap_or("statistics").to_string();
-		Ok((Self { runner }, PackageInfo { dataset, max_rounds, first, kind }))
+		Ok((Self { runner, pool: Arc::clone(pool) }, PackageInfo { dataset, max_rounds, first, kind }))
+	}
+}
+
+impl Drop for RequesterExecutor {
+	/// The task has ended: the pool starts its next requester's runner
+	/// now, while nothing of this task's round is left to slow.
+	fn drop(&mut self) {
+		self.pool.top_up();
 	}
 }
 
@@ -452,44 +465,26 @@ impl Drop for MapSlot<'_> {
 /// other's code; when the executor is dropped (the task has gone quiet)
 /// its process stops and its folder goes.
 pub struct MemberExecutor {
-	python: Arc<Python>,
-	datasets: Arc<Datasets>,
-	folder: PathBuf,
+	pool: Arc<RunnerPool>,
 	slots: Arc<MapSlots>,
 	runner: Option<Runner>,
-	package: Option<([u8; 32], String)>,
+	/// The package and the dataset it reads, kept to start a new process
+	/// if the task's one dies.
+	package: Option<(Vec<u8>, String)>,
 	log: LogSink,
 }
 
 impl MemberExecutor {
-	/// A member executor for one task, working in `folder` (removed when
-	/// the executor is dropped).
-	pub fn new(
-		python: Arc<Python>,
-		datasets: Arc<Datasets>,
-		folder: PathBuf,
-		slots: Arc<MapSlots>,
-		log: LogSink,
-	) -> Self {
-		Self { python, datasets, folder, slots, runner: None, package: None, log }
+	/// A member executor for one task.
+	pub fn new(pool: Arc<RunnerPool>, slots: Arc<MapSlots>, log: LogSink) -> Self {
+		Self { pool, slots, runner: None, package: None, log }
 	}
 
 	fn spawn(&mut self) -> Result<&mut Runner, ExecError> {
-		let (digest, dataset) =
-			self.package.clone().ok_or_else(|| ExecError::Spawn("no package for this task".into()))?;
-		let path = self
-			.datasets
-			.cleaned_path(&dataset)
-			.ok_or_else(|| ExecError::Task { kind: "policy".into(), message: format!("no dataset {dataset}") })?;
-		let runner = self.python.spawn(&self.folder, &digest, Some(&path), Arc::clone(&self.log))?;
+		let (package, dataset) =
+			self.package.as_ref().ok_or_else(|| ExecError::Spawn("no package for this task".into()))?;
+		let runner = self.pool.take(Some(dataset), package, Arc::clone(&self.log))?;
 		Ok(self.runner.insert(runner))
-	}
-}
-
-impl Drop for MemberExecutor {
-	fn drop(&mut self) {
-		self.runner = None;
-		let _ = std::fs::remove_dir_all(&self.folder);
 	}
 }
 
@@ -501,8 +496,7 @@ impl Executor for MemberExecutor {
 			}
 		}
 		let dataset = task.datasets.first().cloned().unwrap_or_default();
-		write_package(&self.folder, package)?;
-		self.package = Some((package_commitment(package), dataset));
+		self.package = Some((package.to_vec(), dataset));
 		self.spawn()?;
 		Ok(())
 	}

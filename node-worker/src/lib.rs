@@ -14,6 +14,7 @@ pub mod datasets;
 pub mod executor;
 pub mod keys;
 pub mod ledger;
+pub mod pool;
 pub mod runner_wire;
 pub mod sandbox;
 pub mod state;

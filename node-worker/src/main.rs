@@ -12,6 +12,7 @@ use delta_worker::{
 	executor::Python,
 	keys,
 	ledger::{chain::ChainLedger, coordinator::CoordinatorLedger, ensure_registered, Backend},
+	pool::RunnerPool,
 	sandbox,
 	state::State,
 	transport::PeerNet,
@@ -232,15 +233,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
 		tracing::info!("{outcome} as {:?} at {endpoint} (peer {peer_id})", config.name);
 	}
 
-	let (worker, engine) = Worker::start(
-		Arc::clone(&state),
-		Arc::clone(&ledger),
-		Arc::clone(&net),
-		python,
-		datasets,
-		work,
-		config.name.clone(),
-	);
+	let pool =
+		Arc::new(RunnerPool::new(python, Arc::clone(&datasets), work.join("runners"), config.sandbox.idle_runners));
+	pool.top_up();
+	let (worker, engine) =
+		Worker::start(Arc::clone(&state), Arc::clone(&ledger), Arc::clone(&net), pool, datasets, config.name.clone());
 	{
 		let worker = Arc::clone(&worker);
 		let failed = tokio::task::spawn_blocking(move || worker.fail_interrupted()).await??;

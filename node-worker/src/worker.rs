@@ -13,7 +13,6 @@
 //! second to follow the ledger.
 
 use std::{
-	path::PathBuf,
 	sync::{
 		atomic::{AtomicBool, AtomicUsize, Ordering},
 		Arc, Mutex,
@@ -24,15 +23,18 @@ use std::{
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_coordinator::types::Call;
-use delta_engine::{AccountId, Encoding, GraphChoice, Message, MemberDriver, Outcome, RequesterDriver, TaskId, TaskPlan};
+use delta_engine::{
+	AccountId, Encoding, GraphChoice, MemberDriver, Message, Outcome, RequesterDriver, TaskId, TaskPlan,
+};
 use delta_primitives::{limits, round::PhaseTimeouts, task::TaskKind};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 
 use crate::{
 	datasets::{Datasets, SharedDatasets},
-	executor::{MapSlots, MemberExecutor, Python, RequesterExecutor},
+	executor::{MapSlots, MemberExecutor, RequesterExecutor},
 	ledger::{Backend, EngineLedger},
+	pool::RunnerPool,
 	state::State,
 	transport::{Mailbox, MemberTaskEndpoint, PeerNet, RequesterEndpoint},
 };
@@ -123,9 +125,8 @@ pub struct Worker {
 	pub datasets: Arc<Datasets>,
 	/// The worker's display name.
 	pub name: String,
-	python: Arc<Python>,
+	pool: Arc<RunnerPool>,
 	net: Arc<PeerNet>,
-	folder: PathBuf,
 	stop: Arc<AtomicBool>,
 	/// Requester tasks running now, bounded by [`MAX_RUNNING_TASKS`].
 	running: Arc<AtomicUsize>,
@@ -163,9 +164,8 @@ impl Worker {
 		state: Arc<State>,
 		ledger: Arc<dyn Backend>,
 		net: Arc<PeerNet>,
-		python: Arc<Python>,
+		pool: Arc<RunnerPool>,
 		datasets: Arc<Datasets>,
-		folder: PathBuf,
 		name: String,
 	) -> (Arc<Self>, JoinHandle<()>) {
 		let stop = Arc::new(AtomicBool::new(false));
@@ -173,9 +173,8 @@ impl Worker {
 		let members = MemberRole {
 			ledger: Arc::clone(&ledger),
 			net: Arc::clone(&net),
-			python: Arc::clone(&python),
+			pool: Arc::clone(&pool),
 			datasets: Arc::clone(&datasets),
-			folder: folder.join("member"),
 			slots: Arc::new(MapSlots::per_core()),
 			stop: Arc::clone(&stop),
 		};
@@ -185,26 +184,22 @@ impl Worker {
 				.name("engine".into())
 				.spawn(move || {
 					members.route();
-					let threads = std::mem::take(&mut *requesters.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+					let threads =
+						std::mem::take(&mut *requesters.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 					for t in threads {
 						let _ = t.join();
 					}
 				})
 				.unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"))
 		};
-		let worker = Self {
-			state,
-			ledger,
-			datasets,
-			name,
-			python,
-			net,
-			folder,
-			stop,
-			running: Arc::new(AtomicUsize::new(0)),
-			requesters,
-		};
+		let worker =
+			Self { state, ledger, datasets, name, pool, net, stop, running: Arc::new(AtomicUsize::new(0)), requesters };
 		(Arc::new(worker), thread)
+	}
+
+	/// How many task processes have started and wait for a task.
+	pub fn idle_runners(&self) -> usize {
+		self.pool.ready()
 	}
 
 	/// Asks the engine's threads to stop.
@@ -225,7 +220,8 @@ impl Worker {
 				}
 			}
 			let reason = "the worker stopped while the task was running; the task was cancelled on the ledger";
-			let event = delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.into() };
+			let event =
+				delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.into() };
 			self.state.event(&s.id, &event)?;
 			self.state.fail(&s.id, reason)?;
 		}
@@ -308,22 +304,19 @@ impl Worker {
 		let mut raw = [0u8; 8];
 		OsRng.fill_bytes(&mut raw);
 		let id = hex::encode(raw);
-		let folder = self.folder.join("requests").join(&id);
 		let state = Arc::clone(&self.state);
 		let log_id = id.clone();
 		let log = Arc::new(move |line: &str| {
 			let _ = state.log(&log_id, &format!("task output: {line}"));
 		});
-		let started = RequesterExecutor::start(&self.python, &folder, &package, log)
+		let started = RequesterExecutor::start(&self.pool, &package, log)
 			.map_err(|e| SubmitError::Package(e.to_string()))
 			.and_then(|(executor, info)| planned_kind(&info).map(|kind| (executor, kind, info)));
 		let (executor, kind, info) = match started {
 			Ok(v) => v,
-			Err(e) => {
-				// Nothing of a refused package stays behind.
-				let _ = std::fs::remove_dir_all(&folder);
-				return Err(e);
-			},
+			// Nothing of a refused package stays behind: its runner and
+			// the runner's folder are gone.
+			Err(e) => return Err(e),
 		};
 		let plan = TaskPlan {
 			package: package.clone(),
@@ -364,7 +357,6 @@ impl Worker {
 			state: Arc::clone(&self.state),
 			net: Arc::clone(&self.net),
 			stop: Arc::clone(&self.stop),
-			folder,
 			_slot: slot,
 		};
 		let thread = std::thread::Builder::new()
@@ -419,7 +411,6 @@ struct RequesterTask {
 	state: Arc<State>,
 	net: Arc<PeerNet>,
 	stop: Arc<AtomicBool>,
-	folder: PathBuf,
 	_slot: RunningSlot,
 }
 
@@ -458,9 +449,8 @@ impl RequesterTask {
 		}
 		// A task stopped with the worker stays "running" in the state
 		// database; the next start fails and cancels it. Its process and
-		// message queue end with the driver, and its package and scratch go.
+		// message queue end with the driver, and its scratch folder goes.
 		drop(self.driver);
-		let _ = std::fs::remove_dir_all(&self.folder);
 	}
 }
 
@@ -469,9 +459,8 @@ impl RequesterTask {
 struct MemberRole {
 	ledger: Arc<dyn Backend>,
 	net: Arc<PeerNet>,
-	python: Arc<Python>,
+	pool: Arc<RunnerPool>,
 	datasets: Arc<Datasets>,
-	folder: PathBuf,
 	slots: Arc<MapSlots>,
 	stop: Arc<AtomicBool>,
 }
@@ -552,13 +541,7 @@ impl MemberRole {
 		let mailbox = Arc::new(Mailbox::default());
 		let idle_since = Arc::new(Mutex::new(None));
 		let log: crate::executor::LogSink = Arc::new(move |line| tracing::info!(target: "task", "task {task}: {line}"));
-		let executor = MemberExecutor::new(
-			Arc::clone(&self.python),
-			Arc::clone(&self.datasets),
-			self.folder.join(format!("task-{task}")),
-			Arc::clone(&self.slots),
-			log,
-		);
+		let executor = MemberExecutor::new(Arc::clone(&self.pool), Arc::clone(&self.slots), log);
 		let mut driver = MemberDriver::new(
 			Box::new(EngineLedger(Arc::clone(&self.ledger))),
 			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),
@@ -570,6 +553,7 @@ impl MemberRole {
 			let mailbox = Arc::clone(&mailbox);
 			let idle_since = Arc::clone(&idle_since);
 			let stop = Arc::clone(&self.stop);
+			let pool = Arc::clone(&self.pool);
 			std::thread::Builder::new().name(format!("member-{task}")).spawn(move || {
 				let mut reported = 0;
 				while !stop.load(Ordering::SeqCst) {
@@ -582,7 +566,12 @@ impl MemberRole {
 					{
 						let mut since = idle_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
 						match (idle, *since) {
-							(true, None) => *since = Some(Instant::now()),
+							(true, None) => {
+								// The round is over here: the runner it
+								// took is replaced now, not during a round.
+								pool.top_up();
+								*since = Some(Instant::now());
+							},
 							(false, Some(_)) => *since = None,
 							_ => {},
 						}

@@ -200,13 +200,16 @@ def worker_runner(
     folder = tmp_path / f"runner-{uuid.uuid4().hex[:8]}"
     scratch = folder / "scratch"
     scratch.mkdir(parents=True)
-    package_file = folder / "package.json"
-    package_file.write_bytes(package.to_bytes())
-    args = [sys.executable, "-m", "delta._runner", "serve", "--package", str(package_file)]
-    args += ["--digest", package.hexdigest(), "--scratch", str(scratch)]
+    args = [sys.executable, "-m", "delta._runner", "serve", "--scratch", str(scratch)]
     if frame is not None:
         frame.to_parquet(folder / "dataset.parquet")
         args += ["--dataset", str(folder / "dataset.parquet")]
+    load = {
+        "op": "load",
+        "package": base64.b64encode(package.to_bytes()).decode("ascii"),
+        "digest": package.hexdigest(),
+    }
+    requests = [load, *requests]
     done = subprocess.run(
         args,
         input="".join(json.dumps(r) + "\n" for r in requests),
@@ -218,7 +221,10 @@ def worker_runner(
     )
     replies = [json.loads(line) for line in done.stdout.splitlines()]
     assert replies, f"the runner answered nothing:\n{done.stderr}"
-    return replies
+    # Its idle line, then the answer to `load`: the ready line or the
+    # refusal of the package.
+    assert replies[0].get("idle") is True or replies[0]["ok"] is False, replies[0]
+    return replies[1:] if replies[0].get("idle") is True else replies
 
 
 def step_json(step: delta.Step, dataset: str = "values") -> dict[str, Any]:

@@ -139,6 +139,15 @@ def package_source(
     return package_task(cls, extra_files=extra)
 
 
+def load_request(package: TaskPackage, digest: str | None = None) -> dict[str, Any]:
+    """The `load` request a worker sends an idle runner."""
+    return {
+        "op": "load",
+        "package": base64.b64encode(package.to_bytes()).decode("ascii"),
+        "digest": digest or package.hexdigest(),
+    }
+
+
 class Runner:
     """One `delta._runner serve` process."""
 
@@ -151,21 +160,8 @@ class Runner:
     ) -> None:
         self.scratch = tmp / f"scratch-{uuid.uuid4().hex[:8]}"
         self.scratch.mkdir()
-        package_file = tmp / f"package-{uuid.uuid4().hex[:8]}.json"
-        package_file.write_bytes(package.to_bytes())
         self.log = tmp / f"stderr-{uuid.uuid4().hex[:8]}.log"
-        args = [
-            sys.executable,
-            "-m",
-            "delta._runner",
-            "serve",
-            "--package",
-            str(package_file),
-            "--digest",
-            digest or package.hexdigest(),
-            "--scratch",
-            str(self.scratch),
-        ]
+        args = [sys.executable, "-m", "delta._runner", "serve", "--scratch", str(self.scratch)]
         if dataset is not None:
             args += ["--dataset", str(dataset)]
         self.stderr = self.log.open("wb")
@@ -177,7 +173,13 @@ class Runner:
             cwd=self.scratch,
             env={**os.environ, "PYTHONPATH": SDK},
         )
-        self.first = self.read()
+        # The runner starts idle, as a worker keeps it, and is then sent
+        # its package; `first` is the answer to that (or the refusal of
+        # the dataset before it).
+        self.idle = self.read()
+        self.first = self.idle
+        if self.idle.get("idle") is True:
+            self.first = self.request(load_request(package, digest))
 
     def read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -285,6 +287,43 @@ def test_bad_digest_text_is_refused(tmp_path: Path, runners: list[Runner]) -> No
     runners.append(runner)
     assert runner.first["kind"] == "package" and "64 digits" in runner.first["error"]
     assert runner.close() == 3
+
+
+def test_an_idle_runner_takes_only_a_load_first(tmp_path: Path, runners: list[Runner]) -> None:
+    package = package_source(tmp_path / "t", SUM_TASK, "SumTask", HELPERS)
+    # Started as a worker keeps it: dataset read, imports done, no task.
+    idle = Runner(tmp_path, package, dataset=write_frames(tmp_path)[0])
+    runners.append(idle)
+    assert idle.idle == {"ok": True, "idle": True, "protocol": PROTOCOL}
+    assert idle.first == {"ok": True, "ready": True, "protocol": PROTOCOL}
+
+    # Any other first request is refused and the runner ends: it never
+    # serves without a package it checked.
+    scratch = tmp_path / "other"
+    scratch.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "delta._runner", "serve", "--scratch", str(scratch)],
+        input=json.dumps({"op": "map", "step": {}}) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": SDK},
+    )
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert replies[0] == {"ok": True, "idle": True, "protocol": PROTOCOL}
+    assert replies[1]["kind"] == "package" and '"op": "load"' in replies[1]["error"]
+    assert done.returncode == 3
+
+    # A runner whose worker goes away while it is idle ends quietly.
+    done = subprocess.run(
+        [sys.executable, "-m", "delta._runner", "serve", "--scratch", str(scratch)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": SDK},
+    )
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1
 
 
 def test_map_reduce_over_two_members(tmp_path: Path, runners: list[Runner]) -> None:

@@ -5,8 +5,7 @@ The holder's worker (`delta-worker`) starts one per task and role, with the
 Landlock file rules, rlimits):
 
     python3 -I -m delta._runner prepare --spec SPEC.json --out OUT.parquet
-    python3 -I -m delta._runner serve --package PKG --digest HEX --scratch DIR \\
-        [--dataset CLEANED.parquet]
+    python3 -I -m delta._runner serve --scratch DIR [--dataset CLEANED.parquet]
 
 (`-I` ignores PYTHONPATH and the user's site folder, so the SDK the worker
 runs is the one installed next to that interpreter.)
@@ -15,15 +14,23 @@ runs is the one installed next to that interpreter.)
 `{"ok": true, ...report}` or `{"ok": false, "error": message}`; its exit
 code is 0 either way, and non-zero only if the runner itself crashed.
 
-`serve` loads a task package and answers requests, one JSON object per
-line on stdin, one JSON reply per line on stdout, until stdin closes:
+`serve` starts before any task is known: it reads the dataset, imports
+numpy, pandas and pyarrow, installs its audit hook and says so; a worker
+keeps such idle runners ready (`sandbox.idle_runners`), so that a round
+does not wait for Python to start. Then it is sent one package and answers
+requests for it, one JSON object per line on stdin, one JSON reply per line
+on stdout, until stdin closes:
 
-- the first line is `{"ok": true, "ready": true, "protocol": PROTOCOL}`
-  (the protocol's version, which the worker checks) or, when the package
-  cannot be loaded, `{"ok": false, "kind": "package", "error": ...}` and
-  exit code 3 (`"kind": "dataset"` and exit code 4 when the dataset file
-  cannot be read; `"kind": "setup"` and exit code 2 for a bad scratch
-  folder).
+- the first line is `{"ok": true, "idle": true, "protocol": PROTOCOL}`
+  (the protocol's version, which the worker checks), or
+  `{"ok": false, "kind": "dataset", "error": ...}` and exit code 4 when
+  the dataset file cannot be read (`"kind": "setup"` and exit code 2 for a
+  bad scratch folder).
+- the first request is `{"op": "load", "package": base64 of
+  TaskPackage.to_bytes(), "digest": its SHA-256 in hex}` ->
+  `{"ok": true, "ready": true, "protocol": PROTOCOL}` or, when the
+  package cannot be loaded, `{"ok": false, "kind": "package", "error":
+  ...}` and exit code 3.
 - STEP is `{"dataset": str, "body": base64(Step.body()),
   "outputs": [[name, dtype, shape], ...]}` (dtype "float64", "float32"
   or "int64"; shape a list of sizes, `[]` for a scalar), an output with a
@@ -112,11 +119,12 @@ __all__ = [
     "unload_task",
 ]
 
-PROTOCOL = 3
+PROTOCOL = 4
 """The runner protocol's version: 2 since step outputs are typed
 (`[name, dtype, shape]`) and values travel in their declared types, 3
-since an output may carry its bound (`[name, dtype, shape, bound]`). A
-worker refuses a runner that speaks another."""
+since an output may carry its bound (`[name, dtype, shape, bound]`), 4
+since a runner starts idle and is sent its package (`load`). A worker
+refuses a runner that speaks another."""
 
 EXIT_SETUP = 2
 EXIT_PACKAGE = 3
@@ -897,23 +905,33 @@ def package_error(exc: BaseException) -> str:
     return f"the task failed while loading: {text}" + (f" (at {where})" if where else "")
 
 
-def serve(args: argparse.Namespace) -> int:
-    protocol = _take_stdout()
-    sys.dont_write_bytecode = True
+def _load_request(line: bytes) -> tuple[TaskPackage | None, str | None]:
+    """The package a `load` request carries, or why it is refused."""
     try:
-        digest = bytes.fromhex(args.digest)
+        request = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None, "the first request is not JSON"
+    if not isinstance(request, dict) or request.get("op") != "load":
+        return None, 'the first request must be {"op": "load", "package": ..., "digest": ...}'
+    text = request.get("digest")
+    try:
+        digest = bytes.fromhex(text) if isinstance(text, str) else b""
     except ValueError:
         digest = b""
     if len(digest) != 32:
-        message = f"--digest must be the package's SHA-256 in hex (64 digits), not {args.digest!r}"
-        _send(protocol, {"ok": False, "kind": "package", "error": message})
-        return EXIT_PACKAGE
+        return None, f"digest must be the package's SHA-256 in hex (64 digits), not {text!r}"
     try:
-        package = load_package(Path(args.package).read_bytes(), expected_digest=digest)
-    except (PackageError, TaskRejected, OSError) as exc:
-        _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})
-        return EXIT_PACKAGE
+        raw = _b64decode(request.get("package"), "package")
+        return load_package(raw, expected_digest=digest), None
+    except _ProtocolError as exc:
+        return None, str(exc)
+    except (PackageError, TaskRejected) as exc:
+        return None, package_error(exc)
 
+
+def serve(args: argparse.Namespace) -> int:
+    protocol = _take_stdout()
+    sys.dont_write_bytecode = True
     frame = None
     if args.dataset is not None:
         import pandas as pd
@@ -940,12 +958,22 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     # Loaded before the hook: tasks use them, and their first import reads
     # the system (CPU features, memory pools) in ways a task never should.
-    for name in ("pandas", "pyarrow"):
+    for name in ("numpy", "pandas", "pyarrow"):
         importlib.import_module(name)
 
     os.chdir(scratch)
     sandbox = Sandbox(scratch, Sandbox.python_roots(), protected_fds={0, protocol.fileno()})
     sandbox.install()
+    # Idle until a task is assigned: everything above is the start-up cost
+    # a worker pays before a round, not in it.
+    _send(protocol, {"ok": True, "idle": True, "protocol": PROTOCOL})
+    line = sys.stdin.buffer.readline()
+    if not line:
+        return 0
+    package, refused = _load_request(line)
+    if package is None:
+        _send(protocol, {"ok": False, "kind": "package", "error": refused})
+        return EXIT_PACKAGE
     try:
         task = load_task(package)
     except BaseException as exc:  # task code ran: anything may come out
@@ -989,9 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("prepare", help="read and clean a dataset into Parquet")
     p.add_argument("--spec", required=True, help="the dataset's spec (JSON file)")
     p.add_argument("--out", required=True, help="where to write the cleaned Parquet file")
-    s = commands.add_parser("serve", help="load a task package and answer protocol requests")
-    s.add_argument("--package", required=True, help="the package file (TaskPackage.to_bytes)")
-    s.add_argument("--digest", required=True, help="the package's commitment, SHA-256 in hex")
+    s = commands.add_parser(
+        "serve", help="start, load the task package sent on stdin and answer protocol requests"
+    )
     s.add_argument("--scratch", required=True, help="the task's scratch folder")
     s.add_argument("--dataset", help="the cleaned dataset (Parquet) for map requests")
     args = parser.parse_args(argv)

@@ -23,7 +23,9 @@ setup:
 build: setup
 	$(CARGO) build --workspace $(FEATURES)
 
-test-rust: build
+## The worker's runner-pool tests start the SDK's runner, so the SDK is
+## installed first.
+test-rust: build sdk
 	python3 scripts/check_one_build.py
 	$(CARGO) test --workspace $(FEATURES)
 

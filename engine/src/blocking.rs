@@ -1,5 +1,5 @@
 //! The blocking host: drives a protocol core by answering each of its
-//! requests at once through the four traits of [`crate::io`].
+//! requests at once through the traits of [`crate::io`].
 //!
 //! This is what the worker (one thread per task) and `delta-sim` (one loop
 //! over every participant) use. A host that wants a ledger call, a map and
@@ -11,7 +11,7 @@ use std::time::Instant;
 use delta_ledger_api::TaskId;
 
 use crate::{
-	io::{Datasets, Executor, Ledger, Message, Transport},
+	io::{Datasets, Ledger, MemberExecutor, Message, RequesterExecutor, Transport},
 	member::{MemberCore, MemberWork},
 	poll::Read,
 	requester::{Outcome, RequesterCore, RequesterWork, TaskPlan},
@@ -24,7 +24,7 @@ use crate::{
 pub struct RequesterDriver {
 	ledger: Box<dyn Ledger>,
 	transport: Box<dyn Transport>,
-	executor: Box<dyn Executor>,
+	executor: Box<dyn RequesterExecutor>,
 	core: RequesterCore,
 	/// What happened, in order: for progress displays, logs and the
 	/// worker's `delta_events`. A host reads from where it last stopped.
@@ -36,7 +36,7 @@ impl RequesterDriver {
 	pub fn new(
 		ledger: Box<dyn Ledger>,
 		transport: Box<dyn Transport>,
-		executor: Box<dyn Executor>,
+		executor: Box<dyn RequesterExecutor>,
 		plan: TaskPlan,
 	) -> Self {
 		Self { ledger, transport, executor, core: RequesterCore::new(plan), events: Vec::new() }
@@ -113,7 +113,7 @@ impl RequesterDriver {
 pub struct MemberDriver {
 	ledger: Box<dyn Ledger>,
 	transport: Box<dyn Transport>,
-	executor: Box<dyn Executor>,
+	executor: Box<dyn MemberExecutor>,
 	datasets: Box<dyn Datasets>,
 	core: MemberCore,
 	/// What went wrong in each round this member left early, for its logs.
@@ -126,7 +126,7 @@ impl MemberDriver {
 	pub fn new(
 		ledger: Box<dyn Ledger>,
 		transport: Box<dyn Transport>,
-		executor: Box<dyn Executor>,
+		executor: Box<dyn MemberExecutor>,
 		datasets: Box<dyn Datasets>,
 		rng: Box<dyn rand_core::CryptoRngCore + Send>,
 	) -> Self {

@@ -1,10 +1,11 @@
-//! The four narrow traits the engine is written against, and the messages
+//! The narrow traits the engine is written against, and the messages
 //! members and requesters exchange.
 //!
 //! A host (the worker, the SDK's local debug mode, a test) provides one
 //! implementation of each: [`Ledger`] (chain, coordinator, or the
 //! coordinator's rules in memory), [`Transport`] (libp2p, in memory),
-//! [`Executor`] (sandboxed Python, the calling interpreter, a closure) and
+//! [`MemberExecutor`] and [`RequesterExecutor`] (sandboxed Python, the
+//! calling interpreter, a closure) and
 //! [`Datasets`] (files under the holder's policy, frames in memory).
 
 use delta_ledger_api::{AccountId, Call, RoundInfo, StoredEvent, TaskId, TaskInfo};
@@ -39,9 +40,11 @@ pub trait Transport: Send {
 	fn recv(&mut self) -> Vec<(AccountId, Message)>;
 }
 
-/// Runs a task's code: `map` on a member's local data, `reduce` on the
-/// requester's sums.
-pub trait Executor: Send {
+/// Runs a task's code at a member: gets ready from the task's package,
+/// then `map`s each step on the member's local data. Split from
+/// [`RequesterExecutor`] so that neither side carries a method it cannot
+/// run.
+pub trait MemberExecutor: Send {
 	/// Gets ready to run `task`'s code from its package, whose hash the
 	/// caller has already checked against the ledger; a package the
 	/// executor refuses (static check, malformed) declines the round.
@@ -53,6 +56,12 @@ pub trait Executor: Send {
 	/// in `step.outputs` order, each of the declared type and size (the
 	/// engine refuses anything else).
 	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError>;
+}
+
+/// Runs a task's code at the requester: what follows each step, from the
+/// step's sums. The host starts it from the package before the task is
+/// created (the package names the task's kind and first step).
+pub trait RequesterExecutor: Send {
 	/// What follows a step, given the sums of its outputs over the members
 	/// (float outputs summed as 64-bit floats, integers exactly) and how
 	/// many members contributed.

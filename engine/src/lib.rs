@@ -12,8 +12,9 @@
 //! give outputs (`poll_*`: reads and calls for the ledger, messages,
 //! work for the task's code, typed events, the next timeout). They read no
 //! clock and draw no randomness of their own. [`RequesterDriver`] and
-//! [`MemberDriver`] drive them through four narrow traits ([`io`]):
-//! [`Ledger`], [`Transport`], [`Executor`], [`Datasets`]. The worker, the
+//! [`MemberDriver`] drive them through narrow traits ([`io`]):
+//! [`Ledger`], [`Transport`], [`MemberExecutor`] or [`RequesterExecutor`],
+//! [`Datasets`]. The worker, the
 //! coordinator mode and the SDK's local debug mode are this same code with
 //! different adapters, so a protocol bug is fixed once. The engine speaks the
 //! ledger's vocabulary (`delta-ledger-api`) and depends on no ledger;
@@ -46,7 +47,7 @@ pub use delta_ledger_api::{AccountId, TaskId, TaskInfo};
 pub use delta_secagg::{GraphChoice, GraphGoals, Ring};
 pub use error::EngineError;
 pub use event::{FailureKind, Refused, TaskEvent};
-pub use io::{Datasets, Encoding, Executor, Ledger, Message, Next, StepSpec, Transport};
+pub use io::{Datasets, Encoding, Ledger, MemberExecutor, Message, Next, RequesterExecutor, StepSpec, Transport};
 pub use member::{LeftRound, MemberCore, MemberWork};
 pub use poll::{CallId, CallRequest, Read};
 pub use requester::{Outcome, RequesterCore, RequesterWork, TaskPlan};

@@ -73,7 +73,7 @@ struct RoundWork {
 pub enum MemberWork {
 	/// Check `dataset` against the holder's policy for `task` (the
 	/// `Datasets` adapter), then get ready to run the task's package (the
-	/// `Executor`); a refusal declines the round, and its text reaches the
+	/// `MemberExecutor`); a refusal declines the round, and its text reaches the
 	/// requester. The answer goes to [`MemberCore::handle_prepared`].
 	Prepare {
 		/// The task on the ledger (owner, rounds, member counts), which the
@@ -150,7 +150,7 @@ impl Outbox {
 /// the `poll_*` methods (see [`crate::poll`]). Problems with one round end
 /// this member's part in it ([`MemberCore::poll_event`]); the requester
 /// and the other members go on. [`MemberDriver`](crate::MemberDriver) is
-/// the blocking host over the four traits.
+/// the blocking host over the traits of `io`.
 pub struct MemberCore {
 	account: AccountId,
 	/// Where the member's secrets come from: the operating system's CSPRNG

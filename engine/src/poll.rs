@@ -13,7 +13,7 @@
 //!
 //! [`crate::RequesterDriver`] and [`crate::MemberDriver`] are the blocking
 //! host most callers want: they answer each request at once through the
-//! four traits of [`crate::io`].
+//! traits of [`crate::io`].
 
 use delta_ledger_api::{Call, TaskId};
 

@@ -15,7 +15,8 @@ use std::{
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_engine::{
-	io::package_commitment, tensor::join_bytes, EngineError, Executor, Next, StepSpec, TaskId, TaskInfo, Values,
+	io::package_commitment, tensor::join_bytes, EngineError, MemberExecutor, Next, RequesterExecutor, StepSpec, TaskId,
+	TaskInfo, Values,
 };
 use serde_json::{json, Value};
 
@@ -353,7 +354,7 @@ impl Drop for Runner {
 
 /// The requester's side of a task: `start` and `reduce` in one process
 /// that keeps the task object between rounds.
-pub struct RequesterExecutor {
+pub struct SandboxedRequester {
 	runner: Runner,
 	pool: Arc<RunnerPool>,
 }
@@ -371,7 +372,7 @@ pub struct PackageInfo {
 	pub kind: String,
 }
 
-impl RequesterExecutor {
+impl SandboxedRequester {
 	/// Takes a requester's runner from the pool, gives it the package and
 	/// asks for the package's facts and first step; a package the runner
 	/// refuses is refused here, before anything reaches the ledger.
@@ -387,7 +388,7 @@ impl RequesterExecutor {
 	}
 }
 
-impl Drop for RequesterExecutor {
+impl Drop for SandboxedRequester {
 	/// The task has ended: the pool starts its next requester's runner
 	/// now, while nothing of this task's round is left to slow.
 	fn drop(&mut self) {
@@ -395,11 +396,7 @@ impl Drop for RequesterExecutor {
 	}
 }
 
-impl Executor for RequesterExecutor {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Err(EngineError::Executor("the requester does not map".into()))
-	}
-
+impl RequesterExecutor for SandboxedRequester {
 	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
 		let reply = self.runner.call(&json!({
 			"op": "reduce", "step": step_json(step), "sums": B64.encode(join_bytes(sums)), "members": members,
@@ -464,7 +461,7 @@ impl Drop for MapSlot<'_> {
 /// task its own executor on its own thread, so tasks never wait on each
 /// other's code; when the executor is dropped (the task has gone quiet)
 /// its process stops and its folder goes.
-pub struct MemberExecutor {
+pub struct SandboxedMember {
 	pool: Arc<RunnerPool>,
 	slots: Arc<MapSlots>,
 	runner: Option<Runner>,
@@ -474,7 +471,7 @@ pub struct MemberExecutor {
 	log: LogSink,
 }
 
-impl MemberExecutor {
+impl SandboxedMember {
 	/// A member executor for one task.
 	pub fn new(pool: Arc<RunnerPool>, slots: Arc<MapSlots>, log: LogSink) -> Self {
 		Self { pool, slots, runner: None, package: None, log }
@@ -488,7 +485,7 @@ impl MemberExecutor {
 	}
 }
 
-impl Executor for MemberExecutor {
+impl MemberExecutor for SandboxedMember {
 	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
 		if let Some(r) = self.runner.as_mut() {
 			if r.alive() {
@@ -526,10 +523,6 @@ impl Executor for MemberExecutor {
 				Err(e.into())
 			},
 		}
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("a member does not reduce".into()))
 	}
 }
 

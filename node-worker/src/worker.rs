@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use crate::{
 	datasets::{Datasets, SharedDatasets},
-	executor::{MapSlots, MemberExecutor, RequesterExecutor},
+	executor::{MapSlots, SandboxedMember, SandboxedRequester},
 	ledger::{Backend, EngineLedger},
 	pool::RunnerPool,
 	state::State,
@@ -309,7 +309,7 @@ impl Worker {
 		let log = Arc::new(move |line: &str| {
 			let _ = state.log(&log_id, &format!("task output: {line}"));
 		});
-		let started = RequesterExecutor::start(&self.pool, &package, log)
+		let started = SandboxedRequester::start(&self.pool, &package, log)
 			.map_err(|e| SubmitError::Package(e.to_string()))
 			.and_then(|(executor, info)| planned_kind(&info).map(|kind| (executor, kind, info)));
 		let (executor, kind, info) = match started {
@@ -541,7 +541,7 @@ impl MemberRole {
 		let mailbox = Arc::new(Mailbox::default());
 		let idle_since = Arc::new(Mutex::new(None));
 		let log: crate::executor::LogSink = Arc::new(move |line| tracing::info!(target: "task", "task {task}: {line}"));
-		let executor = MemberExecutor::new(Arc::clone(&self.pool), Arc::clone(&self.slots), log);
+		let executor = SandboxedMember::new(Arc::clone(&self.pool), Arc::clone(&self.slots), log);
 		let mut driver = MemberDriver::new(
 			Box::new(EngineLedger(Arc::clone(&self.ledger))),
 			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),

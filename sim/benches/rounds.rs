@@ -11,7 +11,7 @@
 //! runs n = 100 and 1e6 only.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use delta_engine::{DType, EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskId, Values};
+use delta_engine::{DType, EngineError, GraphChoice, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskId, Values};
 use delta_sim::{
 	fixtures::{Constant, HoldsAny},
 	run, SimMember, SimSettings,
@@ -24,11 +24,7 @@ fn quick() -> bool {
 /// The requester: done after one round.
 struct OneRound;
 
-impl Executor for OneRound {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Err(EngineError::Executor("the requester does not map".into()))
-	}
-
+impl RequesterExecutor for OneRound {
 	fn reduce(&mut self, _: &StepSpec, sums: &[Values], _: usize) -> Result<Next, EngineError> {
 		Ok(Next::Done(vec![u8::from(!sums.is_empty())]))
 	}

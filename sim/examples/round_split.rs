@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use delta_engine::{
-	EngineError, Executor, GraphChoice, Next, Outcome, OutputSpec, StepSpec, TaskEvent, TaskId, Values,
+	EngineError, GraphChoice, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent, TaskId, Values,
 };
 use delta_sim::{
 	fixtures::{Constant, HoldsAny},
@@ -22,11 +22,7 @@ use delta_sim::{
 /// The requester: done after one round, with the first sum.
 struct OneRound;
 
-impl Executor for OneRound {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Err(EngineError::Executor("the requester does not map".into()))
-	}
-
+impl RequesterExecutor for OneRound {
 	fn reduce(&mut self, _: &StepSpec, sums: &[Values], _: usize) -> Result<Next, EngineError> {
 		match sums.first() {
 			Some(Values::F64(s)) => Ok(Next::Done(s[0].to_le_bytes().to_vec())),

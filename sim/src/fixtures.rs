@@ -2,20 +2,16 @@
 //! cost they measure is the protocol's, not the task's.
 
 use delta_engine::{
-	io::{Datasets, Executor, StepSpec},
-	EngineError, Next, TaskId, TaskInfo, Values,
+	io::{Datasets, MemberExecutor, StepSpec},
+	EngineError, TaskId, TaskInfo, Values,
 };
 
 /// A member whose map returns the same values every round.
 pub struct Constant(pub Values);
 
-impl Executor for Constant {
+impl MemberExecutor for Constant {
 	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Ok(vec![self.0.clone()])
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
 	}
 }
 

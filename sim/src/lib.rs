@@ -18,8 +18,8 @@ use delta_primitives::{
 };
 
 use delta_engine::{
-	io::{Datasets, Encoding, Executor, Ledger, StepSpec},
-	AccountId, EngineError, GraphChoice, MemberDriver, Next, Outcome, RequesterDriver, TaskEvent, TaskId, TaskPlan,
+	io::{Datasets, Encoding, Ledger, MemberExecutor, RequesterExecutor, StepSpec},
+	AccountId, EngineError, GraphChoice, MemberDriver, Outcome, RequesterDriver, TaskEvent, TaskId, TaskPlan,
 	Values,
 };
 
@@ -47,14 +47,14 @@ pub enum DropPoint {
 /// A member executor whose `map` lets the ledger's clock pass the Compute
 /// deadline, from its `from`-th map (one map per round) on.
 struct LateExecutor {
-	inner: Box<dyn Executor>,
+	inner: Box<dyn MemberExecutor>,
 	ledger: LocalLedger,
 	from: u32,
 	maps: u32,
 	late_by_ms: u64,
 }
 
-impl Executor for LateExecutor {
+impl MemberExecutor for LateExecutor {
 	fn prepare(&mut self, task: &delta_engine::TaskInfo, package: &[u8]) -> Result<(), EngineError> {
 		self.inner.prepare(task, package)
 	}
@@ -67,16 +67,12 @@ impl Executor for LateExecutor {
 		self.maps += 1;
 		Ok(values)
 	}
-
-	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
-		self.inner.reduce(step, sums, members)
-	}
 }
 
 /// One simulated member.
 pub struct SimMember {
 	/// Runs the task's `map` on this member's data.
-	pub executor: Box<dyn Executor>,
+	pub executor: Box<dyn MemberExecutor>,
 	/// This member's datasets and policy.
 	pub datasets: Box<dyn Datasets>,
 	/// From which round, and where, the member drops out.
@@ -226,7 +222,7 @@ fn account(i: u32) -> AccountId {
 /// `requester`; returns when the task is done or failed.
 pub fn run(
 	settings: SimSettings,
-	requester: Box<dyn Executor>,
+	requester: Box<dyn RequesterExecutor>,
 	members: Vec<SimMember>,
 ) -> Result<Report, EngineError> {
 	let n = members.len() as u32;
@@ -259,7 +255,7 @@ pub fn run(
 	let mut drivers = Vec::with_capacity(members.len());
 	let mut drops = Vec::with_capacity(members.len());
 	for (i, (a, m)) in accounts.iter().zip(members).enumerate() {
-		let executor: Box<dyn Executor> = match m.drop_at {
+		let executor: Box<dyn MemberExecutor> = match m.drop_at {
 			Some((from, DropPoint::LateMap)) => Box::new(LateExecutor {
 				inner: m.executor,
 				ledger: ledger.clone(),

@@ -3,7 +3,7 @@
 //! for dropouts at every phase; too many dropouts fail the task by name.
 
 use delta_engine::{
-	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, TaskEvent, TaskId, TaskInfo, Values,
+	DType, Datasets, EngineError, MemberExecutor, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent, TaskId, TaskInfo, Values,
 };
 use delta_sim::{run, DropPoint, SimMember, SimSettings};
 use proptest::prelude::*;
@@ -36,7 +36,7 @@ fn sum_and_count(sums: &[Values]) -> Result<(f64, i64), EngineError> {
 
 struct MemberCode(Vec<f64>);
 
-impl Executor for MemberCode {
+impl MemberExecutor for MemberCode {
 	fn map(&mut self, _: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		let body = String::from_utf8_lossy(&step.body).to_string();
 		let n = Values::I64(vec![self.0.len() as i64]);
@@ -47,19 +47,11 @@ impl Executor for MemberCode {
 			body.trim_start_matches("var ").parse().map_err(|_| EngineError::Executor("bad step".into()))?;
 		Ok(vec![Values::F64(vec![self.0.iter().map(|x| (x - mean) * (x - mean)).sum()]), n])
 	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
-	}
 }
 
 struct RequesterCode;
 
-impl Executor for RequesterCode {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Err(EngineError::Executor("the requester does not map".into()))
-	}
-
+impl RequesterExecutor for RequesterCode {
 	fn reduce(&mut self, step: &StepSpec, sums: &[Values], _members: usize) -> Result<Next, EngineError> {
 		let (sum, count) = sum_and_count(sums)?;
 		let mean = sum / count as f64;
@@ -292,13 +284,9 @@ proptest! {
 
 struct LeaksInErrors;
 
-impl Executor for LeaksInErrors {
+impl MemberExecutor for LeaksInErrors {
 	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Err(EngineError::TaskCode { kind: "error in task code".into(), detail: "ValueError: 17.25 at row 3".into() })
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
 	}
 }
 
@@ -385,13 +373,9 @@ fn a_hundred_members_on_the_sparse_graph_with_dropouts_in_every_phase_are_exact(
 /// to smuggle out a row might.
 struct OneValueTooMany(Vec<f64>);
 
-impl Executor for OneValueTooMany {
+impl MemberExecutor for OneValueTooMany {
 	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Ok(vec![Values::F64(vec![self.0.iter().sum(), self.0[0]]), Values::I64(vec![self.0.len() as i64])])
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
 	}
 }
 
@@ -456,24 +440,16 @@ fn a_complete_graph_too_wide_for_one_reveal_is_refused_before_the_task_starts() 
 /// member's own offset.
 struct Weights(Vec<f32>);
 
-impl Executor for Weights {
+impl MemberExecutor for Weights {
 	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		Ok(vec![Values::F32(self.0.clone())])
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("members do not reduce".into()))
 	}
 }
 
 /// The requester of a one-round average: the sums as float64 bytes.
 struct Average;
 
-impl Executor for Average {
-	fn map(&mut self, _: TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Err(EngineError::Executor("the requester does not map".into()))
-	}
-
+impl RequesterExecutor for Average {
 	fn reduce(&mut self, _: &StepSpec, sums: &[Values], _: usize) -> Result<Next, EngineError> {
 		Ok(Next::Done(sums[0].to_le_bytes()))
 	}

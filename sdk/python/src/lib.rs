@@ -7,7 +7,7 @@
 
 use delta_engine::{
 	tensor::{join_bytes, split_bytes},
-	DType, Datasets, EngineError, Executor, Next, Outcome, OutputSpec, StepSpec, Values,
+	DType, Datasets, EngineError, MemberExecutor, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, Values,
 };
 use delta_sim::{run, DropPoint, SimMember, SimSettings};
 use pyo3::{
@@ -53,7 +53,7 @@ struct PyMember {
 	map: PyObject,
 }
 
-impl Executor for PyMember {
+impl MemberExecutor for PyMember {
 	fn map(&mut self, _: delta_engine::TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		let bytes = Python::with_gil(|py| {
 			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;
@@ -61,10 +61,6 @@ impl Executor for PyMember {
 			out.extract::<Vec<u8>>(py).map_err(|e| describe(py, e))
 		})?;
 		split_bytes(&step.outputs, &bytes, false)
-	}
-
-	fn reduce(&mut self, _: &StepSpec, _: &[Values], _: usize) -> Result<Next, EngineError> {
-		Err(EngineError::Executor("a member does not reduce".into()))
 	}
 }
 
@@ -74,11 +70,7 @@ struct PyRequester {
 	reduce: PyObject,
 }
 
-impl Executor for PyRequester {
-	fn map(&mut self, _: delta_engine::TaskId, _: &StepSpec) -> Result<Vec<Values>, EngineError> {
-		Err(EngineError::Executor("the requester does not map".into()))
-	}
-
+impl RequesterExecutor for PyRequester {
 	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
 		Python::with_gil(|py| {
 			let arg = step_to_py(py, step).map_err(|e| describe(py, e))?;

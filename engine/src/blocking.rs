@@ -63,8 +63,8 @@ impl RequesterDriver {
 	}
 
 	/// Makes whatever progress the ledger and the inbox allow, at the
-	/// host's time `now`. A failure ends the task: it is cancelled on the
-	/// ledger and the outcome says why.
+	/// host's time `now`. A failure ends the task and the outcome says
+	/// why; [`RequesterDriver::close`] then cancels it on the ledger.
 	pub fn step(&mut self, now: Instant) {
 		for (from, message) in self.transport.recv() {
 			self.core.handle_message(from, message);
@@ -79,7 +79,10 @@ impl RequesterDriver {
 					tracing::info!("could not reach {to}: {e}");
 				}
 			}
-			while let Some(request) = self.core.poll_call() {
+			// Once the outcome is known, the calls that close the task wait
+			// for `close`, so that the host can hand the outcome on first.
+			while self.core.outcome() == &Outcome::Running {
+				let Some(request) = self.core.poll_call() else { break };
 				busy = true;
 				let result = self.ledger.submit(request.call);
 				self.core.handle_call(request.id, result);
@@ -101,6 +104,20 @@ impl RequesterDriver {
 			if !busy {
 				break;
 			}
+		}
+		while let Some(event) = self.core.poll_event() {
+			self.events.push(event);
+		}
+	}
+
+	/// Once the outcome is no longer running: makes the ledger calls that
+	/// close the task (`FinishTask` after a result, `CancelTask` after a
+	/// failure). They are best effort: the outcome stands whatever the
+	/// ledger says, and a failure is logged.
+	pub fn close(&mut self) {
+		while let Some(request) = self.core.poll_call() {
+			let result = self.ledger.submit(request.call);
+			self.core.handle_call(request.id, result);
 		}
 		while let Some(event) = self.core.poll_event() {
 			self.events.push(event);

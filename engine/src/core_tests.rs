@@ -237,6 +237,26 @@ fn a_reduce_is_asked_for_and_its_result_finishes_the_round() {
 	assert!(core.poll_work().is_none());
 }
 
+#[test]
+fn the_result_is_out_once_the_last_round_is_finished_and_closing_the_task_follows() {
+	let mut core = started(3);
+	events(&mut core);
+	core.reducing = Some(([5; 32], 3));
+	core.handle_reduced(Ok(crate::Next::Done(b"answer".to_vec())));
+	let finish = core.poll_call().unwrap();
+	assert_eq!(finish.call, Call::FinishRound { task: 7, round: 0, result: H256([5; 32]) });
+	assert_eq!(core.outcome(), &Outcome::Running, "no result before its round is finished on the ledger");
+
+	core.handle_call(finish.id, Ok(Vec::new()));
+	assert_eq!(core.outcome(), &Outcome::Done(b"answer".to_vec()));
+	assert_eq!(events(&mut core), vec![TaskEvent::Unmasked { round: 0, members: 3 }, TaskEvent::Done]);
+	let close = core.poll_call().expect("the task is closed on the ledger after the result");
+	assert_eq!(close.call, Call::FinishTask { task: 7 });
+	core.handle_call(close.id, Err(EngineError::Ledger { call: "finish_task", reason: "unavailable".into() }));
+	assert_eq!(core.outcome(), &Outcome::Done(b"answer".to_vec()), "a failed close leaves the result standing");
+	assert!(core.poll_call().is_none() && events(&mut core).is_empty());
+}
+
 // ----- the member core ------------------------------------------------------
 
 fn task_record(owner: AccountId) -> TaskInfo {

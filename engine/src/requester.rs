@@ -149,14 +149,15 @@ enum Awaiting {
 	Create,
 	StartRound(Announcement),
 	FinishRound { next: Next, contributors: usize },
-	FinishTask(Vec<u8>),
+	/// `FinishTask` after the result is out: best effort, like `Cancel`.
+	Close,
 	Cancel,
 }
 
 /// The requester's side of one task as a state machine that never
 /// blocks: feed it with the `handle_*` methods, drain it with the `poll_*`
 /// methods (see [`crate::poll`]). [`RequesterDriver`](crate::RequesterDriver)
-/// is the blocking host over the four traits.
+/// is the blocking host over the traits of `io`.
 pub struct RequesterCore {
 	plan: TaskPlan,
 	task: Option<TaskId>,
@@ -294,9 +295,12 @@ impl RequesterCore {
 			self.in_flight = Some((expected, why));
 			return;
 		}
-		if matches!(why, Awaiting::Cancel) {
+		if matches!(why, Awaiting::Cancel | Awaiting::Close) {
 			// Best effort: the round may already have failed or the task
 			// ended; the outcome stands either way.
+			if let (Awaiting::Close, Err(e)) = (&why, &result) {
+				tracing::warn!("the task's result stands, but closing it on the ledger failed: {e}");
+			}
 			return;
 		}
 		self.stale = true;
@@ -437,17 +441,19 @@ impl RequesterCore {
 						self.begin_round(task, step)
 					},
 					Next::Done(result) => {
-						self.request(Call::FinishTask { task }, Awaiting::FinishTask(result));
+						// The last round's commitment is on the ledger: the
+						// result is the requester's now. Closing the task
+						// there (`FinishTask`) follows without holding the
+						// result back; the host makes that call after it has
+						// recorded the outcome (`RequesterDriver::close`).
+						self.events.push_back(TaskEvent::Done);
+						self.outcome = Outcome::Done(result);
+						self.request(Call::FinishTask { task }, Awaiting::Close);
 						Ok(())
 					},
 				}
 			},
-			Awaiting::FinishTask(result) => {
-				self.events.push_back(TaskEvent::Done);
-				self.outcome = Outcome::Done(result);
-				Ok(())
-			},
-			Awaiting::Cancel => Ok(()),
+			Awaiting::Close | Awaiting::Cancel => Ok(()),
 		}
 	}
 

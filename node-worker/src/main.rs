@@ -221,6 +221,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
 	let (net, bound) =
 		PeerNet::start(node_key, config.p2p.listen.parse()?, config.p2p.max_message_mb << 20, Arc::clone(&ledger))
 			.await?;
+	{
+		// New ledger state wakes the task threads as a peer message does.
+		let net = Arc::clone(&net);
+		ledger.watch(Arc::new(move || net.wake.notify()));
+	}
 	let endpoint = if config.p2p.external.is_empty() { bound.to_string() } else { config.p2p.external.clone() };
 	{
 		let ledger = Arc::clone(&ledger);

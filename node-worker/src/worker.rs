@@ -9,8 +9,8 @@
 //! joins the task's rounds, runs its maps (bounded across tasks by
 //! [`MapSlots`]) and ends when its rounds have gone quiet. So a ledger
 //! call waiting for finality, or a map that runs for minutes, holds up only
-//! its own task. Threads wake on peer messages and at least ten times a
-//! second to follow the ledger.
+//! its own task. Threads wake on peer messages, on each new finalized
+//! block of a chain, and at least ten times a second to follow the ledger.
 
 use std::{
 	sync::{
@@ -445,6 +445,9 @@ impl RequesterTask {
 			if let Err(e) = outcome {
 				tracing::error!("state database: cannot record the outcome of {}: {e}", self.id);
 			}
+			// The outcome is the requester's now; closing the task on the
+			// ledger (finished or cancelled) comes after, best effort.
+			self.driver.close();
 			break;
 		}
 		// A task stopped with the worker stays "running" in the state

@@ -279,8 +279,12 @@ pub fn run(
 	for _ in 0..settings.max_steps {
 		let timer = std::time::Instant::now();
 		requester.step(epoch + std::time::Duration::from_millis(ledger.now() - started));
+		let over = requester.outcome() != &Outcome::Running;
+		if over {
+			requester.close();
+		}
 		requester_time += timer.elapsed();
-		if requester.outcome() != &Outcome::Running {
+		if over {
 			break;
 		}
 		let current = match requester.task() {

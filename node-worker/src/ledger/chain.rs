@@ -8,7 +8,8 @@
 //! the latest finalized block, and each waits until its block is finalized
 //! (immediately on a dev chain), so the next nonce is always right. A call
 //! the runtime refuses comes back with the pallet error's name. Both the
-//! connection and its metadata are rebuilt after the node restarts.
+//! connection and its metadata are rebuilt after the node restarts. Each
+//! finalized block wakes the worker's task threads (`Backend::watch`).
 
 use std::{sync::Mutex, time::Duration};
 
@@ -247,6 +248,24 @@ fn member_info(account: [u8; 32], m: pallet_delta_identity::MemberInfo<u32>) -> 
 impl Backend for ChainLedger {
 	fn account(&self) -> AccountId {
 		self.account
+	}
+
+	fn watch(&self, changed: std::sync::Arc<dyn Fn() + Send + Sync>) {
+		let url = self.url.clone();
+		self.rt.spawn(async move {
+			// A connection of its own, so that a stalled subscription never
+			// holds up calls; after the node goes away, connect again.
+			loop {
+				if let Ok(client) = Client::from_insecure_url(&url).await {
+					if let Ok(mut blocks) = client.stream_blocks().await {
+						while let Some(Ok(_)) = blocks.next().await {
+							changed();
+						}
+					}
+				}
+				tokio::time::sleep(Duration::from_secs(1)).await;
+			}
+		});
 	}
 
 	fn submit(&self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {

@@ -32,6 +32,15 @@ pub trait Backend: Send + Sync {
 	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError>;
 	/// `seconds` in the ledger's time unit (ms or blocks), for timeouts.
 	fn timeout_units(&self, seconds: u64) -> u64;
+	/// Calls `changed` whenever the ledger's state may have moved on (a
+	/// chain's new finalized block), for as long as the worker runs, so
+	/// that the task threads look at once instead of at their next poll:
+	/// on a chain, every member then sees a phase change together and
+	/// their calls go into the same block. A ledger without notifications
+	/// does nothing; its readers poll.
+	fn watch(&self, changed: Arc<dyn Fn() + Send + Sync>) {
+		let _ = changed;
+	}
 }
 
 /// How long a read keeps trying while its server is unreachable.

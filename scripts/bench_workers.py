@@ -14,6 +14,8 @@ have started again after the last one, as a query reaching a network at
 rest would find them. With
 `--concurrent K`, each run submits K such queries at once and times
 submission to the last result (each worker then serves K tasks at once).
+With `--timeline`, each run's typed events (`delta_events`) are printed
+with their times from submission, to show where a round's time goes.
 
 The dev chain runs 250 ms blocks, `--empty-block-interval 250
 --min-block-interval 250` (a transaction is sealed at once when the chain
@@ -74,6 +76,11 @@ def main() -> int:
     parser.add_argument(
         "--concurrent", type=int, default=1, help="queries submitted at once in each run"
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print each run's events with their times from submission",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     ledgers = args.ledgers.split(",")
@@ -106,7 +113,7 @@ def main() -> int:
                 folder = Path(tmp) / f"{ledger}-{n}"
                 print(f"{ledger}, {n} workers: ", end="")
                 try:
-                    runs = bench(ledger, n, args.runs, args.concurrent, folder)
+                    runs = bench(ledger, n, args.runs, args.concurrent, folder, args.timeline)
                 except Exception as exc:
                     print(f"FAILED: {type(exc).__name__}: {exc}")
                     return 1
@@ -167,9 +174,12 @@ def machine() -> str:
     )
 
 
-def bench(ledger: str, n: int, runs: int, concurrent: int, folder: Path) -> Runs:
+def bench(
+    ledger: str, n: int, runs: int, concurrent: int, folder: Path, timeline: bool = False
+) -> Runs:
     """The query on `n` fresh workers of `ledger`: a warm-up, then `runs`
-    timed runs of `concurrent` queries each."""
+    timed runs of `concurrent` queries each (with `timeline`, each run's
+    events printed with their times)."""
     with ledger_at(ledger, n) as url:
         suris: list[str | None] = [None] * n
         if ledger == "chain":
@@ -194,7 +204,11 @@ def bench(ledger: str, n: int, runs: int, concurrent: int, folder: Path) -> Runs
             client = delta.Client(workers[0].api, workers[0].token)
             for i in range(runs + 1):
                 wait_until_ready(workers)
-                result.record(*timed(client, concurrent), warm_up=i == 0)
+                submitted_ms = time.time() * 1000
+                seconds, error, handles = timed(client, concurrent)
+                result.record(seconds, error, warm_up=i == 0)
+                if timeline:
+                    print_timeline(handles, submitted_ms)
         except Exception:
             for w in workers:
                 print(f"--- {w.name} ---\n{''.join(w.log[-15:])}", file=sys.stderr)
@@ -225,9 +239,11 @@ def wait_until_ready(workers: list[Worker], timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
-def timed(client: delta.Client, concurrent: int) -> tuple[float, str | None]:
-    """Seconds from submitting `concurrent` queries to the last result, and
-    why one failed if one did."""
+def timed(
+    client: delta.Client, concurrent: int
+) -> tuple[float, str | None, list[delta.TaskHandle]]:
+    """Seconds from submitting `concurrent` queries to the last result, why
+    one failed if one did, and the queries."""
     started = time.monotonic()
     handles = [client.submit(MeanAge, phase_timeout_s=PHASE_TIMEOUT_S) for _ in range(concurrent)]
     failures = []
@@ -236,7 +252,19 @@ def timed(client: delta.Client, concurrent: int) -> tuple[float, str | None]:
             handle.wait(timeout=300, progress=False, interval=POLL)
         except delta.TaskFailed as exc:
             failures.append(str(exc))
-    return time.monotonic() - started, "; ".join(failures) if failures else None
+    return time.monotonic() - started, "; ".join(failures) if failures else None, handles
+
+
+def print_timeline(handles: list[delta.TaskHandle], submitted_ms: float) -> None:
+    """Each query's events on one line, each at its ms after submission
+    (the worker stamps events with its wall clock, on this machine):
+    where a round's time goes."""
+    for handle in handles:
+        steps = ", ".join(
+            f"{e['event']} {e.get('ms', submitted_ms) - submitted_ms:.0f}" for e in handle.events()
+        )
+        print(f"\n  {handle.id} (ms): {steps}", end="")
+    print("\n  ", end="")
 
 
 def each(workers: list[Worker], action: Callable[[Worker], None]) -> None:

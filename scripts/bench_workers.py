@@ -81,6 +81,13 @@ def main() -> int:
         action="store_true",
         help="print each run's events with their times from submission",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the workers' folders, each with its worker.log, in DIR "
+        "(default: a temporary folder)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     ledgers = args.ledgers.split(",")
@@ -107,7 +114,7 @@ def main() -> int:
         f"the client polls every {POLL} s\n"
     )
     rows: list[tuple[str, int, Runs]] = []
-    with tempfile.TemporaryDirectory(prefix="delta-bench-") as tmp:
+    with kept_or_temporary(args.keep) as tmp:
         for ledger in ledgers:
             for n in sizes:
                 folder = Path(tmp) / f"{ledger}-{n}"
@@ -174,6 +181,17 @@ def machine() -> str:
     )
 
 
+@contextmanager
+def kept_or_temporary(keep: Path | None) -> Iterator[str]:
+    """`keep` (created if missing) or a temporary folder removed afterwards."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="delta-bench-") as tmp:
+            yield tmp
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield str(keep)
+
+
 def bench(
     ledger: str, n: int, runs: int, concurrent: int, folder: Path, timeline: bool = False
 ) -> Runs:
@@ -215,6 +233,8 @@ def bench(
             raise
         finally:
             each(workers, lambda w: w.stop())
+            for w in workers:
+                (w.folder / "worker.log").write_text("".join(w.log))
         return result
 
 

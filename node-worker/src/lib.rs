@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod datasets;
+pub mod directory;
 pub mod executor;
 pub mod keys;
 pub mod ledger;

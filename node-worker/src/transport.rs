@@ -5,12 +5,13 @@
 //! which is then the message's sender; everything else is dropped.
 //! Messages are the engine's data types in postcard, length-prefixed and
 //! bounded in size, never code or pickles.
+//! Both lookups go through one member directory ([`crate::directory`]).
 
 use std::{
 	collections::{HashMap, HashSet},
 	io,
 	sync::{Arc, Condvar, Mutex},
-	time::{Duration, Instant},
+	time::Duration,
 };
 
 use delta_engine::{io::canonical, AccountId, EngineError, Message, TaskId};
@@ -22,11 +23,7 @@ use libp2p::{
 };
 use tokio::sync::mpsc;
 
-use crate::ledger::Backend;
-
-/// How long a member's address, or a peer's account, is taken from the
-/// cache before the ledger is asked again: members move and leave.
-const DIRECTORY_TTL: Duration = Duration::from_secs(10);
+use crate::{directory::Directory, ledger::Backend};
 
 /// The protocol name of Delta's messages.
 pub const PROTOCOL: &str = "/delta/engine/1";
@@ -101,8 +98,7 @@ pub struct PeerNet {
 	me: AccountId,
 	outbound: mpsc::UnboundedSender<Outbound>,
 	inbox: Arc<Mutex<Inbox>>,
-	ledger: Arc<dyn Backend>,
-	directory: Mutex<HashMap<AccountId, (PeerId, Multiaddr, Instant)>>,
+	directory: Directory,
 	/// Notified whenever a message arrives.
 	pub wake: Arc<Wake>,
 }
@@ -181,13 +177,6 @@ impl request_response::Codec for Codec {
 
 type Behaviour = request_response::Behaviour<Codec>;
 
-/// Parses a registered endpoint and peer id into something to dial.
-pub fn dial_target(endpoint: &str, peer_id: &[u8]) -> Result<(PeerId, Multiaddr), String> {
-	let peer = PeerId::from_bytes(peer_id).map_err(|e| format!("peer id: {e}"))?;
-	let addr: Multiaddr = endpoint.parse().map_err(|e| format!("endpoint {endpoint:?}: {e}"))?;
-	Ok((peer, addr))
-}
-
 impl PeerNet {
 	/// Starts the swarm listening on `listen`; returns the endpoint and
 	/// the address actually bound.
@@ -224,8 +213,7 @@ impl PeerNet {
 			me: ledger.account(),
 			outbound,
 			inbox: Arc::new(Mutex::new(Inbox::default())),
-			ledger,
-			directory: Mutex::new(HashMap::new()),
+			directory: Directory::new(ledger),
 			wake: Arc::new(Wake::default()),
 		});
 		tokio::spawn(drive(swarm, rx, Arc::clone(&net)));
@@ -259,29 +247,7 @@ impl PeerNet {
 			self.wake.notify();
 			return Ok(());
 		}
-		let cached = self
-			.directory
-			.lock()
-			.unwrap_or_else(std::sync::PoisonError::into_inner)
-			.get(&to)
-			.filter(|(_, _, at)| at.elapsed() < DIRECTORY_TTL)
-			.map(|(p, a, _)| (*p, a.clone()));
-		let (peer, addr) = match cached {
-			Some(t) => t,
-			None => {
-				let member = self.ledger.member(&to)?.ok_or_else(|| EngineError::Ledger {
-					call: "send",
-					reason: format!("{to} is not a registered member"),
-				})?;
-				let target = dial_target(&member.endpoint, &member.peer_id.0)
-					.map_err(|reason| EngineError::Ledger { call: "send", reason })?;
-				self.directory
-					.lock()
-					.unwrap_or_else(std::sync::PoisonError::into_inner)
-					.insert(to, (target.0, target.1.clone(), Instant::now()));
-				target
-			},
-		};
+		let (peer, addr) = self.directory.address(&to)?;
 		let bytes = canonical(&message)?;
 		self.outbound
 			.send(Outbound { peer, addr, bytes })
@@ -290,7 +256,6 @@ impl PeerNet {
 }
 
 async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceiver<Outbound>, net: Arc<PeerNet>) {
-	let known: Arc<Mutex<HashMap<PeerId, (AccountId, Instant)>>> = Arc::default();
 	loop {
 		tokio::select! {
 			next = outbound.recv() => {
@@ -304,30 +269,14 @@ async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceive
 					message: request_response::Message::Request { request, channel, .. },
 				}) => {
 					let _ = swarm.behaviour_mut().send_response(channel, Vec::new());
-					let cached = known
-						.lock()
-						.unwrap_or_else(std::sync::PoisonError::into_inner)
-						.get(&peer)
-						.filter(|(_, at)| at.elapsed() < DIRECTORY_TTL)
-						.map(|(account, _)| *account);
-					match cached {
-						Some(account) => net.deliver(account, &request),
-						None => {
-							let net = Arc::clone(&net);
-							let known = Arc::clone(&known);
-							tokio::task::spawn_blocking(move || match net.ledger.account_by_peer(&peer.to_bytes()) {
-								Ok(Some(account)) => {
-									known
-										.lock()
-										.unwrap_or_else(std::sync::PoisonError::into_inner)
-										.insert(peer, (account, Instant::now()));
-									net.deliver(account, &request);
-								},
-								Ok(None) => tracing::warn!("dropped a message from {peer}: not a registered member"),
-								Err(e) => tracing::warn!("dropped a message from {peer}: {e}"),
-							});
-						},
-					}
+					// Named from the member directory: a read of the ledger,
+					// when one is due, happens off the swarm's task.
+					let net = Arc::clone(&net);
+					tokio::task::spawn_blocking(move || match net.directory.account(&peer) {
+						Ok(Some(account)) => net.deliver(account, &request),
+						Ok(None) => tracing::warn!("dropped a message from {peer}: not a registered member"),
+						Err(e) => tracing::warn!("dropped a message from {peer}: {e}"),
+					});
 				},
 				SwarmEvent::Behaviour(request_response::Event::OutboundFailure { peer, error, .. }) => {
 					tracing::warn!("a message to {peer} was not delivered: {error}");
@@ -473,6 +422,8 @@ impl delta_engine::Transport for MemberTaskEndpoint {
 
 #[cfg(test)]
 mod tests {
+	use std::time::Instant;
+
 	use super::*;
 
 	#[test]

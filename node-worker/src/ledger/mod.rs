@@ -121,14 +121,24 @@ impl delta_engine::Ledger for EngineLedger {
 	}
 
 	fn submit(&mut self, call: Call) -> Result<Vec<StoredEvent>, EngineError> {
-		self.0.submit(call)
+		let name = call.name();
+		let started = std::time::Instant::now();
+		let result = self.0.submit(call);
+		tracing::debug!(target: "ledger", "{name} took {} ms (ok: {})", started.elapsed().as_millis(), result.is_ok());
+		result
 	}
 
 	fn task(&self, id: TaskId) -> Result<Option<TaskInfo>, EngineError> {
-		self.0.task(id)
+		let started = std::time::Instant::now();
+		let result = self.0.task(id);
+		tracing::debug!(target: "ledger", "read task {id} took {} ms", started.elapsed().as_millis());
+		result
 	}
 
 	fn round(&self, task: TaskId, round: u32) -> Result<Option<RoundInfo>, EngineError> {
-		self.0.round(task, round)
+		let started = std::time::Instant::now();
+		let result = self.0.round(task, round);
+		tracing::trace!(target: "ledger", "read round {task}/{round} took {} ms", started.elapsed().as_millis());
+		result
 	}
 }

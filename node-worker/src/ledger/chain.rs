@@ -96,7 +96,7 @@ impl ChainLedger {
 		}
 		let url = self.url.clone();
 		let client =
-			self.rt.block_on(async move { Client::from_insecure_url(&url).await }).map_err(|e| e.to_string())?;
+			self.rt.block_on(async move { connect_legacy(&url).await })?;
 		*self.slot() = Some(client.clone());
 		Ok(client)
 	}
@@ -151,7 +151,8 @@ impl ChainLedger {
 			// the next one is tracked here.
 			let progress = {
 				let mut next = next_nonce.lock().await;
-				let on_chain = tx.account_nonce(&signer.account_id()).await.map_err(|e| Failure::Unavailable(e.to_string()))?;
+				let on_chain =
+					tx.account_nonce(&signer.account_id()).await.map_err(|e| Failure::Unavailable(e.to_string()))?;
 				let nonce = next.map_or(on_chain, |n| n.max(on_chain));
 				let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonce).build();
 				let mut signable = tx
@@ -205,6 +206,21 @@ impl ChainLedger {
 	}
 }
 
+/// A client on the node's legacy RPC methods (`state_call`,
+/// `author_submitAndWatchExtrinsic`, `chain_subscribeFinalizedHeads`).
+/// subxt's default backend prefers the `chainHead_v1` methods, where every
+/// read is an operation answered through the follow subscription and a
+/// submission's finality is found by fetching block bodies: measured here,
+/// about 50-90 ms a read and 450-550 ms a call on a dev chain sealing
+/// within 250 ms, against about 240 ms for the same call through the legacy
+/// methods. The worker only reads at the latest finalized block and waits
+/// for its own submissions, which is what the legacy methods do directly.
+async fn connect_legacy(url: &str) -> Result<Client, String> {
+	let rpc = subxt::rpcs::RpcClient::from_insecure_url(url).await.map_err(|e| e.to_string())?;
+	let backend = subxt::backend::LegacyBackend::builder().build(rpc);
+	Client::from_backend(std::sync::Arc::new(backend)).await.map_err(|e| e.to_string())
+}
+
 enum Failure {
 	Refused(String),
 	Unavailable(String),
@@ -256,7 +272,7 @@ impl Backend for ChainLedger {
 			// A connection of its own, so that a stalled subscription never
 			// holds up calls; after the node goes away, connect again.
 			loop {
-				if let Ok(client) = Client::from_insecure_url(&url).await {
+				if let Ok(client) = connect_legacy(&url).await {
 					if let Ok(mut blocks) = client.stream_blocks().await {
 						while let Some(Ok(_)) = blocks.next().await {
 							changed();

@@ -174,7 +174,20 @@ impl ChainLedger {
 				}
 			};
 			let events = match tokio::time::timeout(FINALIZE_WITHIN, progress.wait_for_finalized_success()).await {
-				Ok(events) => events.map_err(|e| Failure::Refused(e.to_string()))?,
+				Ok(Ok(events)) => events,
+				Ok(Err(e @ subxt::error::TransactionFinalizedSuccessError::SuccessError(_))) => {
+					// In a block but refused by the runtime: its nonce is used.
+					return Err(Failure::Refused(e.to_string()));
+				},
+				Ok(Err(e)) => {
+					// Dropped, invalid, or the status stream broke (the node
+					// restarted and its pool is gone): the nonce may be free
+					// again, so read it from the chain next time; a nonce
+					// kept past this stood the next call in the pool's
+					// future queue until it was dropped.
+					*next_nonce.lock().await = None;
+					return Err(Failure::Refused(e.to_string()));
+				},
 				Err(_) => {
 					*next_nonce.lock().await = None;
 					return Err(Failure::Unavailable("not finalized in time".into()));

@@ -83,7 +83,7 @@ weights: build
 ## the instrumented build never touches the main one. cargo-fuzz runs on
 ## stable Rust without a sanitizer (`-s none`: coverage needs only -C flags).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= peer_message runner_reply zk_key zk_proof zk_snarkjs ledger_json ledger_scale identity
+FUZZ_TARGETS ?= peer_message runner_reply zk_key zk_proof zk_snarkjs ledger_json ledger_scale identity protocol
 FUZZ_TARGET_DIR ?= $(HOME)/.cache/delta/fuzz-target
 FUZZ_BIN = $(FUZZ_TARGET_DIR)/$(shell rustc -vV | sed -n 's/^host: //p')/release
 

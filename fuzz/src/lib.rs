@@ -58,6 +58,17 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
 	match target {
 		"peer_message" => named(messages().iter().filter_map(|m| canonical(m).ok()).collect(), "message"),
 		"runner_reply" => named(runner_replies(), "reply"),
+		// Header (members, threshold, graph, corruption), then the tape.
+		"protocol" => named(
+			vec![
+				vec![0, 0, 0, 0],
+				vec![2, 1, 1, 0],
+				[&[1, 0, 0, 0][..], &[130; 8]].concat(),
+				[&[0, 1, 0, 0xe1][..], &[208, 0, 0, 1, 224, 4, 1, 2, 3, 4, 240, 0, 176, 9]].concat(),
+				[&[2, 2, 1, 0xff][..], &[241, 0, 209, 7, 0, 0x80]].concat(),
+			],
+			"schedule",
+		),
 		"zk_key" => named(vec![ZK_VK.to_vec(), ZK_VK_1.to_vec()], "vk"),
 		"zk_proof" => named(vec![[ZK_PROOF, ZK_INPUTS].concat(), ZK_PROOF.to_vec()], "proof"),
 		"zk_snarkjs" => named(snarkjs_documents(), "json"),

@@ -9,6 +9,7 @@
 //! the engine itself depends only on the ledger vocabulary
 //! (`delta-ledger-api`).
 
+pub mod adversary;
 pub mod fixtures;
 pub mod local;
 
@@ -19,13 +20,15 @@ use delta_primitives::{
 
 use delta_engine::{
 	io::{Datasets, Encoding, Ledger, MemberExecutor, RequesterExecutor, StepSpec},
-	AccountId, EngineError, GraphChoice, MemberDriver, Outcome, RequesterDriver, TaskEvent, TaskId, TaskPlan,
-	Values,
+	AccountId, EngineError, GraphChoice, MemberDriver, Outcome, RequesterDriver, TaskEvent, TaskId, TaskPlan, Values,
 };
 
 use rand_chacha::rand_core::SeedableRng;
 
-use crate::local::{LocalLedger, LocalNetwork};
+use crate::{
+	adversary::Adversary,
+	local::{LocalLedger, LocalNetwork},
+};
 
 /// Where a simulated member stops taking part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,7 +215,11 @@ impl SimSettings {
 	}
 }
 
-fn account(i: u32) -> AccountId {
+/// The requester's account in a simulation.
+pub const REQUESTER: AccountId = AccountId([0xa0; 32]);
+
+/// The account of the simulation's `i`-th member.
+pub fn member_account(i: u32) -> AccountId {
 	let mut raw = [0x5e; 32];
 	raw[..4].copy_from_slice(&i.to_be_bytes());
 	AccountId(raw)
@@ -225,11 +232,31 @@ pub fn run(
 	requester: Box<dyn RequesterExecutor>,
 	members: Vec<SimMember>,
 ) -> Result<Report, EngineError> {
+	run_on(LocalNetwork::new(), settings, requester, members)
+}
+
+/// [`run`] with every message passing through `adversary` (see
+/// [`adversary`]): dropped, duplicated, delayed, or altered where it
+/// controls the sender.
+pub fn run_under(
+	adversary: Box<dyn Adversary>,
+	settings: SimSettings,
+	requester: Box<dyn RequesterExecutor>,
+	members: Vec<SimMember>,
+) -> Result<Report, EngineError> {
+	run_on(LocalNetwork::under(adversary), settings, requester, members)
+}
+
+fn run_on(
+	network: LocalNetwork,
+	settings: SimSettings,
+	requester: Box<dyn RequesterExecutor>,
+	members: Vec<SimMember>,
+) -> Result<Report, EngineError> {
 	let n = members.len() as u32;
 	let ledger = LocalLedger::new()?;
-	let network = LocalNetwork::new();
-	let owner = AccountId([0xa0; 32]);
-	let accounts: Vec<AccountId> = (0..n).map(account).collect();
+	let owner = REQUESTER;
+	let accounts: Vec<AccountId> = (0..n).map(member_account).collect();
 	for (i, a) in accounts.iter().enumerate() {
 		ledger.register(*a, i as u32)?;
 	}
@@ -312,6 +339,7 @@ pub fn run(
 			driver.step();
 			member_time[i] += timer.elapsed();
 		}
+		network.tick();
 		ledger.advance(1)?;
 	}
 	if requester.outcome() == &Outcome::Running {

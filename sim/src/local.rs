@@ -22,6 +22,12 @@ use delta_engine::{
 	EngineError,
 };
 
+use crate::adversary::{Adversary, Delivery};
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+	m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Shared {
 	ledger: delta_coordinator::Ledger,
 	now: u64,
@@ -124,6 +130,8 @@ type Mailboxes = BTreeMap<AccountId, Vec<(AccountId, Vec<u8>)>>;
 #[derive(Clone, Default)]
 pub struct LocalNetwork {
 	mailboxes: Arc<Mutex<Mailboxes>>,
+	/// What stands between senders and mailboxes, if anything.
+	adversary: Arc<Mutex<Option<Box<dyn Adversary>>>>,
 	/// Bytes carried so far, for reports.
 	carried: Arc<Mutex<u64>>,
 	/// SHA-256 over every message carried (sender, receiver, bytes), in
@@ -135,6 +143,35 @@ impl LocalNetwork {
 	/// An empty network.
 	pub fn new() -> Self {
 		Self::default()
+	}
+
+	/// A network that passes every message through `adversary`.
+	///
+	/// Sending panics if the adversary delivers a message in the name of a
+	/// participant it does not control: the real transport authenticates
+	/// senders, so such an adversary would test nothing real.
+	pub fn under(adversary: Box<dyn Adversary>) -> Self {
+		let network = Self::default();
+		*lock(&network.adversary) = Some(adversary);
+		network
+	}
+
+	/// One step of simulated time: messages the adversary held back and
+	/// that are due now reach their mailboxes.
+	pub fn tick(&self) {
+		let due = match lock(&self.adversary).as_mut() {
+			Some(adversary) => adversary.tick(),
+			None => return,
+		};
+		self.post(due);
+	}
+
+	/// Puts deliveries into mailboxes.
+	fn post(&self, deliveries: Vec<Delivery>) {
+		let mut mailboxes = lock(&self.mailboxes);
+		for (from, to, bytes) in deliveries {
+			mailboxes.entry(to).or_default().push((from, bytes));
+		}
 	}
 
 	/// `who`'s endpoint.
@@ -174,7 +211,17 @@ impl Transport for Endpoint {
 			traffic.update((bytes.len() as u64).to_le_bytes());
 			traffic.update(&bytes);
 		}
-		self.network.mailboxes.lock().unwrap_or_else(|e| e.into_inner()).entry(to).or_default().push((self.who, bytes));
+		let deliveries = match lock(&self.network.adversary).as_mut() {
+			Some(adversary) => {
+				let out = adversary.carry(self.who, to, bytes);
+				// A broken adversary, not a protocol finding: fail loudly.
+				let forged = out.iter().find(|(f, ..)| *f != self.who && !adversary.controls(f));
+				assert!(forged.is_none(), "the adversary forged a message from an account it does not control");
+				out
+			},
+			None => vec![(self.who, to, bytes)],
+		};
+		self.network.post(deliveries);
 		Ok(())
 	}
 

@@ -90,12 +90,33 @@ pub enum EngineError {
 	/// is created, so nothing reaches the ledger).
 	#[error("the task cannot run as planned: {0}")]
 	Plan(String),
+	/// A member refused a step that is not a well-formed analytics plan
+	/// (its SDK's `check_plan`). Public in full: the plan is the
+	/// requester's, not the member's data.
+	#[error("not a well-formed analytics plan: {0}")]
+	PlanRefused(String),
 	/// The task did not finish within the step limit of a simulation.
 	#[error("the task made no progress for {0} steps")]
 	Stalled(u64),
 }
 
 impl EngineError {
+	/// A task runner's failure reply (its `kind` and message) as the
+	/// engine reports it, one vocabulary for workers and `delta.debug`:
+	/// a refused plan is public; for task code only the kind is told to
+	/// the requester, `detail` stays with the holder.
+	pub fn from_runner(kind: &str, message: &str, detail: String) -> Self {
+		let kind = match kind {
+			"plan" => return EngineError::PlanRefused(message.to_string()),
+			"policy" => "refused by the task's own policy check",
+			"sandbox" => "sandbox violation",
+			"resources" => "resource limit",
+			"protocol" => "protocol error",
+			_ => "error in task code",
+		};
+		EngineError::TaskCode { kind: kind.to_string(), detail }
+	}
+
 	/// What a member may tell the requester about this failure: everything
 	/// except what task code wrote, which could carry the member's data.
 	pub fn public(&self) -> String {

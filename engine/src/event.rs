@@ -62,7 +62,7 @@ impl EngineError {
 			EngineError::Executor(_) | EngineError::TaskCode { .. } => FailureKind::TaskCode,
 			EngineError::Dataset { .. } => FailureKind::Dataset,
 			EngineError::Encoding(_) => FailureKind::Encoding,
-			EngineError::Plan(_) => FailureKind::Plan,
+			EngineError::Plan(_) | EngineError::PlanRefused(_) => FailureKind::Plan,
 			EngineError::Stalled(_) => FailureKind::Stalled,
 		}
 	}

@@ -220,11 +220,18 @@ pub struct PolicyConfig {
 	pub min_rows: u64,
 	/// A task may run at most this many rounds.
 	pub max_rounds: u32,
+	/// Accounts (SS58) whose task code (a `delta.MapReduce`, a learning
+	/// task) this holder runs without approving each package; `["*"]`:
+	/// every allowed requester. Empty (the default): code runs only as
+	/// approved packages (`delta-worker approve`). Analytics plans need no
+	/// consent: members evaluate them with their own SDK.
+	#[serde(default)]
+	pub code_requesters: Vec<String>,
 }
 
 impl Default for PolicyConfig {
 	fn default() -> Self {
-		Self { requesters: vec!["*".into()], min_members: 2, min_rows: 1, max_rounds: 64 }
+		Self { requesters: vec!["*".into()], min_members: 2, min_rows: 1, max_rounds: 64, code_requesters: Vec::new() }
 	}
 }
 
@@ -389,6 +396,12 @@ impl Config {
 				delta_engine::AccountId::parse(r).map_err(|e| invalid("policy.requesters", format!("{r:?}: {e}")))?;
 			}
 		}
+		for r in &self.policy.code_requesters {
+			if r != "*" {
+				delta_engine::AccountId::parse(r)
+					.map_err(|e| invalid("policy.code_requesters", format!("{r:?}: {e}")))?;
+			}
+		}
 		for (name, d) in &self.datasets {
 			if name.is_empty() || name.len() > 64 {
 				return Err(invalid(&format!("datasets.{name}"), "names are 1 to 64 bytes".into()));
@@ -508,6 +521,12 @@ min_members = 2
 min_rows = 1
 # A task may run at most this many rounds.
 max_rounds = 64
+# Whose task code (delta.MapReduce, learning tasks) runs here without
+# approving each package: accounts (SS58), or ["*"] for every allowed
+# requester. Otherwise code runs only as packages approved with
+# `delta-worker approve <package hash>`. delta.Analytics tasks need no
+# consent: this worker's own SDK evaluates their plans.
+code_requesters = []
 
 # Datasets, by the name tasks use. Only declared columns are visible to
 # tasks; cleaning rules apply before any task sees the data.

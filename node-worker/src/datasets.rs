@@ -54,17 +54,27 @@ pub struct Policy {
 	pub min_rows: u64,
 	/// Most rounds a task may declare.
 	pub max_rounds: u32,
+	/// Whose code runs without approving each package (`crate::consent`).
+	pub code_requesters: Requesters,
 }
 
 impl Policy {
 	/// The policy from the configuration (already validated).
 	pub fn from_config(c: &PolicyConfig) -> Self {
-		let requesters = if c.requesters.iter().any(|r| r == "*") {
-			Requesters::Open
-		} else {
-			Requesters::Only(c.requesters.iter().filter_map(|r| AccountId::parse(r).ok()).collect())
+		let who = |list: &[String]| {
+			if list.iter().any(|r| r == "*") {
+				Requesters::Open
+			} else {
+				Requesters::Only(list.iter().filter_map(|r| AccountId::parse(r).ok()).collect())
+			}
 		};
-		Self { requesters, min_members: c.min_members, min_rows: c.min_rows, max_rounds: c.max_rounds }
+		Self {
+			requesters: who(&c.requesters),
+			min_members: c.min_members,
+			min_rows: c.min_rows,
+			max_rounds: c.max_rounds,
+			code_requesters: who(&c.code_requesters),
+		}
 	}
 }
 
@@ -78,6 +88,11 @@ impl Datasets {
 	/// Prepared datasets under `policy`.
 	pub fn new(entries: BTreeMap<String, Dataset>, policy: Policy) -> Self {
 		Self { entries, policy }
+	}
+
+	/// The policy.
+	pub fn policy(&self) -> &Policy {
+		&self.policy
 	}
 
 	/// The cleaned file of a shared dataset.
@@ -162,7 +177,10 @@ mod tests {
 	fn datasets(requesters: Requesters, rows: u64, share: bool) -> Datasets {
 		let mut entries = BTreeMap::new();
 		entries.insert("p".to_string(), Dataset { path: "/x".into(), rows, columns: vec![], share });
-		Datasets::new(entries, Policy { requesters, min_members: 3, min_rows: 10, max_rounds: 8 })
+		Datasets::new(
+			entries,
+			Policy { requesters, min_members: 3, min_rows: 10, max_rounds: 8, code_requesters: Requesters::Open },
+		)
 	}
 
 	#[test]

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::{
 	config::SandboxConfig,
+	consent::Consent,
 	pool::RunnerPool,
 	runner_wire::{self, step_from_json, step_json, values_from_b64, WireError},
 	sandbox,
@@ -57,13 +58,7 @@ impl From<ExecError> for EngineError {
 		let kind = match &e {
 			ExecError::Spawn(_) => "could not start",
 			ExecError::Package(_) => "package refused",
-			ExecError::Task { kind, .. } => match kind.as_str() {
-				"policy" => "refused by the task's own policy check",
-				"sandbox" => "sandbox violation",
-				"resources" => "resource limit",
-				"protocol" => "protocol error",
-				_ => "error in task code",
-			},
+			ExecError::Task { kind, message } => return EngineError::from_runner(kind, message, e.to_string()),
 			ExecError::Timeout(_) => "wall-time limit",
 			ExecError::Died(_) => "process died",
 		};
@@ -464,6 +459,7 @@ impl Drop for MapSlot<'_> {
 pub struct SandboxedMember {
 	pool: Arc<RunnerPool>,
 	slots: Arc<MapSlots>,
+	consent: Arc<Consent>,
 	runner: Option<Runner>,
 	/// The package and the dataset it reads, kept to start a new process
 	/// if the task's one dies.
@@ -472,9 +468,9 @@ pub struct SandboxedMember {
 }
 
 impl SandboxedMember {
-	/// A member executor for one task.
-	pub fn new(pool: Arc<RunnerPool>, slots: Arc<MapSlots>, log: LogSink) -> Self {
-		Self { pool, slots, runner: None, package: None, log }
+	/// A member executor for one task, running only what `consent` admits.
+	pub fn new(pool: Arc<RunnerPool>, slots: Arc<MapSlots>, consent: Arc<Consent>, log: LogSink) -> Self {
+		Self { pool, slots, consent, runner: None, package: None, log }
 	}
 
 	fn spawn(&mut self) -> Result<&mut Runner, ExecError> {
@@ -492,6 +488,9 @@ impl MemberExecutor for SandboxedMember {
 				return Ok(());
 			}
 		}
+		// Before any runner sees the package: unapproved code is never
+		// even imported.
+		self.consent.admit(task, package)?;
 		let dataset = task.datasets.first().cloned().unwrap_or_default();
 		self.package = Some((package.to_vec(), dataset));
 		self.spawn()?;

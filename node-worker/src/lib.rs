@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod config;
+pub mod consent;
 pub mod datasets;
 pub mod directory;
 pub mod executor;

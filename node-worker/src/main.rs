@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use delta_worker::{
 	api,
 	config::{self, Config, LedgerKind, Overrides},
+	consent,
 	datasets::{Column, Dataset, Datasets, Policy},
 	executor::Python,
 	keys,
@@ -60,6 +61,33 @@ enum Command {
 		config: PathBuf,
 		#[command(flatten)]
 		overrides: OverrideArgs,
+	},
+	/// Approves a task package: as a member, this worker then runs its
+	/// code (a delta.MapReduce, a learning task) for any allowed requester.
+	/// The hash is the package commitment a declined task's log shows.
+	Approve {
+		/// The package's SHA-256 (64 hex digits).
+		hash: String,
+		/// Why (kept with the approval, shown by `approvals`).
+		#[arg(long, default_value = "")]
+		note: String,
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
+	},
+	/// Withdraws a package's approval; later rounds of its tasks are declined.
+	Revoke {
+		/// The package's SHA-256 (64 hex digits).
+		hash: String,
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
+	},
+	/// Lists the approved packages.
+	Approvals {
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
 	},
 	/// Runs the worker described by a configuration file.
 	Run {
@@ -124,6 +152,28 @@ fn main() -> anyhow::Result<()> {
 			let config = Config::load(&config, &overrides.into())?;
 			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(leave(config))
 		},
+		Command::Approve { hash, note, config } => {
+			let hash = consent::parse_package_hash(&hash).map_err(anyhow::Error::msg)?;
+			open_state(&config)?.approve(&hash, &note)?;
+			println!("approved package {hash}");
+			Ok(())
+		},
+		Command::Revoke { hash, config } => {
+			let hash = consent::parse_package_hash(&hash).map_err(anyhow::Error::msg)?;
+			if open_state(&config)?.revoke(&hash)? {
+				println!("revoked package {hash}");
+				Ok(())
+			} else {
+				bail!("package {hash} was not approved")
+			}
+		},
+		Command::Approvals { config } => {
+			for (hash, ms, note) in open_state(&config)?.approvals()? {
+				let note = if note.is_empty() { String::new() } else { format!("  {note}") };
+				println!("{hash}  approved {}{note}", rfc3339(ms));
+			}
+			Ok(())
+		},
 		Command::Run { config, overrides } => {
 			let config = Config::load(&config, &overrides.into())?;
 			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(config))
@@ -165,6 +215,31 @@ async fn connect(config: &Config) -> anyhow::Result<Arc<dyn Backend>> {
 			)
 		},
 	})
+}
+
+/// The state database of the worker configured at `config` (the running
+/// worker reads approvals from it at each task, so a change applies to
+/// the next task without a restart).
+fn open_state(config: &std::path::Path) -> anyhow::Result<State> {
+	let config = Config::load(config, &Overrides::default())?;
+	State::open(&config.data_dir.join("state.sqlite")).context("state database")
+}
+
+/// `ms` since the epoch as UTC, to the second.
+fn rfc3339(ms: u64) -> String {
+	let secs = ms / 1000;
+	let (days, rest) = (secs / 86_400, secs % 86_400);
+	// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+	let z = days as i64 + 719_468;
+	let era = z.div_euclid(146_097);
+	let doe = z.rem_euclid(146_097);
+	let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+	let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	let mp = (5 * doy + 2) / 153;
+	let day = doy - (153 * mp + 2) / 5 + 1;
+	let month = if mp < 10 { mp + 3 } else { mp - 9 };
+	let year = yoe + era * 400 + i64::from(month <= 2);
+	format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
 async fn leave(config: Config) -> anyhow::Result<()> {
@@ -295,4 +370,16 @@ fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) ->
 		entries.insert(name.clone(), Dataset { path: out, rows, columns, share: d.share });
 	}
 	Ok(Datasets::new(entries, Policy::from_config(&config.policy)))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::rfc3339;
+
+	#[test]
+	fn approval_times_print_as_utc_dates() {
+		assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+		assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+		assert_eq!(rfc3339(1_700_000_000_999), "2023-11-14T22:13:20Z");
+	}
 }

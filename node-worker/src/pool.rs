@@ -182,7 +182,13 @@ mod tests {
 		python("import sys, pandas as pd; pd.DataFrame({'age': [30.0, 40.0, 50.0]}).to_parquet(sys.argv[1])", &[&data]);
 		let mut entries = BTreeMap::new();
 		entries.insert("patients".to_string(), Dataset { path: data, rows: 3, columns: vec![], share: true });
-		let policy = Policy { requesters: Requesters::Open, min_members: 2, min_rows: 1, max_rounds: 8 };
+		let policy = Policy {
+			requesters: Requesters::Open,
+			min_members: 2,
+			min_rows: 1,
+			max_rounds: 8,
+			code_requesters: Requesters::Open,
+		};
 		let python = Python::discover(&SandboxConfig::default()).expect("the SDK is installed");
 		RunnerPool::new(Arc::new(python), Arc::new(Datasets::new(entries, policy)), folder.join("runners"), per_kind)
 	}

@@ -1,7 +1,8 @@
 //! The worker's state in SQLite: every task submitted to it, its log and,
-//! once finished, its result. Writes are synchronous (WAL, `synchronous =
-//! FULL`), so a finished result survives a crash the moment it is
-//! reported.
+//! once finished, its result; and the task packages the holder approved
+//! (whose code it runs as a member, `crate::consent`). Writes are
+//! synchronous (WAL, `synchronous = FULL`), so a finished result survives a
+//! crash the moment it is reported.
 
 use std::{
 	path::Path,
@@ -84,6 +85,11 @@ impl State {
 				ms INTEGER NOT NULL,
 				event TEXT NOT NULL,
 				PRIMARY KEY(id, seq)
+			);
+			CREATE TABLE IF NOT EXISTS approvals(
+				package TEXT PRIMARY KEY,
+				approved_ms INTEGER NOT NULL,
+				note TEXT NOT NULL
 			);",
 		)?;
 		Ok(Self { db: Mutex::new(db) })
@@ -213,6 +219,38 @@ impl State {
 			.optional()
 	}
 
+	/// Approves the package whose commitment is `package` (64 lower-case
+	/// hex digits); approving it again replaces the note.
+	pub fn approve(&self, package: &str, note: &str) -> rusqlite::Result<()> {
+		self.db().execute(
+			"INSERT INTO approvals(package, approved_ms, note) VALUES (?1, ?2, ?3)
+			 ON CONFLICT(package) DO UPDATE SET note = excluded.note",
+			params![package, now_ms(), note],
+		)?;
+		Ok(())
+	}
+
+	/// Withdraws an approval; whether there was one.
+	pub fn revoke(&self, package: &str) -> rusqlite::Result<bool> {
+		Ok(self.db().execute("DELETE FROM approvals WHERE package = ?1", params![package])? > 0)
+	}
+
+	/// Whether the package is approved.
+	pub fn approved(&self, package: &str) -> rusqlite::Result<bool> {
+		self.db()
+			.query_row("SELECT 1 FROM approvals WHERE package = ?1", params![package], |_| Ok(()))
+			.optional()
+			.map(|r| r.is_some())
+	}
+
+	/// Every approval: package, when (ms since the epoch), note; oldest first.
+	pub fn approvals(&self) -> rusqlite::Result<Vec<(String, u64, String)>> {
+		let db = self.db();
+		let mut stmt = db.prepare("SELECT package, approved_ms, note FROM approvals ORDER BY approved_ms, package")?;
+		let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+		rows.collect()
+	}
+
 	/// Submissions that were running when the worker stopped.
 	pub fn interrupted(&self) -> rusqlite::Result<Vec<Submission>> {
 		Ok(self.list()?.into_iter().filter(|s| s.state == "running").collect())
@@ -235,6 +273,27 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn approvals_survive_reopening_and_can_be_revoked() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("state.sqlite");
+		let a = "ab".repeat(32);
+		{
+			let s = State::open(&path).unwrap();
+			assert!(!s.approved(&a).unwrap());
+			s.approve(&a, "reviewed by the data office").unwrap();
+			s.approve(&a, "reviewed again").unwrap();
+		}
+		let s = State::open(&path).unwrap();
+		assert!(s.approved(&a).unwrap());
+		let listed = s.approvals().unwrap();
+		assert_eq!(listed.len(), 1);
+		assert_eq!((listed[0].0.as_str(), listed[0].2.as_str()), (a.as_str(), "reviewed again"));
+		assert!(s.revoke(&a).unwrap());
+		assert!(!s.revoke(&a).unwrap(), "nothing left to revoke");
+		assert!(!s.approved(&a).unwrap());
+	}
 
 	#[test]
 	fn results_and_logs_survive_reopening() {

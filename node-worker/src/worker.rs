@@ -31,6 +31,7 @@ use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 
 use crate::{
+	consent::Consent,
 	datasets::{Datasets, SharedDatasets},
 	executor::{MapSlots, SandboxedMember, SandboxedRequester},
 	ledger::{Backend, EngineLedger},
@@ -174,6 +175,7 @@ impl Worker {
 			ledger: Arc::clone(&ledger),
 			net: Arc::clone(&net),
 			pool: Arc::clone(&pool),
+			consent: Arc::new(Consent::new(datasets.policy().code_requesters.clone(), Arc::clone(&state))),
 			datasets: Arc::clone(&datasets),
 			slots: Arc::new(MapSlots::per_core()),
 			stop: Arc::clone(&stop),
@@ -465,6 +467,7 @@ struct MemberRole {
 	pool: Arc<RunnerPool>,
 	datasets: Arc<Datasets>,
 	slots: Arc<MapSlots>,
+	consent: Arc<Consent>,
 	stop: Arc<AtomicBool>,
 }
 
@@ -544,7 +547,8 @@ impl MemberRole {
 		let mailbox = Arc::new(Mailbox::default());
 		let idle_since = Arc::new(Mutex::new(None));
 		let log: crate::executor::LogSink = Arc::new(move |line| tracing::info!(target: "task", "task {task}: {line}"));
-		let executor = SandboxedMember::new(Arc::clone(&self.pool), Arc::clone(&self.slots), log);
+		let executor =
+			SandboxedMember::new(Arc::clone(&self.pool), Arc::clone(&self.slots), Arc::clone(&self.consent), log);
 		let mut driver = MemberDriver::new(
 			Box::new(EngineLedger(Arc::clone(&self.ledger))),
 			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),

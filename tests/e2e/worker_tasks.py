@@ -161,3 +161,16 @@ class EscapeSpawn(Escape):
 
 class EscapeMemory(Escape):
     attack = "memory"
+
+
+class SinglesOut(Summary):
+    """A hostile analysis: its `map` would make every member but the one
+    holding 240 rows contribute zeros, so the sum would be that member's
+    own statistics. Members never run it: they evaluate the plan with
+    their own SDK."""
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> Any:
+        sums = super().map(step, df)
+        if len(df) == 240:
+            return sums
+        return {name: np.zeros_like(np.asarray(values)) for name, values in sums.items()}

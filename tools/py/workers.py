@@ -78,6 +78,7 @@ class Worker(ManagedProcess):
         extra_config: str = "",
         data_format: str = "csv",
         block_ms: int | None = None,
+        code_from_anyone: bool = True,
     ) -> None:
         super().__init__()
         self.what = f"worker {name}"
@@ -113,6 +114,10 @@ class Worker(ManagedProcess):
         config = (folder / "worker.toml").read_text()
         if block_ms is not None:
             config = config.replace("block_ms = 6000", f"block_ms = {block_ms}")
+        if code_from_anyone:
+            # Most tests run MapReduce tasks from throwaway accounts; the
+            # consent tests keep the default (code only as approved packages).
+            config = config.replace("code_requesters = []", 'code_requesters = ["*"]')
         if frame is not None:
             data = folder / f"patients.{data_format}"
             if data_format == "csv":

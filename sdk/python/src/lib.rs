@@ -40,10 +40,20 @@ fn step_from_py(step: &Bound<'_, PyAny>) -> PyResult<StepSpec> {
 	Ok(StepSpec { dataset, body, outputs })
 }
 
-/// Formats a Python exception with its type, as a member's log shows it.
+/// Formats a Python exception with its type, as a member's log shows it;
+/// a runner's failure reply (`delta.debug.RunnerFailure`) keeps its kind,
+/// reported as a worker reports it.
 fn describe(py: Python<'_>, err: PyErr) -> EngineError {
 	let kind = err.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
-	EngineError::Executor(format!("{kind}: {}", err.value(py)))
+	let value = err.value(py);
+	let detail = format!("{kind}: {value}");
+	if kind == "RunnerFailure" {
+		let field = |name: &str| value.getattr(name).and_then(|v| v.extract::<String>()).ok();
+		if let (Some(kind), Some(message)) = (field("kind"), field("error")) {
+			return EngineError::from_runner(&kind, &message, detail);
+		}
+	}
+	EngineError::Executor(detail)
 }
 
 /// A member's `map`, a Python callable taking the step as a dict and

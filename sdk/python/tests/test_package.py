@@ -112,6 +112,7 @@ def test_package_task_collects_sources_and_manifest(
     assert package.files == {"helpers.py": HELPERS, "mean_task.py": TASK}
     assert package.manifest == {
         "format": "delta-task/1",
+        "members_run": "code",
         "kind": "statistics",
         "entrypoint": {"file": "mean_task.py", "class": "Mean"},
         "dataset": "patients",

@@ -44,7 +44,9 @@ on stdout, until stdin closes:
   order (float64 for float outputs, int64 for int64 ones), "members": n}` ->
   `{"ok": true, "step": STEP}` or `{"ok": true, "done": delta._wire JSON}`
 - failures: `{"ok": false, "kind": K, "error": message}` with K one of
-  "policy" (the task's `PolicyRefusal`), "sandbox" (the audit hook refused
+  "plan" (a member's `check_plan` refused an analytics step; the message
+  names the fault and is told to the requester), "policy" (the task's
+  `PolicyRefusal`), "sandbox" (the audit hook refused
   an operation), "resources" (MemoryError, RecursionError), "task" (any
   other exception; the message names the innermost line of the task's own
   files) or "protocol" (a malformed request). The runner answers and
@@ -92,6 +94,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from . import _wire
+from .analytics import PlanError
 from .check import TaskRejected
 from .datasets import DatasetError, prepare
 from .mapreduce import (
@@ -112,6 +115,7 @@ __all__ = [
     "SandboxViolation",
     "Server",
     "load_task",
+    "member_task",
     "main",
     "package_error",
     "reply_line",
@@ -502,6 +506,22 @@ def load_task(package: TaskPackage) -> MapReduce:
     return task
 
 
+def member_task(package: TaskPackage) -> MapReduce:
+    """What a member runs for `package`: for an analytics package
+    (`"members_run": "plan"`) this SDK's plan evaluator, without importing
+    a line of the package; otherwise the package's own task
+    (`load_task`), which the worker starts only with the holder's
+    consent."""
+    if package.manifest.get("members_run") == "plan":
+        from .analytics import PlanEvaluator
+
+        dataset = package.manifest.get("dataset")
+        if isinstance(dataset, list):
+            dataset = dataset[0] if dataset else ""
+        return PlanEvaluator(dataset if isinstance(dataset, str) else "")
+    return load_task(package)
+
+
 def unload_task(package: TaskPackage) -> None:
     """Forgets the package's modules and their importer, for hosts that
     load packages in a long-lived interpreter (`delta.debug`); the runner's
@@ -573,6 +593,8 @@ def failure(exc: BaseException, refusals: list[str]) -> dict[str, Any]:
     """The reply for an exception raised by task code."""
     where = _where(exc)
     at = f" (at {where})" if where else ""
+    if isinstance(exc, PlanError):
+        return {"ok": False, "kind": "plan", "error": str(exc)}
     if isinstance(exc, PolicyRefusal):
         return {"ok": False, "kind": "policy", "error": (str(exc) or "refused") + at}
     violation = _violation(exc)
@@ -975,7 +997,7 @@ def serve(args: argparse.Namespace) -> int:
         _send(protocol, {"ok": False, "kind": "package", "error": refused})
         return EXIT_PACKAGE
     try:
-        task = load_task(package)
+        task = member_task(package) if frame is not None else load_task(package)
     except BaseException as exc:  # task code ran: anything may come out
         traceback.print_exception(exc, file=sys.stderr)
         _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})

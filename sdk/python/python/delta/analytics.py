@@ -65,10 +65,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .mapreduce import Done, MapReduce, Step
+from .mapreduce import Done, MapReduce, Output, PolicyRefusal, Step, output_spec
 
 __all__ = [
     "Analytics",
+    "PlanError",
+    "PlanEvaluator",
+    "check_plan",
     "Deferred",
     "FederatedFrame",
     "FederatedGroupBy",
@@ -2426,17 +2429,191 @@ class Analytics(MapReduce):
 
     def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, npt.ArrayLike]:
         """Sums for every ask of the step over this member's frame; uses
-        the step's parameters only."""
-        ev = _Evaluator(df)
-        return {
-            name: _encode(spec, _compute(spec, ev))
-            for name, spec in step.params["requests"].items()
-        }
+        the step's parameters only. Members never call this: they run
+        `PlanEvaluator` (the same evaluation, from their own SDK)."""
+        return evaluate_plan(step, df)
 
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
         if self._planner is None:
             raise RuntimeError("reduce() before start()")
         return self._planner.reduce(step, sums, members)
+
+
+# --------------------------------------------------------------------------
+# Plans at members: the holder's evaluator, never the requester's code
+
+
+class PlanError(PolicyRefusal):
+    """A step that is not a well-formed analytics plan (unknown kinds or
+    operations, missing or extra fields, outputs that differ from what the
+    plan implies): the member refuses it before reading any row."""
+
+
+_SPEC_KEYS: dict[str, frozenset[str]] = {
+    "moments": frozenset({"kind", "mask", "vars", "center", "terms"}),
+    "comoments": frozenset({"kind", "mask", "vars", "center", "squares"}),
+    "le": frozenset({"kind", "mask", "x", "t"}),
+    "cells": frozenset({"kind", "mask", "keys", "values", "powers", "center"}),
+    "logit": frozenset({"kind", "mask", "y", "x", "center", "scale", "beta", "intercept"}),
+}
+_ARITY: dict[str, int] = {
+    **{op: 2 for op in _BINARY},
+    **{op: 1 for op in _UNARY},
+    "fillna": 2,
+    "isin": 1,
+    "clip": 3,
+    "same": 1,
+    "round": 1,
+    "where": 3,
+}
+_EXPR_ATTRS: dict[str, frozenset[str]] = {
+    "col": frozenset({"name"}),
+    "isin": frozenset({"values"}),
+    "round": frozenset({"decimals"}),
+}
+_MAX_PLAN_DEPTH = 64
+"""Deepest nesting of a plan's JSON (pandas code of any sensible length
+stays far below; a deeper plan is refused rather than recursed into)."""
+_MAX_PLAN_NODES = 100_000
+"""Most JSON objects and lists in one step's plan (numbers, such as a
+quantile search's thresholds, are bounded by the step's size instead)."""
+
+
+def check_plan(step: Step) -> None:
+    """Refuses `step` unless it is an analytics plan this SDK evaluates:
+    the step named "analytics", parameters `round` and `requests` only,
+    each request a known kind with exactly its fields, every expression
+    a known operation with its arguments, and each declared output
+    exactly the float64 vector the request implies (so no member's output
+    can grow with its rows). Raises `PlanError` naming the first fault."""
+    if step.name != "analytics":
+        raise PlanError(f"step {step.name!r} is not an analytics plan")
+    params = step.params
+    if not isinstance(params, Mapping) or not set(params) <= {"round", "requests"}:
+        extra = sorted(set(params) - {"round", "requests"}) if isinstance(params, Mapping) else []
+        raise PlanError(f"a plan holds 'round' and 'requests' only, not {extra}")
+    requests = params.get("requests")
+    if not isinstance(requests, Mapping) or not requests:
+        raise PlanError("a plan's 'requests' must map names to asks")
+    if set(requests) != set(step.outputs):
+        raise PlanError(
+            f"the step declares outputs {sorted(step.outputs)} but its plan asks for "
+            f"{sorted(requests)}"
+        )
+    budget = [_MAX_PLAN_NODES]
+    for name, spec in requests.items():
+        if not isinstance(spec, Mapping):
+            raise PlanError(f"request {name!r} is not an object")
+        kind = spec.get("kind")
+        keys = _SPEC_KEYS.get(kind) if isinstance(kind, str) else None
+        if keys is None:
+            raise PlanError(f"request {name!r}: unknown kind {kind!r}")
+        if set(spec) != keys:
+            raise PlanError(
+                f"request {name!r} ({kind}): fields {sorted(spec)}, expected {sorted(keys)}"
+            )
+        _check_plan_value(spec, f"request {name!r}", 0, budget)
+        try:
+            slots = _slots(spec)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise PlanError(f"request {name!r} ({kind}) is malformed: {exc}") from None
+        declared = output_spec(step.outputs[name])
+        if declared != Output((slots,)):
+            raise PlanError(
+                f"output {name!r} is declared as {declared} but request {name!r} implies "
+                f"{slots} float64 values"
+            )
+
+
+def _check_plan_value(value: Any, where: str, depth: int, budget: list[int]) -> None:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise PlanError(f"the plan holds more than {_MAX_PLAN_NODES} objects and lists")
+    if depth > _MAX_PLAN_DEPTH:
+        raise PlanError(f"{where}: nested deeper than {_MAX_PLAN_DEPTH}")
+    if isinstance(value, Mapping):
+        if "op" in value:
+            _check_expr(value, where, depth, budget)
+            return
+        for key, item in value.items():
+            _check_plan_value(item, f"{where}.{key}", depth + 1, budget)
+    elif isinstance(value, list):
+        for item in value:
+            _check_plan_value(item, where, depth + 1, budget)
+    else:
+        raise PlanError(f"{where}: {type(value).__name__} is not JSON")
+
+
+def _check_expr(expr: Mapping[str, Any], where: str, depth: int, budget: list[int]) -> None:
+    op = expr.get("op")
+    if op == "const":
+        if set(expr) == {"op", "value"} and isinstance(expr["value"], (bool, int, float, str)):
+            return
+        if set(expr) == {"op", "special"} and expr["special"] in ("nan", "inf", "-inf"):
+            return
+        raise PlanError(f"{where}: a malformed constant {dict(expr)!r}")
+    if op == "col":
+        if set(expr) != {"op", "name"} or not isinstance(expr["name"], str):
+            raise PlanError(f"{where}: a column is {{'op': 'col', 'name': <text>}}")
+        return
+    arity = _ARITY.get(op) if isinstance(op, str) else None
+    if arity is None:
+        raise PlanError(f"{where}: unknown operation {op!r}")
+    attrs = _EXPR_ATTRS.get(op, frozenset())
+    if set(expr) != {"op", "args"} | attrs:
+        raise PlanError(f"{where}: operation {op!r} takes args and {sorted(attrs) or 'nothing'}")
+    args = expr["args"]
+    if not isinstance(args, list) or len(args) != arity:
+        raise PlanError(f"{where}: operation {op!r} takes {arity} arguments")
+    if op == "isin" and not (
+        isinstance(expr["values"], list)
+        and all(isinstance(v, (bool, int, float, str)) for v in expr["values"])
+    ):
+        raise PlanError(f"{where}: isin takes a list of plain values")
+    if op == "round" and (
+        isinstance(expr["decimals"], bool) or not isinstance(expr["decimals"], int)
+    ):
+        raise PlanError(f"{where}: round takes an integer number of decimals")
+    for arg in args:
+        if not isinstance(arg, Mapping) or "op" not in arg:
+            raise PlanError(f"{where}: an argument of {op!r} is not an expression")
+        budget[0] -= 1
+        if depth + 1 > _MAX_PLAN_DEPTH:
+            raise PlanError(f"{where}: nested deeper than {_MAX_PLAN_DEPTH}")
+        _check_expr(arg, where, depth + 1, budget)
+
+
+def evaluate_plan(step: Step, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A member's sums for an analytics step: the plan checked
+    (`check_plan`), then evaluated on `df` by this SDK's evaluator."""
+    check_plan(step)
+    ev = _Evaluator(df)
+    return {
+        name: _encode(spec, _compute(spec, ev)) for name, spec in step.params["requests"].items()
+    }
+
+
+class PlanEvaluator(MapReduce):
+    """What a member runs for an analytics package (manifest
+    `"members_run": "plan"`): this SDK's own evaluator of each step's
+    plan. The package's code is never imported at the member, so no
+    requester code, however it is written, decides what a member
+    computes: a subclass that overrides `map`, or module code that
+    patches `delta`, has no effect there."""
+
+    def __init__(self, dataset: str) -> None:
+        self.dataset = dataset
+
+    def start(self) -> Step:
+        raise RuntimeError("a member only evaluates plans; the requester starts the task")
+
+    def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, npt.ArrayLike]:
+        return evaluate_plan(step, df)
+
+    def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
+        raise RuntimeError("a member only evaluates plans; the requester reduces")
 
 
 def step_lengths(step: Step) -> dict[str, int]:

@@ -66,7 +66,7 @@ class TaskFailed(RuntimeError):
 
 class RunnerFailure(Exception):
     """A failure reply of the task runner: `kind` ("package", "task",
-    "policy", "sandbox", "resources" or "protocol") and the runner's
+    "plan", "policy", "sandbox", "resources" or "protocol") and the runner's
     message, shown as the worker shows them: `kind: message`."""
 
     def __init__(self, kind: str, error: str) -> None:
@@ -125,7 +125,7 @@ class _Process:
 
         package = load_package(data, expected_digest=digest)
         try:
-            task = _runner.load_task(package)
+            task = _runner.member_task(package) if frame is not None else _runner.load_task(package)
         except BaseException as exc:  # task code ran: anything may come out
             raise RunnerFailure("package", _runner.package_error(exc)) from exc
         self.server = _runner.Server(task, package, frame, sandbox=None)

@@ -50,6 +50,7 @@ from .mapreduce import MapReduce
 
 __all__ = [
     "FORMAT",
+    "MEMBERS_RUN",
     "MAX_FILES",
     "MAX_TOTAL_BYTES",
     "SDK_VERSION",
@@ -82,6 +83,14 @@ stored as."""
 _MANIFEST_KEYS = frozenset(
     {"format", "kind", "entrypoint", "dataset", "max_rounds", "sdk", "files"}
 )
+_OPTIONAL_KEYS = frozenset({"members_run"})
+MEMBERS_RUN = ("plan", "code")
+"""What members run for a package (its manifest's `members_run`):
+`"plan"` for a `delta.Analytics` task, whose steps members evaluate with
+their own SDK without importing the package; `"code"` (also when absent)
+for any other, whose `map` is the package's code and which a holder runs
+only with its consent (its policy's `code_requesters`, or an approval of
+the package's hash)."""
 _ENTRYPOINT_KEYS = frozenset({"file", "class"})
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _QUALNAME = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")
@@ -172,8 +181,11 @@ def package_task(
         files[name] = text
     _check_files(files)
 
+    from .analytics import Analytics
+
     manifest: dict[str, Any] = {
         "format": FORMAT,
+        "members_run": "plan" if issubclass(task_class, Analytics) else "code",
         "kind": kind,
         "entrypoint": {"file": entry, "class": qualname},
         "dataset": _dataset(getattr(task_class, "dataset", None)),
@@ -314,11 +326,13 @@ def _check_manifest(manifest: Mapping[str, Any]) -> None:
     missing = sorted(_MANIFEST_KEYS - set(manifest))
     if missing:
         raise PackageError(f"the manifest is missing {', '.join(repr(k) for k in missing)}")
-    unknown = sorted(set(manifest) - _MANIFEST_KEYS)
+    unknown = sorted(set(manifest) - _MANIFEST_KEYS - _OPTIONAL_KEYS)
     if unknown:
         raise PackageError(f"the manifest has unknown keys {', '.join(repr(k) for k in unknown)}")
     if not isinstance(manifest["kind"], str) or not manifest["kind"]:
         raise PackageError("the manifest's 'kind' must be a non-empty string")
+    if manifest.get("members_run", "code") not in MEMBERS_RUN:
+        raise PackageError("the manifest's 'members_run' must be 'plan' or 'code'")
     if not isinstance(manifest["sdk"], str):
         raise PackageError("the manifest's 'sdk' must be a string")
     entry = manifest["entrypoint"]

@@ -1,0 +1,132 @@
+"""Whose code runs on a holder's data, through three real workers that
+keep the default policy (`code_requesters = []`), on both ledgers: an
+analytics task runs without consent and a requester's own `map` changes
+nothing there; task code runs only as a package the holders approved
+(`delta-worker approve`), and a revoked approval is a named decline."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+import worker_tasks
+from workers import Worker, patients, worker_binary
+
+import delta
+from coordinator import Coordinator
+from devnet import Node, free_port
+
+ROWS = [240, 300, 360]
+BLOCK_MS = 500
+
+
+@dataclass
+class Holders:
+    workers: list[Worker]
+    frames: list[pd.DataFrame]
+
+    def client(self) -> delta.Client:
+        return delta.Client(self.workers[0].api, self.workers[0].token)
+
+    def pooled(self, members: list[int]) -> pd.DataFrame:
+        frame = pd.concat([self.frames[i] for i in members], ignore_index=True)
+        return frame[(frame["age"] >= 0) & (frame["age"] <= 120) & frame["bmi"].notna()]
+
+    def cli(self, i: int, *args: str) -> subprocess.CompletedProcess[str]:
+        config = str(self.workers[i].folder / "worker.toml")
+        return subprocess.run(
+            [worker_binary(), *args, "--config", config],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture(scope="module", params=["coordinator", "chain"])
+def holders(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Holders]:
+    kind: str = request.param
+    root = tmp_path_factory.mktemp(f"consent-{kind}")
+    frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
+    with ExitStack() as stack:
+        if kind == "chain":
+            args = [
+                "--dev",
+                "--empty-block-interval",
+                str(BLOCK_MS),
+                "--min-block-interval",
+                str(BLOCK_MS),
+            ]
+            node = stack.enter_context(Node(args, name="consent"))
+            url, suris = node.ws_url, ["//Alice", "//Bob", "//Charlie"]
+        else:
+            listen = f"127.0.0.1:{free_port()}"
+            coordinator = stack.enter_context(
+                Coordinator(root / "coordinator.sqlite", listen=listen)
+            )
+            url, suris = coordinator.url, [None, None, None]
+        workers = [
+            stack.enter_context(
+                Worker(
+                    root / f"w{i}",
+                    f"holder-{i}",
+                    kind,
+                    url,
+                    frames[i],
+                    suri=suris[i],
+                    block_ms=BLOCK_MS,
+                    code_from_anyone=False,
+                )
+            )
+            for i in range(3)
+        ]
+        yield Holders(workers, frames)
+
+
+def test_analytics_needs_no_consent_and_a_requesters_map_changes_nothing(holders: Holders) -> None:
+    client = holders.client()
+    honest = client.submit(worker_tasks.Summary).wait(timeout=120, progress=False)
+    hostile = client.submit(worker_tasks.SinglesOut).wait(timeout=120, progress=False)
+    pooled = holders.pooled([0, 1, 2])
+    assert honest["n"] == len(pooled)
+    assert honest["age"] == pytest.approx(pooled["age"].mean(), rel=1e-12)
+    assert hostile == honest, "members evaluated the plan, not the requester's map"
+    alone = holders.pooled([0])
+    assert hostile["age"] != pytest.approx(alone["age"].mean(), rel=1e-9)
+
+
+def test_task_code_runs_only_as_an_approved_package_and_a_revoked_one_is_declined(
+    holders: Holders,
+) -> None:
+    client = holders.client()
+    digest = delta.package_task(worker_tasks.TypedSums).hexdigest()
+    with pytest.raises(delta.TaskFailed) as refused:
+        client.submit(worker_tasks.TypedSums).wait(timeout=120, progress=False)
+    assert f"only with its consent: package {digest} is not approved here" in str(refused.value)
+
+    for i in range(3):
+        approved = holders.cli(i, "approve", digest, "--note", "reviewed")
+        assert approved.returncode == 0, approved.stderr
+    listed = holders.cli(0, "approvals")
+    assert listed.returncode == 0 and digest in listed.stdout and "reviewed" in listed.stdout
+    result = client.submit(worker_tasks.TypedSums).wait(timeout=120, progress=False)
+    assert result["n"] == len(holders.pooled([0, 1, 2]))
+
+    revoked = holders.cli(2, "revoke", digest)
+    assert revoked.returncode == 0, revoked.stderr
+    handle = client.submit(worker_tasks.TypedSums)
+    partial = handle.wait(timeout=120, progress=False)
+    assert partial["n"] == len(holders.pooled([0, 1]))
+    declines = [line for line in handle.status().progress if "declined" in line]
+    assert declines and all("not approved here" in line for line in declines), declines
+
+    again = holders.cli(2, "revoke", digest)
+    assert again.returncode != 0 and "was not approved" in again.stderr
+    bad = holders.cli(0, "approve", "not-a-hash")
+    assert bad.returncode != 0 and "is not a package hash" in bad.stderr

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 import worker_tasks
-from workers import Worker, patients, worker_binary
+from workers import Worker, patients, start_ledger, worker_binary
 
 import delta
-from coordinator import Coordinator
-from devnet import Node, free_port
 
 ROWS = [240, 300, 360]
 BLOCK_MS = 500
@@ -55,22 +53,7 @@ def holders(
     root = tmp_path_factory.mktemp(f"consent-{kind}")
     frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
     with ExitStack() as stack:
-        if kind == "chain":
-            args = [
-                "--dev",
-                "--empty-block-interval",
-                str(BLOCK_MS),
-                "--min-block-interval",
-                str(BLOCK_MS),
-            ]
-            node = stack.enter_context(Node(args, name="consent"))
-            url, suris = node.ws_url, ["//Alice", "//Bob", "//Charlie"]
-        else:
-            listen = f"127.0.0.1:{free_port()}"
-            coordinator = stack.enter_context(
-                Coordinator(root / "coordinator.sqlite", listen=listen)
-            )
-            url, suris = coordinator.url, [None, None, None]
+        _, url, suris = start_ledger(kind, root, stack, BLOCK_MS, "consent")
         workers = [
             stack.enter_context(
                 Worker(

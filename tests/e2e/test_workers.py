@@ -26,11 +26,11 @@ import pandas as pd
 import pytest
 import websocket
 import worker_tasks
-from workers import Worker, patients, worker_binary
+from workers import Worker, patients, start_ledger, worker_binary
 
 import delta
 from coordinator import Coordinator
-from devnet import Node, free_port
+from devnet import Node
 
 LEDGERS = ["coordinator", "chain"]
 ROWS = [240, 300, 360]
@@ -67,28 +67,9 @@ def network(
     root = tmp_path_factory.mktemp(f"workers-{kind}")
     frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
     with ExitStack() as stack:
-        if kind == "chain":
-            # Blocks at most every half second, however many transactions
-            # the workers send (five tasks at once, below), so that round
-            # deadlines, which count blocks, keep to the wall clock.
-            node = stack.enter_context(
-                Node(
-                    [
-                        "--dev",
-                        "--empty-block-interval",
-                        str(BLOCK_MS),
-                        "--min-block-interval",
-                        str(BLOCK_MS),
-                    ],
-                    name="workers",
-                )
-            )
-            ledger: Node | Coordinator = node
-            url, suris = node.ws_url, ["//Alice", "//Bob", "//Charlie"]
-        else:
-            listen = f"127.0.0.1:{free_port()}"
-            ledger = stack.enter_context(Coordinator(root / "coordinator.sqlite", listen=listen))
-            url, suris = ledger.url, [None, None, None]
+        # Blocks at most every half second, however many transactions the
+        # workers send (five tasks at once, below).
+        ledger, url, suris = start_ledger(kind, root, stack, BLOCK_MS, "workers")
         workers = []
         for i in range(3):
             w = Worker(

@@ -11,13 +11,41 @@ import os
 import re
 import signal
 import subprocess
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from process import ManagedProcess
 
-from devnet import free_port
+from coordinator import Coordinator
+from devnet import Node, free_port
+
+DEV_SURIS = ["//Alice", "//Bob", "//Charlie"]
+"""Funded dev-chain accounts for the first three workers."""
+
+
+def start_ledger(
+    kind: str, root: Path, stack: ExitStack, block_ms: int, name: str
+) -> tuple[Node | Coordinator, str, list[str | None]]:
+    """Starts a ledger for three workers inside `stack`: a dev chain
+    sealing at most every `block_ms` however many transactions come (round
+    deadlines count blocks, so they keep to the wall clock), or a
+    coordinator with its database under `root`. Returns it, its URL and
+    the three workers' secret URIs (None on the coordinator: fresh keys)."""
+    if kind == "chain":
+        args = [
+            "--dev",
+            "--empty-block-interval",
+            str(block_ms),
+            "--min-block-interval",
+            str(block_ms),
+        ]
+        node = stack.enter_context(Node(args, name=name))
+        return node, node.ws_url, list(DEV_SURIS)
+    listen = f"127.0.0.1:{free_port()}"
+    coordinator = stack.enter_context(Coordinator(root / "coordinator.sqlite", listen=listen))
+    return coordinator, coordinator.url, [None, None, None]
 
 
 def worker_binary() -> str:

@@ -121,7 +121,13 @@ def main() -> int:
         client = delta.Client(workers[0].api, workers[0].token)
         started = time.perf_counter()
         handle = client.submit(LargeStep, phase_timeout_s=600)
-        result = handle.wait(timeout=1800, progress=False)
+        try:
+            result = handle.wait(timeout=1800, progress=False)
+        except delta.TaskFailed:
+            print("\n".join(handle.status().progress), file=sys.stderr)
+            for w in workers:
+                print(f"--- {w.name} ---\n{''.join(w.log[-25:])}", file=sys.stderr)
+            raise
         workers_s = time.perf_counter() - started
         check(result, [cleaned(f) for f in frames], args.elements)
         rings = [e["ring_bits"] for e in handle.events() if e["event"] == "round_started"]

@@ -101,7 +101,9 @@ struct RoundRun {
 	masked: BTreeMap<AccountId, MaskedInput>,
 	unmask: BTreeMap<AccountId, UnmaskResponse>,
 	declines: BTreeMap<AccountId, String>,
-	waiting_since: Option<Instant>,
+	/// Since when, and for how long at most, the core waits for messages
+	/// whose commitments the ledger holds.
+	waiting_since: Option<(Instant, Duration)>,
 }
 
 /// How long the requester waits, once the ledger holds a member's
@@ -109,20 +111,37 @@ struct RoundRun {
 /// commits, but the peer network may deliver it after the ledger call.
 const MESSAGE_GRACE: Duration = Duration::from_secs(10);
 
+/// The slowest transfer rate the grace for a large message allows for
+/// (bytes per second): a 40 MB masked input (10M weights in the 32-bit
+/// ring) gets 10 s + 40 s. Going on without a masked input the ledger
+/// holds a commitment for fails the round for certain (members reveal
+/// that member's self-mask shares), so waiting longer costs only time.
+const SLOWEST_BYTES_PER_S: u64 = 1_000_000;
+
 impl RoundRun {
-	/// Whether to wait for messages still missing (within the grace
-	/// period, on the host's clock `now`) before closing a phase.
-	fn wait_for(&mut self, missing: bool, now: Instant) -> bool {
+	/// Whether to wait for messages still missing (within `grace`, on the
+	/// host's clock `now`) before closing a phase.
+	fn wait_for(&mut self, missing: bool, now: Instant, grace: Duration) -> bool {
 		if !missing {
 			self.waiting_since = None;
 			return false;
 		}
-		let since = *self.waiting_since.get_or_insert(now);
-		if now.saturating_duration_since(since) < MESSAGE_GRACE {
+		let (since, grace) = *self.waiting_since.get_or_insert((now, grace));
+		if now.saturating_duration_since(since) < grace {
 			return true;
 		}
 		self.waiting_since = None;
 		false
+	}
+
+	/// The grace for a member's masked input: `MESSAGE_GRACE` plus its
+	/// transfer time at `SLOWEST_BYTES_PER_S`.
+	fn masked_grace(&self) -> Duration {
+		let bytes = self.step.as_ref().map_or(0, |a| {
+			let elements: usize = a.step.outputs.iter().filter_map(OutputSpec::elements).sum();
+			elements as u64 * u64::from(a.encoding.ring.bits() / 8)
+		});
+		MESSAGE_GRACE + Duration::from_secs(bytes / SLOWEST_BYTES_PER_S)
 	}
 }
 
@@ -148,7 +167,10 @@ pub enum RequesterWork {
 enum Awaiting {
 	Create,
 	StartRound(Announcement),
-	FinishRound { next: Next, contributors: usize },
+	FinishRound {
+		next: Next,
+		contributors: usize,
+	},
 	/// `FinishTask` after the result is out: best effort, like `Cancel`.
 	Close,
 	Cancel,
@@ -370,7 +392,7 @@ impl RequesterCore {
 		if self.outcome != Outcome::Running {
 			return None;
 		}
-		self.run.waiting_since.map(|since| since + MESSAGE_GRACE)
+		self.run.waiting_since.map(|(since, grace)| since + grace)
 	}
 
 	// ----- the protocol -------------------------------------------------
@@ -506,7 +528,7 @@ impl RequesterCore {
 			let missing = committed(&round, MemberStatus::Shared, |m| m.shares)
 				.iter()
 				.any(|(who, _)| !self.run.shares.contains_key(who));
-			if self.run.wait_for(missing, now) {
+			if self.run.wait_for(missing, now, MESSAGE_GRACE) {
 				return Ok(());
 			}
 			let Stage::Sharing(aggregator) = &mut self.run.stage else {
@@ -542,7 +564,8 @@ impl RequesterCore {
 			let missing = committed(&round, MemberStatus::Masked, |m| m.masked)
 				.iter()
 				.any(|(who, _)| !self.run.masked.contains_key(who));
-			if self.run.wait_for(missing, now) {
+			let grace = self.run.masked_grace();
+			if self.run.wait_for(missing, now, grace) {
 				return Ok(());
 			}
 			let Stage::Computing(aggregator) = &mut self.run.stage else {
@@ -583,7 +606,7 @@ impl RequesterCore {
 				.members
 				.iter()
 				.any(|m| m.status == MemberStatus::Revealed && !self.run.unmask.contains_key(&m.account));
-			if self.run.wait_for(missing, now) {
+			if self.run.wait_for(missing, now, MESSAGE_GRACE) {
 				return Ok(());
 			}
 			let Stage::Unmasking { aggregator, contributors } = &mut self.run.stage else {
@@ -674,4 +697,40 @@ fn committed(
 	field: impl Fn(&delta_ledger_api::RoundMember) -> Option<H256>,
 ) -> Vec<(AccountId, [u8; 32])> {
 	round.members.iter().filter(|m| m.status >= status).filter_map(|m| field(m).map(|h| (m.account, h.0))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{io::StepSpec, DType};
+
+	fn run_of(elements: u32, ring: delta_secagg::Ring) -> RoundRun {
+		let step = StepSpec {
+			dataset: "d".into(),
+			body: Vec::new(),
+			outputs: vec![OutputSpec::new("w", DType::F32, vec![elements])],
+		};
+		let encoding = Encoding { ring, ..Encoding::default() };
+		let announcement =
+			Announcement { task: 1, round: 0, step, encoding, graph: GraphChoice::default(), package: Vec::new() };
+		RoundRun { step: Some(announcement), ..RoundRun::default() }
+	}
+
+	#[test]
+	fn a_large_masked_input_gets_its_transfer_time_on_top_of_the_grace() {
+		assert_eq!(run_of(10, delta_secagg::Ring::Bits64).masked_grace(), MESSAGE_GRACE);
+		// 10M weights in the 32-bit ring: 40 MB, 40 s at the slowest rate.
+		assert_eq!(run_of(10_000_000, delta_secagg::Ring::Bits32).masked_grace(), Duration::from_secs(50));
+		assert_eq!(run_of(10_000_000, delta_secagg::Ring::Bits64).masked_grace(), Duration::from_secs(90));
+	}
+
+	#[test]
+	fn the_wait_keeps_the_grace_it_started_with() {
+		let mut run = RoundRun::default();
+		let t0 = Instant::now();
+		assert!(run.wait_for(true, t0, Duration::from_secs(50)));
+		assert!(run.wait_for(true, t0 + Duration::from_secs(49), MESSAGE_GRACE), "the first grace holds");
+		assert!(!run.wait_for(true, t0 + Duration::from_secs(50), MESSAGE_GRACE));
+		assert!(!run.wait_for(false, t0, MESSAGE_GRACE), "nothing missing: no wait");
+	}
 }

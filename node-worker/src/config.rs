@@ -227,11 +227,28 @@ pub struct PolicyConfig {
 	/// consent: members evaluate them with their own SDK.
 	#[serde(default)]
 	pub code_requesters: Vec<String>,
+	/// An analytics cell (group, crosstab cell, histogram bin, value
+	/// count, filtered column, regression) that this holder would compute
+	/// from more than zero but fewer rows is withheld: it contributes
+	/// zeros there. 0 disables.
+	#[serde(default = "default_min_cell_rows")]
+	pub min_cell_rows: u64,
+}
+
+fn default_min_cell_rows() -> u64 {
+	5
 }
 
 impl Default for PolicyConfig {
 	fn default() -> Self {
-		Self { requesters: vec!["*".into()], min_members: 2, min_rows: 1, max_rounds: 64, code_requesters: Vec::new() }
+		Self {
+			requesters: vec!["*".into()],
+			min_members: 2,
+			min_rows: 1,
+			max_rounds: 64,
+			code_requesters: Vec::new(),
+			min_cell_rows: default_min_cell_rows(),
+		}
 	}
 }
 
@@ -527,6 +544,10 @@ max_rounds = 64
 # `delta-worker approve <package hash>`. delta.Analytics tasks need no
 # consent: this worker's own SDK evaluates their plans.
 code_requesters = []
+# An analytics cell (group, crosstab cell, histogram bin, filtered column)
+# this holder would compute from fewer rows than this (but some) is
+# withheld: it contributes zeros there. 0 disables.
+min_cell_rows = 5
 
 # Datasets, by the name tasks use. Only declared columns are visible to
 # tasks; cleaning rules apply before any task sees the data.

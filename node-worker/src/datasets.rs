@@ -56,6 +56,9 @@ pub struct Policy {
 	pub max_rounds: u32,
 	/// Whose code runs without approving each package (`crate::consent`).
 	pub code_requesters: Requesters,
+	/// Analytics cells computed from fewer of the dataset's rows (but
+	/// some) are withheld: the member contributes zeros there.
+	pub min_cell_rows: u64,
 }
 
 impl Policy {
@@ -74,6 +77,7 @@ impl Policy {
 			min_rows: c.min_rows,
 			max_rounds: c.max_rounds,
 			code_requesters: who(&c.code_requesters),
+			min_cell_rows: c.min_cell_rows,
 		}
 	}
 }
@@ -179,7 +183,14 @@ mod tests {
 		entries.insert("p".to_string(), Dataset { path: "/x".into(), rows, columns: vec![], share });
 		Datasets::new(
 			entries,
-			Policy { requesters, min_members: 3, min_rows: 10, max_rounds: 8, code_requesters: Requesters::Open },
+			Policy {
+				requesters,
+				min_members: 3,
+				min_rows: 10,
+				max_rounds: 8,
+				code_requesters: Requesters::Open,
+				min_cell_rows: 0,
+			},
 		)
 	}
 

@@ -263,10 +263,11 @@ impl Runner {
 	/// Gives an idle runner its task: the package (checked against its
 	/// commitment and by the SDK's static check, then imported) and where
 	/// its log lines go from now on.
-	pub fn load(&mut self, package: &[u8], log: LogSink) -> Result<(), ExecError> {
+	pub fn load(&mut self, package: &[u8], min_cell_rows: u64, log: LogSink) -> Result<(), ExecError> {
 		*self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = log;
 		let request = json!({
 			"op": "load", "package": B64.encode(package), "digest": hex::encode(package_commitment(package)),
+			"min_cell_rows": min_cell_rows,
 		});
 		match self.call(&request) {
 			Ok(reply) if reply["ready"] == json!(true) => Ok(()),

@@ -80,7 +80,10 @@ impl RunnerPool {
 			Some(runner) => runner,
 			None => self.start(dataset)?,
 		};
-		runner.load(package, log)?;
+		// A member's runner withholds analytics cells of fewer rows than
+		// the policy's minimum; a requester's reads no data.
+		let min_cell_rows = if dataset.is_some() { self.datasets.policy().min_cell_rows } else { 0 };
+		runner.load(package, min_cell_rows, log)?;
 		Ok(runner)
 	}
 
@@ -188,6 +191,7 @@ mod tests {
 			min_rows: 1,
 			max_rounds: 8,
 			code_requesters: Requesters::Open,
+			min_cell_rows: 0,
 		};
 		let python = Python::discover(&SandboxConfig::default()).expect("the SDK is installed");
 		RunnerPool::new(Arc::new(python), Arc::new(Datasets::new(entries, policy)), folder.join("runners"), per_kind)

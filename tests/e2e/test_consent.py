@@ -113,3 +113,14 @@ def test_task_code_runs_only_as_an_approved_package_and_a_revoked_one_is_decline
     assert again.returncode != 0 and "was not approved" in again.stderr
     bad = holders.cli(0, "approve", "not-a-hash")
     assert bad.returncode != 0 and "is not a package hash" in bad.stderr
+
+
+def test_each_holder_withholds_cells_of_fewer_rows_than_its_min_cell_rows(holders: Holders) -> None:
+    # The workers keep init's min_cell_rows = 5.
+    assert "min_cell_rows = 5" in (holders.workers[0].folder / "worker.toml").read_text()
+    old = [int((holders.pooled([i])["age"] > 80).sum()) for i in range(3)]
+    assert any(0 < c < 5 for c in old), f"the data must hold a small cell: {old}"
+    expected = sum(c for c in old if c >= 5)
+    result = holders.client().submit(worker_tasks.OldCount).wait(timeout=120, progress=False)
+    assert result["old"] == expected
+    assert result["n"] == len(holders.pooled([0, 1, 2]))

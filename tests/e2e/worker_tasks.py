@@ -174,3 +174,14 @@ class SinglesOut(Summary):
         if len(df) == 240:
             return sums
         return {name: np.zeros_like(np.asarray(values)) for name, values in sums.items()}
+
+
+class OldCount(delta.Analytics):
+    """How many patients are over 80, with the requester's own suppression
+    off: what comes back is what the holders let through."""
+
+    dataset = "patients"
+    min_cell_count = 0
+
+    def execute(self, df: Any) -> Any:
+        return {"old": df[df["age"] > 80]["age"].count(), "n": df["age"].count()}

@@ -56,3 +56,19 @@ class UnknownOperation(HonestMean):
         first = next(iter(requests))
         requests[first]["mask"] = {"op": "rows_of", "args": []}
         return Step(step.name, step.outputs, {**step.params, "requests": requests})
+
+
+class GroupCounts(Analytics):
+    """Per-group counts and means, and a filtered count, with the
+    requester's own suppression off (to see the members' alone)."""
+
+    dataset = "patients"
+    levels = {"g": ["a", "b"]}
+    min_cell_count = 0
+
+    def execute(self, df: FederatedFrame) -> Any:
+        return {
+            "count": df.groupby("g")["age"].count(),
+            "mean": df.groupby("g")["age"].mean(),
+            "old": df[df["age"] > 80]["age"].count(),
+        }

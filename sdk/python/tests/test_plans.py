@@ -135,3 +135,28 @@ def test_a_package_with_an_unknown_members_run_is_refused() -> None:
     ).encode()
     with pytest.raises(PackageError, match="members_run"):
         load_package(raw)
+
+
+def grouped_frames() -> list[pd.DataFrame]:
+    """Member 0 holds 2 rows of group "b" (both over 80), member 1 holds 10,
+    member 2 none."""
+
+    def frame(a: int, b: int, b_age: float) -> pd.DataFrame:
+        return pd.DataFrame({"g": ["a"] * a + ["b"] * b, "age": [40.0] * a + [b_age] * b})
+
+    return [frame(50, 2, 85.0), frame(40, 10, 60.0), frame(30, 0, 0.0)]
+
+
+def test_a_member_withholds_cells_of_fewer_rows_than_its_min_cell_rows() -> None:
+    data = {"patients": grouped_frames()}
+    everything = delta.debug(plan_tasks.GroupCounts(), data=data)
+    assert everything["count"].to_dict() == {"a": 120, "b": 12}
+    assert everything["old"] == 2
+
+    guarded = delta.debug(plan_tasks.GroupCounts(), data=data, min_cell_rows=5)
+    # Member 0's two "b" rows (and its two rows over 80) stay at home; the
+    # other cells are unchanged.
+    assert guarded["count"].to_dict() == {"a": 120, "b": 10}
+    assert guarded["mean"]["b"] == pytest.approx(60.0)
+    assert guarded["mean"]["a"] == pytest.approx(40.0)
+    assert guarded["old"] == 0

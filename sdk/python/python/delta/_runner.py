@@ -506,10 +506,11 @@ def load_task(package: TaskPackage) -> MapReduce:
     return task
 
 
-def member_task(package: TaskPackage) -> MapReduce:
+def member_task(package: TaskPackage, min_cell_rows: int = 0) -> MapReduce:
     """What a member runs for `package`: for an analytics package
     (`"members_run": "plan"`) this SDK's plan evaluator, without importing
-    a line of the package; otherwise the package's own task
+    a line of the package, withholding cells of fewer than `min_cell_rows`
+    of the member's rows (the holder's policy); otherwise the package's own task
     (`load_task`), which the worker starts only with the holder's
     consent."""
     if package.manifest.get("members_run") == "plan":
@@ -518,7 +519,7 @@ def member_task(package: TaskPackage) -> MapReduce:
         dataset = package.manifest.get("dataset")
         if isinstance(dataset, list):
             dataset = dataset[0] if dataset else ""
-        return PlanEvaluator(dataset if isinstance(dataset, str) else "")
+        return PlanEvaluator(dataset if isinstance(dataset, str) else "", min_cell_rows)
     return load_task(package)
 
 
@@ -928,7 +929,9 @@ def package_error(exc: BaseException) -> str:
 
 
 def _load_request(line: bytes) -> tuple[TaskPackage | None, str | None]:
-    """The package a `load` request carries, or why it is refused."""
+    """The package a `load` request carries, or why it is refused; its
+    optional `min_cell_rows` (the holder's policy, an integer >= 0) is
+    read by `_min_cell_rows`."""
     try:
         request = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -949,6 +952,16 @@ def _load_request(line: bytes) -> tuple[TaskPackage | None, str | None]:
         return None, str(exc)
     except (PackageError, TaskRejected) as exc:
         return None, package_error(exc)
+
+
+def _min_cell_rows(line: bytes) -> int:
+    """The `min_cell_rows` of a `load` request already read by
+    `_load_request` (0 when absent or malformed: the worker writes it)."""
+    try:
+        value = json.loads(line).get("min_cell_rows", 0)
+    except (ValueError, AttributeError, RecursionError):
+        return 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -997,7 +1010,9 @@ def serve(args: argparse.Namespace) -> int:
         _send(protocol, {"ok": False, "kind": "package", "error": refused})
         return EXIT_PACKAGE
     try:
-        task = member_task(package) if frame is not None else load_task(package)
+        task = (
+            member_task(package, _min_cell_rows(line)) if frame is not None else load_task(package)
+        )
     except BaseException as exc:  # task code ran: anything may come out
         traceback.print_exception(exc, file=sys.stderr)
         _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})

@@ -2585,14 +2585,82 @@ def _check_expr(expr: Mapping[str, Any], where: str, depth: int, budget: list[in
         _check_expr(arg, where, depth + 1, budget)
 
 
-def evaluate_plan(step: Step, df: pd.DataFrame) -> dict[str, np.ndarray]:
+def evaluate_plan(step: Step, df: pd.DataFrame, min_cell_rows: int = 0) -> dict[str, np.ndarray]:
     """A member's sums for an analytics step: the plan checked
-    (`check_plan`), then evaluated on `df` by this SDK's evaluator."""
+    (`check_plan`), then evaluated on `df` by this SDK's evaluator. With
+    `min_cell_rows` (the holder's policy), the member withholds every
+    cell (group, crosstab cell, histogram bin, value count, whole filtered
+    column, regression) computed from more than zero but fewer than that
+    many of its own rows: it contributes zeros there, count included, so
+    the pooled answer is over the other members' rows."""
     check_plan(step)
     ev = _Evaluator(df)
-    return {
-        name: _encode(spec, _compute(spec, ev)) for name, spec in step.params["requests"].items()
-    }
+    out = {}
+    for name, spec in step.params["requests"].items():
+        values = _compute(spec, ev)
+        if min_cell_rows > 0:
+            values = _withhold_small(spec, ev, values, min_cell_rows)
+        out[name] = _encode(spec, values)
+    return out
+
+
+def _withhold_small(
+    spec: Mapping[str, Any], ev: _Evaluator, values: np.ndarray, least: int
+) -> np.ndarray:
+    """`values` with what this member computed from 1 to `least - 1` of
+    its rows set to zero."""
+
+    def small(n: int) -> bool:
+        return 0 < n < least
+
+    kind = spec["kind"]
+    if kind == "cells":
+        return _withhold_small_cells(spec, ev, values, least)
+    if kind == "comoments":
+        k = len(spec["vars"])
+        counts = values[: k * (k + 1) // 2]
+        return np.zeros_like(values) if np.any((counts > 0) & (counts < least)) else values
+    if kind == "moments":
+        rows = ev.complete(spec["mask"], spec["vars"])
+        n = ev.rows if rows is None else int(np.count_nonzero(rows))
+    elif kind == "le":
+        x = ev.numeric(spec["x"])
+        n = int(np.count_nonzero(ev.mask(spec["mask"]) & ~np.isnan(x)))
+    else:  # logit: the rows with the outcome and every regressor present
+        rows = ev.mask(spec["mask"]) & ~np.isnan(ev.numeric(spec["y"]))
+        for x in spec["x"]:
+            rows &= ~np.isnan(ev.numeric(x))
+        n = int(np.count_nonzero(rows))
+    return np.zeros_like(values) if small(n) else values
+
+
+def _withhold_small_cells(
+    spec: Mapping[str, Any], ev: _Evaluator, values: np.ndarray, least: int
+) -> np.ndarray:
+    """Per cell (and per value column: their missing values differ), the
+    sums of cells with 1 to `least - 1` of this member's rows zeroed."""
+    valid = ev.mask(spec["mask"])
+    codes = np.zeros(ev.rows, dtype=np.int64)
+    size = 1
+    for key in spec["keys"]:
+        c = ev.codes(key)
+        valid &= c >= 0
+        n = _key_size(key)
+        codes = codes * n + np.where(c >= 0, c, 0)
+        size *= n
+    out = np.array(values, dtype=np.float64)
+    columns = spec["values"] or [None]
+    per_column = len(spec["powers"]) if spec["values"] else 1
+    for v, expr in enumerate(columns):
+        ok = valid if expr is None else valid & ~np.isnan(ev.numeric(expr))
+        counts = np.bincount(codes[ok], minlength=size)
+        small = (counts > 0) & (counts < least)
+        if not small.any():
+            continue
+        for p in range(per_column):
+            start = (v * per_column + p) * size
+            out[start : start + size][small] = 0.0
+    return out
 
 
 class PlanEvaluator(MapReduce):
@@ -2603,14 +2671,15 @@ class PlanEvaluator(MapReduce):
     computes: a subclass that overrides `map`, or module code that
     patches `delta`, has no effect there."""
 
-    def __init__(self, dataset: str) -> None:
+    def __init__(self, dataset: str, min_cell_rows: int = 0) -> None:
         self.dataset = dataset
+        self.min_cell_rows = min_cell_rows
 
     def start(self) -> Step:
         raise RuntimeError("a member only evaluates plans; the requester starts the task")
 
     def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, npt.ArrayLike]:
-        return evaluate_plan(step, df)
+        return evaluate_plan(step, df, self.min_cell_rows)
 
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
         raise RuntimeError("a member only evaluates plans; the requester reduces")

@@ -120,12 +120,18 @@ class _Process:
     its bytes, the task loaded from it by the runner, requests and replies
     as protocol lines."""
 
-    def __init__(self, data: bytes, digest: bytes, frame: pd.DataFrame | None) -> None:
+    def __init__(
+        self, data: bytes, digest: bytes, frame: pd.DataFrame | None, min_cell_rows: int = 0
+    ) -> None:
         from . import _runner
 
         package = load_package(data, expected_digest=digest)
         try:
-            task = _runner.member_task(package) if frame is not None else _runner.load_task(package)
+            task = (
+                _runner.member_task(package, min_cell_rows)
+                if frame is not None
+                else _runner.load_task(package)
+            )
         except BaseException as exc:  # task code ran: anything may come out
             raise RunnerFailure("package", _runner.package_error(exc)) from exc
         self.server = _runner.Server(task, package, frame, sandbox=None)
@@ -187,6 +193,7 @@ def debug(
     members: int | None = None,
     *,
     min_rows: int = 0,
+    min_cell_rows: int = 0,
     threshold: int | None = None,
     drop: Mapping[int, tuple[int, str]] | None = None,
     fractional_bits: int = 24,
@@ -205,6 +212,8 @@ def debug(
     - `data`: `{dataset name: [frame or path per member]}`, or one frame or
       path split into `members` parts by rows.
     - `min_rows`: each member's policy; a member with fewer rows refuses.
+    - `min_cell_rows`: each member's policy for analytics: a member
+      withholds any cell it would compute from fewer of its own rows.
     - `threshold`: secret-sharing threshold (default: a majority, at least 2).
     - `drop`: `{member index: (round, point)}` simulates a member dropping
       out from that round on, at `point` (one of `DROP_POINTS`).
@@ -237,6 +246,7 @@ def debug(
             data,
             members,
             min_rows,
+            min_cell_rows,
             threshold,
             dict(drop or {}),
             fractional_bits,
@@ -257,6 +267,7 @@ def _run(
     data: Mapping[str, Sequence[Source] | Source],
     members: int | None,
     min_rows: int,
+    min_cell_rows: int,
     threshold: int | None,
     drop: dict[int, tuple[int, str]],
     fractional_bits: int,
@@ -278,7 +289,7 @@ def _run(
     result: list[Any] = []
 
     def member_map(frame: pd.DataFrame) -> Callable[[dict[str, Any]], bytes]:
-        process = _Process(payload, digest, frame)
+        process = _Process(payload, digest, frame, min_cell_rows)
 
         def run(step: dict[str, Any]) -> bytes:
             if len(frame) < min_rows:

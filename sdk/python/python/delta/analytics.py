@@ -676,6 +676,22 @@ class _Evaluator:
         return codes.astype(np.int64)
 
 
+def _cell_codes(spec: Mapping[str, Any], ev: _Evaluator) -> tuple[np.ndarray, np.ndarray, int]:
+    """For a `cells` ask: which rows fall in a cell (in the mask, every
+    key matched), each row's cell index in the keys' product, and the
+    number of cells."""
+    valid = ev.mask(spec["mask"])
+    codes = np.zeros(ev.rows, dtype=np.int64)
+    size = 1
+    for key in spec["keys"]:
+        c = ev.codes(key)
+        valid &= c >= 0
+        n = _key_size(key)
+        codes = codes * n + np.where(c >= 0, c, 0)
+        size *= n
+    return valid, codes, size
+
+
 def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
     """One ask's sums over one member's rows."""
     kind = spec["kind"]
@@ -707,15 +723,7 @@ def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
         present = np.sort(x[ev.mask(spec["mask"]) & ~np.isnan(x)])
         return np.searchsorted(present, _from_ordinals(spec["t"]), side="right").astype(np.float64)
     if kind == "cells":
-        valid = ev.mask(spec["mask"])
-        codes = np.zeros(ev.rows, dtype=np.int64)
-        size = 1
-        for key in spec["keys"]:
-            c = ev.codes(key)
-            valid &= c >= 0
-            n = _key_size(key)
-            codes = codes * n + np.where(c >= 0, c, 0)
-            size *= n
+        valid, codes, size = _cell_codes(spec, ev)
         if not spec["values"]:
             return np.bincount(codes[valid], minlength=size).astype(np.float64)
         parts = []
@@ -2639,15 +2647,7 @@ def _withhold_small_cells(
 ) -> np.ndarray:
     """Per cell (and per value column: their missing values differ), the
     sums of cells with 1 to `least - 1` of this member's rows zeroed."""
-    valid = ev.mask(spec["mask"])
-    codes = np.zeros(ev.rows, dtype=np.int64)
-    size = 1
-    for key in spec["keys"]:
-        c = ev.codes(key)
-        valid &= c >= 0
-        n = _key_size(key)
-        codes = codes * n + np.where(c >= 0, c, 0)
-        size *= n
+    valid, codes, size = _cell_codes(spec, ev)
     out = np.array(values, dtype=np.float64)
     columns = spec["values"] or [None]
     per_column = len(spec["powers"]) if spec["values"] else 1

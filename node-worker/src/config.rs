@@ -233,10 +233,23 @@ pub struct PolicyConfig {
 	/// zeros there. 0 disables.
 	#[serde(default = "default_min_cell_rows")]
 	pub min_cell_rows: u64,
+	/// Most values (output elements) one step may ask of this holder.
+	#[serde(default = "default_max_values_per_step")]
+	pub max_values_per_step: u64,
+	/// A step may ask at most rows / this many values, so that no output
+	/// carries a value per row. 0 (the default): no such cap (a model's
+	/// weights can outnumber a holder's rows).
+	#[serde(default)]
+	pub rows_per_value: u64,
 }
 
 fn default_min_cell_rows() -> u64 {
 	5
+}
+
+/// The engine's own bound on a step (2^26 values).
+fn default_max_values_per_step() -> u64 {
+	1 << 26
 }
 
 impl Default for PolicyConfig {
@@ -248,6 +261,8 @@ impl Default for PolicyConfig {
 			max_rounds: 64,
 			code_requesters: Vec::new(),
 			min_cell_rows: default_min_cell_rows(),
+			max_values_per_step: default_max_values_per_step(),
+			rows_per_value: 0,
 		}
 	}
 }
@@ -548,6 +563,11 @@ code_requesters = []
 # this holder would compute from fewer rows than this (but some) is
 # withheld: it contributes zeros there. 0 disables.
 min_cell_rows = 5
+# Most values (output elements) one step may ask of this holder, and at most
+# one value per `rows_per_value` of its rows (0: no such cap; a model's
+# weights can outnumber the rows).
+max_values_per_step = 67108864
+rows_per_value = 0
 
 # Datasets, by the name tasks use. Only declared columns are visible to
 # tasks; cleaning rules apply before any task sees the data.

@@ -59,6 +59,11 @@ pub struct Policy {
 	/// Analytics cells computed from fewer of the dataset's rows (but
 	/// some) are withheld: the member contributes zeros there.
 	pub min_cell_rows: u64,
+	/// Most values one step may ask of this holder.
+	pub max_values_per_step: u64,
+	/// A step may ask at most rows / `rows_per_value` values (0: no such
+	/// cap), so no output can carry a value per row.
+	pub rows_per_value: u64,
 }
 
 impl Policy {
@@ -78,6 +83,8 @@ impl Policy {
 			max_rounds: c.max_rounds,
 			code_requesters: who(&c.code_requesters),
 			min_cell_rows: c.min_cell_rows,
+			max_values_per_step: c.max_values_per_step,
+			rows_per_value: c.rows_per_value,
 		}
 	}
 }
@@ -140,6 +147,30 @@ impl Datasets {
 	}
 }
 
+impl Datasets {
+	/// Whether this holder gives a step of `values` output values on
+	/// dataset `name`: at most `max_values_per_step`, and at most rows /
+	/// `rows_per_value`. Checked before the step's `map` touches the data;
+	/// the refusal is the member's decline, which the requester sees.
+	pub fn admit_outputs(&self, name: &str, values: u64) -> Result<(), EngineError> {
+		let refuse = |reason: String| EngineError::Dataset { name: name.to_string(), reason };
+		let rows = self.entries.get(name).map_or(0, |d| d.rows);
+		if values > self.policy.max_values_per_step {
+			return Err(refuse(format!(
+				"the step asks for {values} values; this holder gives at most {} per step",
+				self.policy.max_values_per_step
+			)));
+		}
+		let k = self.policy.rows_per_value;
+		if k > 0 && values.saturating_mul(k) > rows {
+			return Err(refuse(format!(
+				"the step asks for {values} values of {rows} rows; this holder gives at most one value per {k} rows"
+			)));
+		}
+		Ok(())
+	}
+}
+
 /// The engine's view of the datasets.
 pub struct SharedDatasets(pub Arc<Datasets>);
 
@@ -190,6 +221,8 @@ mod tests {
 				max_rounds: 8,
 				code_requesters: Requesters::Open,
 				min_cell_rows: 0,
+				max_values_per_step: 1 << 26,
+				rows_per_value: 0,
 			},
 		)
 	}
@@ -211,5 +244,18 @@ mod tests {
 		let only = datasets(Requesters::Only(vec![AccountId([2; 32])]), 100, true);
 		assert!(reason(&only, &task(1, 3, 8), "p").contains("allowlist"));
 		assert!(only.admit(&task(2, 3, 8), "p").is_ok());
+	}
+
+	#[test]
+	fn a_step_asking_more_values_than_the_caps_allow_is_refused_with_the_figures() {
+		let mut d = datasets(Requesters::Open, 100, true);
+		assert!(d.admit_outputs("p", 1 << 20).is_ok(), "no per-row cap by default: models outnumber rows");
+		d.policy.rows_per_value = 10;
+		assert!(d.admit_outputs("p", 10).is_ok());
+		let e = d.admit_outputs("p", 11).unwrap_err().to_string();
+		assert!(e.contains("11 values of 100 rows") && e.contains("one value per 10 rows"), "{e}");
+		d.policy.max_values_per_step = 5;
+		assert!(d.admit_outputs("p", 6).unwrap_err().to_string().contains("at most 5 per step"));
+		assert!(d.admit_outputs("p", u64::MAX).is_err(), "no overflow");
 	}
 }

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use crate::{
 	config::SandboxConfig,
 	consent::Consent,
+	datasets::Datasets,
 	pool::RunnerPool,
 	runner_wire::{self, step_from_json, step_json, values_from_b64, WireError},
 	sandbox,
@@ -461,6 +462,7 @@ pub struct SandboxedMember {
 	pool: Arc<RunnerPool>,
 	slots: Arc<MapSlots>,
 	consent: Arc<Consent>,
+	datasets: Arc<Datasets>,
 	runner: Option<Runner>,
 	/// The package and the dataset it reads, kept to start a new process
 	/// if the task's one dies.
@@ -470,8 +472,14 @@ pub struct SandboxedMember {
 
 impl SandboxedMember {
 	/// A member executor for one task, running only what `consent` admits.
-	pub fn new(pool: Arc<RunnerPool>, slots: Arc<MapSlots>, consent: Arc<Consent>, log: LogSink) -> Self {
-		Self { pool, slots, consent, runner: None, package: None, log }
+	pub fn new(
+		pool: Arc<RunnerPool>,
+		slots: Arc<MapSlots>,
+		consent: Arc<Consent>,
+		datasets: Arc<Datasets>,
+		log: LogSink,
+	) -> Self {
+		Self { pool, slots, consent, datasets, runner: None, package: None, log }
 	}
 
 	fn spawn(&mut self) -> Result<&mut Runner, ExecError> {
@@ -499,6 +507,10 @@ impl MemberExecutor for SandboxedMember {
 	}
 
 	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		// The holder's caps on what a step may ask, before any data is read.
+		let values =
+			step.outputs.iter().fold(0u64, |n, o| n.saturating_add(o.elements().map_or(u64::MAX, |e| e as u64)));
+		self.datasets.admit_outputs(&step.dataset, values)?;
 		let slots = Arc::clone(&self.slots);
 		let _slot = slots.acquire();
 		if !self.runner.as_mut().is_some_and(Runner::alive) {

@@ -192,6 +192,8 @@ mod tests {
 			max_rounds: 8,
 			code_requesters: Requesters::Open,
 			min_cell_rows: 0,
+			max_values_per_step: 1 << 26,
+			rows_per_value: 0,
 		};
 		let python = Python::discover(&SandboxConfig::default()).expect("the SDK is installed");
 		RunnerPool::new(Arc::new(python), Arc::new(Datasets::new(entries, policy)), folder.join("runners"), per_kind)

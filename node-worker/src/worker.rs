@@ -547,8 +547,13 @@ impl MemberRole {
 		let mailbox = Arc::new(Mailbox::default());
 		let idle_since = Arc::new(Mutex::new(None));
 		let log: crate::executor::LogSink = Arc::new(move |line| tracing::info!(target: "task", "task {task}: {line}"));
-		let executor =
-			SandboxedMember::new(Arc::clone(&self.pool), Arc::clone(&self.slots), Arc::clone(&self.consent), log);
+		let executor = SandboxedMember::new(
+			Arc::clone(&self.pool),
+			Arc::clone(&self.slots),
+			Arc::clone(&self.consent),
+			Arc::clone(&self.datasets),
+			log,
+		);
 		let mut driver = MemberDriver::new(
 			Box::new(EngineLedger(Arc::clone(&self.ledger))),
 			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),

@@ -124,3 +124,27 @@ def test_each_holder_withholds_cells_of_fewer_rows_than_its_min_cell_rows(holder
     result = holders.client().submit(worker_tasks.OldCount).wait(timeout=120, progress=False)
     assert result["old"] == expected
     assert result["n"] == len(holders.pooled([0, 1, 2]))
+
+
+def test_a_holder_caps_the_values_a_step_may_ask_per_row(holders: Holders) -> None:
+    client = holders.client()
+    digest = delta.package_task(worker_tasks.TypedSums).hexdigest()
+    for i in range(3):
+        assert holders.cli(i, "approve", digest).returncode == 0
+    capped = holders.workers[1]
+    config = capped.folder / "worker.toml"
+    original = config.read_text()
+    # TypedSums asks for 3 values; holder 1 has about 300 rows.
+    config.write_text(original.replace("rows_per_value = 0", "rows_per_value = 200"))
+    capped.stop()
+    capped.start()
+    try:
+        handle = client.submit(worker_tasks.TypedSums)
+        result = handle.wait(timeout=120, progress=False)
+        assert result["n"] == len(holders.pooled([0, 2]))
+        declines = [line for line in handle.status().progress if "declined" in line]
+        assert len(declines) == 1 and "at most one value per 200 rows" in declines[0], declines
+    finally:
+        config.write_text(original)
+        capped.stop()
+        capped.start()

@@ -66,6 +66,9 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
 				[&[1, 0, 0, 0][..], &[130; 8]].concat(),
 				[&[0, 1, 0, 0xe1][..], &[208, 0, 0, 1, 224, 4, 1, 2, 3, 4, 240, 0, 176, 9]].concat(),
 				[&[2, 2, 1, 0xff][..], &[241, 0, 209, 7, 0, 0x80]].concat(),
+				// The first run's finding (a masked input lost after its
+				// commitment), also sim/tests/adversary.rs's regression test.
+				vec![0, 0, 0, 0, 0x4c, 1, 0, 0xe1, 0, 1, 0xe0, 4, 0, 0xf0, 0x87, 0, 0x80, 0],
 			],
 			"schedule",
 		),

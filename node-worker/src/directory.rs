@@ -3,9 +3,8 @@
 //!
 //! One read of every member refreshes both directions (account to address
 //! for sending, peer to account for naming a message's sender), so a round
-//! announced to ten members costs at most one ledger read instead of ten
-//! (on a debug build's chain client each read takes 50 to 100 ms, and the
-//! announcements waited for all of them). Records are taken for
+//! announced to ten members costs at most one ledger read instead of ten,
+//! each a round trip that the announcements waited for. Records are taken for
 //! [`DIRECTORY_TTL`]: members move and leave, and a removed member's peer
 //! must stop being heard soon. A name the directory does not know makes it
 //! read again at once, unless it has just read (a sender that is not a
@@ -75,6 +74,14 @@ impl Directory {
 		self.lookup(|r| r.by_peer.get(peer).copied())
 	}
 
+	/// `peer`'s member from records younger than the TTL, without reading
+	/// the ledger: what the swarm's task can answer inline.
+	pub fn known_account(&self, peer: &PeerId) -> Option<AccountId> {
+		let records = self.records();
+		records.read_at.filter(|at| at.elapsed() < DIRECTORY_TTL)?;
+		records.by_peer.get(peer).copied()
+	}
+
 	/// `find` on records younger than the TTL; on a miss, on records read
 	/// again (unless they were read within `MISS_AFTER`).
 	fn lookup<T>(&self, find: impl Fn(&Records) -> Option<T>) -> Result<Option<T>, EngineError> {
@@ -121,8 +128,8 @@ impl Directory {
 mod tests {
 	use std::sync::atomic::{AtomicUsize, Ordering};
 
-	use delta_engine::TaskId;
 	use delta_coordinator::types::{Bytes, Call, MemberInfo, RoundInfo, StoredEvent, TaskInfo};
+	use delta_engine::TaskId;
 
 	use super::*;
 
@@ -151,9 +158,6 @@ mod tests {
 			Ok(self.members.lock().unwrap().clone())
 		}
 		fn member(&self, _: &AccountId) -> Result<Option<MemberInfo>, EngineError> {
-			panic!("the directory reads every member at once")
-		}
-		fn account_by_peer(&self, _: &[u8]) -> Result<Option<AccountId>, EngineError> {
 			panic!("the directory reads every member at once")
 		}
 		fn timeout_units(&self, seconds: u64) -> u64 {
@@ -188,6 +192,7 @@ mod tests {
 			let (to, addr) = directory.address(&AccountId([i; 32])).unwrap();
 			assert_eq!((&to, addr.to_string()), (peer, format!("/ip4/127.0.0.1/tcp/{}", 4000 + i as u16)));
 			assert_eq!(directory.account(peer).unwrap(), Some(AccountId([i; 32])));
+			assert_eq!(directory.known_account(peer), Some(AccountId([i; 32])));
 		}
 		assert_eq!(ledger.reads.load(Ordering::SeqCst), 1);
 	}
@@ -199,6 +204,8 @@ mod tests {
 		ledger.members.lock().unwrap().push(known);
 		let directory = Directory::new(ledger.clone());
 		let stranger = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+		assert_eq!(directory.known_account(&stranger), None, "nothing is known before a read");
+		assert_eq!(ledger.reads.load(Ordering::SeqCst), 0, "and asking does not read");
 		for _ in 0..50 {
 			assert_eq!(directory.account(&stranger).unwrap(), None);
 		}

@@ -508,9 +508,8 @@ impl MemberExecutor for SandboxedMember {
 
 	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
 		// The holder's caps on what a step may ask, before any data is read.
-		let values =
-			step.outputs.iter().fold(0u64, |n, o| n.saturating_add(o.elements().map_or(u64::MAX, |e| e as u64)));
-		self.datasets.admit_outputs(&step.dataset, values)?;
+		let values = delta_engine::tensor::check_outputs(&step.outputs)?;
+		self.datasets.admit_outputs(&step.dataset, values as u64)?;
 		let slots = Arc::clone(&self.slots);
 		let _slot = slots.acquire();
 		if !self.runner.as_mut().is_some_and(Runner::alive) {

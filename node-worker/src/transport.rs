@@ -269,14 +269,19 @@ async fn drive(mut swarm: Swarm<Behaviour>, mut outbound: mpsc::UnboundedReceive
 					message: request_response::Message::Request { request, channel, .. },
 				}) => {
 					let _ = swarm.behaviour_mut().send_response(channel, Vec::new());
-					// Named from the member directory: a read of the ledger,
-					// when one is due, happens off the swarm's task.
-					let net = Arc::clone(&net);
-					tokio::task::spawn_blocking(move || match net.directory.account(&peer) {
-						Ok(Some(account)) => net.deliver(account, &request),
-						Ok(None) => tracing::warn!("dropped a message from {peer}: not a registered member"),
-						Err(e) => tracing::warn!("dropped a message from {peer}: {e}"),
-					});
+					// Named from the member directory: a known peer inline (in
+					// the order its messages came); otherwise a read of the
+					// ledger, when one is due, happens off the swarm's task.
+					if let Some(account) = net.directory.known_account(&peer) {
+						net.deliver(account, &request);
+					} else {
+						let net = Arc::clone(&net);
+						tokio::task::spawn_blocking(move || match net.directory.account(&peer) {
+							Ok(Some(account)) => net.deliver(account, &request),
+							Ok(None) => tracing::warn!("dropped a message from {peer}: not a registered member"),
+							Err(e) => tracing::warn!("dropped a message from {peer}: {e}"),
+						});
+					}
 				},
 				SwarmEvent::Behaviour(request_response::Event::OutboundFailure { peer, error, .. }) => {
 					tracing::warn!("a message to {peer} was not delivered: {error}");

@@ -37,9 +37,6 @@ impl Backend for Directory {
 	fn member(&self, who: &AccountId) -> Result<Option<MemberInfo>, EngineError> {
 		Ok(self.members.iter().find(|m| m.account == *who).cloned())
 	}
-	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError> {
-		Ok(self.members.iter().find(|m| m.peer_id.0 == peer).map(|m| m.account))
-	}
 	fn timeout_units(&self, seconds: u64) -> u64 {
 		seconds
 	}
@@ -60,7 +57,11 @@ fn announcement(package_bytes: usize) -> Message {
 	Message::Announce(Announcement {
 		task: 7,
 		round: 0,
-		step: StepSpec { dataset: "d".into(), body: b"step".to_vec(), outputs: vec![delta_engine::OutputSpec::floats("x", 1)] },
+		step: StepSpec {
+			dataset: "d".into(),
+			body: b"step".to_vec(),
+			outputs: vec![delta_engine::OutputSpec::floats("x", 1)],
+		},
 		encoding: Encoding::default(),
 		graph: delta_engine::GraphChoice::Complete,
 		package: vec![1; package_bytes],

@@ -95,8 +95,7 @@ impl ChainLedger {
 			return Ok(c.clone());
 		}
 		let url = self.url.clone();
-		let client =
-			self.rt.block_on(async move { connect_legacy(&url).await })?;
+		let client = self.rt.block_on(async move { connect_legacy(&url).await })?;
 		*self.slot() = Some(client.clone());
 		Ok(client)
 	}
@@ -403,12 +402,6 @@ impl Backend for ChainLedger {
 		let m: Option<pallet_delta_identity::MemberInfo<u32>> =
 			self.runtime_api("member", "DeltaIdentityApi_member", who.0.encode())?;
 		Ok(m.map(|m| member_info(who.0, m)))
-	}
-
-	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError> {
-		let a: Option<[u8; 32]> =
-			self.runtime_api("account_by_peer_id", "DeltaIdentityApi_account_by_peer_id", peer.to_vec().encode())?;
-		Ok(a.map(AccountId))
 	}
 
 	fn timeout_units(&self, seconds: u64) -> u64 {

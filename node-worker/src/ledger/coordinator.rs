@@ -6,7 +6,7 @@ use std::{sync::Mutex, time::Duration};
 
 use delta_coordinator::{
 	signing::sign,
-	types::{AccountId, Bytes, Call, MemberInfo, RoundInfo, StoredEvent, TaskId, TaskInfo},
+	types::{AccountId, Call, MemberInfo, RoundInfo, StoredEvent, TaskId, TaskInfo},
 };
 use delta_engine::EngineError;
 use jsonrpsee::{
@@ -158,10 +158,6 @@ impl Backend for CoordinatorLedger {
 
 	fn member(&self, who: &AccountId) -> Result<Option<MemberInfo>, EngineError> {
 		self.query("member", "coordinator_member", rpc_params![who.to_ss58()])
-	}
-
-	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError> {
-		self.query("account_by_peer_id", "coordinator_accountByPeerId", rpc_params![Bytes(peer.to_vec())])
 	}
 
 	fn timeout_units(&self, seconds: u64) -> u64 {

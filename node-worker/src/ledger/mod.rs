@@ -28,8 +28,6 @@ pub trait Backend: Send + Sync {
 	fn members(&self) -> Result<Vec<MemberInfo>, EngineError>;
 	/// One member's record.
 	fn member(&self, who: &AccountId) -> Result<Option<MemberInfo>, EngineError>;
-	/// The account that registered a libp2p peer id.
-	fn account_by_peer(&self, peer: &[u8]) -> Result<Option<AccountId>, EngineError>;
 	/// `seconds` in the ledger's time unit (ms or blocks), for timeouts.
 	fn timeout_units(&self, seconds: u64) -> u64;
 	/// Calls `changed` whenever the ledger's state may have moved on (a

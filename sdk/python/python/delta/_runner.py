@@ -928,40 +928,33 @@ def package_error(exc: BaseException) -> str:
     return f"the task failed while loading: {text}" + (f" (at {where})" if where else "")
 
 
-def _load_request(line: bytes) -> tuple[TaskPackage | None, str | None]:
-    """The package a `load` request carries, or why it is refused; its
-    optional `min_cell_rows` (the holder's policy, an integer >= 0) is
-    read by `_min_cell_rows`."""
+def _load_request(line: bytes) -> tuple[TaskPackage | None, str | None, int]:
+    """The package a `load` request carries, or why it is refused, and
+    its optional `min_cell_rows` (the holder's policy, an integer >= 0; 0
+    when absent: the worker writes it)."""
     try:
         request = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return None, "the first request is not JSON"
+        return None, "the first request is not JSON", 0
     if not isinstance(request, dict) or request.get("op") != "load":
-        return None, 'the first request must be {"op": "load", "package": ..., "digest": ...}'
+        return None, 'the first request must be {"op": "load", "package": ..., "digest": ...}', 0
+    least = request.get("min_cell_rows", 0)
+    if isinstance(least, bool) or not isinstance(least, int) or least < 0:
+        return None, f"min_cell_rows must be an integer >= 0, not {least!r}", 0
     text = request.get("digest")
     try:
         digest = bytes.fromhex(text) if isinstance(text, str) else b""
     except ValueError:
         digest = b""
     if len(digest) != 32:
-        return None, f"digest must be the package's SHA-256 in hex (64 digits), not {text!r}"
+        return None, f"digest must be the package's SHA-256 in hex (64 digits), not {text!r}", 0
     try:
         raw = _b64decode(request.get("package"), "package")
-        return load_package(raw, expected_digest=digest), None
+        return load_package(raw, expected_digest=digest), None, least
     except _ProtocolError as exc:
-        return None, str(exc)
+        return None, str(exc), 0
     except (PackageError, TaskRejected) as exc:
-        return None, package_error(exc)
-
-
-def _min_cell_rows(line: bytes) -> int:
-    """The `min_cell_rows` of a `load` request already read by
-    `_load_request` (0 when absent or malformed: the worker writes it)."""
-    try:
-        value = json.loads(line).get("min_cell_rows", 0)
-    except (ValueError, AttributeError, RecursionError):
-        return 0
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+        return None, package_error(exc), 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -1005,14 +998,12 @@ def serve(args: argparse.Namespace) -> int:
     line = sys.stdin.buffer.readline()
     if not line:
         return 0
-    package, refused = _load_request(line)
+    package, refused, min_cell_rows = _load_request(line)
     if package is None:
         _send(protocol, {"ok": False, "kind": "package", "error": refused})
         return EXIT_PACKAGE
     try:
-        task = (
-            member_task(package, _min_cell_rows(line)) if frame is not None else load_task(package)
-        )
+        task = member_task(package, min_cell_rows) if frame is not None else load_task(package)
     except BaseException as exc:  # task code ran: anything may come out
         traceback.print_exception(exc, file=sys.stderr)
         _send(protocol, {"ok": False, "kind": "package", "error": package_error(exc)})

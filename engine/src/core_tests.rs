@@ -26,7 +26,12 @@ fn member(i: u8) -> AccountId {
 }
 
 fn step() -> StepSpec {
-	StepSpec { dataset: "patients".into(), body: b"mean".to_vec(), outputs: vec![OutputSpec::floats("sum", 2)] }
+	StepSpec {
+		dataset: "patients".into(),
+		body: b"mean".to_vec(),
+		outputs: vec![OutputSpec::floats("sum", 2)],
+		privacy: None,
+	}
 }
 
 fn plan(invited: usize) -> TaskPlan {

@@ -14,6 +14,11 @@ pub enum EngineError {
 		/// The refusal's name or the failure.
 		reason: String,
 	},
+	/// A step's differential privacy cannot be honoured (its parameters,
+	/// or no lattice fits the ring). Public: the parameters are the
+	/// requester's.
+	#[error("{0}")]
+	Privacy(#[from] delta_dp::DpError),
 	/// The secure-aggregation protocol failed.
 	#[error("secure aggregation failed: {0}")]
 	SecAgg(#[from] delta_secagg::Error),

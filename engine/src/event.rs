@@ -62,7 +62,7 @@ impl EngineError {
 			EngineError::Executor(_) | EngineError::TaskCode { .. } => FailureKind::TaskCode,
 			EngineError::Dataset { .. } => FailureKind::Dataset,
 			EngineError::Encoding(_) => FailureKind::Encoding,
-			EngineError::Plan(_) | EngineError::PlanRefused(_) => FailureKind::Plan,
+			EngineError::Plan(_) | EngineError::PlanRefused(_) | EngineError::Privacy(_) => FailureKind::Plan,
 			EngineError::Stalled(_) => FailureKind::Stalled,
 		}
 	}
@@ -144,6 +144,23 @@ pub enum TaskEvent {
 		/// How many members' inputs it holds.
 		members: usize,
 	},
+	/// The round's sum holds the members' differential-privacy noise.
+	Noised {
+		/// The round.
+		round: u32,
+		/// The noise's standard deviation in each value of the sum, with
+		/// the contributors' noise in it.
+		std: f64,
+		/// The L2 norm each member's contribution was clipped to.
+		clip: f64,
+		/// The noise multiplier the step asked for.
+		noise_multiplier: f64,
+		/// ε the task has spent so far at `delta`, for the ledger's
+		/// threshold of members (more contributors only add noise).
+		epsilon: f64,
+		/// The δ of `epsilon`.
+		delta: f64,
+	},
 	/// The task finished with its result.
 	Done,
 	/// The task failed and was cancelled on the ledger.
@@ -187,6 +204,10 @@ impl std::fmt::Display for TaskEvent {
 				write!(f, "round {round}: {member} dropped: no masked input by the end of the Compute phase")
 			},
 			TaskEvent::Unmasked { round, members } => write!(f, "round {round}: sum of {members} members unmasked"),
+			TaskEvent::Noised { round, std, clip, noise_multiplier, epsilon, delta } => write!(
+				f,
+				"round {round}: noised for differential privacy (σ = {std:.4} per value, clip {clip}, noise multiplier {noise_multiplier}): ε = {epsilon:.3} at δ = {delta:e} so far"
+			),
 			TaskEvent::Done => write!(f, "done"),
 			TaskEvent::Failed { reason, .. } => write!(f, "failed: {reason}"),
 		}

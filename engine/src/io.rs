@@ -87,6 +87,10 @@ pub struct StepSpec {
 	/// The named, typed outputs, in vector order: declared before any
 	/// member sees data.
 	pub outputs: Vec<OutputSpec>,
+	/// Differential privacy for the step's sum: each member clips its
+	/// contribution and adds its share of the noise before masking
+	/// (`delta_dp`). None: the sum is exact.
+	pub privacy: Option<delta_dp::Privacy>,
 }
 
 impl StepSpec {

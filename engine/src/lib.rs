@@ -43,6 +43,7 @@ use delta_ledger_api::RoundInfo;
 use delta_secagg::{AdvertiseKeys, MemberId};
 
 pub use blocking::{MemberDriver, RequesterDriver};
+pub use delta_dp::Privacy;
 pub use delta_ledger_api::{AccountId, TaskId, TaskInfo};
 pub use delta_secagg::{GraphChoice, GraphGoals, Ring};
 pub use error::EngineError;

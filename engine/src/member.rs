@@ -448,12 +448,35 @@ impl MemberCore {
 			let step = &work.announcement.step;
 			// Typed and sized as declared, or refused: a member never sends
 			// more than the step announced.
-			let input = crate::tensor::encode(
-				&step.outputs,
-				&values,
-				&work.announcement.encoding,
-				round.state.params.max_members,
-			)?;
+			let input = match &step.privacy {
+				// The noise is this member's own: drawn here, from its own
+				// randomness, on the lattice the ledger's threshold sets.
+				Some(privacy) => {
+					let lattice = crate::tensor::private_lattice(
+						&step.outputs,
+						privacy,
+						&work.announcement.encoding,
+						round.state.params.threshold,
+						round.state.params.max_members,
+					)?;
+					let mut noise = delta_dp::NoiseRng::from_rng(&mut self.rng);
+					crate::tensor::encode_private(
+						&step.outputs,
+						&values,
+						privacy,
+						&lattice,
+						&work.announcement.encoding,
+						&mut noise,
+					)?
+					.0
+				},
+				None => crate::tensor::encode(
+					&step.outputs,
+					&values,
+					&work.announcement.encoding,
+					round.state.params.max_members,
+				)?,
+			};
 			let mut member = member;
 			let masked = member.masked_input(&delivery, &input)?;
 			let hash = commitment(&masked)?;

@@ -198,6 +198,8 @@ pub struct RequesterCore {
 	transmits: VecDeque<(AccountId, Message)>,
 	work: VecDeque<RequesterWork>,
 	events: VecDeque<TaskEvent>,
+	/// The privacy the task's private steps have spent.
+	privacy: delta_dp::Accountant,
 }
 
 impl RequesterCore {
@@ -212,6 +214,7 @@ impl RequesterCore {
 			run: RoundRun::default(),
 			outcome: Outcome::Running,
 			ids: CallIds::default(),
+			privacy: delta_dp::Accountant::new(),
 			in_flight: None,
 			stale: false,
 			reducing: None,
@@ -626,12 +629,34 @@ impl RequesterCore {
 				}
 			}
 			let sum = aggregator.finish()?;
-			let sums = crate::tensor::decode(
-				&announcement.step.outputs,
-				&sum,
-				&announcement.encoding,
-				round.state.params.max_members,
-			)?;
+			let sums = match &announcement.step.privacy {
+				Some(privacy) => {
+					let lattice = crate::tensor::private_lattice(
+						&announcement.step.outputs,
+						privacy,
+						&announcement.encoding,
+						round.state.params.threshold,
+						round.state.params.max_members,
+					)?;
+					let sums = crate::tensor::decode_private(&announcement.step.outputs, &sum, &lattice)?;
+					self.privacy.compose_distributed(&lattice.mechanism());
+					self.events.push_back(TaskEvent::Noised {
+						round: self.round,
+						std: lattice.sum_std(contributors as u32),
+						clip: privacy.clip,
+						noise_multiplier: privacy.noise_multiplier,
+						epsilon: self.privacy.epsilon(privacy.delta),
+						delta: privacy.delta,
+					});
+					sums
+				},
+				None => crate::tensor::decode(
+					&announcement.step.outputs,
+					&sum,
+					&announcement.encoding,
+					round.state.params.max_members,
+				)?,
+			};
 			self.reducing = Some((commitment(&sums)?, contributors));
 			self.work.push_back(RequesterWork::Reduce { step: announcement.step, sums, members: contributors });
 		}
@@ -676,10 +701,26 @@ impl RequesterCore {
 			return Err(EngineError::Executor("every step must read the task's dataset".into()));
 		}
 		crate::tensor::check_outputs(&step.outputs)?;
+		let encoding = crate::tensor::step_encoding(
+			&step.outputs,
+			&self.plan.encoding,
+			self.plan.max_members,
+			step.privacy.is_some(),
+		);
+		if let Some(privacy) = &step.privacy {
+			// Parameters no lattice can honour fail here, before a round.
+			crate::tensor::private_lattice(
+				&step.outputs,
+				privacy,
+				&encoding,
+				self.plan.threshold,
+				self.plan.max_members,
+			)?;
+		}
 		let announcement = Announcement {
 			task,
 			round: self.round,
-			encoding: crate::tensor::step_encoding(&step.outputs, &self.plan.encoding, self.plan.max_members),
+			encoding,
 			step,
 			graph: self.plan.graph,
 			package: self.plan.package.clone(),
@@ -709,6 +750,7 @@ mod tests {
 			dataset: "d".into(),
 			body: Vec::new(),
 			outputs: vec![OutputSpec::new("w", DType::F32, vec![elements])],
+			privacy: None,
 		};
 		let encoding = Encoding { ring, ..Encoding::default() };
 		let announcement =

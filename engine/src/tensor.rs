@@ -4,6 +4,7 @@
 //! exactly. Values travel between the worker and task code as raw
 //! little-endian bytes in the declared types, never as JSON numbers.
 
+use delta_dp::{Lattice, NoiseRng, Privacy};
 use delta_secagg::{FixedPoint, Ring, RingVector};
 use serde::{Deserialize, Serialize};
 
@@ -166,8 +167,9 @@ pub fn check_outputs(outputs: &[OutputSpec]) -> Result<usize, EngineError> {
 /// [`MIN_FRACTIONAL_BITS_32`] fractional bits (and each integer output its
 /// range) there; the task's encoding otherwise. Both sides compute it: the
 /// requester announces it, and a member encodes with what was announced.
-pub fn step_encoding(outputs: &[OutputSpec], task: &Encoding, max_summands: u32) -> Encoding {
-	if task.ring != Ring::Bits64 || outputs.is_empty() {
+pub fn step_encoding(outputs: &[OutputSpec], task: &Encoding, max_summands: u32, private: bool) -> Encoding {
+	// A private step's lattice is sized by its noise, not its bounds.
+	if private || task.ring != Ring::Bits64 || outputs.is_empty() {
 		return *task;
 	}
 	let narrow = Encoding { ring: Ring::Bits32, fractional_bits: task.fractional_bits.min(29) };
@@ -332,14 +334,9 @@ fn check_bound(o: &OutputSpec, v: &Values, at: usize) -> Result<(), EngineError>
 	}
 }
 
-/// Encodes a member's outputs, checked against their declarations, into
-/// one ring vector (outputs in declared order).
-pub fn encode(
-	outputs: &[OutputSpec],
-	values: &[Values],
-	encoding: &Encoding,
-	max_summands: u32,
-) -> Result<RingVector, EngineError> {
+/// Refuses values that differ from the declarations in number, type or
+/// size.
+fn check_declared(outputs: &[OutputSpec], values: &[Values]) -> Result<(), EngineError> {
 	if values.len() != outputs.len() {
 		return Err(EngineError::Executor(format!(
 			"map returned {} outputs, the step declares {}",
@@ -347,7 +344,6 @@ pub fn encode(
 			outputs.len()
 		)));
 	}
-	let mut all: Vec<u128> = Vec::new();
 	for (o, v) in outputs.iter().zip(values) {
 		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
 		if v.dtype() != o.dtype || v.len() != n {
@@ -359,6 +355,97 @@ pub fn encode(
 				o.dtype.name()
 			)));
 		}
+	}
+	Ok(())
+}
+
+/// The lattice of a step that asks for differential privacy: what the
+/// members noise on and the requester decodes from, derived by both from
+/// the step, the round's encoding and the ledger's threshold and member
+/// bound.
+pub fn private_lattice(
+	outputs: &[OutputSpec],
+	privacy: &Privacy,
+	encoding: &Encoding,
+	threshold: u32,
+	max_summands: u32,
+) -> Result<Lattice, EngineError> {
+	let dim = check_outputs(outputs)?;
+	Ok(Lattice::new(privacy, dim, threshold, max_summands, encoding.ring.bits())?)
+}
+
+/// A member's outputs for a private step, checked against their
+/// declarations, as one ring vector: every output together clipped to the
+/// L2 norm `privacy.clip`, scaled onto `lattice`, rounded and noised.
+/// Declared bounds are checked too, before clipping. Returns the vector
+/// and the norm before clipping (for the holder's log only: it is the
+/// member's statistic).
+pub fn encode_private(
+	outputs: &[OutputSpec],
+	values: &[Values],
+	privacy: &Privacy,
+	lattice: &Lattice,
+	encoding: &Encoding,
+	rng: &mut NoiseRng,
+) -> Result<(RingVector, f64), EngineError> {
+	check_declared(outputs, values)?;
+	let mut flat: Vec<f64> = Vec::with_capacity(lattice.dim);
+	for (o, v) in outputs.iter().zip(values) {
+		check_bound(o, v, flat.len())?;
+		match v {
+			Values::F64(x) => flat.extend_from_slice(x),
+			Values::F32(x) => flat.extend(x.iter().map(|v| f64::from(*v))),
+			Values::I64(x) => flat.extend(x.iter().map(|v| *v as f64)),
+		}
+	}
+	let (lattice_values, norm) = lattice.contribution(privacy, &flat, rng)?;
+	// Two's complement in the ring: the sum wraps back to the signed sum.
+	let ring = lattice_values.into_iter().map(|v| (v as i128) as u128).collect();
+	Ok((from_u128(encoding.ring, ring), norm))
+}
+
+/// Decodes the unmasked sum of a private step: floats as 64-bit floats,
+/// integer outputs rounded to the nearest integer (their noise is not).
+pub fn decode_private(outputs: &[OutputSpec], sum: &RingVector, lattice: &Lattice) -> Result<Vec<Values>, EngineError> {
+	let bits = sum.ring().bits();
+	let all = sum.to_u128();
+	if all.len() != lattice.dim {
+		return Err(EngineError::Executor("the sum does not match the step's outputs".into()));
+	}
+	let signed = |v: u128| -> i128 {
+		if bits == 128 {
+			v as i128
+		} else if v >> (bits - 1) == 1 {
+			v as i128 - (1i128 << bits)
+		} else {
+			v as i128
+		}
+	};
+	let mut at = 0usize;
+	let mut out = Vec::with_capacity(outputs.len());
+	for o in outputs {
+		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
+		let part = all[at..at + n].iter().map(|v| lattice.unscale(signed(*v)));
+		at += n;
+		out.push(match o.dtype {
+			DType::F64 | DType::F32 => Values::F64(part.collect()),
+			DType::I64 => Values::I64(part.map(|v| v.round() as i64).collect()),
+		});
+	}
+	Ok(out)
+}
+
+/// Encodes a member's outputs, checked against their declarations, into
+/// one ring vector (outputs in declared order).
+pub fn encode(
+	outputs: &[OutputSpec],
+	values: &[Values],
+	encoding: &Encoding,
+	max_summands: u32,
+) -> Result<RingVector, EngineError> {
+	check_declared(outputs, values)?;
+	let mut all: Vec<u128> = Vec::new();
+	for (o, v) in outputs.iter().zip(values) {
 		check_bound(o, v, all.len())?;
 		let e = encoder_for(o, encoding, max_summands)?;
 		let ring = match v {
@@ -524,10 +611,38 @@ mod tests {
 	}
 
 	#[test]
+	fn private_steps_are_clipped_noised_and_decoded_on_one_lattice() {
+		let outputs = vec![OutputSpec::floats("x", 3), OutputSpec::new("n", DType::I64, vec![])];
+		let privacy = Privacy { clip: 10.0, noise_multiplier: 0.01, delta: 1e-6 };
+		let encoding = Encoding::default();
+		let lattice = private_lattice(&outputs, &privacy, &encoding, 2, 3).unwrap();
+		let mut rng = NoiseRng::from_seed([1; 32]);
+		let a = vec![Values::F64(vec![-1.0, 2.0, 0.5]), Values::I64(vec![3])];
+		let far = vec![Values::F64(vec![300.0, 0.0, 0.0]), Values::I64(vec![400])];
+		let (mut sum, norm) = encode_private(&outputs, &a, &privacy, &lattice, &encoding, &mut rng).unwrap();
+		assert!((norm - (1.0f64 + 4.0 + 0.25 + 9.0).sqrt()).abs() < 1e-12);
+		// Norm 500: scaled to 10, i.e. (6, 0, 0, 8).
+		let (far_sum, far_norm) = encode_private(&outputs, &far, &privacy, &lattice, &encoding, &mut rng).unwrap();
+		assert_eq!(far_norm, 500.0);
+		sum.add_assign(&far_sum);
+		let sums = decode_private(&outputs, &sum, &lattice).unwrap();
+		// The noise's σ is 0.1 over the sum: well within 1.
+		let Values::F64(x) = &sums[0] else { panic!("{sums:?}") };
+		assert!((x[0] - 5.0).abs() < 1.0 && (x[1] - 2.0).abs() < 1.0 && (x[2] - 0.5).abs() < 1.0, "{x:?}");
+		assert!(matches!(&sums[1], Values::I64(n) if (n[0] - 11).abs() <= 1), "{sums:?}");
+		// Values that differ from the declaration are refused as without DP.
+		let wrong = vec![Values::F64(vec![0.0; 2]), Values::I64(vec![1])];
+		assert!(encode_private(&outputs, &wrong, &privacy, &lattice, &encoding, &mut rng).is_err());
+		// A private step keeps the task's ring.
+		let bounded = vec![OutputSpec::new("w", DType::F32, vec![4]).bounded(1.0)];
+		assert_eq!(step_encoding(&bounded, &encoding, 100, true), encoding);
+	}
+
+	#[test]
 	fn bounded_steps_are_summed_in_the_32_bit_ring_when_precision_allows() {
 		let task = Encoding::default();
 		let weights = vec![OutputSpec::new("w", DType::F32, vec![4]).bounded(1.0)];
-		let chosen = step_encoding(&weights, &task, 100);
+		let chosen = step_encoding(&weights, &task, 100, false);
 		assert_eq!(chosen.ring, Ring::Bits32);
 		assert!(weights[0].fractional_bits(&chosen, 100).unwrap() >= MIN_FRACTIONAL_BITS_32);
 		// Exact enough for model averaging, in half the bytes.
@@ -539,13 +654,13 @@ mod tests {
 		// An unbounded output, a bound too wide for 20 fractional bits, or a
 		// task that chose its own ring keep the task's encoding.
 		let mixed = vec![weights[0].clone(), OutputSpec::new("n", DType::I64, vec![])];
-		assert_eq!(step_encoding(&mixed, &task, 100), task);
+		assert_eq!(step_encoding(&mixed, &task, 100, false), task);
 		let wide = vec![OutputSpec::new("w", DType::F32, vec![4]).bounded(1e6)];
-		assert_eq!(step_encoding(&wide, &task, 100), task);
+		assert_eq!(step_encoding(&wide, &task, 100, false), task);
 		let own = Encoding { ring: Ring::Bits128, fractional_bits: 30 };
-		assert_eq!(step_encoding(&weights, &own, 100), own);
+		assert_eq!(step_encoding(&weights, &own, 100, false), own);
 		// Bounded counts fit the 32-bit ring too.
 		let counts = vec![OutputSpec::new("n", DType::I64, vec![]).bounded(1e6)];
-		assert_eq!(step_encoding(&counts, &task, 100).ring, Ring::Bits32);
+		assert_eq!(step_encoding(&counts, &task, 100, false).ring, Ring::Bits32);
 	}
 }

@@ -100,6 +100,7 @@ fn step() -> StepSpec {
 			OutputSpec::new("w", DType::F32, vec![2, 3]).bounded(4.0),
 			OutputSpec::new("n", DType::I64, vec![]),
 		],
+		privacy: None,
 	}
 }
 

@@ -291,6 +291,27 @@ pub struct DatasetConfig {
 	/// column named by its key.
 	#[serde(default)]
 	pub npz_key: Option<String>,
+	/// Differential privacy this holder requires of every task on the
+	/// dataset; absent: none required (a task may still ask for it).
+	#[serde(default)]
+	pub privacy: Option<DatasetPrivacy>,
+}
+
+/// A dataset's differential-privacy requirement: every step must be
+/// noised by the members, and one task may spend at most `max_epsilon` at
+/// a δ of at most `max_delta`, as this holder's own accountant counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetPrivacy {
+	/// Most ε one task may spend.
+	pub max_epsilon: f64,
+	/// Largest δ a task may state its ε for.
+	#[serde(default = "default_max_delta")]
+	pub max_delta: f64,
+}
+
+fn default_max_delta() -> f64 {
+	1e-5
 }
 
 fn default_true() -> bool {
@@ -438,6 +459,14 @@ impl Config {
 			if name.is_empty() || name.len() > 64 {
 				return Err(invalid(&format!("datasets.{name}"), "names are 1 to 64 bytes".into()));
 			}
+			if let Some(p) = d.privacy {
+				if !(p.max_epsilon.is_finite() && p.max_epsilon > 0.0) {
+					return Err(invalid(&format!("datasets.{name}.privacy.max_epsilon"), "must be positive".into()));
+				}
+				if !(p.max_delta > 0.0 && p.max_delta < 1.0) {
+					return Err(invalid(&format!("datasets.{name}.privacy.max_delta"), "must be in (0, 1)".into()));
+				}
+			}
 			if let Some(f) = &d.format {
 				if !["csv", "parquet", "npy", "npz"].contains(&f.as_str()) {
 					return Err(invalid(
@@ -579,6 +608,11 @@ rows_per_value = 0
 # age = {{ type = "float", min = 0, max = 120, missing = "drop" }}
 # bmi = {{ type = "float", missing = "fill", fill = 25.0, out_of_range = "clip", min = 10, max = 80 }}
 # sex = {{ type = "category", levels = ["f", "m"] }}
+# Require differential privacy of every task on the dataset: each step
+# noised by the members, at most max_epsilon spent per task.
+# [datasets.patients.privacy]
+# max_epsilon = 3.0
+# max_delta = 1e-5
 "#
 	)
 }
@@ -636,5 +670,26 @@ mod tests {
 		assert_eq!(spec["columns"]["age"]["min"], 0);
 		let text = config.dataset_spec("p").unwrap();
 		assert!(text.find("\"sex\"").unwrap() < text.find("\"age\"").unwrap(), "{text}");
+	}
+
+	#[test]
+	fn a_dataset_may_require_differential_privacy() {
+		let dir = tempfile::tempdir().unwrap();
+		let base = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1")
+			+ "\n[datasets.p]\npath = \"p.csv\"\n[datasets.p.privacy]\n";
+		let config =
+			Config::load(&write(dir.path(), &(base.clone() + "max_epsilon = 2.5\n")), &Overrides::default()).unwrap();
+		assert_eq!(config.datasets["p"].privacy, Some(DatasetPrivacy { max_epsilon: 2.5, max_delta: 1e-5 }));
+		let err =
+			Config::load(&write(dir.path(), &(base.clone() + "max_epsilon = 0\n")), &Overrides::default()).unwrap_err();
+		assert!(err.to_string().starts_with("datasets.p.privacy.max_epsilon:"), "{err}");
+		let err = Config::load(
+			&write(dir.path(), &(base.clone() + "max_epsilon = 1\nmax_delta = 1\n")),
+			&Overrides::default(),
+		)
+		.unwrap_err();
+		assert!(err.to_string().starts_with("datasets.p.privacy.max_delta:"), "{err}");
+		let err = Config::load(&write(dir.path(), &(base + "epsilon = 1\n")), &Overrides::default()).unwrap_err();
+		assert!(err.to_string().contains("unknown field `epsilon`"), "{err}");
 	}
 }

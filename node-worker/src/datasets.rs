@@ -32,6 +32,8 @@ pub struct Dataset {
 	pub columns: Vec<Column>,
 	/// Whether tasks may use it.
 	pub share: bool,
+	/// The differential privacy the holder requires of tasks on it.
+	pub privacy: Option<crate::config::DatasetPrivacy>,
 }
 
 /// Which requesters may use the datasets.
@@ -171,6 +173,52 @@ impl Datasets {
 	}
 }
 
+impl Datasets {
+	/// Whether this holder gives a step on dataset `name` with the
+	/// privacy it asks: where the holder requires DP, the step must be
+	/// noised with a δ within the holder's, and the task's ε after it, by
+	/// `spent` (this member's own accountant of the task) with the step's
+	/// `mechanism` composed, must stay within the holder's limit. Returns
+	/// the ε the task will have spent.
+	pub fn admit_privacy(
+		&self,
+		name: &str,
+		privacy: Option<&delta_engine::Privacy>,
+		step: Option<&delta_dp::DistributedDiscreteGaussian>,
+		spent: &delta_dp::Accountant,
+	) -> Result<Option<f64>, EngineError> {
+		let refuse = |reason: String| EngineError::Dataset { name: name.to_string(), reason };
+		let required = self.entries.get(name).and_then(|d| d.privacy);
+		let (Some(privacy), Some(step)) = (privacy, step) else {
+			return match required {
+				Some(r) => Err(refuse(format!(
+					"this holder requires differential privacy (ε at most {} at δ at most {:e}); the step adds no noise",
+					r.max_epsilon, r.max_delta
+				))),
+				None => Ok(None),
+			};
+		};
+		let mut after = spent.clone();
+		after.compose_distributed(step);
+		let epsilon = after.epsilon(privacy.delta);
+		if let Some(r) = required {
+			if privacy.delta > r.max_delta {
+				return Err(refuse(format!(
+					"the task states its ε for δ = {:e}; this holder needs δ at most {:e}",
+					privacy.delta, r.max_delta
+				)));
+			}
+			if epsilon > r.max_epsilon {
+				return Err(refuse(format!(
+					"this step would bring the task's ε to {epsilon:.3}; this holder allows at most {} per task",
+					r.max_epsilon
+				)));
+			}
+		}
+		Ok(Some(epsilon))
+	}
+}
+
 /// The engine's view of the datasets.
 pub struct SharedDatasets(pub Arc<Datasets>);
 
@@ -211,7 +259,7 @@ mod tests {
 
 	fn datasets(requesters: Requesters, rows: u64, share: bool) -> Datasets {
 		let mut entries = BTreeMap::new();
-		entries.insert("p".to_string(), Dataset { path: "/x".into(), rows, columns: vec![], share });
+		entries.insert("p".to_string(), Dataset { path: "/x".into(), rows, columns: vec![], share, privacy: None });
 		Datasets::new(
 			entries,
 			Policy {
@@ -257,5 +305,32 @@ mod tests {
 		d.policy.max_values_per_step = 5;
 		assert!(d.admit_outputs("p", 6).unwrap_err().to_string().contains("at most 5 per step"));
 		assert!(d.admit_outputs("p", u64::MAX).is_err(), "no overflow");
+	}
+
+	#[test]
+	fn a_dataset_that_requires_privacy_refuses_exact_steps_and_steps_past_its_epsilon() {
+		let mut d = datasets(Requesters::Open, 100, true);
+		let privacy = delta_engine::Privacy { clip: 1.0, noise_multiplier: 2.0, delta: 1e-6 };
+		let lattice = delta_dp::Lattice::new(&privacy, 4, 2, 5, 64).unwrap();
+		let step = lattice.mechanism();
+		let mut spent = delta_dp::Accountant::new();
+		// Without a requirement: exact steps pass, noised ones are counted.
+		assert_eq!(d.admit_privacy("p", None, None, &spent).unwrap(), None);
+		let once = d.admit_privacy("p", Some(&privacy), Some(&step), &spent).unwrap().unwrap();
+		assert!((2.41..2.43).contains(&once), "{once}");
+		let required = crate::config::DatasetPrivacy { max_epsilon: 3.0, max_delta: 1e-5 };
+		if let Some(entry) = d.entries.get_mut("p") {
+			entry.privacy = Some(required);
+		}
+		let e = d.admit_privacy("p", None, None, &spent).unwrap_err().to_string();
+		assert!(e.contains("requires differential privacy") && e.contains("adds no noise"), "{e}");
+		assert!(d.admit_privacy("p", Some(&privacy), Some(&step), &spent).is_ok());
+		// A second such step would spend 3.54.
+		spent.compose_distributed(&step);
+		let e = d.admit_privacy("p", Some(&privacy), Some(&step), &spent).unwrap_err().to_string();
+		assert!(e.contains("bring the task's ε to 3.54") && e.contains("at most 3 per task"), "{e}");
+		let loose = delta_engine::Privacy { delta: 1e-3, ..privacy };
+		let e = d.admit_privacy("p", Some(&loose), Some(&step), &delta_dp::Accountant::new()).unwrap_err();
+		assert!(e.to_string().contains("needs δ at most"), "{e}");
 	}
 }

@@ -468,6 +468,12 @@ pub struct SandboxedMember {
 	/// if the task's one dies.
 	package: Option<(Vec<u8>, String)>,
 	log: LogSink,
+	/// The task's threshold and member bound, from its ledger record:
+	/// what the lattice of a private step is sized by.
+	round_params: Option<(u32, u32)>,
+	/// The privacy this holder has given the task so far, by its own
+	/// count (every private step it mapped, at the ledger's threshold).
+	spent: delta_dp::Accountant,
 }
 
 impl SandboxedMember {
@@ -479,7 +485,17 @@ impl SandboxedMember {
 		datasets: Arc<Datasets>,
 		log: LogSink,
 	) -> Self {
-		Self { pool, slots, consent, datasets, runner: None, package: None, log }
+		Self {
+			pool,
+			slots,
+			consent,
+			datasets,
+			runner: None,
+			package: None,
+			log,
+			round_params: None,
+			spent: delta_dp::Accountant::new(),
+		}
 	}
 
 	fn spawn(&mut self) -> Result<&mut Runner, ExecError> {
@@ -490,8 +506,44 @@ impl SandboxedMember {
 	}
 }
 
+impl SandboxedMember {
+	/// The mechanism a private step charges: the largest over the rings a
+	/// round may use (the announcement's ring is the engine's to check;
+	/// the lattices differ only in rounding, so this costs nothing
+	/// measurable and never undercounts).
+	fn private_mechanism(&self, step: &StepSpec) -> Result<Option<delta_dp::DistributedDiscreteGaussian>, EngineError> {
+		let Some(privacy) = &step.privacy else { return Ok(None) };
+		let (threshold, max_members) = self.round_params.unwrap_or((2, 2));
+		let dim = delta_engine::tensor::check_outputs(&step.outputs)?;
+		let mut worst: Option<(f64, delta_dp::DistributedDiscreteGaussian)> = None;
+		let mut refused = None;
+		for bits in [32, 64, 128] {
+			let lattice = match delta_dp::Lattice::new(privacy, dim, threshold, max_members, bits) {
+				Ok(l) => l,
+				Err(e) => {
+					refused = Some(e);
+					continue;
+				},
+			};
+			let m = lattice.mechanism();
+			let mut a = delta_dp::Accountant::new();
+			a.compose_distributed(&m);
+			let e = a.epsilon(privacy.delta);
+			if worst.as_ref().is_none_or(|(w, _)| e > *w) {
+				worst = Some((e, m));
+			}
+		}
+		match (worst, refused) {
+			(Some((_, m)), _) => Ok(Some(m)),
+			(None, Some(e)) => Err(e.into()),
+			(None, None) => Ok(None),
+		}
+	}
+}
+
 impl MemberExecutor for SandboxedMember {
 	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
+		self.round_params = Some((task.params.threshold, task.params.max_members));
 		if let Some(r) = self.runner.as_mut() {
 			if r.alive() {
 				return Ok(());
@@ -510,6 +562,9 @@ impl MemberExecutor for SandboxedMember {
 		// The holder's caps on what a step may ask, before any data is read.
 		let values = delta_engine::tensor::check_outputs(&step.outputs)?;
 		self.datasets.admit_outputs(&step.dataset, values as u64)?;
+		let mechanism = self.private_mechanism(step)?;
+		let epsilon =
+			self.datasets.admit_privacy(&step.dataset, step.privacy.as_ref(), mechanism.as_ref(), &self.spent)?;
 		let slots = Arc::clone(&self.slots);
 		let _slot = slots.acquire();
 		if !self.runner.as_mut().is_some_and(Runner::alive) {
@@ -525,6 +580,11 @@ impl MemberExecutor for SandboxedMember {
 		let started = Instant::now();
 		let result = runner.call(&json!({"op": "map", "step": step_json(step)}));
 		tracing::info!(task, ok = result.is_ok(), "map ended after {:.1} s", started.elapsed().as_secs_f64());
+		if let (Some(m), Some(epsilon)) = (mechanism, epsilon) {
+			// Charged once the map ran: the noised sum may now be released.
+			self.spent.compose_distributed(&m);
+			tracing::info!(task, "private step: the task has spent ε = {epsilon:.3} of this holder's data");
+		}
 		match result {
 			Ok(reply) => values_from_b64(step, reply["values"].as_str().unwrap_or("")),
 			Err(e) => {

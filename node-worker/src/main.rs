@@ -367,7 +367,7 @@ fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) ->
 			report["dropped_rows"].as_u64().unwrap_or(0),
 			if d.share { "" } else { " (not shared)" }
 		);
-		entries.insert(name.clone(), Dataset { path: out, rows, columns, share: d.share });
+		entries.insert(name.clone(), Dataset { path: out, rows, columns, share: d.share, privacy: d.privacy });
 	}
 	Ok(Datasets::new(entries, Policy::from_config(&config.policy)))
 }

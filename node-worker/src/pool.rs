@@ -184,7 +184,10 @@ mod tests {
 		let data = folder.join("patients.parquet");
 		python("import sys, pandas as pd; pd.DataFrame({'age': [30.0, 40.0, 50.0]}).to_parquet(sys.argv[1])", &[&data]);
 		let mut entries = BTreeMap::new();
-		entries.insert("patients".to_string(), Dataset { path: data, rows: 3, columns: vec![], share: true });
+		entries.insert(
+			"patients".to_string(),
+			Dataset { path: data, rows: 3, columns: vec![], share: true, privacy: None },
+		);
 		let policy = Policy {
 			requesters: Requesters::Open,
 			min_members: 2,

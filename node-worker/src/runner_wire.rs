@@ -16,7 +16,7 @@ use std::io::{self, BufRead};
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use delta_engine::{
 	tensor::{split_bytes, MAX_STEP_ELEMENTS},
-	DType, EngineError, OutputSpec, StepSpec, Values,
+	DType, EngineError, OutputSpec, Privacy, StepSpec, Values,
 };
 use serde_json::{json, Value};
 
@@ -115,7 +115,7 @@ pub fn decode_reply(line: &Line) -> Result<Value, WireError> {
 
 /// A step as the runner reads it.
 pub fn step_json(step: &StepSpec) -> Value {
-	json!({
+	let mut v = json!({
 		"dataset": step.dataset,
 		"body": B64.encode(&step.body),
 		// `[name, dtype, shape]`, with the bound as a fourth element when
@@ -124,7 +124,11 @@ pub fn step_json(step: &StepSpec) -> Value {
 			Some(bound) => json!([o.name, o.dtype.name(), o.shape, bound]),
 			None => json!([o.name, o.dtype.name(), o.shape]),
 		}).collect::<Vec<_>>(),
-	})
+	});
+	if let Some(p) = &step.privacy {
+		v["privacy"] = json!({"clip": p.clip, "noise_multiplier": p.noise_multiplier, "delta": p.delta});
+	}
+	v
 }
 
 /// A step from the runner's reply, its outputs checked against the
@@ -153,7 +157,18 @@ pub fn step_from_json(v: &Value) -> Result<StepSpec, WireError> {
 		outputs.push(OutputSpec { name: name.to_string(), dtype, shape, bound });
 	}
 	delta_engine::tensor::check_outputs(&outputs).map_err(WireError::Outputs)?;
-	Ok(StepSpec { dataset, body, outputs })
+	// Differential privacy: absent or null for none.
+	let privacy = match v.get("privacy") {
+		None | Some(Value::Null) => None,
+		Some(p) => {
+			let field = |name: &'static str| p.get(name).and_then(Value::as_f64).ok_or(bad("privacy"));
+			let privacy =
+				Privacy { clip: field("clip")?, noise_multiplier: field("noise_multiplier")?, delta: field("delta")? };
+			privacy.check().map_err(|e| WireError::Outputs(e.into()))?;
+			Some(privacy)
+		},
+	};
+	Ok(StepSpec { dataset, body, outputs, privacy })
 }
 
 /// A map's reply: its outputs' bytes, each in its declared type, checked
@@ -197,8 +212,15 @@ mod tests {
 			dataset: "d".into(),
 			body: vec![1, 2, 3],
 			outputs: vec![OutputSpec::new("w", DType::F32, vec![2, 3]).bounded(0.5)],
+			privacy: None,
 		};
 		assert_eq!(step_from_json(&step_json(&step)).unwrap(), step);
+		let private =
+			StepSpec { privacy: Some(Privacy { clip: 2.0, noise_multiplier: 1.1, delta: 1e-6 }), ..step.clone() };
+		assert_eq!(step_from_json(&step_json(&private)).unwrap(), private);
+		let mut refused = step_json(&private);
+		refused["privacy"]["noise_multiplier"] = json!(0.0);
+		assert!(step_from_json(&refused).unwrap_err().to_string().contains("noise multiplier"));
 		let mut v = step_json(&step);
 		v["outputs"][0][2] = json!([1u64 << 33]);
 		assert_eq!(step_from_json(&v).unwrap_err().to_string(), "malformed step: output shape");

@@ -618,7 +618,12 @@ mod tests {
 		let announce = Message::Announce(delta_engine::io::Announcement {
 			task: 7,
 			round: 0,
-			step: StepSpec { dataset: "d".into(), body: Vec::new(), outputs: vec![OutputSpec::floats("x", 1)] },
+			step: StepSpec {
+				dataset: "d".into(),
+				body: Vec::new(),
+				outputs: vec![OutputSpec::floats("x", 1)],
+				privacy: None,
+			},
 			encoding: Encoding::default(),
 			graph: GraphChoice::default(),
 			package: Vec::new(),

@@ -61,6 +61,7 @@ fn announcement(package_bytes: usize) -> Message {
 			dataset: "d".into(),
 			body: b"step".to_vec(),
 			outputs: vec![delta_engine::OutputSpec::floats("x", 1)],
+			privacy: None,
 		},
 		encoding: Encoding::default(),
 		graph: delta_engine::GraphChoice::Complete,

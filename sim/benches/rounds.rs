@@ -11,7 +11,9 @@
 //! runs n = 100 and 1e6 only.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use delta_engine::{DType, EngineError, GraphChoice, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskId, Values};
+use delta_engine::{
+	DType, EngineError, GraphChoice, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskId, Values,
+};
 use delta_sim::{
 	fixtures::{Constant, HoldsAny},
 	run, SimMember, SimSettings,
@@ -31,7 +33,7 @@ impl RequesterExecutor for OneRound {
 }
 
 fn one_round(n: usize, output: OutputSpec, values: &Values, graph: GraphChoice) {
-	let step = StepSpec { dataset: "d".into(), body: b"bench".to_vec(), outputs: vec![output] };
+	let step = StepSpec { dataset: "d".into(), body: b"bench".to_vec(), outputs: vec![output], privacy: None };
 	let mut settings = SimSettings::new(step, 1);
 	settings.graph = graph;
 	settings.phase_ms = 60_000;

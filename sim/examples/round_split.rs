@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use delta_engine::{
-	EngineError, GraphChoice, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent, TaskId, Values,
+	EngineError, GraphChoice, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent, Values,
 };
 use delta_sim::{
 	fixtures::{Constant, HoldsAny},
@@ -52,7 +52,12 @@ fn main() -> Result<(), EngineError> {
 		"graph", "degree", "summed", "member mean ms", "member max ms", "requester ms", "MB carried"
 	);
 	for (name, graph) in [("complete", GraphChoice::Complete), ("sparse", GraphChoice::SparseDefault)] {
-		let step = StepSpec { dataset: "d".into(), body: b"split".to_vec(), outputs: vec![OutputSpec::floats("x", d)] };
+		let step = StepSpec {
+			dataset: "d".into(),
+			body: b"split".to_vec(),
+			outputs: vec![OutputSpec::floats("x", d)],
+			privacy: None,
+		};
 		let mut settings = SimSettings::new(step, 1);
 		settings.graph = graph;
 		// Simulated time moves 1 ms per step of every party, whatever the

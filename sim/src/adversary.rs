@@ -209,6 +209,7 @@ pub fn scenario(bytes: &[u8]) -> Result<Verdict, String> {
 		dataset: "any".into(),
 		body: b"first".to_vec(),
 		outputs: vec![OutputSpec::new("bit", DType::I64, vec![])],
+		privacy: None,
 	};
 	let mut settings = SimSettings::new(step, 2);
 	settings.threshold = Some(threshold);

@@ -3,7 +3,8 @@
 //! for dropouts at every phase; too many dropouts fail the task by name.
 
 use delta_engine::{
-	DType, Datasets, EngineError, MemberExecutor, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent, TaskId, TaskInfo, Values,
+	DType, Datasets, EngineError, MemberExecutor, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent,
+	TaskId, TaskInfo, Values,
 };
 use delta_sim::{run, DropPoint, SimMember, SimSettings};
 use proptest::prelude::*;
@@ -15,7 +16,12 @@ fn count() -> OutputSpec {
 
 /// A two-step task: the mean, then the sample variance around it.
 fn mean_step() -> StepSpec {
-	StepSpec { dataset: "values".into(), body: b"mean".to_vec(), outputs: vec![OutputSpec::floats("sum", 1), count()] }
+	StepSpec {
+		dataset: "values".into(),
+		body: b"mean".to_vec(),
+		outputs: vec![OutputSpec::floats("sum", 1), count()],
+		privacy: None,
+	}
 }
 
 fn variance_step(mean: f64) -> StepSpec {
@@ -23,6 +29,7 @@ fn variance_step(mean: f64) -> StepSpec {
 		dataset: "values".into(),
 		body: format!("var {mean}").into_bytes(),
 		outputs: vec![OutputSpec::floats("squares", 1), count()],
+		privacy: None,
 	}
 }
 
@@ -458,7 +465,7 @@ impl RequesterExecutor for Average {
 fn weights_task(bound: Option<f64>, members: &[Vec<f32>]) -> delta_sim::Report {
 	let mut output = OutputSpec::new("w", DType::F32, vec![members[0].len() as u32]);
 	output.bound = bound;
-	let step = StepSpec { dataset: "values".into(), body: b"fedavg".to_vec(), outputs: vec![output] };
+	let step = StepSpec { dataset: "values".into(), body: b"fedavg".to_vec(), outputs: vec![output], privacy: None };
 	let members = members
 		.iter()
 		.map(|w| SimMember {

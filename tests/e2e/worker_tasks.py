@@ -185,3 +185,36 @@ class OldCount(delta.Analytics):
 
     def execute(self, df: Any) -> Any:
         return {"old": df[df["age"] > 80]["age"].count(), "n": df["age"].count()}
+
+
+class NoisyCount(delta.MapReduce):
+    """Rows and the sum of ages, noised by the members (each member's pair
+    clipped to norm `CLIP`); `steps` private rounds of the same sum."""
+
+    dataset = "patients"
+    max_rounds = 2
+    steps = 1
+    CLIP = 20_000.0
+    NOISE = 2.0
+
+    def start(self) -> delta.Step:
+        return delta.Step(
+            "count",
+            {"n": delta.Output((), "int64"), "age": 1},
+            {},
+            privacy=delta.Privacy(self.CLIP, self.NOISE, 1e-6),
+        )
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+        return {"n": len(df), "age": [float(df["age"].sum())]}
+
+    def reduce(self, step: delta.Step, sums: dict[str, Any], members: int) -> Any:
+        if step.name == "count" and self.steps > 1:
+            return delta.Step("again", step.outputs, {}, privacy=step.privacy)
+        return delta.Done({"n": int(sums["n"]), "age": float(sums["age"][0]), "members": members})
+
+
+class TwoNoisyCounts(NoisyCount):
+    """Two private rounds: twice the privacy of one."""
+
+    steps = 2

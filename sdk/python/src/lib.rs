@@ -7,7 +7,8 @@
 
 use delta_engine::{
 	tensor::{join_bytes, split_bytes},
-	DType, Datasets, EngineError, MemberExecutor, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, Values,
+	DType, Datasets, EngineError, MemberExecutor, Next, Outcome, OutputSpec, RequesterExecutor, StepSpec, TaskEvent,
+	Values,
 };
 use delta_sim::{run, DropPoint, SimMember, SimSettings};
 use pyo3::{
@@ -23,10 +24,12 @@ fn step_to_py<'py>(py: Python<'py>, step: &StepSpec) -> PyResult<Bound<'py, PyDi
 	let outputs: Vec<(String, &str, Vec<u32>, Option<f64>)> =
 		step.outputs.iter().map(|o| (o.name.clone(), o.dtype.name(), o.shape.clone(), o.bound)).collect();
 	dict.set_item("outputs", outputs)?;
+	dict.set_item("privacy", step.privacy.map(|p| (p.clip, p.noise_multiplier, p.delta)))?;
 	Ok(dict)
 }
 
-/// A step from Python: outputs as `(name, dtype, shape, bound or None)`.
+/// A step from Python: outputs as `(name, dtype, shape, bound or None)`,
+/// `privacy` as `(clip, noise multiplier, delta)` or None (or absent).
 fn step_from_py(step: &Bound<'_, PyAny>) -> PyResult<StepSpec> {
 	let dataset: String = step.get_item("dataset")?.extract()?;
 	let body: Vec<u8> = step.get_item("body")?.extract()?;
@@ -37,7 +40,16 @@ fn step_from_py(step: &Bound<'_, PyAny>) -> PyResult<StepSpec> {
 			.ok_or_else(|| PyValueError::new_err(format!("output {name:?}: unknown dtype {dtype:?}")))?;
 		outputs.push(OutputSpec { name, dtype, shape, bound });
 	}
-	Ok(StepSpec { dataset, body, outputs })
+	let privacy = match step.get_item("privacy") {
+		Ok(p) if !p.is_none() => {
+			let (clip, noise_multiplier, delta): (f64, f64, f64) = p.extract()?;
+			let privacy = delta_engine::Privacy { clip, noise_multiplier, delta };
+			privacy.check().map_err(|e| PyValueError::new_err(e.to_string()))?;
+			Some(privacy)
+		},
+		_ => None,
+	};
+	Ok(StepSpec { dataset, body, outputs, privacy })
 }
 
 /// Formats a Python exception with its type, as a member's log shows it;
@@ -175,12 +187,47 @@ fn run_local<'py>(
 	out.set_item("member_failures", report.member_failures.clone())?;
 	out.set_item("bytes", report.bytes)?;
 	out.set_item("ledger_ms", report.ledger_ms)?;
+	// Each private round's noise and the ε spent after it, as
+	// `delta.Client`'s `TaskHandle.privacy()` reads them from the events.
+	let noised = pyo3::types::PyList::empty(py);
+	for event in &report.events {
+		if let TaskEvent::Noised { round, std, clip, noise_multiplier, epsilon, delta } = event {
+			let d = PyDict::new(py);
+			d.set_item("round", round)?;
+			d.set_item("std", std)?;
+			d.set_item("clip", clip)?;
+			d.set_item("noise_multiplier", noise_multiplier)?;
+			d.set_item("epsilon", epsilon)?;
+			d.set_item("delta", delta)?;
+			noised.append(d)?;
+		}
+	}
+	out.set_item("noised", noised)?;
 	Ok(out)
+}
+
+/// The noise multiplier whose Gaussian mechanism, composed `steps` times,
+/// spends at most `epsilon` at `delta` (the engine's RDP accountant).
+#[pyfunction]
+fn noise_multiplier_for(epsilon: f64, delta: f64, steps: u32) -> PyResult<f64> {
+	delta_dp::noise_multiplier_for(epsilon, delta, steps).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// ε at `delta` of `steps` Gaussian mechanisms of `noise_multiplier`, by
+/// the engine's RDP accountant (the orders and conversion of
+/// dp-accounting).
+#[pyfunction]
+fn gaussian_epsilon(noise_multiplier: f64, steps: u32, delta: f64) -> f64 {
+	let mut a = delta_dp::Accountant::new();
+	a.compose_gaussian(noise_multiplier, steps);
+	a.epsilon(delta)
 }
 
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 	m.add_function(wrap_pyfunction!(run_local, m)?)?;
+	m.add_function(wrap_pyfunction!(noise_multiplier_for, m)?)?;
+	m.add_function(wrap_pyfunction!(gaussian_epsilon, m)?)?;
 	Ok(())
 }

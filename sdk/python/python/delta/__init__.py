@@ -4,7 +4,9 @@ leave them, and the requester's `reduce` turns the sums into results.
 
 - `delta.Analytics`: write `execute(self, df)` as pandas code on a
   federated frame; get what pandas gives on the pooled data.
-- `delta.MapReduce`: explicit steps (see `delta.mapreduce`).
+- `delta.MapReduce`: explicit steps (see `delta.mapreduce`); a step with
+  `privacy=delta.Privacy(...)` is differentially private, its noise added
+  by the members before masking.
 - `delta.debug(task, data=...)`: run a task on local frames as the
   network runs it: packaged and checked as for `submit`, loaded by the
   holders' task runner, through the real engine (real round rules, real
@@ -20,7 +22,7 @@ from .analytics import Analytics, FederatedFrame, FederatedSeries, crosstab, log
 from .check import TaskRejected, Violation, check_source
 from .client import Client, ClientError, TaskHandle
 from .debug import TaskFailed, debug
-from .mapreduce import Done, MapReduce, Output, PolicyRefusal, Step
+from .mapreduce import Done, MapReduce, Output, PolicyRefusal, Privacy, Step
 from .package import PackageError, TaskPackage, load_package, package_task
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Output",
     "PackageError",
     "PolicyRefusal",
+    "Privacy",
     "Step",
     "TaskFailed",
     "TaskHandle",

@@ -34,7 +34,10 @@ on stdout, until stdin closes:
 - STEP is `{"dataset": str, "body": base64(Step.body()),
   "outputs": [[name, dtype, shape], ...]}` (dtype "float64", "float32"
   or "int64"; shape a list of sizes, `[]` for a scalar), an output with a
-  declared bound as `[name, dtype, shape, bound]`.
+  declared bound as `[name, dtype, shape, bound]`, and `"privacy":
+  {"clip", "noise_multiplier", "delta"}` when the step asks for
+  differential privacy (the worker's engine clips and noises; the runner
+  never sees the noise).
 - `{"op": "info"}` -> `{"ok": true, "dataset", "max_rounds", "kind",
   "entrypoint": "file:Class"}`
 - `{"op": "start"}` -> `{"ok": true, "step": STEP}`
@@ -103,6 +106,7 @@ from .mapreduce import (
     MapReduce,
     Output,
     PolicyRefusal,
+    Privacy,
     Step,
     flatten,
     sums_length,
@@ -795,15 +799,22 @@ class Server:
         if failed is not None:
             failed["error"] = f"step {step.name!r}: its params are not JSON: {failed['error']}"
             return failed
+        privacy = getattr(step, "privacy", None)
+        if privacy is not None and not isinstance(privacy, Privacy):
+            return {
+                "ok": False,
+                "kind": "task",
+                "error": f"step {step.name!r}: privacy must be a delta.Privacy or None",
+            }
         self.steps[body] = step
-        return {
-            "ok": True,
-            "step": {
-                "dataset": self.dataset,
-                "body": _b64encode(body),
-                "outputs": [_output_json(name, o) for name, o in outputs],
-            },
+        wire: dict[str, Any] = {
+            "dataset": self.dataset,
+            "body": _b64encode(body),
+            "outputs": [_output_json(name, o) for name, o in outputs],
         }
+        if privacy is not None:
+            wire["privacy"] = privacy.wire()
+        return {"ok": True, "step": wire}
 
     def _parse_step(self, value: Any, reuse: bool) -> Step:
         body, outputs = _step_parts(value)

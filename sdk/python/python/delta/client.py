@@ -422,6 +422,15 @@ class TaskHandle:
                 return events
             following = nxt
 
+    def privacy(self) -> dict[str, Any] | None:
+        """What the task's differentially private steps spent, from its
+        events: `epsilon` at `delta` after the last private round, and each
+        round's noise (`rounds`: round, `std` of the noise in each value,
+        clip, noise multiplier, ε so far). None for a task without DP."""
+        from .debug import privacy_summary
+
+        return privacy_summary([e for e in self.events() if e.get("event") == "noised"])
+
     def result(self) -> Any:
         """The task's result, decoded; raises `TaskFailed` if the task
         failed and `ClientError` (code -32010) if it has not finished."""

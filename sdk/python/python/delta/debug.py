@@ -149,7 +149,7 @@ class _Process:
 
 def _runner_step(step: Mapping[str, Any]) -> dict[str, Any]:
     """The engine's step as the runner reads it (the worker's `step_json`)."""
-    return {
+    wire: dict[str, Any] = {
         "dataset": step["dataset"],
         "body": base64.b64encode(bytes(step["body"])).decode("ascii"),
         "outputs": [
@@ -157,6 +157,11 @@ def _runner_step(step: Mapping[str, Any]) -> dict[str, Any]:
             for name, dtype, shape, bound in step["outputs"]
         ],
     }
+    privacy = step.get("privacy")
+    if privacy is not None:
+        clip, noise_multiplier, delta = privacy
+        wire["privacy"] = {"clip": clip, "noise_multiplier": noise_multiplier, "delta": delta}
+    return wire
 
 
 def _engine_step(step: Any) -> dict[str, Any]:
@@ -170,9 +175,18 @@ def _engine_step(step: Any) -> dict[str, Any]:
                 (item[0], item[1], list(item[2]), item[3] if len(item) == 4 else None)
                 for item in step["outputs"]
             ],
+            "privacy": _privacy_tuple(step.get("privacy")),
         }
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise RunnerFailure("protocol", f"malformed step: {exc}") from None
+
+
+def _privacy_tuple(value: Any) -> tuple[float, float, float] | None:
+    """A step's privacy as the engine takes it: (clip, noise multiplier,
+    delta), or None."""
+    if value is None:
+        return None
+    return (float(value["clip"]), float(value["noise_multiplier"]), float(value["delta"]))
 
 
 def _bytes(text: Any) -> bytes:
@@ -182,6 +196,20 @@ def _bytes(text: Any) -> bytes:
         return base64.b64decode(text, validate=True)
     except (TypeError, ValueError, binascii.Error):
         raise RunnerFailure("protocol", "values") from None
+
+
+def privacy_summary(noised: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What a task's private rounds spent: ε and δ after the last one, and
+    each round's noise (`std`: the noise's standard deviation in every
+    value of that round's sums); None for a task without DP."""
+    if not noised:
+        return None
+    last = noised[-1]
+    return {
+        "epsilon": float(last["epsilon"]),
+        "delta": float(last["delta"]),
+        "rounds": [dict(n) for n in noised],
+    }
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -218,8 +246,10 @@ def debug(
     - `drop`: `{member index: (round, point)}` simulates a member dropping
       out from that round on, at `point` (one of `DROP_POINTS`).
     - `report`: if given, filled with the run's progress, member failures,
-      rounds, bytes carried and `steps` (every step the task issued, in
-      order, as the members read it).
+      rounds, bytes carried, `steps` (every step the task issued, in
+      order, as the members read it) and `privacy` (for steps with
+      `delta.Privacy`: the ε spent at δ and each round's noise, as
+      `TaskHandle.privacy()` gives them; None otherwise).
 
     Raises `delta.TaskRejected` or `delta.PackageError` when the task
     cannot be packaged (as `submit` does), and `TaskFailed` when a worker
@@ -333,6 +363,7 @@ def _run(
     if report is not None:
         report.update(out)
         report["steps"] = steps
+        report["privacy"] = privacy_summary(out["noised"])
     if out["outcome"] != "done" or not result:
         raise TaskFailed(
             str(out.get("reason")), list(out["progress"]), list(out["member_failures"])

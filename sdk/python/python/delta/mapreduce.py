@@ -79,16 +79,78 @@ def output_spec(declared: int | Output) -> Output:
     return Output((declared,))
 
 
+def _positive(name: str, value: Any, low: float, high: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and low <= value <= high)
+    ):
+        raise ValueError(f"{name} must be a number in [{low}, {high}], not {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """Differential privacy for a step's sum, added by the members
+    themselves: each clips its whole contribution (every output of the
+    step together) to the L2 norm `clip`, then adds its share of discrete
+    Gaussian noise before masking, sized for the fewest members a round
+    may finish with (the threshold). The sum's noise has standard
+    deviation `noise_multiplier * clip` (or a little more: rounding onto
+    the integer lattice is accounted for), so the sum is differentially
+    private with respect to any one member, and so to any of its rows.
+
+    `delta` is the δ the task's ε is stated for. `Privacy.for_budget`
+    picks the noise multiplier that spends a given ε over a number of
+    steps. The ε spent is reported by `TaskHandle.privacy()` and
+    `delta.debug(report=...)`."""
+
+    clip: float
+    noise_multiplier: float
+    delta: float = 1e-6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "clip", _positive("clip", self.clip, 1e-300, 1e15))
+        object.__setattr__(
+            self,
+            "noise_multiplier",
+            _positive("noise_multiplier", self.noise_multiplier, 0.01, 1e6),
+        )
+        delta = _positive("delta", self.delta, 0.0, 1.0)
+        if not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must be in (0, 1), not {delta!r}")
+        object.__setattr__(self, "delta", delta)
+
+    @classmethod
+    def for_budget(
+        cls, epsilon: float, clip: float, steps: int = 1, delta: float = 1e-6
+    ) -> Privacy:
+        """The noise that spends `epsilon` (at `delta`) over `steps` private
+        steps of clip norm `clip`, by the same RDP accountant the engine
+        charges with."""
+        from . import _native
+
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, not {steps!r}")
+        return cls(clip, _native.noise_multiplier_for(float(epsilon), float(delta), steps), delta)
+
+    def wire(self) -> dict[str, float]:
+        """As the runner protocol and the engine carry it."""
+        return {"clip": self.clip, "noise_multiplier": self.noise_multiplier, "delta": self.delta}
+
+
 @dataclass(frozen=True)
 class Step:
     """One step: its name, JSON-serialisable parameters, and each named
     output every member's `map` returns: a length (float64 values) or an
     `Output` with a shape and type. Outputs are declared before any member
-    sees data; a member's values must match them exactly."""
+    sees data; a member's values must match them exactly. With `privacy`,
+    the sums `reduce` sees are noised for differential privacy."""
 
     name: str
     outputs: Mapping[str, int | Output]
     params: Mapping[str, Any] = field(default_factory=dict)
+    privacy: Privacy | None = None
 
     def body(self) -> bytes:
         """The step as the engine carries it (canonical JSON)."""

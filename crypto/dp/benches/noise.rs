@@ -1,0 +1,35 @@
+//! What distributed DP adds to a member's work: sampling the discrete
+//! Gaussian noise for a 1e6-element contribution (clipping and scaling
+//! included), beside masking the same vector in the 64-bit ring with the
+//! self mask and the pairwise masks of 3 and 10 members (complete graph).
+//!
+//! `cargo bench -p delta-dp --bench noise` (or `QUICK=1` for a short run).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use delta_dp::{Lattice, NoiseRng, Privacy};
+use delta_secagg::{prg, RingVector};
+
+const D: usize = 1_000_000;
+
+fn noise_beside_masking(c: &mut Criterion) {
+	let mut group = c.benchmark_group("d1e6");
+	group.sample_size(10);
+	group.throughput(Throughput::Elements(D as u64));
+	let privacy = Privacy { clip: 1.0, noise_multiplier: 1.0, delta: 1e-6 };
+	let values: Vec<f64> = (0..D).map(|i| ((i % 1000) as f64 - 500.0) * 1e-6).collect();
+	for members in [3u32, 10] {
+		let lattice = Lattice::new(&privacy, D, members.div_ceil(2).max(2), members, 64).expect("a lattice");
+		let mut rng = NoiseRng::from_seed([5; 32]);
+		group.bench_function(format!("noise_n{members}"), |b| {
+			b.iter(|| lattice.contribution(&privacy, &values, &mut rng).expect("noised"))
+		});
+		let seeds: Vec<[u8; 32]> = (0..members).map(|i| [i as u8; 32]).collect();
+		let masks: Vec<(&[u8; 32], bool)> = seeds.iter().map(|s| (s, false)).collect();
+		let mut v = RingVector::zeros(delta_secagg::Ring::Bits64, D);
+		group.bench_function(format!("mask_n{members}"), |b| b.iter(|| prg::apply_masks(&mut v, &masks)));
+	}
+	group.finish();
+}
+
+criterion_group!(benches, noise_beside_masking);
+criterion_main!(benches);

@@ -1,0 +1,253 @@
+//! The distributed discrete Gaussian mechanism as members and the
+//! requester run it: each member clips its whole contribution to an L2
+//! norm, scales it onto the integer lattice of 2^-f, rounds, and adds
+//! discrete Gaussian noise of 1/t of the sum's variance, t being the
+//! ledger's threshold (the fewest members whose inputs a completed round
+//! holds). Whoever survives, the sum holds at least t members' noise.
+//!
+//! Both sides derive the same [`Lattice`] from the step's [`Privacy`], its
+//! size, the ledger's threshold and member bound, and the ring: nothing
+//! about the lattice travels, so a requester cannot ask for less noise
+//! than the parameters it published.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+	accountant::DistributedDiscreteGaussian,
+	sampler::{DiscreteGaussian, NoiseRng, MAX_VARIANCE},
+	DpError,
+};
+
+/// Most fractional bits a lattice is given (a float64's precision).
+const MAX_FRACTIONAL_BITS: u32 = 52;
+/// Noise tails the ring leaves room for, in standard deviations of the
+/// sum (a wrap needs a 16σ deviation: probability below e^-128).
+const TAIL_SIGMAS: f64 = 16.0;
+
+/// What a step asks of the members' noise.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Privacy {
+	/// The L2 norm each member's whole contribution (every output of the
+	/// step together) is clipped to at the member: the sensitivity of the
+	/// sum to any one member, and so to any one of its rows.
+	pub clip: f64,
+	/// The sum's noise standard deviation over `clip`.
+	pub noise_multiplier: f64,
+	/// The δ the task's ε is stated for.
+	pub delta: f64,
+}
+
+impl Privacy {
+	/// Refuses parameters no member can honour.
+	pub fn check(&self) -> Result<(), DpError> {
+		if !(self.clip.is_finite() && self.clip > 0.0 && self.clip <= 1e15) {
+			return Err(DpError::Parameter(format!("the clip norm must be in (0, 1e15], not {}", self.clip)));
+		}
+		if !(self.noise_multiplier.is_finite() && self.noise_multiplier >= 0.01 && self.noise_multiplier <= 1e6) {
+			return Err(DpError::Parameter(format!(
+				"the noise multiplier must be in [0.01, 1e6], not {}",
+				self.noise_multiplier
+			)));
+		}
+		if !(self.delta > 0.0 && self.delta < 1.0) {
+			return Err(DpError::Parameter(format!("δ must be in (0, 1), not {}", self.delta)));
+		}
+		Ok(())
+	}
+}
+
+/// The lattice and noise of one step, as both sides derive them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lattice {
+	/// Values are scaled by 2^this before rounding.
+	pub fractional_bits: u32,
+	/// L2 sensitivity of the sum in lattice units: the clip scaled, plus
+	/// what rounding each coordinate to the nearest integer may add
+	/// (√dim / 2).
+	pub sensitivity: f64,
+	/// Each member's noise variance, in lattice units squared: the sum's
+	/// (noise multiplier × sensitivity)² over `threshold`, rounded up.
+	pub member_variance: u128,
+	/// The fewest members whose noise a completed round's sum holds.
+	pub threshold: u32,
+	/// Coordinates.
+	pub dim: usize,
+}
+
+impl Lattice {
+	/// The finest lattice on which `max_summands` members' clipped,
+	/// noised contributions of `dim` coordinates cannot wrap a
+	/// `ring_bits`-bit ring (nor 64 bits) and each member's noise stays
+	/// within the exact sampler's range.
+	pub fn new(
+		privacy: &Privacy,
+		dim: usize,
+		threshold: u32,
+		max_summands: u32,
+		ring_bits: u32,
+	) -> Result<Self, DpError> {
+		privacy.check()?;
+		if threshold == 0 || max_summands < threshold {
+			return Err(DpError::Parameter(format!("a threshold of {threshold} with at most {max_summands} members")));
+		}
+		let room = 2f64.powi(ring_bits.min(64) as i32 - 1) * 0.5;
+		let n = f64::from(max_summands);
+		let rounding = (dim as f64).sqrt() / 2.0;
+		for bits in (0..=MAX_FRACTIONAL_BITS).rev() {
+			let scaled = privacy.clip * 2f64.powi(bits as i32);
+			let sensitivity = scaled + rounding;
+			let sum_var = (privacy.noise_multiplier * sensitivity).powi(2);
+			// Rounded up, with a margin for the float's own rounding.
+			let member = (sum_var / f64::from(threshold) * (1.0 + 1e-12)).ceil().max(1.0);
+			if member > MAX_VARIANCE as f64 {
+				continue;
+			}
+			let member_variance = member as u128;
+			let worst = n * (scaled + 1.0) + TAIL_SIGMAS * (n * member).sqrt();
+			if worst <= room {
+				return Ok(Self { fractional_bits: bits, sensitivity, member_variance, threshold, dim });
+			}
+		}
+		Err(DpError::NoRoom {
+			clip: privacy.clip,
+			noise_multiplier: privacy.noise_multiplier,
+			members: max_summands,
+			ring_bits,
+		})
+	}
+
+	/// 2^fractional_bits.
+	pub fn scale(&self) -> f64 {
+		2f64.powi(self.fractional_bits as i32)
+	}
+
+	/// The sum's noise standard deviation in value units when
+	/// `contributors` members' noise is in it (at least `threshold`).
+	pub fn sum_std(&self, contributors: u32) -> f64 {
+		(self.member_variance as f64 * f64::from(contributors)).sqrt() / self.scale()
+	}
+
+	/// The mechanism the accountant charges: the threshold's worth of
+	/// noise against the lattice sensitivity. More contributors add more
+	/// noise, never less, so this is the promise for every round that
+	/// completes.
+	pub fn mechanism(&self) -> DistributedDiscreteGaussian {
+		let l2 = self.sensitivity;
+		// An integer vector's L1 norm is at most √dim times its L2 norm,
+		// and at most its squared L2 norm.
+		let l1 = (l2 * (self.dim as f64).sqrt()).min(l2 * l2);
+		DistributedDiscreteGaussian {
+			l2,
+			l1,
+			member_std: (self.member_variance as f64).sqrt(),
+			members: self.threshold,
+			dim: self.dim,
+		}
+	}
+
+	/// A member's contribution: `values` clipped to the L2 norm
+	/// `privacy.clip`, scaled and rounded onto the lattice, each coordinate
+	/// noised. Returns the integers and the norm before clipping.
+	pub fn contribution(
+		&self,
+		privacy: &Privacy,
+		values: &[f64],
+		rng: &mut NoiseRng,
+	) -> Result<(Vec<i64>, f64), DpError> {
+		if values.len() != self.dim {
+			return Err(DpError::Parameter(format!(
+				"{} values for a lattice of {} coordinates",
+				values.len(),
+				self.dim
+			)));
+		}
+		if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+			return Err(DpError::NotFinite { index });
+		}
+		let norm = l2_norm(values);
+		let factor = if norm > privacy.clip { privacy.clip / norm } else { 1.0 };
+		let scale = self.scale() * factor;
+		let mut out: Vec<i64> = values.iter().map(|v| (v * scale).round() as i64).collect();
+		DiscreteGaussian::new(self.member_variance)?.add_to(&mut out, rng);
+		Ok((out, norm))
+	}
+
+	/// A value from a coordinate of the sum (the ring's element read as a
+	/// signed integer).
+	pub fn unscale(&self, lattice_sum: i128) -> f64 {
+		lattice_sum as f64 / self.scale()
+	}
+}
+
+/// The L2 norm, without overflow for finite values of any size.
+fn l2_norm(values: &[f64]) -> f64 {
+	let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+	if largest == 0.0 {
+		return 0.0;
+	}
+	largest * values.iter().map(|v| (v / largest).powi(2)).sum::<f64>().sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn privacy() -> Privacy {
+		Privacy { clip: 1.0, noise_multiplier: 1.0, delta: 1e-6 }
+	}
+
+	#[test]
+	fn the_lattice_is_as_fine_as_the_sampler_and_the_ring_allow() {
+		let l = Lattice::new(&privacy(), 10, 2, 10, 64).unwrap();
+		// σ per member ≤ 2^27: clip · 2^f ≈ 2^27 · √2.
+		assert_eq!(l.fractional_bits, 27);
+		assert!(l.member_variance <= MAX_VARIANCE);
+		// The sum of the threshold's noise has at least the asked σ.
+		assert!(l.sum_std(2) >= 1.0 && l.sum_std(2) < 1.0 + 1e-6, "{}", l.sum_std(2));
+		// A wide clip in the 32-bit ring gets a coarse lattice; one past
+		// the ring is refused by name.
+		let wide = Privacy { clip: 1e6, ..privacy() };
+		assert!(Lattice::new(&wide, 10, 2, 10, 32).unwrap().fractional_bits < 5);
+		let e = Lattice::new(&Privacy { clip: 1e15, ..privacy() }, 10, 2, 1000, 32).unwrap_err();
+		assert!(matches!(e, DpError::NoRoom { .. }), "{e}");
+		assert!(Lattice::new(&privacy(), 10, 0, 10, 64).is_err());
+		assert!(Lattice::new(&privacy(), 10, 11, 10, 64).is_err());
+		assert!(Lattice::new(&Privacy { noise_multiplier: 0.0, ..privacy() }, 10, 2, 10, 64).is_err());
+		assert!(Lattice::new(&Privacy { delta: 0.0, ..privacy() }, 10, 2, 10, 64).is_err());
+	}
+
+	#[test]
+	fn contributions_are_clipped_to_the_norm_and_noised() {
+		let p = Privacy { clip: 2.0, noise_multiplier: 1.0, delta: 1e-6 };
+		let l = Lattice::new(&p, 2, 3, 10, 64).unwrap();
+		let mut rng = NoiseRng::from_seed([3; 32]);
+		// (30, 40) has norm 50: clipped to (1.2, 1.6).
+		let n = 20_000;
+		let mut sums = [0f64; 2];
+		for _ in 0..n {
+			let (c, norm) = l.contribution(&p, &[30.0, 40.0], &mut rng).unwrap();
+			assert_eq!(norm, 50.0);
+			sums[0] += l.unscale(i128::from(c[0]));
+			sums[1] += l.unscale(i128::from(c[1]));
+		}
+		// Each member's noise has σ = 2 / √3; the mean over n is within
+		// five standard errors of the clipped value.
+		let se = 2.0 / 3f64.sqrt() / (n as f64).sqrt();
+		assert!((sums[0] / n as f64 - 1.2).abs() < 5.0 * se, "{sums:?}");
+		assert!((sums[1] / n as f64 - 1.6).abs() < 5.0 * se, "{sums:?}");
+		let e = l.contribution(&p, &[f64::NAN, 0.0], &mut rng).unwrap_err();
+		assert!(matches!(e, DpError::NotFinite { index: 0 }));
+		assert!(l.contribution(&p, &[1.0], &mut rng).is_err());
+	}
+
+	#[test]
+	fn the_charged_mechanism_is_the_asked_noise_multiplier() {
+		let p = Privacy { clip: 3.0, noise_multiplier: 1.5, delta: 1e-6 };
+		let l = Lattice::new(&p, 1000, 4, 20, 64).unwrap();
+		let m = l.mechanism();
+		let z = (f64::from(m.members)).sqrt() * m.member_std / m.l2;
+		assert!(z >= 1.5 && z < 1.5 * (1.0 + 1e-9), "{z}");
+		assert_eq!(l2_norm(&[3.0, 4.0]), 5.0);
+		assert_eq!(l2_norm(&[1e300, 1e300]), 1e300 * 2f64.sqrt());
+	}
+}

@@ -148,6 +148,14 @@ impl TaskLedger for CoordinatorLedger {
 	fn task_status(&mut self, task: u64) -> Option<TaskStatus> {
 		self.ledger.task(task).expect("read").map(|t| t.status)
 	}
+
+	fn charge_privacy(&mut self, holder: Who, task: u64, dataset: &str, epsilon: u64) -> Outcome {
+		self.call(holder, Call::ChargePrivacy { task, dataset: dataset.to_string(), epsilon })
+	}
+
+	fn privacy_spent(&mut self, holder: Who, dataset: &str, requester: Who) -> u64 {
+		self.ledger.privacy_spent(&Self::account(holder), dataset, &Self::account(requester)).expect("read")
+	}
 }
 
 impl crate::identity::IdentityLedger for CoordinatorLedger {

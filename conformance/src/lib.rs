@@ -106,6 +106,10 @@ pub trait TaskLedger {
 	fn revealed(&mut self, task: u64, round: u32, revealer: Who, owner: Who) -> Option<(ShareKind, Vec<u8>)>;
 	/// A task's status.
 	fn task_status(&mut self, task: u64) -> Option<TaskStatus>;
+	/// Records a holder's privacy charge (millionths of ε) against a task.
+	fn charge_privacy(&mut self, holder: Who, task: u64, dataset: &str, epsilon: u64) -> Outcome;
+	/// Millionths of ε the requester has spent on the holder's dataset.
+	fn privacy_spent(&mut self, holder: Who, dataset: &str, requester: Who) -> u64;
 }
 
 /// A scenario: a name and the check it runs against a fresh ledger.
@@ -121,6 +125,7 @@ pub const SCENARIOS: &[Scenario] = &[
 	("reveals follow the one-kind-per-neighbour rule", reveal_rules),
 	("cancelling fails the running round and closes the task", cancelling),
 	("a finished task's round data is pruned after retention", pruning),
+	("privacy charges add up per holder, dataset and requester", privacy_charges),
 ];
 
 /// Runs every scenario, each on a ledger from `fresh`.
@@ -400,6 +405,31 @@ fn cancelling(l: &mut dyn TaskLedger) {
 	// A deadline that would have fallen does nothing to a cancelled round.
 	l.advance(TIMEOUT);
 	assert_eq!(phase(l, task, 0), Phase::Failed(FailureReason::Cancelled));
+}
+
+fn privacy_charges(l: &mut dyn TaskLedger) {
+	let task = task_with(l, &[1, 2], 3, params(2, 3, 2));
+	assert_eq!(l.privacy_spent(1, "patients", OWNER), 0);
+	assert_eq!(l.charge_privacy(1, task, "patients", 2_419_102), Ok(()));
+	assert_eq!(l.charge_privacy(1, task, "patients", 1_000_000), Ok(()));
+	assert_eq!(l.charge_privacy(2, task, "patients", 5), Ok(()));
+	// Per holder, and against the task's owner whoever charges.
+	assert_eq!(l.privacy_spent(1, "patients", OWNER), 3_419_102);
+	assert_eq!(l.privacy_spent(2, "patients", OWNER), 5);
+	assert_eq!(l.privacy_spent(1, "patients", 2), 0);
+	assert_eq!(l.privacy_spent(1, "other", OWNER), 0);
+	// Refused by name, changing nothing.
+	assert_eq!(l.charge_privacy(1, task, "patients", 0), Err("BadCharge"));
+	assert_eq!(l.charge_privacy(1, task, "patients", 1_000_000_000_001), Err("BadCharge"));
+	assert_eq!(l.charge_privacy(1, task, "other", 1), Err("BadCharge"));
+	assert_eq!(l.charge_privacy(1, task + 99, "patients", 1), Err("UnknownTask"));
+	assert_eq!(l.privacy_spent(1, "patients", OWNER), 3_419_102);
+	// A closed task takes no more charges; the total outlives it.
+	assert_eq!(l.cancel_task(OWNER, task), Ok(()));
+	assert_eq!(l.charge_privacy(1, task, "patients", 1), Err("TaskNotActive"));
+	let retention = l.limits().retention;
+	l.advance(retention + 1);
+	assert_eq!(l.privacy_spent(1, "patients", OWNER), 3_419_102);
 }
 
 fn pruning(l: &mut dyn TaskLedger) {

@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS reveals (
 	task INTEGER NOT NULL, round INTEGER NOT NULL, revealer BLOB NOT NULL, owner BLOB NOT NULL,
 	kind TEXT NOT NULL, share BLOB NOT NULL, PRIMARY KEY (task, round, revealer, owner));
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS privacy_spent (
+	holder BLOB NOT NULL, dataset TEXT NOT NULL, requester BLOB NOT NULL, spent INTEGER NOT NULL,
+	PRIMARY KEY (holder, dataset, requester));
 ";
 
 /// The coordinator's state and rules.
@@ -199,6 +202,17 @@ impl Ledger {
 			(Some(a), Some(b)) => Some(a.min(b) as u64),
 			(a, b) => a.or(b).map(|v| v as u64),
 		})
+	}
+
+	/// Millionths of ε `requester` has spent on `holder`'s `dataset` (the
+	/// task pallet's `privacy_spent`).
+	pub fn privacy_spent(
+		&self,
+		holder: &AccountId,
+		dataset: &str,
+		requester: &AccountId,
+	) -> Result<u64, rusqlite::Error> {
+		privacy_spent(&self.conn, holder, dataset, requester)
 	}
 
 	/// A task.
@@ -440,6 +454,23 @@ fn load_round_member(
 	.transpose()
 }
 
+/// Millionths of ε `requester` has spent on `holder`'s `dataset`.
+fn privacy_spent(
+	c: &Connection,
+	holder: &AccountId,
+	dataset: &str,
+	requester: &AccountId,
+) -> Result<u64, rusqlite::Error> {
+	let spent: Option<i64> = c
+		.query_row(
+			"SELECT spent FROM privacy_spent WHERE holder = ?1 AND dataset = ?2 AND requester = ?3",
+			params![&holder.0[..], dataset, &requester.0[..]],
+			|r| r.get(0),
+		)
+		.optional()?;
+	Ok(spent.map_or(0, |s| s.max(0) as u64))
+}
+
 /// One call or tick in progress inside a transaction.
 struct Context<'a, 't> {
 	tx: &'a Transaction<'t>,
@@ -502,7 +533,42 @@ impl Context<'_, '_> {
 			Call::FinishRound { task, round, result } => self.finish_round(who, *task, *round, result),
 			Call::FinishTask { task } => self.end_task(who, *task, TaskStatus::Finished),
 			Call::CancelTask { task } => self.end_task(who, *task, TaskStatus::Cancelled),
+			Call::ChargePrivacy { task, dataset, epsilon } => self.charge_privacy(who, *task, dataset, *epsilon),
 		}
+	}
+
+	/// The task pallet's `charge_privacy`: the caller's charge against the
+	/// task's owner on one of the task's datasets, kept past pruning.
+	fn charge_privacy(
+		&mut self,
+		holder: &AccountId,
+		task: TaskId,
+		dataset: &str,
+		epsilon: u64,
+	) -> Result<(), CallError> {
+		let (info, _) = load_task(self.tx, task)?.ok_or(TaskError::UnknownTask)?;
+		if info.status != TaskStatus::Active {
+			return Err(TaskError::TaskNotActive.into());
+		}
+		let declared = info.datasets.iter().any(|d| d == dataset);
+		delta_primitives::task::check_privacy_charge(epsilon, declared)?;
+		let requester = info.owner;
+		let before = privacy_spent(self.tx, holder, dataset, &requester)?;
+		let total = before.saturating_add(epsilon);
+		self.tx.execute(
+			"INSERT INTO privacy_spent (holder, dataset, requester, spent) VALUES (?1, ?2, ?3, ?4)
+			 ON CONFLICT (holder, dataset, requester) DO UPDATE SET spent = excluded.spent",
+			params![&holder.0[..], dataset, &requester.0[..], total.min(i64::MAX as u64) as i64],
+		)?;
+		self.events.push(Event::PrivacyCharged {
+			task,
+			holder: *holder,
+			requester,
+			dataset: dataset.to_string(),
+			epsilon,
+			total,
+		});
+		Ok(())
 	}
 
 	// --- member registry (identity pallet rules) ---------------------------

@@ -199,6 +199,13 @@ pub fn rpc_module(service: Arc<Service>) -> Result<RpcModule<Arc<Service>>, json
 		s.ledger().member(&account).map_err(storage_error)
 	})?;
 	m.register_method("coordinator_members", |_, s, _| s.ledger().members().map_err(storage_error))?;
+	// [holder, dataset, requester] -> millionths of ε spent.
+	m.register_method("coordinator_privacySpent", |p, s, _| {
+		let (holder, dataset, requester): (String, String, String) = p.parse().map_err(invalid)?;
+		let holder = AccountId::parse(&holder).map_err(invalid)?;
+		let requester = AccountId::parse(&requester).map_err(invalid)?;
+		s.ledger().privacy_spent(&holder, &dataset, &requester).map_err(storage_error)
+	})?;
 	m.register_method("coordinator_accountByPeerId", |p, s, _| {
 		let peer: Bytes = p.one().map_err(invalid)?;
 		s.ledger().account_by_peer_id(&peer.0).map_err(storage_error)

@@ -222,6 +222,16 @@ pub enum Call {
 		/// The task.
 		task: TaskId,
 	},
+	/// Record privacy the caller (a data holder) gave the task's owner on
+	/// one of its datasets, added to what that requester has spent there.
+	ChargePrivacy {
+		/// The task.
+		task: TaskId,
+		/// The holder's dataset, one the task declared.
+		dataset: String,
+		/// ε, in millionths.
+		epsilon: u64,
+	},
 }
 
 impl Call {
@@ -242,6 +252,7 @@ impl Call {
 			Call::FinishRound { .. } => "finish_round",
 			Call::FinishTask { .. } => "finish_task",
 			Call::CancelTask { .. } => "cancel_task",
+			Call::ChargePrivacy { .. } => "charge_privacy",
 		}
 	}
 }
@@ -290,6 +301,9 @@ pub enum Event {
 	TaskCancelled { task: TaskId },
 	/// The task's round data was removed after the retention period.
 	TaskPruned { task: TaskId },
+	/// A holder recorded privacy given to a task's owner on its dataset;
+	/// `total` is what that requester has spent there now (millionths of ε).
+	PrivacyCharged { task: TaskId, holder: AccountId, requester: AccountId, dataset: String, epsilon: u64, total: u64 },
 }
 
 /// An event with its place in the coordinator's log.

@@ -68,6 +68,19 @@ struct IdParam {
 	id: String,
 }
 
+/// Whose privacy spending on which dataset: the holder defaults to this
+/// worker's account, the requester too (what this worker's own tasks have
+/// spent).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivacyParam {
+	dataset: String,
+	#[serde(default)]
+	holder: Option<String>,
+	#[serde(default)]
+	requester: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogsParam {
@@ -151,6 +164,25 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 			.into_iter()
 			.map(|(name, columns)| json!({ "name": name, "columns": columns }))
 			.collect::<Vec<_>>())
+	})?;
+	m.register_blocking_method("delta_privacySpent", |p, w, _| {
+		let PrivacyParam { dataset, holder, requester } = p.parse().map_err(invalid)?;
+		let me = w.ledger.account();
+		let account = |text: Option<String>| match text {
+			Some(t) => delta_engine::AccountId::parse(&t).map_err(invalid),
+			None => Ok(me),
+		};
+		let (holder, requester) = (account(holder)?, account(requester)?);
+		let spent = w
+			.ledger
+			.privacy_spent(&holder, &dataset, &requester)
+			.map_err(|e| error(codes::UNAVAILABLE, e.to_string()))?;
+		Ok::<_, ErrorObjectOwned>(json!({
+			"holder": holder.to_ss58(),
+			"requester": requester.to_ss58(),
+			"dataset": dataset,
+			"epsilon": spent as f64 / 1e6,
+		}))
 	})?;
 	m.register_method(
 		"delta_info",

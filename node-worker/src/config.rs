@@ -308,6 +308,10 @@ pub struct DatasetPrivacy {
 	/// Largest δ a task may state its ε for.
 	#[serde(default = "default_max_delta")]
 	pub max_delta: f64,
+	/// Most ε one requester may spend on the dataset over all its tasks,
+	/// as the ledger's privacy charges add up; absent: no such budget.
+	#[serde(default)]
+	pub budget: Option<f64>,
 }
 
 fn default_max_delta() -> f64 {
@@ -466,6 +470,9 @@ impl Config {
 				if !(p.max_delta > 0.0 && p.max_delta < 1.0) {
 					return Err(invalid(&format!("datasets.{name}.privacy.max_delta"), "must be in (0, 1)".into()));
 				}
+				if p.budget.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
+					return Err(invalid(&format!("datasets.{name}.privacy.budget"), "must be positive".into()));
+				}
 			}
 			if let Some(f) = &d.format {
 				if !["csv", "parquet", "npy", "npz"].contains(&f.as_str()) {
@@ -610,9 +617,12 @@ rows_per_value = 0
 # sex = {{ type = "category", levels = ["f", "m"] }}
 # Require differential privacy of every task on the dataset: each step
 # noised by the members, at most max_epsilon spent per task.
+# budget: most ε one requester may spend on it over all its tasks (the
+# ledger keeps each holder's charges).
 # [datasets.patients.privacy]
 # max_epsilon = 3.0
 # max_delta = 1e-5
+# budget = 10.0
 "#
 	)
 }
@@ -679,7 +689,14 @@ mod tests {
 			+ "\n[datasets.p]\npath = \"p.csv\"\n[datasets.p.privacy]\n";
 		let config =
 			Config::load(&write(dir.path(), &(base.clone() + "max_epsilon = 2.5\n")), &Overrides::default()).unwrap();
-		assert_eq!(config.datasets["p"].privacy, Some(DatasetPrivacy { max_epsilon: 2.5, max_delta: 1e-5 }));
+		assert_eq!(
+			config.datasets["p"].privacy,
+			Some(DatasetPrivacy { max_epsilon: 2.5, max_delta: 1e-5, budget: None })
+		);
+		let err =
+			Config::load(&write(dir.path(), &(base.clone() + "max_epsilon = 1\nbudget = -1\n")), &Overrides::default())
+				.unwrap_err();
+		assert!(err.to_string().starts_with("datasets.p.privacy.budget:"), "{err}");
 		let err =
 			Config::load(&write(dir.path(), &(base.clone() + "max_epsilon = 0\n")), &Overrides::default()).unwrap_err();
 		assert!(err.to_string().starts_with("datasets.p.privacy.max_epsilon:"), "{err}");

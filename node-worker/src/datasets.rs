@@ -174,6 +174,18 @@ impl Datasets {
 }
 
 impl Datasets {
+	/// The ε one requester may spend on dataset `name` over all its tasks,
+	/// if the holder set a budget.
+	pub fn privacy_budget(&self, name: &str) -> Option<f64> {
+		self.entries.get(name).and_then(|d| d.privacy).and_then(|p| p.budget)
+	}
+
+	/// Each dataset's privacy requirement, for `delta-worker privacy` and
+	/// the API.
+	pub fn privacy_requirements(&self) -> Vec<(String, Option<crate::config::DatasetPrivacy>)> {
+		self.entries.iter().map(|(n, d)| (n.clone(), d.privacy)).collect()
+	}
+
 	/// Whether this holder gives a step on dataset `name` with the
 	/// privacy it asks: where the holder requires DP, the step must be
 	/// noised with a δ within the holder's, and the task's ε after it, by
@@ -318,7 +330,7 @@ mod tests {
 		assert_eq!(d.admit_privacy("p", None, None, &spent).unwrap(), None);
 		let once = d.admit_privacy("p", Some(&privacy), Some(&step), &spent).unwrap().unwrap();
 		assert!((2.41..2.43).contains(&once), "{once}");
-		let required = crate::config::DatasetPrivacy { max_epsilon: 3.0, max_delta: 1e-5 };
+		let required = crate::config::DatasetPrivacy { max_epsilon: 3.0, max_delta: 1e-5, budget: None };
 		if let Some(entry) = d.entries.get_mut("p") {
 			entry.privacy = Some(required);
 		}

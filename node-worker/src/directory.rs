@@ -160,6 +160,9 @@ mod tests {
 		fn member(&self, _: &AccountId) -> Result<Option<MemberInfo>, EngineError> {
 			panic!("the directory reads every member at once")
 		}
+		fn privacy_spent(&self, _: &AccountId, _: &str, _: &AccountId) -> Result<u64, EngineError> {
+			Ok(0)
+		}
 		fn timeout_units(&self, seconds: u64) -> u64 {
 			seconds
 		}

@@ -471,6 +471,10 @@ pub struct SandboxedMember {
 	/// The task's threshold and member bound, from its ledger record:
 	/// what the lattice of a private step is sized by.
 	round_params: Option<(u32, u32)>,
+	/// The task's id and owner, whose privacy budget a private step spends.
+	task: Option<(TaskId, delta_engine::AccountId)>,
+	/// Where privacy charges are recorded and budgets read.
+	ledger: Arc<dyn crate::ledger::Backend>,
 	/// The privacy this holder has given the task so far, by its own
 	/// count (every private step it mapped, at the ledger's threshold).
 	spent: delta_dp::Accountant,
@@ -483,6 +487,7 @@ impl SandboxedMember {
 		slots: Arc<MapSlots>,
 		consent: Arc<Consent>,
 		datasets: Arc<Datasets>,
+		ledger: Arc<dyn crate::ledger::Backend>,
 		log: LogSink,
 	) -> Self {
 		Self {
@@ -494,6 +499,8 @@ impl SandboxedMember {
 			package: None,
 			log,
 			round_params: None,
+			task: None,
+			ledger,
 			spent: delta_dp::Accountant::new(),
 		}
 	}
@@ -507,6 +514,31 @@ impl SandboxedMember {
 }
 
 impl SandboxedMember {
+	/// Checks what the task's owner has spent on `dataset` across tasks
+	/// against the holder's budget, then records `epsilon` more on the
+	/// ledger, before the data is read: nothing noised leaves this member
+	/// without its charge on record.
+	fn charge_privacy(&self, dataset: &str, epsilon: f64) -> Result<(), EngineError> {
+		let Some((task, requester)) = self.task else {
+			return Err(EngineError::Executor("a private step before the task was prepared".into()));
+		};
+		let refuse = |reason: String| EngineError::Dataset { name: dataset.to_string(), reason };
+		let me = self.ledger.account();
+		let micro = (epsilon.max(0.0) * 1e6).ceil().max(1.0);
+		if let Some(budget) = self.datasets.privacy_budget(dataset) {
+			let spent = self.ledger.privacy_spent(&me, dataset, &requester)? as f64 / 1e6;
+			if spent + micro / 1e6 > budget {
+				return Err(refuse(format!(
+					"the requester has spent ε = {spent:.3} of this holder's budget of {budget} for it; this step would add {epsilon:.3}"
+				)));
+			}
+		}
+		let call =
+			delta_coordinator::types::Call::ChargePrivacy { task, dataset: dataset.to_string(), epsilon: micro as u64 };
+		self.ledger.submit(call).map_err(|e| refuse(format!("the privacy charge was not recorded: {e}")))?;
+		Ok(())
+	}
+
 	/// The mechanism a private step charges: the largest over the rings a
 	/// round may use (the announcement's ring is the engine's to check;
 	/// the lattices differ only in rounding, so this costs nothing
@@ -544,6 +576,7 @@ impl SandboxedMember {
 impl MemberExecutor for SandboxedMember {
 	fn prepare(&mut self, task: &TaskInfo, package: &[u8]) -> Result<(), EngineError> {
 		self.round_params = Some((task.params.threshold, task.params.max_members));
+		self.task = Some((task.id, task.owner));
 		if let Some(r) = self.runner.as_mut() {
 			if r.alive() {
 				return Ok(());
@@ -565,6 +598,10 @@ impl MemberExecutor for SandboxedMember {
 		let mechanism = self.private_mechanism(step)?;
 		let epsilon =
 			self.datasets.admit_privacy(&step.dataset, step.privacy.as_ref(), mechanism.as_ref(), &self.spent)?;
+		if let (Some(after), Some(privacy)) = (epsilon, &step.privacy) {
+			let before = self.spent.epsilon(privacy.delta);
+			self.charge_privacy(&step.dataset, after - before)?;
+		}
 		let slots = Arc::clone(&self.slots);
 		let _slot = slots.acquire();
 		if !self.runner.as_mut().is_some_and(Runner::alive) {

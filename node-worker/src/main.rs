@@ -83,6 +83,18 @@ enum Command {
 		#[arg(long, default_value = "worker.toml")]
 		config: PathBuf,
 	},
+	/// What a requester has spent of this holder's datasets' privacy, as
+	/// the ledger's charges add up, beside each dataset's limits.
+	Privacy {
+		/// The requester (SS58).
+		#[arg(long)]
+		requester: String,
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
+		#[command(flatten)]
+		overrides: OverrideArgs,
+	},
 	/// Lists the approved packages.
 	Approvals {
 		/// The configuration file.
@@ -174,6 +186,12 @@ fn main() -> anyhow::Result<()> {
 			}
 			Ok(())
 		},
+		Command::Privacy { requester, config, overrides } => {
+			let requester = delta_coordinator::types::AccountId::parse(&requester)
+				.map_err(|e| anyhow::anyhow!("--requester: {e}"))?;
+			let config = Config::load(&config, &overrides.into())?;
+			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(privacy(config, requester))
+		},
 		Command::Run { config, overrides } => {
 			let config = Config::load(&config, &overrides.into())?;
 			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(config))
@@ -247,6 +265,29 @@ async fn leave(config: Config) -> anyhow::Result<()> {
 	let account = ledger.account();
 	tokio::task::spawn_blocking(move || ledger.submit(delta_coordinator::types::Call::Leave)).await??;
 	println!("{account} left the member list");
+	Ok(())
+}
+
+async fn privacy(config: Config, requester: delta_coordinator::types::AccountId) -> anyhow::Result<()> {
+	let ledger = connect(&config).await?;
+	let holder = ledger.account();
+	let mut datasets: Vec<(String, Option<config::DatasetPrivacy>)> =
+		config.datasets.iter().map(|(name, d)| (name.clone(), d.privacy)).collect();
+	datasets.sort_by(|a, b| a.0.cmp(&b.0));
+	for (name, limits) in datasets {
+		let ledger = Arc::clone(&ledger);
+		let dataset = name.clone();
+		let spent = tokio::task::spawn_blocking(move || ledger.privacy_spent(&holder, &dataset, &requester)).await??
+			as f64 / 1e6;
+		let limits = match limits {
+			Some(p) => {
+				let budget = p.budget.map_or("no budget".to_string(), |b| format!("budget {b}"));
+				format!("{budget}, at most {} per task at δ ≤ {:e}", p.max_epsilon, p.max_delta)
+			},
+			None => "no privacy required".to_string(),
+		};
+		println!("{name}: ε = {spent:.3} spent by {requester} ({limits})");
+	}
 	Ok(())
 }
 

@@ -552,6 +552,7 @@ impl MemberRole {
 			Arc::clone(&self.slots),
 			Arc::clone(&self.consent),
 			Arc::clone(&self.datasets),
+			Arc::clone(&self.ledger),
 			log,
 		);
 		let mut driver = MemberDriver::new(

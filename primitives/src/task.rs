@@ -118,6 +118,9 @@ pub enum TaskError {
 	DuplicateReveal,
 	/// Too many deadlines fall in the same block (chain only).
 	DeadlineSlotsFull,
+	/// A privacy charge of zero, above the largest one charge may be, or
+	/// for a dataset the task does not read.
+	BadCharge,
 }
 
 impl TaskError {
@@ -153,6 +156,7 @@ impl TaskError {
 			Self::WrongShareKind => "WrongShareKind",
 			Self::DuplicateReveal => "DuplicateReveal",
 			Self::DeadlineSlotsFull => "DeadlineSlotsFull",
+			Self::BadCharge => "BadCharge",
 		}
 	}
 }
@@ -193,6 +197,23 @@ impl From<crate::round::RevealError> for TaskError {
 			R::NeighbourNotShared => Self::RevealForUnknownMember,
 		}
 	}
+}
+
+/// Largest privacy charge one call may record, in millionths of ε (a
+/// million ε: far past any meaningful guarantee, but bounded so totals
+/// cannot overflow in any realistic history).
+pub const MAX_PRIVACY_CHARGE: u64 = 1_000_000_000_000;
+
+/// Checks a holder's privacy charge against a task: a positive amount of
+/// millionths of ε, at most [`MAX_PRIVACY_CHARGE`], for one of the
+/// datasets the task declared (`declared`). The task must exist and be
+/// active; the ledger checks that first. The holder is the caller and the
+/// requester the task's owner, so nobody charges another's budget.
+pub fn check_privacy_charge(micro_epsilon: u64, declared: bool) -> Result<(), TaskError> {
+	if micro_epsilon == 0 || micro_epsilon > MAX_PRIVACY_CHARGE || !declared {
+		return Err(TaskError::BadCharge);
+	}
+	Ok(())
 }
 
 /// Checks the two X25519 keys a member joins with: distinct and non-zero,

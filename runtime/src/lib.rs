@@ -564,6 +564,10 @@ impl_runtime_apis! {
 		) -> Option<pallet_delta_task::runtime_api::RoundView<AccountId>> {
 			DeltaTask::round_view(task, round)
 		}
+
+		fn privacy_spent(holder: AccountId, dataset: Vec<u8>, requester: AccountId) -> u64 {
+			DeltaTask::privacy_spent(holder, dataset, requester)
+		}
 	}
 
 	impl sp_genesis_builder::GenesisBuilder<Block> for Runtime {

@@ -3,10 +3,15 @@ ledgers, whose dataset requires it (`[datasets.patients.privacy]`,
 `max_epsilon = 3`): a task without noise is declined by every holder
 with the reason; a noised task runs, its result within the noise of the
 truth, and `TaskHandle.privacy()` states the ε spent; a task whose second
-round would take a holder's ε past its limit is declined there."""
+round would take a holder's ε past its limit is declined there; and the
+ledger keeps each holder's charges per requester (`budget = 6`), so a
+requester's later task past that budget is declined, and the spending is
+readable through `delta.Client` and `delta-worker privacy`."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 import worker_tasks
-from workers import Worker, patients, start_ledger
+from workers import Worker, patients, start_ledger, worker_binary
 
 import delta
 from delta import _native
@@ -22,10 +27,12 @@ from delta import _native
 ROWS = [240, 300, 360]
 BLOCK_MS = 500
 MAX_EPSILON = 3.0
+BUDGET = 6.0
 PRIVACY = f"""
 [datasets.patients.privacy]
 max_epsilon = {MAX_EPSILON}
 max_delta = 1e-5
+budget = {BUDGET}
 """
 
 
@@ -116,3 +123,46 @@ def test_a_round_past_a_holders_epsilon_is_declined_with_the_figures(holders: Ho
     # The first round's sum was released, and only it.
     privacy = handle.privacy()
     assert privacy is not None and len(privacy["rounds"]) == 1
+
+
+def test_a_requesters_budget_spans_its_tasks_and_the_ledger_keeps_each_charge(
+    holders: Holders,
+) -> None:
+    client = holders.client()
+    requester = holders.workers[0].account
+    once = _native.gaussian_epsilon(worker_tasks.NoisyCount.NOISE, 1, 1e-6)
+    # So far each holder charged two private rounds (one task, and the
+    # first round of the two-round task); the refused round charged nothing.
+    for w in holders.workers:
+        spent = client.privacy_spent("patients", holder=w.account)
+        assert spent == pytest.approx(2 * once, abs=1e-5), (w.name, spent)
+    other = holders.workers[1].account
+    assert client.privacy_spent("patients", holder=requester, requester=other) == 0
+    handle = client.submit(worker_tasks.NoisyCount)
+    with pytest.raises(delta.TaskFailed):
+        handle.wait(timeout=120, progress=False)
+    declines = [line for line in handle.status().progress if line.startswith("round 0: ")]
+    declines = [line for line in declines if " declined: " in line]
+    assert len(declines) >= 2, handle.status().progress
+    expected = f"has spent ε = {2 * once:.3f} of this holder's budget of {BUDGET:g} for it"
+    assert all(expected in line for line in declines), declines
+    for w in holders.workers:
+        after = client.privacy_spent("patients", holder=w.account)
+        assert after == pytest.approx(2 * once, abs=1e-5), "a refused round charges nothing"
+    # The holder's own view, from the ledger.
+    w = holders.workers[1]
+    config = w.folder / "worker.toml"
+    env = dict(os.environ)
+    if w.suri:
+        env["DELTA_SURI"] = w.suri
+    shown = subprocess.run(
+        [worker_binary(), "privacy", "--requester", requester, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"patients: ε = {2 * once:.3f} spent by {requester}" in shown.stdout, shown.stdout
+    assert f"budget {BUDGET:g}" in shown.stdout, shown.stdout

@@ -351,6 +351,10 @@ impl Backend for ChainLedger {
 			},
 			Call::FinishTask { task: t } => self.submit_payload(name, task("finish_task", (Static(t),))),
 			Call::CancelTask { task: t } => self.submit_payload(name, task("cancel_task", (Static(t),))),
+			Call::ChargePrivacy { task: t, dataset, epsilon } => self.submit_payload(
+				name,
+				task("charge_privacy", (Static(t), Static(dataset.into_bytes()), Static(epsilon))),
+			),
 		}
 	}
 
@@ -402,6 +406,11 @@ impl Backend for ChainLedger {
 		let m: Option<pallet_delta_identity::MemberInfo<u32>> =
 			self.runtime_api("member", "DeltaIdentityApi_member", who.0.encode())?;
 		Ok(m.map(|m| member_info(who.0, m)))
+	}
+
+	fn privacy_spent(&self, holder: &AccountId, dataset: &str, requester: &AccountId) -> Result<u64, EngineError> {
+		let args = (holder.0, dataset.as_bytes().to_vec(), requester.0).encode();
+		self.runtime_api("privacy_spent", "DeltaTaskApi_privacy_spent", args)
 	}
 
 	fn timeout_units(&self, seconds: u64) -> u64 {

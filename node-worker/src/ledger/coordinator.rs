@@ -160,6 +160,14 @@ impl Backend for CoordinatorLedger {
 		self.query("member", "coordinator_member", rpc_params![who.to_ss58()])
 	}
 
+	fn privacy_spent(&self, holder: &AccountId, dataset: &str, requester: &AccountId) -> Result<u64, EngineError> {
+		self.query(
+			"privacy_spent",
+			"coordinator_privacySpent",
+			rpc_params![holder.to_ss58(), dataset, requester.to_ss58()],
+		)
+	}
+
 	fn timeout_units(&self, seconds: u64) -> u64 {
 		seconds.saturating_mul(1000)
 	}

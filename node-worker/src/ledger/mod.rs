@@ -28,6 +28,9 @@ pub trait Backend: Send + Sync {
 	fn members(&self) -> Result<Vec<MemberInfo>, EngineError>;
 	/// One member's record.
 	fn member(&self, who: &AccountId) -> Result<Option<MemberInfo>, EngineError>;
+	/// Millionths of ε `requester` has spent on `holder`'s `dataset`, as
+	/// the ledger's privacy charges add up.
+	fn privacy_spent(&self, holder: &AccountId, dataset: &str, requester: &AccountId) -> Result<u64, EngineError>;
 	/// `seconds` in the ledger's time unit (ms or blocks), for timeouts.
 	fn timeout_units(&self, seconds: u64) -> u64;
 	/// Calls `changed` whenever the ledger's state may have moved on (a

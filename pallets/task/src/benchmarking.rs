@@ -159,6 +159,30 @@ mod benchmarks {
 		_(RawOrigin::Signed(owner), task);
 	}
 
+	/// A charge for the last of the most datasets a task may name, each of
+	/// the longest name, onto a total already held.
+	#[benchmark]
+	fn charge_privacy() {
+		let owner: T::AccountId = whitelisted_caller();
+		let len = T::MaxDatasetNameLen::get() as usize;
+		let datasets: Vec<Vec<u8>> = (0..T::MaxDatasets::get()).map(|i| vec![b'a' + (i % 26) as u8; len]).collect();
+		let last = datasets.last().cloned().unwrap_or_default();
+		let task = NextTaskId::<T>::get();
+		Pallet::<T>::create_task(
+			RawOrigin::Signed(owner.clone()).into(),
+			[1; 32],
+			TaskKind::Statistics,
+			datasets,
+			1,
+			params(2),
+		)
+		.expect("valid task");
+		let holder = member::<T>(0);
+		Pallet::<T>::charge_privacy(RawOrigin::Signed(holder.clone()).into(), task, last.clone(), 1).expect("charge");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(holder), task, last, 2_000_000);
+	}
+
 	/// A block in which `n` rounds reach their Open deadline.
 	#[benchmark]
 	fn on_initialize(n: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {

@@ -144,6 +144,16 @@ impl TaskLedger for PalletLedger {
 	fn task_status(&mut self, task: u64) -> Option<TaskStatus> {
 		self.ext.execute_with(|| Tasks::<Test>::get(task).map(|t| t.status))
 	}
+
+	fn charge_privacy(&mut self, holder: Who, task: u64, dataset: &str, epsilon: u64) -> Outcome {
+		let dataset = dataset.as_bytes().to_vec();
+		self.run(|| DeltaTask::charge_privacy(origin(holder), task, dataset, epsilon))
+	}
+
+	fn privacy_spent(&mut self, holder: Who, dataset: &str, requester: Who) -> u64 {
+		let dataset = dataset.as_bytes().to_vec();
+		self.ext.execute_with(|| DeltaTask::privacy_spent(Self::account(holder), dataset, Self::account(requester)))
+	}
 }
 
 #[test]
@@ -183,6 +193,7 @@ fn every_shared_refusal_name_is_a_pallet_error() {
 		T::WrongShareKind,
 		T::DuplicateReveal,
 		T::DeadlineSlotsFull,
+		T::BadCharge,
 	];
 	for e in all {
 		let pallet: &'static str = Error::<Test>::from(e).into();

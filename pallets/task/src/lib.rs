@@ -252,6 +252,21 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type PruneTail<T> = StorageValue<_, u64, ValueQuery>;
 
+	/// Privacy spent, in millionths of ε: (holder, dataset, requester) to
+	/// the sum of the holder's charges for that requester's tasks on that
+	/// dataset. Kept when tasks are pruned: a budget outlives its tasks.
+	#[pallet::storage]
+	pub type PrivacySpent<T: Config> = StorageNMap<
+		_,
+		(
+			NMapKey<Blake2_128Concat, T::AccountId>,
+			NMapKey<Blake2_128Concat, DatasetName<T>>,
+			NMapKey<Blake2_128Concat, T::AccountId>,
+		),
+		u64,
+		ValueQuery,
+	>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -280,6 +295,16 @@ pub mod pallet {
 		/// A finished or cancelled task's round data was removed after the
 		/// retention period.
 		TaskPruned { task: TaskId },
+		/// A holder recorded privacy given to a task's owner on its dataset
+		/// (millionths of ε); `total` is what that requester has spent there.
+		PrivacyCharged {
+			task: TaskId,
+			holder: T::AccountId,
+			requester: T::AccountId,
+			dataset: DatasetName<T>,
+			epsilon: u64,
+			total: u64,
+		},
 	}
 
 	#[pallet::error]
@@ -342,6 +367,9 @@ pub mod pallet {
 		DuplicateReveal,
 		/// Too many deadlines fall in the same block; try again next block.
 		DeadlineSlotsFull,
+		/// A privacy charge of zero, above the largest one charge may be,
+		/// or for a dataset the task does not read.
+		BadCharge,
 	}
 
 	/// The shared refusal names map one to one onto this pallet's errors.
@@ -376,6 +404,7 @@ pub mod pallet {
 				TaskError::WrongShareKind => Error::WrongShareKind,
 				TaskError::DuplicateReveal => Error::DuplicateReveal,
 				TaskError::DeadlineSlotsFull => Error::DeadlineSlotsFull,
+				TaskError::BadCharge => Error::BadCharge,
 			}
 		}
 	}
@@ -603,9 +632,41 @@ pub mod pallet {
 		pub fn cancel_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
 			Self::end_task(origin, task, TaskStatus::Cancelled)
 		}
+
+		/// Records privacy the caller (a data holder) gave the task's owner
+		/// on one of the holder's datasets, in millionths of ε, adding it to
+		/// what that requester has spent there. Holders charge before their
+		/// noised contribution leaves them and refuse tasks past their
+		/// budget; the record is the audit trail either side can read.
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::charge_privacy())]
+		pub fn charge_privacy(origin: OriginFor<T>, task: TaskId, dataset: Vec<u8>, epsilon: u64) -> DispatchResult {
+			let holder = ensure_signed(origin)?;
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::UnknownTask)?;
+			ensure!(info.status == TaskStatus::Active, Error::<T>::TaskNotActive);
+			let declared = info.datasets.iter().any(|d| d.as_slice() == dataset.as_slice());
+			delta_primitives::task::check_privacy_charge(epsilon, declared).map_err(Error::<T>::from)?;
+			let dataset: DatasetName<T> = dataset.try_into().map_err(|_| Error::<T>::BadCharge)?;
+			let requester = info.owner;
+			let total = PrivacySpent::<T>::mutate((&holder, &dataset, &requester), |spent| {
+				*spent = spent.saturating_add(epsilon);
+				*spent
+			});
+			Self::deposit_event(Event::PrivacyCharged { task, holder, requester, dataset, epsilon, total });
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// Privacy `requester` has spent on `holder`'s `dataset`, in
+		/// millionths of ε, for the runtime API.
+		pub fn privacy_spent(holder: T::AccountId, dataset: Vec<u8>, requester: T::AccountId) -> u64 {
+			match DatasetName::<T>::try_from(dataset) {
+				Ok(name) => PrivacySpent::<T>::get((holder, name, requester)),
+				Err(_) => 0,
+			}
+		}
+
 		/// A task, for the runtime API.
 		pub fn task_view(task: TaskId) -> Option<crate::runtime_api::TaskView<T::AccountId>> {
 			Tasks::<T>::get(task).map(|t| crate::runtime_api::TaskView {

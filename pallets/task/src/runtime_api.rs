@@ -49,5 +49,8 @@ sp_api::decl_runtime_apis! {
 		fn task(task: TaskId) -> Option<TaskView<AccountId>>;
 		/// One round with its members.
 		fn round(task: TaskId, round: RoundNo) -> Option<RoundView<AccountId>>;
+		/// Privacy `requester` has spent on `holder`'s `dataset`, in
+		/// millionths of ε.
+		fn privacy_spent(holder: AccountId, dataset: Vec<u8>, requester: AccountId) -> u64;
 	}
 }

@@ -366,6 +366,24 @@ class Client:
             raise ClientError("delta_datasets: the worker did not answer with a list of datasets")
         return result
 
+    def privacy_spent(
+        self, dataset: str, holder: str | None = None, requester: str | None = None
+    ) -> float:
+        """The ε `requester` has spent on `holder`'s `dataset`, as the
+        ledger's privacy charges add up (each holder charges its ledger
+        record before a noised contribution leaves it, and refuses tasks
+        past its budget). Both default to the worker's own account: what
+        this worker's tasks have spent at itself. Accounts are SS58."""
+        params: dict[str, Any] = {"dataset": dataset}
+        if holder is not None:
+            params["holder"] = holder
+        if requester is not None:
+            params["requester"] = requester
+        answer = self.call("delta_privacySpent", params)
+        if not isinstance(answer, dict) or not isinstance(answer.get("epsilon"), int | float):
+            raise ClientError("delta_privacySpent: the worker sent a malformed answer")
+        return float(answer["epsilon"])
+
 
 class TaskHandle:
     """A submitted task: its status, its log, and its result.

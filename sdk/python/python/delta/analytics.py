@@ -692,8 +692,26 @@ def _cell_codes(spec: Mapping[str, Any], ev: _Evaluator) -> tuple[np.ndarray, np
     return valid, codes, size
 
 
-def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
-    """One ask's sums over one member's rows."""
+def _compute(
+    spec: Mapping[str, Any], ev: _Evaluator, support: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One ask's sums over one member's rows and, if `support`, the
+    counts of the rows behind them, as `_withhold_small` reads them: per
+    cell and value column (columns x cells) for `cells`, the pairwise
+    counts for `comoments`, else the one count of rows used. Derived here
+    from what the sums already computed, so withholding takes no second
+    pass over the rows; None without `support`."""
+    values, rows = _sums_and_rows(spec, ev, support)
+    return values, (rows if support else None)
+
+
+def _sums_and_rows(
+    spec: Mapping[str, Any], ev: _Evaluator, support: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_compute`'s sums and their row counts: those of `cells` with value
+    columns (whose power 0 may not be asked, so counting may cost a pass of
+    its own) only if `support`, else None; the others always (they come
+    free)."""
     kind = spec["kind"]
     if kind == "moments":
         rows = ev.complete(spec["mask"], spec["vars"])
@@ -715,28 +733,39 @@ def _compute(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
                 for i in term[2:]:
                     product *= centred[i]
                 out.append(float(product.sum()))
-        return np.asarray(out)
+        return np.asarray(out), np.array([count])
     if kind == "comoments":
-        return _comoments(spec, ev)
+        sums = _comoments(spec, ev)
+        k = len(spec["vars"])
+        return sums, sums[: k * (k + 1) // 2]
     if kind == "le":
         x = ev.numeric(spec["x"])
         present = np.sort(x[ev.mask(spec["mask"]) & ~np.isnan(x)])
-        return np.searchsorted(present, _from_ordinals(spec["t"]), side="right").astype(np.float64)
+        counts = np.searchsorted(present, _from_ordinals(spec["t"]), side="right")
+        return counts.astype(np.float64), np.array([present.size])
     if kind == "cells":
         valid, codes, size = _cell_codes(spec, ev)
         if not spec["values"]:
-            return np.bincount(codes[valid], minlength=size).astype(np.float64)
+            counts = np.bincount(codes[valid], minlength=size).astype(np.float64)
+            return counts, counts[None, :]
         parts = []
+        counted: list[np.ndarray] = []  # per value column, each cell's rows with it present
         for v, expr in enumerate(spec["values"]):
             x = ev.numeric(expr)
             ok = valid & ~np.isnan(x)
             where = codes[ok]
             shift = 0.0 if spec["center"] is None else np.asarray(spec["center"][v])[where]
             d = x[ok] - shift
+            zeroth: np.ndarray | None = None  # power 0: the counts themselves
             for p in spec["powers"]:
                 weights = None if p == 0 else d**p
-                parts.append(np.bincount(where, weights=weights, minlength=size).astype(np.float64))
-        return np.concatenate(parts)
+                part = np.bincount(where, weights=weights, minlength=size).astype(np.float64)
+                if p == 0:
+                    zeroth = part
+                parts.append(part)
+            if support:
+                counted.append(np.bincount(where, minlength=size) if zeroth is None else zeroth)
+        return np.concatenate(parts), (np.stack(counted) if support else None)
     if kind == "logit":
         return _logit_sums(spec, ev)
     raise ValueError(f"unknown ask kind {kind!r}")
@@ -785,9 +814,10 @@ def _comoments(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
     return np.concatenate([blocks[name] for name, _ in _comoments_layout(k, spec["squares"])])
 
 
-def _logit_sums(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
+def _logit_sums(spec: Mapping[str, Any], ev: _Evaluator) -> tuple[np.ndarray, np.ndarray]:
     """Gradient, Hessian (upper triangle) and log-likelihood of the
-    logistic model at `beta`, in standardised coordinates."""
+    logistic model at `beta`, in standardised coordinates; and the count
+    of rows they are over (the outcome and every regressor present)."""
     y = ev.numeric(spec["y"])
     xs = [ev.numeric(x) for x in spec["x"]]
     rows = ev.mask(spec["mask"]) & ~np.isnan(y)
@@ -806,7 +836,7 @@ def _logit_sums(spec: Mapping[str, Any], ev: _Evaluator) -> np.ndarray:
     hessian = (design * (p * (1.0 - p))[:, None]).T @ design
     upper = np.triu_indices(design.shape[1])
     loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-    return np.concatenate([gradient, hessian[upper], [loglik]])
+    return np.concatenate([gradient, hessian[upper], [loglik]]), np.array([y.size])
 
 
 # --------------------------------------------------------------------------
@@ -2605,61 +2635,28 @@ def evaluate_plan(step: Step, df: pd.DataFrame, min_cell_rows: int = 0) -> dict[
     ev = _Evaluator(df)
     out = {}
     for name, spec in step.params["requests"].items():
-        values = _compute(spec, ev)
-        if min_cell_rows > 0:
-            values = _withhold_small(spec, ev, values, min_cell_rows)
+        values, rows = _compute(spec, ev, support=min_cell_rows > 0)
+        if rows is not None:
+            values = _withhold_small(spec, values, rows, min_cell_rows)
         out[name] = _encode(spec, values)
     return out
 
 
 def _withhold_small(
-    spec: Mapping[str, Any], ev: _Evaluator, values: np.ndarray, least: int
+    spec: Mapping[str, Any], values: np.ndarray, rows: np.ndarray, least: int
 ) -> np.ndarray:
     """`values` with what this member computed from 1 to `least - 1` of
-    its rows set to zero."""
-
-    def small(n: int) -> bool:
-        return 0 < n < least
-
-    kind = spec["kind"]
-    if kind == "cells":
-        return _withhold_small_cells(spec, ev, values, least)
-    if kind == "comoments":
-        k = len(spec["vars"])
-        counts = values[: k * (k + 1) // 2]
-        return np.zeros_like(values) if np.any((counts > 0) & (counts < least)) else values
-    if kind == "moments":
-        rows = ev.complete(spec["mask"], spec["vars"])
-        n = ev.rows if rows is None else int(np.count_nonzero(rows))
-    elif kind == "le":
-        x = ev.numeric(spec["x"])
-        n = int(np.count_nonzero(ev.mask(spec["mask"]) & ~np.isnan(x)))
-    else:  # logit: the rows with the outcome and every regressor present
-        rows = ev.mask(spec["mask"]) & ~np.isnan(ev.numeric(spec["y"]))
-        for x in spec["x"]:
-            rows &= ~np.isnan(ev.numeric(x))
-        n = int(np.count_nonzero(rows))
-    return np.zeros_like(values) if small(n) else values
-
-
-def _withhold_small_cells(
-    spec: Mapping[str, Any], ev: _Evaluator, values: np.ndarray, least: int
-) -> np.ndarray:
-    """Per cell (and per value column: their missing values differ), the
-    sums of cells with 1 to `least - 1` of this member's rows zeroed."""
-    valid, codes, size = _cell_codes(spec, ev)
+    its rows set to zero, `rows` the counts `_compute` found behind them.
+    A `cells` ask is withheld per cell and value column (their missing
+    values differ), each value column's powers together; any other ask
+    whole, if any of its counts (a pair's, for `comoments`) is small."""
+    small = (rows > 0) & (rows < least)
+    if spec["kind"] != "cells":
+        return np.zeros_like(values) if small.any() else values
     out = np.array(values, dtype=np.float64)
-    columns = spec["values"] or [None]
-    per_column = len(spec["powers"]) if spec["values"] else 1
-    for v, expr in enumerate(columns):
-        ok = valid if expr is None else valid & ~np.isnan(ev.numeric(expr))
-        counts = np.bincount(codes[ok], minlength=size)
-        small = (counts > 0) & (counts < least)
-        if not small.any():
-            continue
-        for p in range(per_column):
-            start = (v * per_column + p) * size
-            out[start : start + size][small] = 0.0
+    if small.any():
+        per_column = len(spec["powers"]) if spec["values"] else 1
+        out[np.repeat(small, per_column, axis=0).reshape(-1)] = 0.0
     return out
 
 

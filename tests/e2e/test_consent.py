@@ -6,43 +6,15 @@ nothing there; task code runs only as a package the holders approved
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 
-import pandas as pd
 import pytest
 import worker_tasks
-from workers import Worker, patients, start_ledger, worker_binary
+from workers import Holders, start_holders
 
 import delta
 
-ROWS = [240, 300, 360]
 BLOCK_MS = 500
-
-
-@dataclass
-class Holders:
-    workers: list[Worker]
-    frames: list[pd.DataFrame]
-
-    def client(self) -> delta.Client:
-        return delta.Client(self.workers[0].api, self.workers[0].token)
-
-    def pooled(self, members: list[int]) -> pd.DataFrame:
-        frame = pd.concat([self.frames[i] for i in members], ignore_index=True)
-        return frame[(frame["age"] >= 0) & (frame["age"] <= 120) & frame["bmi"].notna()]
-
-    def cli(self, i: int, *args: str) -> subprocess.CompletedProcess[str]:
-        config = str(self.workers[i].folder / "worker.toml")
-        return subprocess.run(
-            [worker_binary(), *args, "--config", config],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
 
 
 @pytest.fixture(scope="module", params=["coordinator", "chain"])
@@ -51,25 +23,8 @@ def holders(
 ) -> Iterator[Holders]:
     kind: str = request.param
     root = tmp_path_factory.mktemp(f"consent-{kind}")
-    frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
-    with ExitStack() as stack:
-        _, url, suris = start_ledger(kind, root, stack, BLOCK_MS, "consent")
-        workers = [
-            stack.enter_context(
-                Worker(
-                    root / f"w{i}",
-                    f"holder-{i}",
-                    kind,
-                    url,
-                    frames[i],
-                    suri=suris[i],
-                    block_ms=BLOCK_MS,
-                    code_from_anyone=False,
-                )
-            )
-            for i in range(3)
-        ]
-        yield Holders(workers, frames)
+    with start_holders(kind, root, "consent", BLOCK_MS, code_from_anyone=False) as holders:
+        yield holders
 
 
 def test_analytics_needs_no_consent_and_a_requesters_map_changes_nothing(holders: Holders) -> None:

@@ -10,21 +10,15 @@ readable through `delta.Client` and `delta-worker privacy`."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 
-import pandas as pd
 import pytest
 import worker_tasks
-from workers import Worker, patients, start_ledger, worker_binary
+from workers import Holders, start_holders
 
 import delta
 from delta import _native
 
-ROWS = [240, 300, 360]
 BLOCK_MS = 500
 MAX_EPSILON = 3.0
 BUDGET = 6.0
@@ -36,44 +30,14 @@ budget = {BUDGET}
 """
 
 
-@dataclass
-class Holders:
-    workers: list[Worker]
-    frames: list[pd.DataFrame]
-
-    def client(self) -> delta.Client:
-        return delta.Client(self.workers[0].api, self.workers[0].token)
-
-    def pooled(self) -> pd.DataFrame:
-        frame = pd.concat(self.frames, ignore_index=True)
-        return frame[(frame["age"] >= 0) & (frame["age"] <= 120) & frame["bmi"].notna()]
-
-
 @pytest.fixture(scope="module", params=["coordinator", "chain"])
 def holders(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Holders]:
     kind: str = request.param
     root = tmp_path_factory.mktemp(f"privacy-{kind}")
-    frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
-    with ExitStack() as stack:
-        _, url, suris = start_ledger(kind, root, stack, BLOCK_MS, "privacy")
-        workers = [
-            stack.enter_context(
-                Worker(
-                    root / f"w{i}",
-                    f"holder-{i}",
-                    kind,
-                    url,
-                    frames[i],
-                    suri=suris[i],
-                    block_ms=BLOCK_MS,
-                    extra_config=PRIVACY,
-                )
-            )
-            for i in range(3)
-        ]
-        yield Holders(workers, frames)
+    with start_holders(kind, root, "privacy", BLOCK_MS, extra_config=PRIVACY) as holders:
+        yield holders
 
 
 def test_a_task_without_noise_is_declined_by_every_holder(holders: Holders) -> None:
@@ -150,19 +114,7 @@ def test_a_requesters_budget_spans_its_tasks_and_the_ledger_keeps_each_charge(
         after = client.privacy_spent("patients", holder=w.account)
         assert after == pytest.approx(2 * once, abs=1e-5), "a refused round charges nothing"
     # The holder's own view, from the ledger.
-    w = holders.workers[1]
-    config = w.folder / "worker.toml"
-    env = dict(os.environ)
-    if w.suri:
-        env["DELTA_SURI"] = w.suri
-    shown = subprocess.run(
-        [worker_binary(), "privacy", "--requester", requester, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
+    shown = holders.cli(1, "privacy", "--requester", requester)
     assert shown.returncode == 0, shown.stderr
     assert f"patients: ε = {2 * once:.3f} spent by {requester}" in shown.stdout, shown.stdout
     assert f"budget {BUDGET:g}" in shown.stdout, shown.stdout

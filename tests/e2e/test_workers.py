@@ -233,13 +233,7 @@ def test_sandbox_escapes_fail_and_the_workers_stay_healthy(
     assert "/etc/passwd" not in failed.value.reason
     # The round may fail while another member's map still runs (its line
     # is waited for) or before a late member's map began (it never maps).
-    mapped = [
-        (w, seen)
-        for w, seen in zip(network.workers, before, strict=True)
-        if any("map started" in line for line in w.log[seen:])
-    ]
-    assert mapped, "no member started its map"
-    for w, seen in mapped:
+    for w, seen in mapping_workers(network, before):
         wait_for_log(w, holder_log, seen, 60)
     for w in network.workers:
         assert w.alive(), f"{w.name} died"
@@ -253,6 +247,18 @@ def wait_for_line(handle: delta.TaskHandle, text: str, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"no {text!r} in {handle.status().progress}")
+
+
+def mapping_workers(network: Network, seen: list[int]) -> list[tuple[Worker, int]]:
+    """The workers that started a map since their log's `seen` lines, with
+    that position; at least one."""
+    mapped = [
+        (w, since)
+        for w, since in zip(network.workers, seen, strict=True)
+        if any("map started" in line for line in w.log[since:])
+    ]
+    assert mapped, "no member started its map"
+    return mapped
 
 
 def wait_for_log(worker: Worker, text: str, since: int, timeout: float) -> None:
@@ -314,13 +320,7 @@ def test_maps_that_outlast_the_compute_phase_fail_the_round_with_the_remedy(
     assert "compute_timeout_s" in reason, reason
     # A holder whose map ran says so in its own log once the map has ended
     # (a holder whose delivery came after the round failed never maps).
-    mapped = [
-        (w, since)
-        for w, since in zip(network.workers, seen, strict=True)
-        if any("map started" in line for line in w.log[since:])
-    ]
-    assert mapped, "no member started its map"
-    for w, since in mapped:
+    for w, since in mapping_workers(network, seen):
         wait_for_log(w, "Compute phase had ended", since, 30)
 
 

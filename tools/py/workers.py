@@ -11,8 +11,11 @@ import os
 import re
 import signal
 import subprocess
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,9 @@ from process import ManagedProcess
 
 from coordinator import Coordinator
 from devnet import Node, free_port
+
+if TYPE_CHECKING:
+    import delta
 
 DEV_SURIS = ["//Alice", "//Bob", "//Charlie"]
 """Funded dev-chain accounts for the first three workers."""
@@ -175,3 +181,69 @@ class Worker(ManagedProcess):
             env["DELTA_SURI"] = self.suri
         args = [worker_binary(), "run", "--config", str(self.folder / "worker.toml")]
         self.spawn(args, ready, timeout, env)
+
+
+@dataclass
+class Holders:
+    """Three sample hospitals' workers on one ledger, with their frames."""
+
+    workers: list[Worker]
+    frames: list[pd.DataFrame]
+
+    def client(self) -> delta.Client:
+        import delta
+
+        return delta.Client(self.workers[0].api, self.workers[0].token)
+
+    def pooled(self, members: list[int] | None = None) -> pd.DataFrame:
+        """What the workers' cleaning rules leave of these members' rows
+        (all three by default), pooled."""
+        chosen = range(len(self.frames)) if members is None else members
+        frame = pd.concat([self.frames[i] for i in chosen], ignore_index=True)
+        return frame[(frame["age"] >= 0) & (frame["age"] <= 120) & frame["bmi"].notna()]
+
+    def cli(self, i: int, *args: str) -> subprocess.CompletedProcess[str]:
+        """`delta-worker ARGS --config` of worker `i`, as its own account."""
+        w = self.workers[i]
+        env = dict(os.environ)
+        if w.suri:
+            env["DELTA_SURI"] = w.suri
+        return subprocess.run(
+            [worker_binary(), *args, "--config", str(w.folder / "worker.toml")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+
+
+ROWS = [240, 300, 360]
+"""The sample hospitals' row counts."""
+
+
+@contextmanager
+def start_holders(
+    kind: str, root: Path, name: str, block_ms: int, **worker_options: object
+) -> Iterator[Holders]:
+    """A ledger of `kind` and three workers on it (`worker_options` go to
+    each `Worker`), all stopped when the block ends."""
+    frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
+    with ExitStack() as stack:
+        _, url, suris = start_ledger(kind, root, stack, block_ms, name)
+        workers = [
+            stack.enter_context(
+                Worker(
+                    root / f"w{i}",
+                    f"holder-{i}",
+                    kind,
+                    url,
+                    frames[i],
+                    suri=suris[i],
+                    block_ms=block_ms,
+                    **worker_options,  # type: ignore[arg-type]
+                )
+            )
+            for i in range(3)
+        ]
+        yield Holders(workers, frames)

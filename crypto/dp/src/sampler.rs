@@ -21,6 +21,9 @@ pub const MAX_VARIANCE: u128 = 1 << 54;
 
 /// Domain label of the per-chunk keys.
 const NOISE_LABEL: &[u8] = b"delta-dp/v1/noise-chunk";
+/// Coordinates per independent stream when a long vector is noised on
+/// several threads.
+const PARALLEL_CHUNK: usize = 1 << 16;
 /// Randomness generated per chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
 
@@ -58,6 +61,15 @@ impl NoiseRng {
 		key.zeroize();
 		self.chunk += 1;
 		self.at = 0;
+	}
+
+	/// An independent stream keyed by the next 256 bits of this one.
+	pub fn fork(&mut self) -> NoiseRng {
+		let mut seed = Zeroizing::new([0u8; 32]);
+		for word in seed.chunks_exact_mut(8) {
+			word.copy_from_slice(&self.next_u64().to_le_bytes());
+		}
+		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES }
 	}
 
 	/// The next 64 random bits.
@@ -184,8 +196,32 @@ impl DiscreteGaussian {
 		}
 	}
 
-	/// Adds one sample to each of `values`.
+	/// Adds one sample to each of `values`. A long vector is noised in
+	/// chunks of 2^16 coordinates, each from its own stream forked from
+	/// `rng` in order, spread over the machine's cores: the noise is the
+	/// same function of `rng` whatever the number of cores, and exact.
 	pub fn add_to(&self, values: &mut [i64], rng: &mut NoiseRng) {
+		let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+		let threads = cores.min(values.len().div_ceil(PARALLEL_CHUNK));
+		if threads <= 1 {
+			self.add_each(values, rng);
+			return;
+		}
+		let mut chunks: Vec<(&mut [i64], NoiseRng)> =
+			values.chunks_mut(PARALLEL_CHUNK).map(|chunk| (chunk, rng.fork())).collect();
+		let per_thread = chunks.len().div_ceil(threads);
+		std::thread::scope(|scope| {
+			for group in chunks.chunks_mut(per_thread) {
+				scope.spawn(move || {
+					for (chunk, stream) in group.iter_mut() {
+						self.add_each(chunk, stream);
+					}
+				});
+			}
+		});
+	}
+
+	fn add_each(&self, values: &mut [i64], rng: &mut NoiseRng) {
 		for v in values {
 			*v = v.wrapping_add(self.sample(rng));
 		}
@@ -265,6 +301,29 @@ mod tests {
 			let se = (p * (1.0 - p) / n as f64).sqrt();
 			assert!((seen - p).abs() < 5.0 * se, "P({x}) = {p}, seen {seen}");
 		}
+	}
+
+	#[test]
+	fn long_vectors_are_noised_in_parallel_as_a_fixed_function_of_the_stream() {
+		let g = DiscreteGaussian::new(1 << 40).unwrap();
+		let n = 3 * PARALLEL_CHUNK + 5;
+		let noised = |seed: u8| {
+			let mut v = vec![0i64; n];
+			g.add_to(&mut v, &mut NoiseRng::from_seed([seed; 32]));
+			v
+		};
+		let a = noised(7);
+		assert_eq!(a, noised(7), "the same stream gives the same noise");
+		assert_ne!(a, noised(8));
+		// The chunks' streams are independent: no chunk repeats another.
+		assert_ne!(a[..PARALLEL_CHUNK], a[PARALLEL_CHUNK..2 * PARALLEL_CHUNK]);
+		// Each chunk is what its forked stream gives sequentially.
+		let mut parent = NoiseRng::from_seed([7; 32]);
+		let mut first = vec![0i64; PARALLEL_CHUNK];
+		g.add_each(&mut first, &mut parent.fork());
+		assert_eq!(first[..], a[..PARALLEL_CHUNK]);
+		let var = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / n as f64;
+		assert!((var / (1u64 << 40) as f64 - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "{var}");
 	}
 
 	#[test]

@@ -44,8 +44,14 @@ def test_a_bound_travels_as_the_outputs_fourth_element() -> None:
         "body": _runner._b64encode(body),
         "outputs": [["w", "float32", [2, 3], 1.0], ["n", "float64", [1], None]],
     }
-    _, outputs = _runner._step_parts(step)
-    assert outputs == {"w": bounded, "n": delta.Output((1,))}
+    _, outputs, privacy = _runner._step_parts(step)
+    assert outputs == {"w": bounded, "n": delta.Output((1,))} and privacy is None
+    # A private step's privacy reaches the Step a member's map sees.
+    noised = {**step, "privacy": {"clip": 2.0, "noise_multiplier": 1.5, "delta": 1e-6}}
+    assert _runner.step_from_wire(noised).privacy == delta.Privacy(2.0, 1.5, 1e-6)
+    for wrong in ({"clip": 2.0}, {"clip": -1.0, "noise_multiplier": 1.5, "delta": 1e-6}):
+        with pytest.raises(ValueError, match="privacy"):
+            _runner.step_from_wire({**step, "privacy": wrong})
     for bad in (["w", "float32", [1], -2.0], ["w", "float32", [1], 1.0, 5]):
         with pytest.raises(_runner._ProtocolError):
             _runner._step_parts({**step, "outputs": [bad]})

@@ -157,6 +157,7 @@ class Runner:
         package: TaskPackage,
         dataset: Path | None = None,
         digest: str | None = None,
+        address_space: tuple[int, int] | None = None,
     ) -> None:
         self.scratch = tmp / f"scratch-{uuid.uuid4().hex[:8]}"
         self.scratch.mkdir()
@@ -171,7 +172,17 @@ class Runner:
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             cwd=self.scratch,
-            env={**os.environ, "PYTHONPATH": SDK},
+            # As the worker sets them: temporary files go to the scratch
+            # folder. torch, imported in this process by other tests, sets
+            # its cache folders in os.environ; the worker clears them.
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith(("TORCH", "TRITON"))},
+                "PYTHONPATH": SDK,
+                "OMP_NUM_THREADS": "1",
+                "TMPDIR": str(self.scratch),
+            },
+            # The worker's memory limit is RLIMIT_AS, set before exec.
+            preexec_fn=None if address_space is None else (lambda: limit_as(*address_space)),
         )
         # The runner starts idle, as a worker keeps it, and is then sent
         # its package; `first` is the answer to that (or the refusal of
@@ -210,6 +221,14 @@ class Runner:
             self.process.stdout.close()
         self.stderr.close()
         return code
+
+
+def limit_as(soft: int, hard: int) -> None:
+    """The worker's address-space limit: `memory_mb` soft, and
+    `learning_memory_mb` hard."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture

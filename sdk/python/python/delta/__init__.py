@@ -7,6 +7,11 @@ leave them, and the requester's `reduce` turns the sums into results.
 - `delta.MapReduce`: explicit steps (see `delta.mapreduce`); a step with
   `privacy=delta.Privacy(...)` is differentially private, its noise added
   by the members before masking.
+- `delta.HorizontalLearning`: federated training of a PyTorch or NumPy
+  model (`model`, `train`, `evaluate`); strategies in `delta.learning`
+  (FedAvg, FedProx, FedAvgM, FedAdagrad, FedAdam, FedYogi); updates,
+  example counts and metrics all securely summed; client-level
+  differential privacy with `privacy=delta.Privacy(...)`.
 - `delta.debug(task, data=...)`: run a task on local frames as the
   network runs it: packaged and checked as for `submit`, loaded by the
   holders' task runner, through the real engine (real round rules, real
@@ -22,6 +27,7 @@ from .analytics import Analytics, FederatedFrame, FederatedSeries, crosstab, log
 from .check import TaskRejected, Violation, check_source
 from .client import Client, ClientError, TaskHandle
 from .debug import TaskFailed, debug
+from .learning import HorizontalLearning, LearningResult
 from .mapreduce import Done, MapReduce, Output, PolicyRefusal, Privacy, Step
 from .package import PackageError, TaskPackage, load_package, package_task
 
@@ -32,6 +38,8 @@ __all__ = [
     "Done",
     "FederatedFrame",
     "FederatedSeries",
+    "HorizontalLearning",
+    "LearningResult",
     "MapReduce",
     "Output",
     "PackageError",

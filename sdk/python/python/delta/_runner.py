@@ -67,6 +67,13 @@ An audit hook is not a security boundary on its own (native code does not
 raise audit events), which is why the OS sandbox exists; what the hook
 adds is a clear reason in the task's error instead of a bare EACCES.
 
+PyTorch loads its shared libraries with ctypes when it is imported, which
+the hook refuses; so for a package whose kind is "horizontal_learning"
+the runner imports torch itself (`preload`), after the package has been
+read and checked and before any of its code is imported, with the hook
+passing the runner's own thread (`Sandbox.trusted`). Task code then finds
+torch imported; a task that imports ctypes itself is still refused.
+
 The real stdout is kept for the protocol; fd 1 and `sys.stdout` point to
 stderr, so a task's `print()` goes to the task log the worker keeps.
 
@@ -82,6 +89,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -219,6 +227,50 @@ _DIR_FD_POSITIONS: Mapping[str, tuple[int, ...]] = {
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
+class _Trusted:
+    """`Sandbox.trusted()`: the hook's own re-entry flag, held."""
+
+    def __init__(self, local: threading.local) -> None:
+        self._local = local
+        self._before = False
+
+    def __enter__(self) -> None:
+        self._before = getattr(self._local, "busy", False)
+        self._local.busy = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.busy = self._before
+
+
+PRELOADS: Mapping[str, tuple[str, ...]] = {"horizontal_learning": ("torch",)}
+"""Modules imported before task code for a package of each kind: they load
+native libraries with ctypes, which the audit hook refuses task code."""
+
+
+def preload(kind: str, sandbox: Sandbox | None) -> None:
+    """Imports what tasks of `kind` need (`PRELOADS`) that is installed, with
+    the hook passing this thread; a missing module is the task's to report
+    when it imports it. First the address-space limit is raised from its
+    soft value to its hard one, which the worker sets for these kinds
+    (`sandbox.learning_memory_mb`): torch alone maps about 3 GiB."""
+    names = [
+        n for n in PRELOADS.get(kind, ()) if n not in sys.modules and importlib.util.find_spec(n)
+    ]
+    if not names:
+        return
+    with sandbox.trusted() if sandbox is not None else contextlib.nullcontext():
+        _raise_address_space()
+        for name in names:
+            importlib.import_module(name)
+
+
+def _raise_address_space() -> None:
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 class Sandbox:
     """The audit-hook layer: what task code may touch.
 
@@ -292,6 +344,12 @@ class Sandbox:
         if not self.installed:
             sys.addaudithook(self._hook)
             self.installed = True
+
+    def trusted(self) -> _Trusted:
+        """A context in which the hook passes everything this thread does:
+        for the runner's own imports before task code runs, never around
+        task code."""
+        return _Trusted(self._local)
 
     def take_refusals(self) -> list[str]:
         """The refusals recorded since the last call, most serious first."""
@@ -817,12 +875,12 @@ class Server:
         return {"ok": True, "step": wire}
 
     def _parse_step(self, value: Any, reuse: bool) -> Step:
-        body, outputs = _step_parts(value)
+        body, outputs, privacy = _step_parts(value)
         known = self.steps.get(body) if reuse else None
         if known is not None and known.specs() == list(outputs.items()):
             # The requester's own Step object, as it returned it.
             return known
-        return _step_from_parts(body, outputs)
+        return _step_from_parts(body, outputs, privacy)
 
 
 def reply_line(reply: Mapping[str, Any]) -> bytes:
@@ -846,8 +904,8 @@ def step_from_wire(value: Any) -> Step:
         raise ValueError(str(exc)) from None
 
 
-def _step_parts(value: Any) -> tuple[bytes, dict[str, Output]]:
-    """A STEP's body and outputs, checked."""
+def _step_parts(value: Any) -> tuple[bytes, dict[str, Output], Privacy | None]:
+    """A STEP's body, outputs and privacy, checked."""
     if not isinstance(value, dict):
         raise _ProtocolError("'step' must be an object with dataset, body and outputs")
     missing = {"dataset", "body", "outputs"} - set(value)
@@ -878,7 +936,19 @@ def _step_parts(value: Any) -> tuple[bytes, dict[str, Output]]:
             outputs[item[0]] = Output(tuple(item[2]), item[1], item[3] if len(item) == 4 else None)
         except ValueError as exc:
             raise _ProtocolError(f"output {item[0]!r}: {exc}") from None
-    return body, outputs
+    return body, outputs, _privacy_from_wire(value.get("privacy"))
+
+
+def _privacy_from_wire(value: Any) -> Privacy | None:
+    """A step's `privacy` object (`Privacy.wire()`), or None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"clip", "noise_multiplier", "delta"}:
+        raise _ProtocolError("the step's 'privacy' must be {clip, noise_multiplier, delta}")
+    try:
+        return Privacy(value["clip"], value["noise_multiplier"], value["delta"])
+    except ValueError as exc:
+        raise _ProtocolError(f"the step's privacy: {exc}") from None
 
 
 def _output_json(name: str, output: Output) -> list[Any]:
@@ -890,7 +960,9 @@ def _output_json(name: str, output: Output) -> list[Any]:
     return item
 
 
-def _step_from_parts(body: bytes, outputs: dict[str, Output]) -> Step:
+def _step_from_parts(
+    body: bytes, outputs: dict[str, Output], privacy: Privacy | None = None
+) -> Step:
     """The Step a body (`{"name", "params"}` JSON) and outputs describe."""
     try:
         decoded = json.loads(body)
@@ -903,7 +975,7 @@ def _step_from_parts(body: bytes, outputs: dict[str, Output]) -> Step:
         or not isinstance(decoded["params"], dict)
     ):
         raise _ProtocolError('the step\'s body must be {"name": str, "params": object}')
-    return Step(decoded["name"], outputs, decoded["params"])
+    return Step(decoded["name"], outputs, decoded["params"], privacy)
 
 
 # -- the command line -----------------------------------------------------------------
@@ -1012,6 +1084,13 @@ def serve(args: argparse.Namespace) -> int:
     package, refused, min_cell_rows = _load_request(line)
     if package is None:
         _send(protocol, {"ok": False, "kind": "package", "error": refused})
+        return EXIT_PACKAGE
+    try:
+        preload(str(package.manifest.get("kind", "")), sandbox)
+    except Exception as exc:  # torch's own import failed (memory, libraries)
+        traceback.print_exception(exc, file=sys.stderr)
+        error = f"cannot import what a {package.manifest.get('kind')} task needs: {_text(exc)}"
+        _send(protocol, {"ok": False, "kind": "package", "error": error})
         return EXIT_PACKAGE
     try:
         task = member_task(package, min_cell_rows) if frame is not None else load_task(package)

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .check import Violation
+from .learning import LearningResult
 from .mapreduce import Step
 
 __all__ = ["DATACLASSES", "WireError", "decode", "dumps", "encode", "loads"]
@@ -71,7 +72,7 @@ MAX_SAFE_INT = 2**53 - 1
 readers that parse numbers as doubles would round them."""
 
 DATACLASSES: Mapping[str, type] = {
-    f"{cls.__module__}.{cls.__qualname__}": cls for cls in (Step, Violation)
+    f"{cls.__module__}.{cls.__qualname__}": cls for cls in (Step, Violation, LearningResult)
 }
 """Dataclasses decoded back to their class, by `module.qualname`.
 

@@ -60,7 +60,7 @@ ALLOWED_MODULES: tuple[str, ...] = (
     "copy",
     "string",
     "datetime",
-    "torch",  # reserved for federated learning
+    "torch",  # horizontal learning (delta.HorizontalLearning)
 )
 """Top-level modules a task may import: the numeric stack, the SDK, and the
 pure parts of the standard library."""
@@ -85,6 +85,7 @@ _DELTA_FORBIDDEN = frozenset(
         "datasets",
         "load_package",
         "package_task",
+        "read_safetensors",
     }
 )
 """Parts of the SDK that run on the requester's or holder's machine and read

@@ -261,7 +261,7 @@ class Client:
         phase_timeout_s: int | None = None,
         compute_timeout_s: int | None = None,
         extra_files: Sequence[str | Path] = (),
-        kind: str = "statistics",
+        kind: str | None = None,
         ring_bits: int | None = None,
         fractional_bits: int | None = None,
     ) -> TaskHandle:
@@ -271,7 +271,9 @@ class Client:
         (its class is what travels: members create their own instance with
         no arguments, so state set on this instance does not), or a
         `TaskPackage`. `extra_files` and `kind` are passed to
-        `package_task`. `min_members`: fewest members the task may run
+        `package_task` (`kind` defaults to the class's `task_kind`:
+        "horizontal_learning" for a `HorizontalLearning` task,
+        "statistics" otherwise). `min_members`: fewest members the task may run
         with; `members`: the workers (ss58 accounts) to ask, by default
         every registered one; `threshold`: the secret-sharing threshold;
         `phase_timeout_s`: how long each round phase waits for slow or

@@ -228,7 +228,7 @@ def debug(
     ring_bits: int = 64,
     report: dict[str, Any] | None = None,
     extra_files: Sequence[str | Path] = (),
-    kind: str = "statistics",
+    kind: str | None = None,
 ) -> Any:
     """Runs `task` with one simulated member per frame of its dataset and
     returns its result, as `delta.Client` would return it.

@@ -138,7 +138,7 @@ class TaskPackage:
 def package_task(
     task_class: type,
     extra_files: Sequence[str | Path] = (),
-    kind: str = "statistics",
+    kind: str | None = None,
 ) -> TaskPackage:
     """Packages `task_class` with the file that defines it and `extra_files`
     (helper modules the task imports with `from .helpers import ...`).
@@ -167,6 +167,8 @@ def package_task(
             f"task class {qualname} is defined inside a function: define it at module level "
             "so members can load it"
         )
+    if kind is None:
+        kind = getattr(task_class, "task_kind", "statistics")
     if not isinstance(kind, str) or not kind:
         raise PackageError("kind must be a non-empty string such as 'statistics'")
 
@@ -198,7 +200,7 @@ def package_task(
 
 
 def package_for(
-    task: Any, extra_files: Sequence[str | Path] = (), kind: str = "statistics"
+    task: Any, extra_files: Sequence[str | Path] = (), kind: str | None = None
 ) -> TaskPackage:
     """The package that travels for `task`, as `delta.Client.submit` and
     `delta.debug` take it: a `TaskPackage` as it is; a `MapReduce` or

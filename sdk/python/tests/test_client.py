@@ -25,6 +25,7 @@ from task_files import import_class
 import delta
 from delta import _wire
 from delta.client import TaskStatus, _Progress
+from delta.learning import PROGRESS_PREFIX, parse_progress, progress_line
 from delta.package import load_package
 
 TOKEN = "s3cret-token"
@@ -454,3 +455,77 @@ def test_jupyter_progress_updates_a_display(monkeypatch: pytest.MonkeyPatch) -> 
     assert "<progress value='1' max='4'" in shown[0][1][1]
     assert "<progress value='4' max='4'" in shown[1][1][1]
     assert "round 4 of 4, done" in shown[1][1][1]
+
+
+def learning_lines() -> list[str]:
+    """What a learning task's requester logs: each round's row, and the
+    row again once its evaluation arrives (with the next round)."""
+    rows = [
+        {"round": 1, "members": 3, "train_loss": 0.9, "eval_acc": math.nan, "seconds": 1.5},
+        {"round": 1, "members": 3, "train_loss": 0.9, "eval_acc": 0.7, "seconds": 1.5},
+        {"round": 2, "members": 2, "train_loss": 0.5, "eval_acc": math.nan, "seconds": 1.25},
+    ]
+    return ["task output: " + progress_line(row, planned=2) for row in rows]
+
+
+def test_a_learning_tasks_rounds_show_as_lines_and_a_live_history(
+    worker: tuple[FakeWorker, str], task_class: type, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, url = worker
+    state.runs = 2
+    handle = delta.Client(url, token=TOKEN).submit(task_class)
+    state.logs[handle.id].extend(learning_lines())
+    history = handle.history()
+    assert list(history["round"]) == [1, 2]
+    # The later line for round 1 (with its evaluation) replaced the first.
+    assert history["eval_acc"].iloc[0] == 0.7 and math.isnan(history["eval_acc"].iloc[1])
+    assert list(history["members"]) == [3, 2] and "planned" not in history.columns
+    handle._next_log = 0  # wait() reads the log from the start again
+    handle.wait(interval=0.01)
+    err = capsys.readouterr().err
+    assert "round 1/2: train_loss 0.9, 3 members, 1.50 s\n" in err
+    assert "round 1/2: train_loss 0.9, eval_acc 0.7, 3 members, 1.50 s\n" in err
+    assert "round 2/2: train_loss 0.5, 2 members, 1.25 s\n" in err
+    assert "delta.learning" not in err  # the raw lines are not shown
+
+
+def test_progress_lines_carry_nan_as_null_and_ignore_other_lines() -> None:
+    line = progress_line({"round": 3, "train_loss": math.nan, "examples": 10}, planned=5)
+    assert "NaN" not in line and '"train_loss": null' in line
+    row = parse_progress("task output: " + line)
+    assert row is not None and row["round"] == 3 and math.isnan(row["train_loss"])
+    assert row["planned"] == 5 and row["examples"] == 10
+    assert parse_progress("task output: round 3 started") is None
+    assert parse_progress("task output: " + PROGRESS_PREFIX + "{not json") is None
+
+
+def test_jupyter_shows_a_learning_table_and_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[Any] = []
+
+    class Handle:
+        def update(self, obj: Any) -> None:
+            shown.append(("update", obj))
+
+    fake = types.ModuleType("IPython.display")
+    fake.HTML = lambda text: ("html", text)  # type: ignore[attr-defined]
+
+    def display(obj: Any, display_id: bool = False) -> Handle:
+        shown.append(("display", obj))
+        return Handle()
+
+    fake.display = display  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    progress = _Progress("t9", io.StringIO(), planned_rounds=2)
+    rounds: dict[int, dict[str, Any]] = {}
+    for line in learning_lines():
+        row = parse_progress(line)
+        assert row is not None
+        rounds[row["round"]] = row
+        progress.learning(row, rounds)
+    assert [kind for kind, _ in shown] == ["display", "update", "update"]
+    markup = shown[-1][1][1]
+    assert "<th>train_loss</th>" in markup and "<th>eval_acc</th>" in markup
+    assert "<td>0.7</td>" in markup and "<td>0.5</td>" in markup
+    # One plot per metric: the loss over two rounds, the accuracy over one.
+    assert markup.count("<svg") == 2 and "train_loss: 0.5" in markup

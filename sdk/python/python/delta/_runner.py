@@ -1072,6 +1072,11 @@ def serve(args: argparse.Namespace) -> int:
     for name in ("numpy", "pandas", "pyarrow"):
         importlib.import_module(name)
 
+    # A learning task's requester reports each round on stderr, which the
+    # worker keeps as the task's log.
+    from . import learning
+
+    learning.REPORT_PROGRESS = True
     os.chdir(scratch)
     sandbox = Sandbox(scratch, Sandbox.python_roots(), protected_fds={0, protocol.fileno()})
     sandbox.install()

@@ -37,6 +37,7 @@ import html
 import importlib
 import itertools
 import json
+import math
 import os
 import sys
 import time
@@ -47,12 +48,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import _wire
 from .debug import TaskFailed
+from .learning import parse_progress
 from .mapreduce import MapReduce
 from .package import TaskPackage, package_task
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ERROR_FAILED",
@@ -401,6 +406,7 @@ class TaskHandle:
         self.planned_rounds = planned_rounds
         self._next_log = 0
         self._result: tuple[Any] | None = None
+        self._rounds: dict[int, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"TaskHandle({self.id!r})"
@@ -418,10 +424,26 @@ class TaskHandle:
         for entry in answer["lines"]:
             if isinstance(entry, dict) and isinstance(entry.get("line"), str):
                 lines.append(entry["line"])
+                row = parse_progress(entry["line"])
+                if row is not None:
+                    self._rounds[int(row["round"])] = row
         following = answer.get("next")
         if isinstance(following, int) and not isinstance(following, bool):
             self._next_log = following
         return lines
+
+    def history(self) -> pd.DataFrame:
+        """A learning task's rounds so far, one row per round (the columns
+        of `LearningResult.history`), from the requester's log: readable
+        while the task trains. Empty for other tasks."""
+        import pandas as pd
+
+        self.logs()
+        rows = [
+            {k: v for k, v in self._rounds[r].items() if k != "planned"}
+            for r in sorted(self._rounds)
+        ]
+        return pd.DataFrame(rows)
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
         """What happened in the task, typed, from event `since` on: each a
@@ -513,7 +535,11 @@ class TaskHandle:
                 status = self.status()
                 if display is not None:
                     for line in self.logs():
-                        display.log(line)
+                        row = parse_progress(line)
+                        if row is None:
+                            display.log(line)
+                        else:
+                            display.learning(row, self._rounds)
                     display.update(status)
                 if status.state == "done":
                     return self.result()
@@ -581,6 +607,7 @@ class _Progress:
         self.last: str | None = None
         self.drawn = False
         self.handle: Any = None
+        self.table: Any = None
         self.ipython: Any = None
         if _in_jupyter():
             try:
@@ -640,6 +667,22 @@ class _Progress:
         else:
             self.handle.update(markup)
 
+    def learning(self, row: dict[str, Any], rounds: dict[int, dict[str, Any]]) -> None:
+        """A learning task's round: a line in terminals and logs; in
+        Jupyter a table of the rounds so far and a plot of each metric,
+        updated in place."""
+        if self.mode != "jupyter":
+            self.log(_round_text(row))
+            return
+        markup = self.ipython.HTML(_rounds_html(rounds))
+        if self.table is None:
+            self.table = self.ipython.display(markup, display_id=True)
+            if self.table is None:
+                self.mode = "plain"
+                self.log(_round_text(row))
+        else:
+            self.table.update(markup)
+
     def close(self) -> None:
         if self.mode == "terminal" and self.drawn:
             self.stream.write("\n")
@@ -664,6 +707,82 @@ def _rounds_text(status: TaskStatus, planned: int | None) -> tuple[str, int, int
     if bound == 0:
         return f"round {shown}", 0, 0
     return f"round {shown} (at most {bound})", status.round, bound
+
+
+_METRIC_PREFIXES = ("train_", "eval_")
+
+
+def _metric_names(row: dict[str, Any]) -> list[str]:
+    return [k for k in row if k.startswith(_METRIC_PREFIXES)] + (
+        ["epsilon"] if _finite(row.get("epsilon")) else []
+    )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _round_text(row: dict[str, Any]) -> str:
+    """One round as a log line: `round 3/20: train_loss 0.1234, ...`."""
+    parts = [f"{k} {row[k]:.4g}" for k in _metric_names(row) if _finite(row.get(k))]
+    members = row.get("members")
+    if _finite(members):
+        parts.append(f"{int(members)} members")
+    if _finite(row.get("seconds")):
+        parts.append(f"{row['seconds']:.2f} s")
+    planned = row.get("planned")
+    of = f"/{planned}" if isinstance(planned, int) else ""
+    return f"round {row['round']}{of}: " + ", ".join(parts)
+
+
+def _rounds_html(rounds: dict[int, dict[str, Any]]) -> str:
+    """The rounds so far as an HTML table (the last ten) and one small
+    line plot per metric (inline SVG: nothing to install)."""
+    ordered = [rounds[r] for r in sorted(rounds)]
+    names = _metric_names(ordered[-1]) if ordered else []
+    columns = ["round", "members", *names, "seconds"]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for row in ordered[-10:]:
+        cells = "".join(f"<td>{_cell(c, row.get(c))}</td>" for c in columns)
+        body.append(f"<tr>{cells}</tr>")
+    plots = "".join(_sparkline(n, [(r["round"], r.get(n)) for r in ordered]) for n in names)
+    return (
+        f"<div>{plots}</div><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _cell(column: str, value: Any) -> str:
+    if not _finite(value):
+        return ""
+    if column in ("round", "members"):
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def _sparkline(name: str, points: list[tuple[int, Any]], width: int = 220, height: int = 90) -> str:
+    """An SVG line plot of one metric over the rounds."""
+    values = [(x, float(y)) for x, y in points if _finite(y)]
+    if not values:
+        return ""
+    xs, ys = [x for x, _ in values], [y for _, y in values]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    pad = 6
+
+    def at(x: float, y: float) -> str:
+        px = pad + (x - x0) / ((x1 - x0) or 1) * (width - 2 * pad)
+        py = height - pad - (y - y0) / ((y1 - y0) or 1) * (height - 2 * pad - 14)
+        return f"{px:.1f},{py:.1f}"
+
+    line = " ".join(at(x, y) for x, y in values)
+    label = html.escape(f"{name}: {ys[-1]:.4g}")
+    return (
+        f"<svg width='{width}' height='{height}' style='margin-right:8px'>"
+        f"<text x='{pad}' y='12' font-size='11'>{label}</text>"
+        f"<polyline fill='none' stroke='#1f77b4' stroke-width='1.5' points='{line}'/></svg>"
+    )
 
 
 def _isatty(stream: IO[str]) -> bool:

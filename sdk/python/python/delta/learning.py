@@ -41,6 +41,7 @@ import binascii
 import json
 import math
 import struct
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -77,6 +78,37 @@ WEIGHT_DTYPES = ("float32", "float64")
 buffers (BatchNorm's `num_batches_tracked`) stay each member's own."""
 
 _LE = {"float32": "<f4", "float64": "<f8"}
+
+PROGRESS_PREFIX = "delta.learning round: "
+"""A learning task's requester writes one log line per round, this prefix
+and the round's `history` row as JSON, which `delta.Client` shows as a
+live table and plot while training runs (`TaskHandle.history()`)."""
+
+REPORT_PROGRESS = False
+"""Set by the task runner on a worker, whose requester log reaches the
+client; `delta.debug` leaves it off (the result holds the same rows)."""
+
+
+def progress_line(row: Mapping[str, Any], planned: int) -> str:
+    """The log line for one round's row (NaN as null)."""
+    clean = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
+    }
+    return PROGRESS_PREFIX + json.dumps({**clean, "planned": planned}, allow_nan=False)
+
+
+def parse_progress(line: str) -> dict[str, Any] | None:
+    """The row a requester's progress line carries (None: not one)."""
+    at = line.find(PROGRESS_PREFIX)
+    if at < 0:
+        return None
+    try:
+        row = json.loads(line[at + len(PROGRESS_PREFIX) :])
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("round"), int):
+        return None
+    return {k: (math.nan if v is None else v) for k, v in row.items()}
 
 
 # -- strategies ----------------------------------------------------------------------------
@@ -789,6 +821,8 @@ class HorizontalLearning(MapReduce):
         row["upload_bytes"] = 8 * step.length
         row["download_bytes"] = len(step.body())
         self._rows.append(row)
+        if REPORT_PROGRESS:
+            print(progress_line(row, self.rounds), file=sys.stderr, flush=True)
         if round_no >= self.rounds:
             if self._evaluates() and self.privacy is None:
                 return self._eval_step()
@@ -803,6 +837,9 @@ class HorizontalLearning(MapReduce):
             return
         for m in self.eval_metrics:
             self._rows[-1][f"eval_{m}"] = float(sums[f"eval/{m}"]) / count
+        if REPORT_PROGRESS:
+            # The row again, now with its evaluation (rows are keyed by round).
+            print(progress_line(self._rows[-1], self.rounds), file=sys.stderr, flush=True)
 
     def _result(self, stopped: str) -> LearningResult:
         history = pd.DataFrame(self._rows)

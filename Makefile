@@ -14,7 +14,7 @@ COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
 WORKER := $(CARGO_TARGET_DIR)/debug/delta-worker
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers weights clean-chain-data \
+.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers bench-learning weights clean-chain-data \
 	fuzz fuzz-build fuzz-seeds
 
 setup:
@@ -65,6 +65,13 @@ BENCH_ARGS ?=
 bench-workers: build sdk
 	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) \
 		python3 scripts/bench_workers.py --runs $(RUNS) $(BENCH_ARGS)
+
+## Per-round overhead of federated learning, Delta's delta.debug beside
+## Flower's simulation with and without SecAgg+ (10 members, 20 rounds, the
+## digits MLP and a 1M-parameter MLP); Flower is installed into its own venv
+## under ~/.cache/delta on the first run.
+bench-learning: sdk
+	python3 scripts/bench_learning.py $(BENCH_ARGS)
 
 ## Regenerate a pallet's weights.rs on this machine
 ## (PALLET=pallet_delta_identity, pallet_delta_task or pallet_delta_zk_verify).

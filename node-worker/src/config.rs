@@ -176,6 +176,13 @@ pub struct SandboxConfig {
 	pub python: String,
 	/// Address-space limit of a task process, in MiB.
 	pub memory_mb: u64,
+	/// Address-space limit of a learning task's process, in MiB: PyTorch
+	/// maps about 3 GiB when imported, beside pandas' and pyarrow's. Every
+	/// runner starts with `memory_mb` as its soft limit and this as its
+	/// hard one; the runner raises its soft limit to the hard one only
+	/// for a `horizontal_learning` package, before any task code runs.
+	#[serde(default = "default_learning_memory_mb")]
+	pub learning_memory_mb: u64,
 	/// CPU-time limit of a task process, in seconds.
 	pub cpu_seconds: u64,
 	/// Wall-time limit of one `map` or `reduce`, in seconds.
@@ -195,11 +202,16 @@ fn default_idle_runners() -> usize {
 	1
 }
 
+fn default_learning_memory_mb() -> u64 {
+	8192
+}
+
 impl Default for SandboxConfig {
 	fn default() -> Self {
 		Self {
 			python: "python3".into(),
 			memory_mb: 4096,
+			learning_memory_mb: default_learning_memory_mb(),
 			cpu_seconds: 600,
 			wall_seconds: 300,
 			idle_runners: default_idle_runners(),
@@ -433,6 +445,12 @@ impl Config {
 		if self.sandbox.memory_mb < 256 {
 			return Err(invalid("sandbox.memory_mb", "below 256 MiB Python with pandas cannot start".into()));
 		}
+		if self.sandbox.learning_memory_mb < self.sandbox.memory_mb {
+			return Err(invalid(
+				"sandbox.learning_memory_mb",
+				format!("below memory_mb ({} MiB): it is the limit learning tasks are raised to", self.sandbox.memory_mb),
+			));
+		}
 		if self.sandbox.cpu_seconds == 0 || self.sandbox.wall_seconds == 0 {
 			return Err(invalid("sandbox", "cpu_seconds and wall_seconds must be positive".into()));
 		}
@@ -573,6 +591,8 @@ suri = ""
 # dataset and a scratch folder visible, and these limits.
 python = "python3"
 memory_mb = 4096
+# Learning tasks (PyTorch maps about 3 GiB when imported) get this instead.
+learning_memory_mb = 8192
 cpu_seconds = 600
 wall_seconds = 300
 # Task processes kept started (sandboxed, dataset read, nothing else) for
@@ -667,6 +687,10 @@ mod tests {
 			template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") + "\nsurprise = 1\n";
 		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
 		assert!(err.to_string().contains("unknown field `surprise`"), "{err}");
+		let text = template("a", LedgerKind::Chain, "ws://127.0.0.1:1", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1")
+			.replace("learning_memory_mb = 8192", "learning_memory_mb = 2048");
+		let err = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap_err();
+		assert!(err.to_string().starts_with("sandbox.learning_memory_mb:"), "{err}");
 	}
 
 	#[test]

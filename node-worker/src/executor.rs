@@ -184,6 +184,9 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 			.env("PYTHONDONTWRITEBYTECODE", "1")
 			.env("OMP_NUM_THREADS", "1")
 			.env("OPENBLAS_NUM_THREADS", "1")
+			// One malloc arena per thread reserves 64 MiB of address space
+			// each; two keep PyTorch's threads inside the limit.
+			.env("MALLOC_ARENA_MAX", "2")
 			.env("MPLCONFIGDIR", &scratch)
 			.current_dir(&scratch)
 			.stdin(Stdio::piped())
@@ -194,6 +197,7 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 			read_files: dataset.map(Path::to_path_buf).into_iter().collect(),
 			scratch: scratch.clone(),
 			memory_bytes: self.limits.memory_mb << 20,
+			memory_max_bytes: self.limits.learning_memory_mb << 20,
 			cpu_seconds: self.limits.cpu_seconds,
 		};
 		let guard = sandbox::confine(&mut command, &profile).map_err(|e| ExecError::Spawn(e.to_string()))?;

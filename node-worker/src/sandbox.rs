@@ -125,8 +125,11 @@ pub struct Profile {
 	pub read_files: Vec<PathBuf>,
 	/// The scratch folder, readable and writable.
 	pub scratch: PathBuf,
-	/// Address-space limit in bytes.
+	/// Address-space limit in bytes (the soft limit).
 	pub memory_bytes: u64,
+	/// The hard address-space limit in bytes, to which the runner raises
+	/// its soft limit for a learning package (at least `memory_bytes`).
+	pub memory_max_bytes: u64,
 	/// CPU-time limit in seconds.
 	pub cpu_seconds: u64,
 }
@@ -238,6 +241,7 @@ pub fn confine(command: &mut Command, profile: &Profile) -> Result<Confinement, 
 	let ruleset_fd = ruleset.as_ref().map(|r| r.fd);
 	let landlock_net = abi >= 4;
 	let memory = profile.memory_bytes;
+	let memory_max = profile.memory_max_bytes.max(memory);
 	let cpu = profile.cpu_seconds;
 	// SAFETY: the closure only makes async-signal-safe system calls (no
 	// allocation, no locks), as required between fork and exec.
@@ -253,7 +257,8 @@ pub fn confine(command: &mut Command, profile: &Profile) -> Result<Confinement, 
 				let l = libc::rlimit { rlim_cur: value, rlim_max: value };
 				libc::setrlimit(resource, &l)
 			};
-			limit(libc::RLIMIT_AS, memory);
+			let address_space = libc::rlimit { rlim_cur: memory, rlim_max: memory_max };
+			libc::setrlimit(libc::RLIMIT_AS, &address_space);
 			limit(libc::RLIMIT_CPU, cpu);
 			limit(libc::RLIMIT_CORE, 0);
 			limit(libc::RLIMIT_NOFILE, 512);
@@ -301,6 +306,7 @@ mod tests {
 			read_files: vec![],
 			scratch: scratch.to_path_buf(),
 			memory_bytes: 1 << 30,
+			memory_max_bytes: 1 << 30,
 			cpu_seconds: 10,
 		}
 	}

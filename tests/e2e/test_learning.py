@@ -1,0 +1,124 @@
+"""Horizontal learning through three real workers, on both ledgers, driven
+by `delta.Client` as a data scientist would: a torch and a NumPy model
+trained by FedAvg equal central gradient descent on the pooled (cleaned)
+rows, with example counts and metrics securely summed; and a member
+killed while it trains leaves training going on the survivors, each
+later round exactly a step of gradient descent on their rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import worker_learning_tasks as tasks
+from workers import Holders, start_holders
+
+from delta.learning import LearningResult
+
+BLOCK_MS = 500
+# Σ nᵢΔᵢ in fixed point (24 fractional bits), divided by N: ~1e-9 a round.
+EXACT = 1e-7
+
+
+@pytest.fixture(scope="module", params=["coordinator", "chain"])
+def holders(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Holders]:
+    kind: str = request.param
+    root = tmp_path_factory.mktemp(f"learning-{kind}")
+    with start_holders(kind, root, "learning", BLOCK_MS) as holders:
+        yield holders
+
+
+def tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.tensor(frame[["age", "bmi"]].to_numpy(np.float64))
+    return x, torch.tensor(frame["sbp"].to_numpy(np.float64))
+
+
+def assert_weights(result: LearningResult, central: torch.nn.Module) -> None:
+    expected = {k: v.detach().numpy() for k, v in central.state_dict().items()}
+    assert set(result.model) == set(expected)
+    for name, values in expected.items():
+        assert np.abs(result.model[name] - values).max() < EXACT, name
+
+
+def test_torch_fedavg_through_workers_equals_central_gradient_descent(holders: Holders) -> None:
+    handle = holders.client().submit(tasks.TorchSbp)
+    result = handle.wait(timeout=300, progress=False)
+    assert isinstance(result, LearningResult)
+    pooled = holders.pooled()
+    central = tasks.sbp_mlp()
+    x, y = tensors(pooled)
+    losses = [tasks.torch_step(central, x, y) for _ in range(tasks.TorchSbp.rounds)]
+    assert_weights(result, central)
+    h = result.history
+    assert list(h["members"]) == [3, 3, 3] and list(h["examples"]) == [len(pooled)] * 3
+    assert np.abs(h["train_loss"].to_numpy() - losses).max() < 1e-6
+    # The final model's evaluation (the last step) is the pooled error.
+    xs, ys = tasks.standardised(x, y)
+    with torch.no_grad():
+        final = float(((central(xs).squeeze(1) - ys) ** 2).mean())
+    assert abs(h["eval_mse"].iloc[-1] - final) < 1e-6
+    # Three training rounds and the evaluation: four rounds on the ledger
+    # (counted from 0).
+    assert handle.status().round == 3 and handle.status().rounds == 4
+    assert (h["upload_bytes"] > 0).all() and (h["member_seconds"] > 0).all()
+
+
+def test_numpy_fedavg_through_workers_equals_central_gradient_descent(holders: Holders) -> None:
+    result = holders.client().submit(tasks.NumpySbp).wait(timeout=300, progress=False)
+    pooled = holders.pooled()
+    model = {"w": np.zeros(2), "b": np.zeros(1)}
+    x, y = pooled[["age", "bmi"]].to_numpy(), pooled["sbp"].to_numpy()
+    for _ in range(tasks.NumpySbp.rounds):
+        tasks.numpy_step(model, x, y)
+    assert np.abs(result.model["w"] - model["w"]).max() < EXACT
+    assert np.abs(result.model["b"] - model["b"]).max() < EXACT
+    assert result.stopped == "rounds" and result.rounds == 3
+
+
+def wait_for_log(holders: Holders, i: int, text: str, since: int, timeout: float) -> None:
+    worker = holders.workers[i]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in worker.log[since:]):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {text!r} in {worker.name}'s log: {''.join(worker.log[since:])}")
+
+
+def test_a_member_killed_while_training_leaves_training_going_on_the_survivors(
+    holders: Holders,
+) -> None:
+    victim = 2
+    handle = holders.client().submit(
+        tasks.SlowSecondRound, min_members=2, phase_timeout_s=10, compute_timeout_s=30
+    )
+    # Killed on an event: its second round's training has started.
+    deadline = time.monotonic() + 120
+    while not any(e["event"] == "round_started" and e["round"] == 1 for e in handle.events()):
+        assert time.monotonic() < deadline, handle.status().progress
+        time.sleep(0.05)
+    seen = len(holders.workers[victim].log)
+    wait_for_log(holders, victim, "map started", seen, 60)
+    holders.workers[victim].kill()
+    try:
+        result = handle.wait(timeout=300, progress=False)
+    finally:
+        holders.workers[victim].start()
+    h = result.history
+    assert list(h["members"]) == [3, 2, 2, 2], h
+    everyone, survivors = holders.pooled(), holders.pooled([0, 1])
+    assert list(h["examples"]) == [len(everyone)] + [len(survivors)] * 3
+    # Round 1 is a step on everyone's rows; rounds 2 to 4 on the survivors'.
+    central = tasks.sbp_mlp()
+    tasks.torch_step(central, *tensors(everyone))
+    for _ in range(3):
+        tasks.torch_step(central, *tensors(survivors))
+    assert_weights(result, central)
+    dropped = [e for e in handle.events() if e["event"] == "dropped"]
+    assert [e["round"] for e in dropped][:1] == [1], dropped

@@ -42,6 +42,21 @@ impl RequesterDriver {
 		Self { ledger, transport, executor, core: RequesterCore::new(plan), events: Vec::new() }
 	}
 
+	/// A requester that takes over `task`, already on the ledger, at
+	/// ledger round `round` with `step` (see [`RequesterCore::resume`]).
+	pub fn resume(
+		ledger: Box<dyn Ledger>,
+		transport: Box<dyn Transport>,
+		executor: Box<dyn RequesterExecutor>,
+		plan: TaskPlan,
+		task: TaskId,
+		round: u32,
+		step: crate::io::StepSpec,
+	) -> Self {
+		let core = RequesterCore::resume(plan, task, round, step);
+		Self { ledger, transport, executor, core, events: Vec::new() }
+	}
+
 	/// The task's id on the ledger, once created.
 	pub fn task(&self) -> Option<TaskId> {
 		self.core.task()

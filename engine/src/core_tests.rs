@@ -121,6 +121,26 @@ fn a_requester_creates_the_task_then_starts_and_announces_the_round_only_once_th
 }
 
 #[test]
+fn a_resumed_requester_creates_nothing_and_starts_the_ledgers_next_round_with_its_step() {
+	let mut resumed = step();
+	resumed.body = b"round 2".to_vec();
+	let mut core = RequesterCore::resume(plan(3), 7, 1, resumed);
+	assert_eq!(core.task(), Some(7));
+	let start = core.poll_call().expect("the first output starts the next round");
+	assert_eq!(start.call, Call::StartRound { task: 7 });
+	core.handle_call(start.id, Ok(Vec::new()));
+	let sent: Vec<_> = std::iter::from_fn(|| core.poll_transmit()).collect();
+	assert_eq!(sent.len(), 3);
+	assert!(sent.iter().all(|(_, m)| matches!(m, Message::Announce(a) if a.round == 1 && a.step.body == b"round 2")));
+	assert_eq!(events(&mut core), vec![TaskEvent::RoundStarted { round: 1, ring_bits: 64, elements: 2 }]);
+
+	// A task whose declared rounds are all used cannot resume, and is cancelled.
+	let mut core = RequesterCore::resume(plan(3), 7, 2, step());
+	assert!(matches!(core.outcome(), Outcome::Failed(r) if r.contains("all 2 rounds")));
+	assert_eq!(core.poll_call().unwrap().call, Call::CancelTask { task: 7 });
+}
+
+#[test]
 fn a_refused_creation_fails_the_task_with_the_ledgers_reason_and_cancels_nothing() {
 	let mut core = RequesterCore::new(plan(3));
 	let create = core.poll_call().unwrap();

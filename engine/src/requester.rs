@@ -230,6 +230,64 @@ impl RequesterCore {
 		core
 	}
 
+	/// A requester that takes over a task already on the ledger, whose
+	/// previous requester stopped: its first output is the call that
+	/// starts ledger round `round` (the task's `rounds_started`; the round
+	/// before must be over) with `step`, the step the task's code resumed
+	/// at. The rounds before count against the privacy reported: when
+	/// `step` is private, each of them is taken to have spent what `step`
+	/// spends (a resumed learning task repeats one step shape), the lost
+	/// ones included, since their members noised and sent an update.
+	pub fn resume(plan: TaskPlan, task: TaskId, round: u32, step: StepSpec) -> Self {
+		let mut core = Self {
+			plan,
+			task: Some(task),
+			round,
+			run: RoundRun::default(),
+			outcome: Outcome::Running,
+			ids: CallIds::default(),
+			privacy: delta_dp::Accountant::new(),
+			in_flight: None,
+			stale: false,
+			reducing: None,
+			calls: VecDeque::new(),
+			transmits: VecDeque::new(),
+			work: VecDeque::new(),
+			events: VecDeque::new(),
+		};
+		if round >= core.plan.max_rounds {
+			core.fail(EngineError::Executor(format!(
+				"the task has used all {} rounds it declared; it cannot resume",
+				core.plan.max_rounds
+			)));
+			return core;
+		}
+		if let Some(privacy) = &step.privacy {
+			let encoding =
+				crate::tensor::step_encoding(&step.outputs, &core.plan.encoding, core.plan.max_members, true);
+			match crate::tensor::private_lattice(
+				&step.outputs,
+				privacy,
+				&encoding,
+				core.plan.threshold,
+				core.plan.max_members,
+			) {
+				Ok(lattice) => {
+					let mechanism = lattice.mechanism();
+					core.privacy.compose(|a| mechanism.rdp(a), round);
+				},
+				Err(e) => {
+					core.fail(e);
+					return core;
+				},
+			}
+		}
+		if let Err(e) = core.begin_round(task, step) {
+			core.fail(e);
+		}
+		core
+	}
+
 	/// The task's id on the ledger, once created.
 	pub fn task(&self) -> Option<TaskId> {
 		self.task

@@ -358,7 +358,20 @@ impl Drop for Runner {
 pub struct SandboxedRequester {
 	runner: Runner,
 	pool: Arc<RunnerPool>,
+	/// Where the task's checkpoint is kept after each round: only for a
+	/// resumable package, once the worker has said where
+	/// ([`SandboxedRequester::keep_checkpoints`]).
+	checkpoint: Option<PathBuf>,
 }
+
+/// Largest checkpoint a worker keeps: a model at the engine's largest
+/// step with two optimiser moments, each in float64, and 64 MiB for the
+/// rest. A runner that sends more is stopped from checkpointing, not
+/// believed.
+pub const MAX_CHECKPOINT_BYTES: u64 = 3 * 8 * delta_engine::tensor::MAX_STEP_ELEMENTS as u64 + (64 << 20);
+
+/// Bytes of a stored checkpoint sent to a runner per `restore` request.
+const RESTORE_PART: usize = 8 << 20;
 
 /// What the runner says about a package.
 #[derive(Clone, Debug)]
@@ -371,6 +384,17 @@ pub struct PackageInfo {
 	pub first: StepSpec,
 	/// Its kind, as the manifest names it (`statistics`, ...).
 	pub kind: String,
+	/// Whether its requester side keeps checkpoints, so that a worker
+	/// restarted mid-task resumes it rather than failing it.
+	pub resumable: bool,
+}
+
+fn package_info(info: &Value, first: StepSpec) -> PackageInfo {
+	let dataset = info["dataset"].as_str().map(str::to_string).unwrap_or_else(|| first.dataset.clone());
+	let max_rounds = info["max_rounds"].as_u64().unwrap_or(32).min(u64::from(u32::MAX)) as u32;
+	let kind = info["kind"].as_str().unwrap_or("statistics").to_string();
+	let resumable = info["resumable"].as_bool().unwrap_or(false);
+	PackageInfo { dataset, max_rounds, first, kind, resumable }
 }
 
 impl SandboxedRequester {
@@ -382,11 +406,101 @@ impl SandboxedRequester {
 		let info = runner.call(&json!({"op": "info"}))?;
 		let started = runner.call(&json!({"op": "start"}))?;
 		let first = step_from_json(&started["step"])?;
-		let dataset = info["dataset"].as_str().map(str::to_string).unwrap_or_else(|| first.dataset.clone());
-		let max_rounds = info["max_rounds"].as_u64().unwrap_or(32).min(u64::from(u32::MAX)) as u32;
-		let kind = info["kind"].as_str().unwrap_or("statistics").to_string();
-		Ok((Self { runner, pool: Arc::clone(pool) }, PackageInfo { dataset, max_rounds, first, kind }))
+		Ok((Self { runner, pool: Arc::clone(pool), checkpoint: None }, package_info(&info, first)))
 	}
+
+	/// Takes over a resumable task whose requester stopped: a new runner
+	/// gets the package, the stored checkpoint (none: the task stopped in
+	/// its first round) and how many rounds the ledger started, and says
+	/// the step to run next (`PackageInfo::first`).
+	pub fn resume(
+		pool: &Arc<RunnerPool>,
+		package: &[u8],
+		log: LogSink,
+		checkpoint: Option<&Path>,
+		rounds_started: u32,
+	) -> Result<(Self, PackageInfo), ExecError> {
+		let mut runner = pool.take(None, package, log)?;
+		let info = runner.call(&json!({"op": "info"}))?;
+		if info["resumable"].as_bool() != Some(true) {
+			return Err(ExecError::Package("the package keeps no checkpoints, so it cannot resume".into()));
+		}
+		if let Some(path) = checkpoint {
+			let died = |e: std::io::Error| ExecError::Spawn(format!("cannot read the checkpoint {}: {e}", path.display()));
+			let mut file = std::fs::File::open(path).map_err(died)?;
+			let mut part = vec![0u8; RESTORE_PART];
+			loop {
+				let n = read_full(&mut file, &mut part).map_err(died)?;
+				if n == 0 {
+					break;
+				}
+				runner.call(&json!({"op": "restore", "data": B64.encode(&part[..n])}))?;
+			}
+		}
+		let started = runner.call(&json!({
+			"op": "start",
+			"resume": {"rounds_started": rounds_started, "checkpoint": checkpoint.is_some()},
+		}))?;
+		let next = step_from_json(&started["step"])?;
+		Ok((Self { runner, pool: Arc::clone(pool), checkpoint: None }, package_info(&info, next)))
+	}
+
+	/// From now on, the task's checkpoint is written to `path` after each
+	/// round (atomically: a new file renamed over the last one).
+	pub fn keep_checkpoints(&mut self, path: PathBuf) {
+		self.checkpoint = Some(path);
+	}
+
+	/// Asks the runner for its checkpoint and writes it to `path`. A
+	/// failure leaves the previous checkpoint: resuming from it redoes
+	/// more rounds, and gives the same model.
+	fn save_checkpoint(&mut self, path: &Path) -> Result<u64, String> {
+		let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+		let first = self.runner.call(&json!({"op": "checkpoint", "part": 0})).map_err(|e| e.to_string())?;
+		let parts = first["parts"].as_u64().ok_or("the runner's checkpoint reply has no part count")?;
+		if parts == 0 {
+			return Ok(0);
+		}
+		let partial = path.with_extension("partial");
+		let mut file = std::fs::File::create(&partial).map_err(fail)?;
+		let mut written = 0u64;
+		let mut reply = first;
+		for part in 0..parts {
+			if part > 0 {
+				reply = self.runner.call(&json!({"op": "checkpoint", "part": part})).map_err(|e| e.to_string())?;
+			}
+			let data = reply["data"]
+				.as_str()
+				.and_then(|d| B64.decode(d).ok())
+				.ok_or("the runner's checkpoint part is not base64")?;
+			written += data.len() as u64;
+			if written > MAX_CHECKPOINT_BYTES {
+				drop(file);
+				let _ = std::fs::remove_file(&partial);
+				return Err(format!("the checkpoint exceeds the limit of {MAX_CHECKPOINT_BYTES} bytes"));
+			}
+			file.write_all(&data).map_err(fail)?;
+		}
+		file.sync_all().map_err(fail)?;
+		drop(file);
+		std::fs::rename(&partial, path).map_err(fail)?;
+		Ok(written)
+	}
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+	use std::io::Read;
+	let mut n = 0;
+	while n < buf.len() {
+		match file.read(&mut buf[n..]) {
+			Ok(0) => break,
+			Ok(k) => n += k,
+			Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {},
+			Err(e) => return Err(e),
+		}
+	}
+	Ok(n)
 }
 
 impl Drop for SandboxedRequester {
@@ -405,7 +519,14 @@ impl RequesterExecutor for SandboxedRequester {
 		if let Some(done) = reply.get("done") {
 			return Ok(Next::Done(done.to_string().into_bytes()));
 		}
-		Ok(Next::Step(step_from_json(&reply["step"]).map_err(ExecError::from)?))
+		let next = step_from_json(&reply["step"]).map_err(ExecError::from)?;
+		if let Some(path) = self.checkpoint.clone() {
+			match self.save_checkpoint(&path) {
+				Ok(bytes) => tracing::debug!("checkpoint of {} bytes kept at {}", bytes, path.display()),
+				Err(e) => tracing::warn!("the task goes on, but its checkpoint was not kept: {e}"),
+			}
+		}
+		Ok(Next::Step(next))
 	}
 }
 

@@ -357,11 +357,21 @@ async fn run(config: Config) -> anyhow::Result<()> {
 	let pool =
 		Arc::new(RunnerPool::new(python, Arc::clone(&datasets), work.join("runners"), config.sandbox.idle_runners));
 	pool.top_up();
-	let (worker, engine) =
-		Worker::start(Arc::clone(&state), Arc::clone(&ledger), Arc::clone(&net), pool, datasets, config.name.clone());
+	let (worker, engine) = Worker::start(
+		Arc::clone(&state),
+		Arc::clone(&ledger),
+		Arc::clone(&net),
+		pool,
+		datasets,
+		config.name.clone(),
+		config.data_dir.join("checkpoints"),
+	);
 	{
 		let worker = Arc::clone(&worker);
-		let failed = tokio::task::spawn_blocking(move || worker.fail_interrupted()).await??;
+		let (resumed, failed) = tokio::task::spawn_blocking(move || worker.resume_interrupted()).await??;
+		if resumed > 0 {
+			tracing::warn!("{resumed} task(s) interrupted by the last stop resume from their checkpoints");
+		}
 		if failed > 0 {
 			tracing::warn!("{failed} task(s) interrupted by the last stop were failed and cancelled");
 		}

@@ -86,6 +86,11 @@ impl State {
 				event TEXT NOT NULL,
 				PRIMARY KEY(id, seq)
 			);
+			CREATE TABLE IF NOT EXISTS resumable(
+				id TEXT PRIMARY KEY,
+				package BLOB NOT NULL,
+				plan TEXT NOT NULL
+			);
 			CREATE TABLE IF NOT EXISTS approvals(
 				package TEXT PRIMARY KEY,
 				approved_ms INTEGER NOT NULL,
@@ -119,22 +124,46 @@ impl State {
 		Ok(())
 	}
 
-	/// Records the result; the submission is done.
+	/// Records the result; the submission is done (and no longer
+	/// resumable).
 	pub fn finish(&self, id: &str, result: &[u8]) -> rusqlite::Result<()> {
-		self.db().execute(
+		let mut db = self.db();
+		let tx = db.transaction()?;
+		tx.execute(
 			"UPDATE submissions SET state = 'done', result = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'running'",
 			params![id, result, now_ms()],
+		)?;
+		tx.execute("DELETE FROM resumable WHERE id = ?1", params![id])?;
+		tx.commit()
+	}
+
+	/// Records why the submission failed (it is no longer resumable).
+	pub fn fail(&self, id: &str, error: &str) -> rusqlite::Result<()> {
+		let mut db = self.db();
+		let tx = db.transaction()?;
+		tx.execute(
+			"UPDATE submissions SET state = 'failed', error = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'running'",
+			params![id, error, now_ms()],
+		)?;
+		tx.execute("DELETE FROM resumable WHERE id = ?1", params![id])?;
+		tx.commit()
+	}
+
+	/// Keeps a resumable submission's package and plan (JSON) while it
+	/// runs, for a restarted worker to take it over.
+	pub fn save_plan(&self, id: &str, package: &[u8], plan: &str) -> rusqlite::Result<()> {
+		self.db().execute(
+			"INSERT OR REPLACE INTO resumable(id, package, plan) VALUES (?1, ?2, ?3)",
+			params![id, package, plan],
 		)?;
 		Ok(())
 	}
 
-	/// Records why the submission failed.
-	pub fn fail(&self, id: &str, error: &str) -> rusqlite::Result<()> {
-		self.db().execute(
-			"UPDATE submissions SET state = 'failed', error = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'running'",
-			params![id, error, now_ms()],
-		)?;
-		Ok(())
+	/// A running submission's saved package and plan, if it is resumable.
+	pub fn saved_plan(&self, id: &str) -> rusqlite::Result<Option<(Vec<u8>, String)>> {
+		self.db()
+			.query_row("SELECT package, plan FROM resumable WHERE id = ?1", params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+			.optional()
 	}
 
 	/// Appends a log line.
@@ -318,6 +347,26 @@ mod tests {
 		assert_eq!(s.interrupted().unwrap().iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["b"]);
 		assert_eq!(s.result("b").unwrap(), None);
 		assert_eq!(s.get("zz").unwrap(), None);
+	}
+
+	#[test]
+	fn a_resumable_plan_is_kept_while_its_submission_runs_and_dropped_when_it_ends() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("state.sqlite");
+		let s = State::open(&path).unwrap();
+		for id in ["a", "b", "c"] {
+			s.insert(id, 5).unwrap();
+			s.save_plan(id, b"package", "{\"plan\":1}").unwrap();
+		}
+		s.finish("a", b"{}").unwrap();
+		s.fail("b", "refused").unwrap();
+		drop(s);
+		// What a restarted worker finds: only the running one's plan.
+		let s = State::open(&path).unwrap();
+		assert_eq!(s.saved_plan("a").unwrap(), None);
+		assert_eq!(s.saved_plan("b").unwrap(), None);
+		assert_eq!(s.saved_plan("c").unwrap(), Some((b"package".to_vec(), "{\"plan\":1}".to_string())));
+		assert_eq!(s.interrupted().unwrap().iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["c"]);
 	}
 
 	#[test]

@@ -133,6 +133,63 @@ pub struct Worker {
 	running: Arc<AtomicUsize>,
 	/// The threads of requester tasks, joined at stop.
 	requesters: Arc<Mutex<Vec<JoinHandle<()>>>>,
+	/// Where resumable tasks' checkpoints are kept, one file per
+	/// submission, beside the state database.
+	checkpoints: std::path::PathBuf,
+}
+
+/// What a resumable submission's plan holds that the ledger does not,
+/// kept in the state database until the task ends, so that a restarted
+/// worker can take the task over.
+#[derive(serde::Serialize, Deserialize)]
+struct SavedPlan {
+	invited: Vec<String>,
+	min_members: u32,
+	max_members: u32,
+	threshold: u32,
+	/// Open, ShareKeys, Compute and Unmask, in ledger units.
+	timeouts: [u64; 4],
+	encoding: Encoding,
+	graph: GraphChoice,
+	max_rounds: u32,
+}
+
+impl SavedPlan {
+	fn of(plan: &TaskPlan) -> Self {
+		let t = plan.timeouts;
+		Self {
+			invited: plan.invited.iter().map(AccountId::to_ss58).collect(),
+			min_members: plan.min_members,
+			max_members: plan.max_members,
+			threshold: plan.threshold,
+			timeouts: [t.open, t.share_keys, t.compute, t.unmask],
+			encoding: plan.encoding,
+			graph: plan.graph,
+			max_rounds: plan.max_rounds,
+		}
+	}
+
+	fn plan(&self, package: Vec<u8>, first: delta_engine::StepSpec, kind: TaskKind) -> Result<TaskPlan, String> {
+		let invited = self
+			.invited
+			.iter()
+			.map(|m| AccountId::parse(m).map_err(|e| format!("the saved plan's member {m:?}: {e}")))
+			.collect::<Result<Vec<_>, _>>()?;
+		let [open, share_keys, compute, unmask] = self.timeouts;
+		Ok(TaskPlan {
+			package,
+			first,
+			max_rounds: self.max_rounds,
+			kind,
+			min_members: self.min_members,
+			max_members: self.max_members,
+			threshold: self.threshold,
+			timeouts: PhaseTimeouts { open, share_keys, compute, unmask },
+			encoding: self.encoding,
+			graph: self.graph,
+			invited,
+		})
+	}
 }
 
 /// Most tasks one worker runs as requester at once; a submission beyond
@@ -149,6 +206,10 @@ const MEMBER_IDLE: Duration = Duration::from_secs(120);
 
 /// How often a thread looks at the ledger when no message wakes it.
 const POLL: Duration = Duration::from_millis(100);
+
+/// How often a task waiting to resume looks whether the round its
+/// requester's stop interrupted is over.
+const RESUME_POLL: Duration = Duration::from_millis(500);
 
 /// Phase timeouts used when a submission names none.
 pub const DEFAULT_PHASE_TIMEOUT_S: u64 = 30;
@@ -168,6 +229,7 @@ impl Worker {
 		pool: Arc<RunnerPool>,
 		datasets: Arc<Datasets>,
 		name: String,
+		checkpoints: std::path::PathBuf,
 	) -> (Arc<Self>, JoinHandle<()>) {
 		let stop = Arc::new(AtomicBool::new(false));
 		let requesters: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
@@ -194,8 +256,18 @@ impl Worker {
 				})
 				.unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"))
 		};
-		let worker =
-			Self { state, ledger, datasets, name, pool, net, stop, running: Arc::new(AtomicUsize::new(0)), requesters };
+		let worker = Self {
+			state,
+			ledger,
+			datasets,
+			name,
+			pool,
+			net,
+			stop,
+			running: Arc::new(AtomicUsize::new(0)),
+			requesters,
+			checkpoints,
+		};
 		(Arc::new(worker), thread)
 	}
 
@@ -210,24 +282,160 @@ impl Worker {
 		self.net.wake.notify();
 	}
 
-	/// Fails submissions a previous run left running: their secure
-	/// aggregation secrets and the requester's task state died with it, so
-	/// the task is cancelled on the ledger and the failure recorded.
-	pub fn fail_interrupted(&self) -> rusqlite::Result<usize> {
-		let interrupted = self.state.interrupted()?;
-		for s in &interrupted {
-			if let Some(task) = s.ledger_task {
-				if let Err(e) = self.ledger.submit(Call::CancelTask { task }) {
-					tracing::info!("task {task} could not be cancelled (it may have ended): {e}");
+	/// Takes over or fails the submissions a previous run left running.
+	/// A resumable one (a learning task, which keeps a checkpoint after
+	/// every round) goes on from its last checkpoint on a thread of its
+	/// own, once the round the stop interrupted is over on the ledger. The
+	/// rest fail: their round's secure-aggregation secrets and the task
+	/// object died with the last run, so the task is cancelled on the
+	/// ledger and the failure recorded. Returns (resumed, failed).
+	pub fn resume_interrupted(self: &Arc<Self>) -> rusqlite::Result<(usize, usize)> {
+		let (mut resumed, mut failed) = (0, 0);
+		for s in self.state.interrupted()? {
+			if let (Some(task), Some((package, saved))) = (s.ledger_task, self.state.saved_plan(&s.id)?) {
+				match (serde_json::from_str::<SavedPlan>(&saved), RunningSlot::take(&self.running)) {
+					(Ok(saved), Some(slot)) => {
+						self.state.log(
+							&s.id,
+							"the worker restarted: the task resumes once its interrupted round is over on the ledger",
+						)?;
+						let worker = Arc::clone(self);
+						let id = s.id.clone();
+						let thread = std::thread::Builder::new()
+							.name(format!("task-{id}"))
+							.spawn(move || worker.resume(id, task, package, saved, slot));
+						match thread {
+							Ok(thread) => {
+								self.requesters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(thread);
+								resumed += 1;
+								continue;
+							},
+							Err(e) => tracing::error!("cannot start the thread to resume {}: {e}", s.id),
+						}
+					},
+					(Err(e), _) => tracing::error!("the saved plan of {} is unreadable: {e}", s.id),
+					(_, None) => tracing::warn!("{} cannot resume: {MAX_RUNNING_TASKS} tasks run already", s.id),
 				}
 			}
-			let reason = "the worker stopped while the task was running; the task was cancelled on the ledger";
-			let event =
-				delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.into() };
-			self.state.event(&s.id, &event)?;
-			self.state.fail(&s.id, reason)?;
+			self.fail_stopped(&s.id, s.ledger_task, "the worker stopped while the task was running")?;
+			failed += 1;
 		}
-		Ok(interrupted.len())
+		Ok((resumed, failed))
+	}
+
+	/// Records a stopped task's failure and cancels it on the ledger.
+	fn fail_stopped(&self, id: &str, task: Option<TaskId>, why: &str) -> rusqlite::Result<()> {
+		if let Some(task) = task {
+			if let Err(e) = self.ledger.submit(Call::CancelTask { task }) {
+				tracing::info!("task {task} could not be cancelled (it may have ended): {e}");
+			}
+		}
+		let reason = format!("{why}; the task was cancelled on the ledger");
+		let event = delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.clone() };
+		self.state.event(id, &event)?;
+		self.state.fail(id, &reason)?;
+		let _ = std::fs::remove_file(self.checkpoint_path(id));
+		Ok(())
+	}
+
+	fn checkpoint_path(&self, id: &str) -> std::path::PathBuf {
+		self.checkpoints.join(format!("{id}.checkpoint"))
+	}
+
+	/// A resumed task's thread: waits until the ledger's last round of
+	/// the task is over, starts a runner from the checkpoint and drives
+	/// the task on from the ledger's next round.
+	fn resume(self: Arc<Self>, id: String, task: TaskId, package: Vec<u8>, saved: SavedPlan, slot: RunningSlot) {
+		let driver = match self.resumed_driver(&id, task, package, &saved) {
+			Ok(driver) => driver,
+			// Stopped again before it could resume: still running, for the
+			// next start to take over.
+			Err(_) if self.stop.load(Ordering::SeqCst) => return,
+			Err(why) => {
+				let why = format!("the worker restarted and the task could not resume: {why}");
+				if let Err(e) = self.fail_stopped(&id, Some(task), &why) {
+					tracing::error!("state database: {e}");
+				}
+				return;
+			},
+		};
+		RequesterTask {
+			checkpoint: Some(self.checkpoint_path(&id)),
+			id,
+			driver,
+			state: Arc::clone(&self.state),
+			net: Arc::clone(&self.net),
+			stop: Arc::clone(&self.stop),
+			_slot: slot,
+		}
+		.run();
+	}
+
+	fn resumed_driver(
+		&self,
+		id: &str,
+		task: TaskId,
+		package: Vec<u8>,
+		saved: &SavedPlan,
+	) -> Result<RequesterDriver, String> {
+		let commitment = delta_engine::io::package_commitment(&package);
+		let rounds_started = loop {
+			if self.stop.load(Ordering::SeqCst) {
+				return Err("the worker stopped again".into());
+			}
+			let info = self.ledger.task(task).map_err(|e| e.to_string())?.ok_or("the task is gone from the ledger")?;
+			if info.status != delta_primitives::task::TaskStatus::Active {
+				return Err(format!("the ledger shows the task as {:?}", info.status));
+			}
+			if info.package.0 != commitment {
+				return Err("the ledger's package commitment differs from the saved package".into());
+			}
+			let over = match info.rounds_started.checked_sub(1) {
+				None => true,
+				Some(last) => self
+					.ledger
+					.round(task, last)
+					.map_err(|e| e.to_string())?
+					.is_none_or(|r| r.state.is_over()),
+			};
+			if over {
+				break info.rounds_started;
+			}
+			// The interrupted round ends at its phase deadline at the latest.
+			std::thread::sleep(RESUME_POLL);
+		};
+		let path = self.checkpoint_path(id);
+		let checkpoint = path.exists().then_some(path.as_path());
+		let state = Arc::clone(&self.state);
+		let log_id = id.to_string();
+		let log = Arc::new(move |line: &str| {
+			let _ = state.log(&log_id, &format!("task output: {line}"));
+		});
+		let (mut executor, info) =
+			SandboxedRequester::resume(&self.pool, &package, log, checkpoint, rounds_started).map_err(|e| e.to_string())?;
+		let kind = planned_kind(&info).map_err(|e| e.to_string())?;
+		executor.keep_checkpoints(path.clone());
+		let plan = saved.plan(package, info.first.clone(), kind)?;
+		let from = match checkpoint {
+			Some(_) => "its last checkpoint",
+			None => "its start (no round had finished)",
+		};
+		let _ = self.state.log(
+			id,
+			&format!(
+				"resumed from {from}: ledger round {rounds_started} runs next ({} of {} declared rounds used)",
+				rounds_started, saved.max_rounds
+			),
+		);
+		Ok(RequesterDriver::resume(
+			Box::new(EngineLedger(Arc::clone(&self.ledger))),
+			Box::new(RequesterEndpoint::new(Arc::clone(&self.net))),
+			Box::new(executor),
+			plan,
+			task,
+			rounds_started,
+			info.first,
+		))
 	}
 
 	/// Checks a submission, starts its requester process, plans the task
@@ -314,7 +522,7 @@ impl Worker {
 		let started = SandboxedRequester::start(&self.pool, &package, log)
 			.map_err(|e| SubmitError::Package(e.to_string()))
 			.and_then(|(executor, info)| planned_kind(&info).map(|kind| (executor, kind, info)));
-		let (executor, kind, info) = match started {
+		let (mut executor, kind, info) = match started {
 			Ok(v) => v,
 			// Nothing of a refused package stays behind: its runner and
 			// the runner's folder are gone.
@@ -335,6 +543,18 @@ impl Worker {
 		};
 		let db = |e: rusqlite::Error| SubmitError::Unavailable(format!("state database: {e}"));
 		self.state.insert(&id, info.max_rounds).map_err(db)?;
+		let checkpoint = if info.resumable {
+			let saved = serde_json::to_string(&SavedPlan::of(&plan))
+				.map_err(|e| SubmitError::Unavailable(format!("the plan cannot be saved: {e}")))?;
+			self.state.save_plan(&id, &package, &saved).map_err(db)?;
+			std::fs::create_dir_all(&self.checkpoints)
+				.map_err(|e| SubmitError::Unavailable(format!("{}: {e}", self.checkpoints.display())))?;
+			let path = self.checkpoint_path(&id);
+			executor.keep_checkpoints(path.clone());
+			Some(path)
+		} else {
+			None
+		};
 		self.state
 			.log(
 				&id,
@@ -355,6 +575,7 @@ impl Worker {
 		);
 		let task = RequesterTask {
 			id: id.clone(),
+			checkpoint,
 			driver,
 			state: Arc::clone(&self.state),
 			net: Arc::clone(&self.net),
@@ -409,6 +630,9 @@ impl Drop for RunningSlot {
 /// One task this worker requested, driven on its own thread.
 struct RequesterTask {
 	id: String,
+	/// The task's checkpoint file (resumable tasks), removed once the
+	/// task's outcome is recorded.
+	checkpoint: Option<std::path::PathBuf>,
 	driver: RequesterDriver,
 	state: Arc<State>,
 	net: Arc<PeerNet>,
@@ -446,6 +670,8 @@ impl RequesterTask {
 			};
 			if let Err(e) = outcome {
 				tracing::error!("state database: cannot record the outcome of {}: {e}", self.id);
+			} else if let Some(path) = &self.checkpoint {
+				let _ = std::fs::remove_file(path);
 			}
 			// The outcome is the requester's now; closing the task on the
 			// ledger (finished or cancelled) comes after, best effort.
@@ -453,8 +679,9 @@ impl RequesterTask {
 			break;
 		}
 		// A task stopped with the worker stays "running" in the state
-		// database; the next start fails and cancels it. Its process and
-		// message queue end with the driver, and its scratch folder goes.
+		// database; the next start resumes it from its checkpoint, or
+		// fails and cancels it. Its process and message queue end with the
+		// driver, and its scratch folder goes.
 		drop(self.driver);
 	}
 }
@@ -603,6 +830,37 @@ impl MemberRole {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn a_saved_plan_gives_back_the_plan_a_resumed_task_runs() {
+		let step = delta_engine::StepSpec {
+			dataset: "patients".into(),
+			body: b"round 3".to_vec(),
+			outputs: vec![delta_engine::OutputSpec::floats("update/w", 4)],
+			privacy: None,
+		};
+		let plan = TaskPlan {
+			package: b"package".to_vec(),
+			first: step.clone(),
+			max_rounds: 8,
+			kind: TaskKind::HorizontalLearning,
+			min_members: 2,
+			max_members: 3,
+			threshold: 2,
+			timeouts: PhaseTimeouts { open: 10, share_keys: 11, compute: 30, unmask: 12 },
+			encoding: Encoding { ring: delta_engine::Ring::Bits32, fractional_bits: 12 },
+			graph: GraphChoice::default(),
+			invited: vec![AccountId([1; 32]), AccountId([2; 32]), AccountId([3; 32])],
+		};
+		let text = serde_json::to_string(&SavedPlan::of(&plan)).unwrap();
+		let saved: SavedPlan = serde_json::from_str(&text).unwrap();
+		let back = saved.plan(plan.package.clone(), step, TaskKind::HorizontalLearning).unwrap();
+		assert_eq!(format!("{back:?}"), format!("{plan:?}"));
+		let broken = text.replace(&AccountId([2; 32]).to_ss58(), "nobody");
+		let saved: SavedPlan = serde_json::from_str(&broken).unwrap();
+		let err = saved.plan(plan.package.clone(), plan.first.clone(), plan.kind).unwrap_err();
+		assert!(err.contains("\"nobody\""), "{err}");
+	}
 
 	#[test]
 	fn running_tasks_are_bounded_and_a_finished_one_frees_its_place() {

@@ -1,9 +1,11 @@
 """Horizontal learning through three real workers, on both ledgers, driven
 by `delta.Client` as a data scientist would: a torch and a NumPy model
 trained by FedAvg equal central gradient descent on the pooled (cleaned)
-rows, with example counts and metrics securely summed; and a member
-killed while it trains leaves training going on the survivors, each
-later round exactly a step of gradient descent on their rows."""
+rows, with example counts and metrics securely summed; a member killed
+while it trains leaves training going on the survivors, each later round
+exactly a step of gradient descent on their rows; and the requester's
+worker killed mid-training resumes from its checkpoint when it starts
+again, ending with the model an uninterrupted run makes."""
 
 from __future__ import annotations
 
@@ -64,8 +66,8 @@ def test_torch_fedavg_through_workers_equals_central_gradient_descent(holders: H
         final = float(((central(xs).squeeze(1) - ys) ** 2).mean())
     assert abs(h["eval_mse"].iloc[-1] - final) < 1e-6
     # Three training rounds and the evaluation: four rounds on the ledger
-    # (counted from 0).
-    assert handle.status().round == 3 and handle.status().rounds == 4
+    # (counted from 0), of the seven declared (three spare for restarts).
+    assert handle.status().round == 3 and handle.status().rounds == 7
     assert (h["upload_bytes"] > 0).all() and (h["member_seconds"] > 0).all()
 
 
@@ -122,3 +124,36 @@ def test_a_member_killed_while_training_leaves_training_going_on_the_survivors(
     assert_weights(result, central)
     dropped = [e for e in handle.events() if e["event"] == "dropped"]
     assert [e["round"] for e in dropped][:1] == [1], dropped
+
+
+def test_a_requester_killed_mid_training_resumes_from_its_checkpoint(holders: Holders) -> None:
+    requester = holders.workers[0]
+    handle = holders.client().submit(tasks.SlowThirdRound, phase_timeout_s=10, compute_timeout_s=30)
+    # Killed (SIGKILL) while the third round trains: two rounds are behind
+    # it, checkpointed; the third is lost with the requester's secrets.
+    deadline = time.monotonic() + 120
+    while not any(e["event"] == "round_started" and e["round"] == 2 for e in handle.events()):
+        assert time.monotonic() < deadline, handle.status().progress
+        time.sleep(0.05)
+    seen = len(requester.log)
+    wait_for_log(holders, 0, "map started", seen, 60)
+    requester.kill()
+    requester.start()
+    # The same handle waits on: the restarted worker answers for the task.
+    result = handle.wait(timeout=300, progress=False)
+    h = result.history
+    assert list(h["round"]) == [1, 2, 3, 4] and list(h["members"]) == [3, 3, 3, 3], h
+    assert result.stopped == "rounds" and result.rounds == 4
+    # Every round is a step on everyone's rows: the lost one was redone
+    # from the checkpoint, as if nothing had happened.
+    central = tasks.sbp_mlp()
+    for _ in range(4):
+        tasks.torch_step(central, *tensors(holders.pooled()))
+    assert_weights(result, central)
+    logs = "\n".join(holders.client().task(handle.id).logs())
+    assert "resumed from its last checkpoint: ledger round 3 runs next" in logs, logs
+    # Ledger rounds 0, 1, the lost 2, then 3, 4 and the evaluation, 5.
+    status = handle.status()
+    assert status.state == "done" and status.round == 5 and status.rounds == 8
+    # The checkpoint went with the task's end.
+    assert list((requester.folder / "checkpoints").iterdir()) == []

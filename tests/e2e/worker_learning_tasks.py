@@ -104,3 +104,10 @@ class SlowSecondRound(TorchSbp):
             while datetime.datetime.now() < until:
                 pass
         return super().train(model, data, config)
+
+
+class SlowThirdRound(SlowSecondRound):
+    """SlowSecondRound slow in its third round instead, so a test can kill
+    the requester's worker with two rounds' checkpoints behind it."""
+
+    config = {"slow_round": 3, "seconds": 4.0}

@@ -529,3 +529,45 @@ def test_jupyter_shows_a_learning_table_and_plots(monkeypatch: pytest.MonkeyPatc
     assert "<td>0.7</td>" in markup and "<td>0.5</td>" in markup
     # One plot per metric: the loss over two rounds, the accuracy over one.
     assert markup.count("<svg") == 2 and "train_loss: 0.5" in markup
+
+
+def test_wait_rides_out_a_restarting_worker_and_gives_up_on_a_gone_one(
+    worker: tuple[FakeWorker, str],
+    task_class: type,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A worker restarting (a learning task resumes from its checkpoint)
+    answers nothing for a while: `wait` polls on and returns the result
+    once it is back; one that never comes back fails with the connection
+    error after the grace."""
+    state, url = worker
+    task_id = delta.Client(url, token=TOKEN).submit(task_class).id
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    later: list[ThreadingHTTPServer] = []
+
+    def come_back() -> None:
+        server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(state))
+        later.append(server)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    timer = threading.Timer(1.5, come_back)
+    timer.start()
+    try:
+        handle = delta.Client(f"http://127.0.0.1:{port}", token=TOKEN).task(task_id)
+        result = handle.wait(timeout=30, progress=True, interval=0.05)
+        assert result["mean"] == RESULT["mean"]
+        pdt.assert_frame_equal(result["table"], RESULT["table"])
+    finally:
+        timer.join()
+        for server in later:
+            server.shutdown()
+            server.server_close()
+    assert "polling on (a restarting worker resumes)" in capsys.readouterr().err
+
+    monkeypatch.setattr(delta.client, "UNREACHABLE_GRACE", 1.0)
+    gone = delta.Client(f"http://127.0.0.1:{port}", token=TOKEN).task(task_id)
+    with pytest.raises(delta.ClientError, match="no worker API"):
+        gone.wait(timeout=30, progress=False, interval=0.05)

@@ -227,6 +227,52 @@ def test_a_private_task_reports_epsilon_and_stops_at_its_budget() -> None:
         assert set(step.outputs) == {"update/w", "update/b"}
 
 
+def zero_sums(step: delta.Step) -> dict[str, np.ndarray]:
+    return {name: np.zeros(spec.shape) for name, spec in step.specs()}
+
+
+def test_rounds_lost_to_a_restart_count_against_the_privacy_budget() -> None:
+    """A private task resumed after its requester lost two rounds: the
+    members noised and sent those updates, so ε counts them, and the
+    budget ends training that much earlier."""
+    task = lt.PrivateLinear()
+    assert task.privacy is not None and task.epsilon is not None
+    z, d = task.privacy.noise_multiplier, task.privacy.delta
+    step = task.start()
+    for _ in range(3):
+        step = task.reduce(step, zero_sums(step), members=2)
+    checkpoint = task.checkpoint()
+    resumed = lt.PrivateLinear()
+    # Three rounds reduced, then two more started on the ledger and lost.
+    again = resumed.resume(checkpoint, rounds_started=5)
+    assert again.body() == step.body(), "the step that was next, issued again"
+    after = resumed.reduce(again, zero_sums(again), members=2)
+    assert isinstance(after, delta.Step)
+    row = resumed._rows[-1]
+    assert row["round"] == 4
+    assert row["epsilon"] == pytest.approx(_native.gaussian_epsilon(z, 4 + 2, d))
+    with pytest.raises(ValueError, match="rounds"):
+        # More rounds started than the ledger could have: a stale ledger
+        # or another task's checkpoint, refused.
+        lt.PrivateLinear().resume(checkpoint, rounds_started=2)
+    # So many lost rounds that the next would overspend: refused, named.
+    affordable = max(r for r in range(1, 41) if _native.gaussian_epsilon(z, r, d) <= task.epsilon)
+    with pytest.raises(ValueError, match="lost to restarts"):
+        lt.PrivateLinear().resume(checkpoint, rounds_started=affordable + 1)
+
+
+def test_a_resumed_task_needs_a_checkpoint_of_its_own_kind() -> None:
+    task = lt.NumpyLinear()
+    step = task.start()
+    step = task.reduce(step, {**zero_sums(step), "examples": np.int64(10)}, members=2)
+    checkpoint = task.checkpoint()
+    with pytest.raises(ValueError, match="written by another task"):
+        lt.PrivateLinear().resume(checkpoint, rounds_started=1)
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        lt.NumpyLinear().resume(b"junk", rounds_started=1)
+    assert lt.NumpyLinear().resume(checkpoint, rounds_started=1).body() == step.body()
+
+
 def test_digits_mlp_reaches_central_accuracy_within_one_point() -> None:
     digits = load_digits()
     frame = pd.DataFrame(digits.data / 16.0, columns=[f"p{i}" for i in range(64)])

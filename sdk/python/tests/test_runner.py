@@ -361,6 +361,8 @@ def test_map_reduce_over_two_members(tmp_path: Path, runners: list[Runner]) -> N
         "max_rounds": 3,
         "kind": "statistics",
         "entrypoint": "task.py:SumTask",
+        # A plain MapReduce keeps no checkpoints: its requester cannot resume it.
+        "resumable": False,
     }
     started = requester.request({"op": "start"})
     assert started["ok"], started

@@ -52,7 +52,7 @@ def test_torch_training_runs_under_the_hook_and_the_memory_limit(
             runner.log.read_text()
         )
     info = requester.request({"op": "info"})
-    assert info["kind"] == "horizontal_learning" and info["max_rounds"] == lt.ROUNDS + 1
+    assert info["kind"] == "horizontal_learning" and info["max_rounds"] == lt.ROUNDS + 1 + 3
     reply = requester.request({"op": "start"})
     for _ in range(lt.ROUNDS):
         assert reply["ok"], reply
@@ -121,3 +121,89 @@ def test_the_step_body_names_the_round_and_carries_the_weights(
     assert body["params"]["layout"] == [["w", "float64", [2]], ["b", "float64", [1]]]
     assert base64.b64decode(body["params"]["weights"]) == bytes(24)
     assert requester.close() == 0
+
+
+def run_rounds(
+    requester: Runner, members: list[Runner], reply: dict[str, object], rounds: int
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """Runs `rounds` steps from `reply` (a reply holding a step); returns
+    the last reply and every step issued."""
+    steps = []
+    for _ in range(rounds):
+        assert reply["ok"], reply
+        step = reply["step"]
+        assert isinstance(step, dict)
+        steps.append(step)
+        values = [m.request({"op": "map", "step": step}) for m in members]
+        reply = requester.request(
+            {"op": "reduce", "step": step, "sums": summed(step, values), "members": len(members)}
+        )
+    return reply, steps
+
+
+def checkpoint_of(requester: Runner) -> bytes:
+    first = requester.request({"op": "checkpoint", "part": 0})
+    assert first["ok"] and first["parts"] >= 1, first
+    parts = [base64.b64decode(str(first["data"]))]
+    for part in range(1, int(first["parts"])):
+        reply = requester.request({"op": "checkpoint", "part": part})
+        parts.append(base64.b64decode(str(reply["data"])))
+    return b"".join(parts)
+
+
+def test_a_restarted_requester_resumes_from_its_checkpoint_and_trains_the_same_model(
+    tmp_path: Path,
+    runners: list[Runner],  # noqa: F811 - the fixture
+) -> None:
+    """Three rounds, a checkpoint, the requester's process gone and one
+    round lost with it; a new process resumes from the checkpoint: it
+    issues the lost round's step again, byte for byte, and the result is
+    the uninterrupted run's (weights, FedAdam's moments, history)."""
+    package = package_task(lt.TorchMLPAdam)
+    paths, _ = write_members(tmp_path)
+    members = [Runner(tmp_path, package, dataset=p, address_space=LIMITS) for p in paths]
+    whole = Runner(tmp_path, package, address_space=LIMITS)
+    runners.extend([whole, *members])
+    assert whole.request({"op": "info"})["resumable"] is True
+    # One step per round and the final evaluation.
+    done, uninterrupted = run_rounds(whole, members, whole.request({"op": "start"}), lt.ROUNDS + 1)
+    assert done["ok"] and "done" in done, done
+    expected = _wire.decode(done["done"])
+
+    first = Runner(tmp_path, package, address_space=LIMITS)
+    runners.append(first)
+    reply, _ = run_rounds(first, members, first.request({"op": "start"}), 3)
+    checkpoint = checkpoint_of(first)
+    # The fourth round starts on the ledger; the requester dies in it.
+    assert first.close() == 0
+
+    second = Runner(tmp_path, package, address_space=LIMITS)
+    runners.append(second)
+    at = 0
+    while at < len(checkpoint):
+        chunk = base64.b64encode(checkpoint[at : at + 1000]).decode()
+        assert second.request({"op": "restore", "data": chunk})["ok"]
+        at += 1000
+    resumed = second.request({"op": "start", "resume": {"rounds_started": 4, "checkpoint": True}})
+    assert resumed["ok"], resumed
+    assert resumed["step"] == uninterrupted[3], "the lost round's step, again"
+    done, _ = run_rounds(second, members, resumed, lt.ROUNDS + 1 - 3)
+    result = _wire.decode(done["done"])
+    assert isinstance(result, LearningResult) and isinstance(expected, LearningResult)
+    for name, weights in expected.model.items():
+        assert np.array_equal(result.model[name], weights), name
+    same = ["round", "members", "examples", "train_loss", "eval_mse"]
+    pd.testing.assert_frame_equal(result.history[same], expected.history[same])
+
+    # A checkpoint from another task is refused with the reason, in a
+    # fresh process (and a resume without one starts over, losing nothing).
+    other = Runner(tmp_path, package_task(lt.TorchMLP), address_space=LIMITS)
+    runners.append(other)
+    other.request({"op": "restore", "data": base64.b64encode(checkpoint).decode()})
+    refused = other.request({"op": "start", "resume": {"rounds_started": 4, "checkpoint": True}})
+    assert not refused["ok"] and "written by another task" in refused["error"], refused
+    fresh = other.request({"op": "start", "resume": {"rounds_started": 1, "checkpoint": False}})
+    assert fresh["ok"], fresh
+    assert json.loads(base64.b64decode(fresh["step"]["body"]))["params"]["round"] == 1
+    bad = other.request({"op": "start", "resume": {"rounds_started": -1, "checkpoint": False}})
+    assert bad["kind"] == "protocol", bad

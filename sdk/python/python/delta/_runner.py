@@ -39,8 +39,17 @@ on stdout, until stdin closes:
   differential privacy (the worker's engine clips and noises; the runner
   never sees the noise).
 - `{"op": "info"}` -> `{"ok": true, "dataset", "max_rounds", "kind",
-  "entrypoint": "file:Class"}`
-- `{"op": "start"}` -> `{"ok": true, "step": STEP}`
+  "entrypoint": "file:Class", "resumable": bool}`
+- `{"op": "start"}` -> `{"ok": true, "step": STEP}`; with `"resume":
+  {"rounds_started": n, "checkpoint": bool}` the task is resumed
+  (`MapReduce.resume`) from the checkpoint sent before in `restore`
+  requests (or from none) instead of started
+- `{"op": "restore", "data": base64}` -> `{"ok": true, "bytes": n}`:
+  appends a part of a stored checkpoint, before a resuming `start`
+- `{"op": "checkpoint", "part": i}` -> `{"ok": true, "data": base64,
+  "parts": n}`: part i of the task's checkpoint after its last reduce
+  (`MapReduce.checkpoint`, computed at part 0, CHECKPOINT_PART bytes a
+  part), or `{"ok": true, "parts": 0}` for a task that keeps none
 - `{"op": "map", "step": STEP}` -> `{"ok": true, "values": base64 of the
   outputs in STEP's order, each little-endian in its dtype}`
 - `{"op": "reduce", "step": STEP, "sums": base64 of the sums in STEP's
@@ -140,7 +149,13 @@ PROTOCOL = 4
 (`[name, dtype, shape]`) and values travel in their declared types, 3
 since an output may carry its bound (`[name, dtype, shape, bound]`), 4
 since a runner starts idle and is sent its package (`load`). A worker
-refuses a runner that speaks another."""
+refuses a runner that speaks another. (The `checkpoint` and `restore`
+ops and `start`'s `resume` came within 4: a worker uses them only for a
+package whose `info` says it is resumable.)"""
+
+CHECKPOINT_PART = 8 << 20
+"""Bytes of a checkpoint per `checkpoint` reply: a reply line stays far
+below the worker's limit however large the model."""
 
 EXIT_SETUP = 2
 EXIT_PACKAGE = 3
@@ -701,6 +716,9 @@ class Server:
         self.frame = frame
         self.sandbox = sandbox
         self.steps: dict[bytes, Step] = {}
+        # A checkpoint being sent to the worker, and one being received.
+        self.checkpointed = b""
+        self.restored = bytearray()
         dataset = getattr(task, "dataset", None)
         if not isinstance(dataset, str):
             manifest_dataset = package.manifest.get("dataset")
@@ -735,6 +753,8 @@ class Server:
                 "start": self._start,
                 "map": self._map,
                 "reduce": self._reduce,
+                "checkpoint": self._checkpoint,
+                "restore": self._restore,
             }.get(op)
             if isinstance(op, str)
             else None
@@ -743,7 +763,8 @@ class Server:
             return {
                 "ok": False,
                 "kind": "protocol",
-                "error": f"unknown op {op!r}: expected info, start, map or reduce",
+                "error": f"unknown op {op!r}: expected info, start, map, reduce, "
+                "checkpoint or restore",
             }
         try:
             return handler(request)
@@ -785,13 +806,56 @@ class Server:
             "max_rounds": rounds,
             "kind": manifest["kind"],
             "entrypoint": f"{entry['file']}:{entry['class']}",
+            "resumable": type(self.task).checkpoint is not MapReduce.checkpoint,
         }
 
     def _start(self, request: dict[str, Any]) -> dict[str, Any]:
-        step, failed = self._run(self.task.start)
+        resume = request.get("resume")
+        if resume is None:
+            step, failed = self._run(self.task.start)
+        else:
+            started = resume.get("rounds_started") if isinstance(resume, dict) else None
+            has = resume.get("checkpoint") if isinstance(resume, dict) else None
+            if not isinstance(started, int) or isinstance(started, bool) or started < 0:
+                raise _ProtocolError("'resume.rounds_started' must be a non-negative integer")
+            if not isinstance(has, bool):
+                raise _ProtocolError("'resume.checkpoint' must be true or false")
+            if has and not self.restored:
+                raise _ProtocolError("resume from a checkpoint: send it in restore requests first")
+            checkpoint = bytes(self.restored) if has else None
+            self.restored = bytearray()
+            step, failed = self._run(lambda: self.task.resume(checkpoint, started))
         if failed is not None:
             return failed
         return self._step_reply(step, "start")
+
+    def _restore(self, request: dict[str, Any]) -> dict[str, Any]:
+        data = _b64decode(request.get("data"), "'data'")
+        self.restored += data
+        return {"ok": True, "bytes": len(self.restored)}
+
+    def _checkpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        part = request.get("part")
+        if not isinstance(part, int) or isinstance(part, bool) or part < 0:
+            raise _ProtocolError("'part' must be a non-negative integer")
+        if part == 0:
+            value, failed = self._run(self.task.checkpoint)
+            if failed is not None:
+                return failed
+            if value is not None and not isinstance(value, bytes | bytearray):
+                return {
+                    "ok": False,
+                    "kind": "task",
+                    "error": f"checkpoint() must return bytes or None, not {type(value).__name__}",
+                }
+            self.checkpointed = bytes(value) if value is not None else b""
+        parts = -(-len(self.checkpointed) // CHECKPOINT_PART)
+        if parts == 0:
+            return {"ok": True, "parts": 0}
+        if part >= parts:
+            raise _ProtocolError(f"the checkpoint has {parts} parts, not {part + 1}")
+        chunk = self.checkpointed[part * CHECKPOINT_PART : (part + 1) * CHECKPOINT_PART]
+        return {"ok": True, "data": _b64encode(chunk), "parts": parts}
 
     def _map(self, request: dict[str, Any]) -> dict[str, Any]:
         step = self._parse_step(request.get("step"), reuse=False)

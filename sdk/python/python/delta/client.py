@@ -77,6 +77,11 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds one HTTP request may take (not the task: see `TaskHandle.wait`)."""
 
 POLL_INTERVAL = 0.2
+
+UNREACHABLE_GRACE = 180.0
+"""Seconds `TaskHandle.wait` keeps polling a worker that does not answer
+(restarting: a learning task resumes from its checkpoint) before it gives
+up with the connection error."""
 """Seconds between status polls while waiting."""
 
 TOKEN_ENV = "DELTA_TOKEN"
@@ -526,15 +531,35 @@ class TaskHandle:
         updating display in Jupyter, plain lines otherwise. Raises
         `TaskFailed` (with the reason and the progress log) if the task
         fails, and `TimeoutError` after `timeout` seconds (the task keeps
-        running; wait again or check `status()`).
+        running; wait again or check `status()`). A worker that stops
+        answering (restarting) is polled on for `UNREACHABLE_GRACE`
+        seconds before its `ClientError` is raised.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         display = _Progress(self.id, planned_rounds=self.planned_rounds) if progress else None
+        unreachable_since: float | None = None
         try:
             while True:
-                status = self.status()
+                try:
+                    status = self.status()
+                    lines = self.logs() if display is not None else []
+                except ClientError as exc:
+                    if exc.code is not None:
+                        raise
+                    now = time.monotonic()
+                    if unreachable_since is None:
+                        unreachable_since = now
+                        if display is not None:
+                            display.log(f"{exc.message}; polling on (a restarting worker resumes)")
+                    if now - unreachable_since > UNREACHABLE_GRACE:
+                        raise
+                    if deadline is not None and now >= deadline:
+                        raise
+                    time.sleep(max(interval, 1.0))
+                    continue
+                unreachable_since = None
                 if display is not None:
-                    for line in self.logs():
+                    for line in lines:
                         row = parse_progress(line)
                         if row is None:
                             display.log(line)

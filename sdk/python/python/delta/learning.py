@@ -466,26 +466,43 @@ def safetensors_bytes(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, 
 def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     """The tensors of a safetensors file written by `LearningResult.save`
     (F32, F64 and I64 tensors), as NumPy arrays."""
-    raw = Path(path).read_bytes()
+    return parse_safetensors(Path(path).read_bytes(), str(path))[0]
+
+
+def parse_safetensors(raw: bytes, what: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors and the `__metadata__` strings of safetensors bytes
+    (F32, F64 and I64 tensors); `ValueError` naming `what` for anything
+    malformed."""
     if len(raw) < 8:
-        raise ValueError(f"{path}: not a safetensors file")
+        raise ValueError(f"{what}: not a safetensors file")
     (length,) = struct.unpack("<Q", raw[:8])
     if length > len(raw) - 8:
-        raise ValueError(f"{path}: the header is longer than the file")
+        raise ValueError(f"{what}: the header is longer than the file")
     try:
         header = json.loads(raw[8 : 8 + length])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: the header is not JSON: {exc}") from None
+        raise ValueError(f"{what}: the header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{what}: the header is not a JSON object")
     data = raw[8 + length :]
     names = {v: k for k, v in _SAFETENSORS_DTYPES.items()}
     out = {}
+    metadata = header.get("__metadata__") or {}
     for name, spec in header.items():
         if name == "__metadata__":
             continue
-        begin, end = spec["data_offsets"]
-        dtype = np.dtype(_LE.get(names[spec["dtype"]], "<i8"))
-        out[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(spec["shape"]).copy()
-    return out
+        try:
+            begin, end = spec["data_offsets"]
+            dtype = np.dtype(_LE.get(names[spec["dtype"]], "<i8"))
+            shape = [int(d) for d in spec["shape"]]
+            if not 0 <= begin <= end <= len(data):
+                raise ValueError("data offsets outside the file")
+            out[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape).copy()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{what}: tensor {name!r} is malformed: {exc}") from None
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(f"{what}: __metadata__ must map names to strings")
+    return out, metadata
 
 
 # -- the task ------------------------------------------------------------------------------
@@ -635,6 +652,7 @@ class HorizontalLearning(MapReduce):
     holdout: ClassVar[float] = 0.0
     seed: ClassVar[int] = 0
     config: ClassVar[Mapping[str, Any]] = {}
+    restarts: ClassVar[int] = 3
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -661,8 +679,13 @@ class HorizontalLearning(MapReduce):
             raise TypeError(f"{cls.__name__}.holdout must be a fraction in [0, 1), not {h!r}")
         if not isinstance(cls.config, Mapping):
             raise TypeError(f"{cls.__name__}.config must be a dict of JSON values")
-        # One step per round, and one to evaluate the final model.
-        cls.max_rounds = cls.rounds + 1
+        r = cls.restarts
+        if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= 1000:
+            raise TypeError(f"{cls.__name__}.restarts must be an integer in [0, 1000], not {r!r}")
+        # One step per round, one to evaluate the final model, and the
+        # rounds a restarted requester may lose (each lost round is redone
+        # from the last checkpoint).
+        cls.max_rounds = cls.rounds + 1 + r
 
     # -- what a task defines
 
@@ -725,6 +748,10 @@ class HorizontalLearning(MapReduce):
         self._weights = {name: np.array(w, dtype=np.float64) for name, w in weights.items()}
         self._state: dict[str, np.ndarray] = {}
         self._rows: list[dict[str, Any]] = []
+        # Ledger rounds: those whose sums reached reduce, and those a
+        # restarted requester lost (privacy spent, no sum).
+        self._reduced = 0
+        self._lost = 0
         if self.privacy is not None and self.epsilon is not None:
             if self._epsilon_after(1) > self.epsilon:
                 raise ValueError(
@@ -739,7 +766,77 @@ class HorizontalLearning(MapReduce):
 
         assert self.privacy is not None
         p = self.privacy
-        return float(_native.gaussian_epsilon(p.noise_multiplier, rounds, p.delta))
+        # Lost rounds count: their members noised and sent an update.
+        return float(_native.gaussian_epsilon(p.noise_multiplier, rounds + self._lost, p.delta))
+
+    # -- checkpoints
+
+    def checkpoint(self) -> bytes:
+        """The requester's state after the last reduce, as safetensors: the
+        weights and the strategy's state (float64, exactly), with the
+        layout, the history and the round counts in its metadata."""
+        tensors = {f"weights/{name}": w for name, w in self._weights.items()}
+        tensors.update({f"state/{key}": np.asarray(v) for key, v in self._state.items()})
+        step = self._next
+        state = {
+            "layout": self._layout,
+            "rows": self._rows,
+            "reduced": self._reduced,
+            "lost": self._lost,
+            "next": step.name,
+            "round": int(step.params["round"]),
+        }
+        metadata = {
+            "delta_checkpoint": "1",
+            "task": type(self).__qualname__,
+            "state": json.dumps(state),
+        }
+        return safetensors_bytes(tensors, metadata)
+
+    def _check_budget_after_restart(self) -> None:
+        if self.privacy is None or self.epsilon is None:
+            return
+        spent = self._epsilon_after(len(self._rows) + 1)
+        if spent > self.epsilon:
+            raise ValueError(
+                f"after {len(self._rows)} rounds and {self._lost} lost to restarts, the next "
+                f"round would spend ε = {spent:.3g}, more than the task's epsilon {self.epsilon}"
+            )
+
+    def resume(self, checkpoint: bytes | None, rounds_started: int) -> Step:
+        """Continues from `checkpoint` (see `MapReduce.resume`): the step
+        that was next is issued again, so the rounds lost to the restart
+        are redone and the model is what an uninterrupted run makes."""
+        if checkpoint is None:
+            step = self.start()
+            self._lost = rounds_started
+            self._check_budget_after_restart()
+            return step
+        what = f"the checkpoint of {type(self).__name__}"
+        tensors, metadata = parse_safetensors(checkpoint, what)
+        mine = type(self).__qualname__
+        if metadata.get("delta_checkpoint") != "1" or metadata.get("task") != mine:
+            raise ValueError(f"{what}: written by another task or version")
+        state = json.loads(metadata["state"])
+        self.start()
+        layout = [[name, dtype, list(shape)] for name, dtype, shape in state["layout"]]
+        if layout != self._layout:
+            raise ValueError(f"{what}: its layout differs from this model's")
+        self._weights = {name: tensors[f"weights/{name}"] for name, _, _ in layout}
+        self._state = {k[len("state/") :]: v for k, v in tensors.items() if k.startswith("state/")}
+        self._rows = list(state["rows"])
+        self._reduced = int(state["reduced"])
+        lost = rounds_started - self._reduced - int(state["lost"])
+        if lost < 0:
+            raise ValueError(
+                f"{what}: it counts {self._reduced + int(state['lost'])} rounds, "
+                f"the ledger only {rounds_started}"
+            )
+        self._lost = int(state["lost"]) + lost
+        self._check_budget_after_restart()
+        if state["next"] == "evaluate":
+            return self._eval_step()
+        return self._train_step(int(state["round"]))
 
     def _sent(self) -> dict[str, np.ndarray]:
         """The current weights in the model's own types, as members get them."""
@@ -767,7 +864,8 @@ class HorizontalLearning(MapReduce):
             "private": self.privacy is not None,
         }
         self._issued = time.monotonic()
-        return Step("train", outputs, params, privacy=self.privacy)
+        self._next = Step("train", outputs, params, privacy=self.privacy)
+        return self._next
 
     def _eval_step(self) -> Step:
         outputs = {"eval_examples": Output((), "int64")}
@@ -778,10 +876,12 @@ class HorizontalLearning(MapReduce):
             "weights": _encode_weights(self._sent(), self._layout),
         }
         self._issued = time.monotonic()
-        return Step("evaluate", outputs, params)
+        self._next = Step("evaluate", outputs, params)
+        return self._next
 
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
         seconds = time.monotonic() - self._issued
+        self._reduced += 1
         if step.name == "evaluate":
             self._record_eval(sums)
             return Done(self._result("rounds"))

@@ -197,6 +197,24 @@ class MapReduce(ABC):
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
         """The next step, or the result, from the sums over the members."""
 
+    def checkpoint(self) -> bytes | None:
+        """The requester's state after a `reduce` that returned a step,
+        from which `resume` continues when the requester's worker restarts
+        mid-task: the worker stores it after every round, beside its state
+        database. None (the default): the task cannot resume, and an
+        interrupted one fails. Bytes only (no pickle): the worker keeps
+        them on disk and hands them back to the same package."""
+        return None
+
+    def resume(self, checkpoint: bytes | None, rounds_started: int) -> Step:
+        """The step to run next, in a fresh task object, from the bytes
+        the last `checkpoint` returned (None: the worker stopped before
+        the first round finished). `rounds_started` counts the rounds the
+        ledger started for the task, the lost ones included (their
+        members' privacy was spent even though no sum arrived). Only tasks
+        that define `checkpoint` are resumed."""
+        raise NotImplementedError(f"{type(self).__name__} does not define resume")
+
     def planned_rounds(self) -> int | None:
         """How many rounds the task expects to run, shown by
         `delta.Client`'s progress bar ("round 2 of 3"); `max_rounds` is only

@@ -27,7 +27,7 @@ if ! rustup component list --installed | grep -q '^rust-src'; then
 fi
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors' >/dev/null 2>&1; then
+if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL' >/dev/null 2>&1; then
 	echo "setup: installing Python test packages"
 	python3 -m pip install --quiet --disable-pip-version-check -r "$here/tests/requirements.txt"
 fi

@@ -283,9 +283,10 @@ impl Default for PolicyConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
-	/// CSV, Parquet, NPY or NPZ file.
+	/// CSV, Parquet, NPY or NPZ file, or a folder of images with one
+	/// sub-folder per class.
 	pub path: PathBuf,
-	/// `csv`, `parquet`, `npy`, `npz`; default by suffix.
+	/// `csv`, `parquet`, `npy`, `npz`, `images`; default by suffix.
 	#[serde(default)]
 	pub format: Option<String>,
 	/// Whether tasks may use it.
@@ -303,6 +304,13 @@ pub struct DatasetConfig {
 	/// column named by its key.
 	#[serde(default)]
 	pub npz_key: Option<String>,
+	/// An image folder's `[height, width]`: every image is resized to it;
+	/// absent: all images must have one size.
+	#[serde(default)]
+	pub image_size: Option<[u32; 2]>,
+	/// An image folder's pixels: `RGB` (the default) or `L` (grey).
+	#[serde(default)]
+	pub image_mode: Option<String>,
 	/// Differential privacy this holder requires of every task on the
 	/// dataset; absent: none required (a task may still ask for it).
 	#[serde(default)]
@@ -493,10 +501,36 @@ impl Config {
 				}
 			}
 			if let Some(f) = &d.format {
-				if !["csv", "parquet", "npy", "npz"].contains(&f.as_str()) {
+				if !["csv", "parquet", "npy", "npz", "images"].contains(&f.as_str()) {
 					return Err(invalid(
 						&format!("datasets.{name}.format"),
-						format!("{f:?} is not csv, parquet, npy or npz"),
+						format!("{f:?} is not csv, parquet, npy, npz or images"),
+					));
+				}
+			}
+			let images = d.format.as_deref() == Some("images");
+			if !images && (d.image_size.is_some() || d.image_mode.is_some()) {
+				return Err(invalid(
+					&format!("datasets.{name}"),
+					"image_size and image_mode only apply to format = \"images\"".into(),
+				));
+			}
+			if images && !d.columns.is_empty() {
+				return Err(invalid(
+					&format!("datasets.{name}.columns"),
+					"an image folder's columns are always image and label (its class sub-folder)".into(),
+				));
+			}
+			if let Some(m) = &d.image_mode {
+				if m != "RGB" && m != "L" {
+					return Err(invalid(&format!("datasets.{name}.image_mode"), format!("{m:?} is not RGB or L")));
+				}
+			}
+			if let Some([h, w]) = d.image_size {
+				if !(1..=4096).contains(&h) || !(1..=4096).contains(&w) {
+					return Err(invalid(
+						&format!("datasets.{name}.image_size"),
+						"height and width must be in 1..=4096".into(),
 					));
 				}
 			}
@@ -516,6 +550,8 @@ impl Config {
 			columns: &d.columns,
 			npy_columns: &d.npy_columns,
 			npz_key: d.npz_key.as_deref(),
+			image_size: d.image_size,
+			image_mode: d.image_mode.as_deref(),
 		};
 		serde_json::to_string(&spec).ok()
 	}
@@ -534,6 +570,10 @@ struct DatasetSpec<'a> {
 	npy_columns: &'a [String],
 	#[serde(skip_serializing_if = "Option::is_none")]
 	npz_key: Option<&'a str>,
+	#[serde(skip_serializing_if = "Option::is_none")]
+	image_size: Option<[u32; 2]>,
+	#[serde(skip_serializing_if = "Option::is_none")]
+	image_mode: Option<&'a str>,
 }
 
 /// The commented configuration `delta-worker init` writes.
@@ -643,6 +683,14 @@ rows_per_value = 0
 # max_epsilon = 3.0
 # max_delta = 1e-5
 # budget = 10.0
+#
+# An image folder (one sub-folder per class) for learning tasks: columns
+# `image` and `label`, the sub-folder's name.
+# [datasets.scans]
+# path = "data/scans"
+# format = "images"
+# image_size = [64, 64]             # [height, width]; absent: one size for all
+# image_mode = "L"                  # "RGB" (default) or "L" (grey)
 "#
 	)
 }
@@ -732,5 +780,29 @@ mod tests {
 		assert!(err.to_string().starts_with("datasets.p.privacy.max_delta:"), "{err}");
 		let err = Config::load(&write(dir.path(), &(base + "epsilon = 1\n")), &Overrides::default()).unwrap_err();
 		assert!(err.to_string().contains("unknown field `epsilon`"), "{err}");
+	}
+
+	#[test]
+	fn an_image_folder_dataset_takes_a_size_and_mode_and_no_columns() {
+		let dir = tempfile::tempdir().unwrap();
+		let base = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1")
+			+ "\n[datasets.scans]\npath = \"scans\"\n";
+		let load = |extra: &str| Config::load(&write(dir.path(), &(base.clone() + extra)), &Overrides::default());
+		let config = load("format = \"images\"\nimage_size = [28, 32]\nimage_mode = \"L\"\n").unwrap();
+		let spec: serde_json::Value = serde_json::from_str(&config.dataset_spec("scans").unwrap()).unwrap();
+		assert_eq!(spec["format"], "images");
+		assert_eq!(spec["image_size"], serde_json::json!([28, 32]));
+		assert_eq!(spec["image_mode"], "L");
+		let plain = load("format = \"images\"\n").unwrap();
+		let spec: serde_json::Value = serde_json::from_str(&plain.dataset_spec("scans").unwrap()).unwrap();
+		assert!(spec.get("image_size").is_none() && spec.get("image_mode").is_none(), "{spec}");
+		let err = load("format = \"images\"\nimage_mode = \"CMYK\"\n").unwrap_err();
+		assert!(err.to_string().starts_with("datasets.scans.image_mode:"), "{err}");
+		let err = load("format = \"images\"\nimage_size = [0, 8]\n").unwrap_err();
+		assert!(err.to_string().starts_with("datasets.scans.image_size:"), "{err}");
+		let err = load("format = \"csv\"\nimage_size = [8, 8]\n").unwrap_err();
+		assert!(err.to_string().starts_with("datasets.scans:"), "{err}");
+		let err = load("format = \"images\"\n[datasets.scans.columns]\nx = { type = \"float\" }\n").unwrap_err();
+		assert!(err.to_string().starts_with("datasets.scans.columns:"), "{err}");
 	}
 }

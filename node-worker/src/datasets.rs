@@ -11,14 +11,36 @@ use serde::Serialize;
 
 use crate::config::PolicyConfig;
 
-/// A column as tasks see it.
+/// A column as tasks see it: what a requester needs to write a task for
+/// it (never its values).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Column {
 	/// Its name.
 	pub name: String,
-	/// Its type (`float`, `int`, `bool`, `str`, `category`).
+	/// Its type (`float`, `int`, `bool`, `str`, `category`, `image`).
 	#[serde(rename = "type")]
 	pub kind: String,
+	/// An `image` column's `[height, width, channels]`.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub shape: Option<Vec<u64>>,
+	/// A category's levels, where the holder's preparation states them
+	/// (an image folder's classes).
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub levels: Option<Vec<String>>,
+}
+
+impl Column {
+	/// A column from one entry of the preparation's report.
+	pub fn from_report(c: &serde_json::Value) -> Self {
+		Self {
+			name: c["name"].as_str().unwrap_or("").to_string(),
+			kind: c["type"].as_str().unwrap_or("").to_string(),
+			shape: c["shape"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()),
+			levels: c["levels"]
+				.as_array()
+				.map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
+		}
+	}
 }
 
 /// One prepared dataset.
@@ -243,6 +265,17 @@ impl delta_engine::Datasets for SharedDatasets {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn columns_from_the_report_keep_an_image_shape_and_levels() {
+		let image = Column::from_report(&serde_json::json!({"name": "image", "type": "image", "shape": [8, 8, 1]}));
+		assert_eq!(image.shape, Some(vec![8, 8, 1]));
+		let label = Column::from_report(&serde_json::json!({"name": "label", "type": "category", "levels": ["a", "b"]}));
+		assert_eq!(label.levels, Some(vec!["a".to_string(), "b".to_string()]));
+		let plain = Column::from_report(&serde_json::json!({"name": "age", "type": "float"}));
+		// Published as before: no empty shape or levels for a table's column.
+		assert_eq!(serde_json::to_value(&plain).unwrap(), serde_json::json!({"name": "age", "type": "float"}));
+	}
 	use delta_coordinator::types::H256;
 	use delta_primitives::{
 		round::{PhaseTimeouts, RoundParams},

@@ -407,13 +407,14 @@ fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) ->
 			.as_array()
 			.into_iter()
 			.flatten()
-			.map(|c| Column {
-				name: c["name"].as_str().unwrap_or("").to_string(),
-				kind: c["type"].as_str().unwrap_or("").to_string(),
-			})
+			.map(Column::from_report)
 			.collect();
+		let ignored = match report["ignored_files"].as_u64() {
+			Some(n) if n > 0 => format!(", {n} files skipped (hidden, or not images)"),
+			_ => String::new(),
+		};
 		tracing::info!(
-			"dataset {name}: {rows} rows, {} columns, {} rows dropped by cleaning{}",
+			"dataset {name}: {rows} rows, {} columns, {} rows dropped by cleaning{ignored}{}",
 			columns.len(),
 			report["dropped_rows"].as_u64().unwrap_or(0),
 			if d.share { "" } else { " (not shared)" }

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import worker_learning_tasks as tasks
+from PIL import Image
+from sklearn.datasets import load_digits
 from workers import Holders, start_holders
 
 from delta.learning import LearningResult
@@ -32,8 +35,32 @@ def holders(
 ) -> Iterator[Holders]:
     kind: str = request.param
     root = tmp_path_factory.mktemp(f"learning-{kind}")
-    with start_holders(kind, root, "learning", BLOCK_MS) as holders:
+    configs = []
+    for i, (begin, end) in enumerate(SCAN_ROWS):
+        folder = root / f"scans-{i}"
+        for row in range(begin, end):
+            digit = int(DIGITS.target[row])
+            write_png(folder / str(digit) / f"{row:05d}.png", scan_pixels(row))
+        configs.append(
+            f'\n[datasets.scans]\npath = "{folder}"\nformat = "images"\nimage_mode = "L"\n'
+        )
+    with start_holders(kind, root, "learning", BLOCK_MS, configs) as holders:
         yield holders
+
+
+# Each holder's image folder: scikit-learn's digits as 8x8 grey PNGs,
+# one sub-folder per digit, rows [begin, end) of the bundled data.
+DIGITS = load_digits()
+SCAN_ROWS = [(0, 50), (50, 170), (170, 260)]
+
+
+def scan_pixels(row: int) -> np.ndarray:
+    return np.round(DIGITS.images[row] * (255 / 16)).astype(np.uint8)
+
+
+def write_png(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels, mode="L").save(path)
 
 
 def tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,3 +184,27 @@ def test_a_requester_killed_mid_training_resumes_from_its_checkpoint(holders: Ho
     assert status.state == "done" and status.round == 5 and status.rounds == 8
     # The checkpoint went with the task's end.
     assert list((requester.folder / "checkpoints").iterdir()) == []
+
+
+def test_a_cnn_on_the_holders_image_folders_equals_central_gradient_descent(
+    holders: Holders,
+) -> None:
+    client = holders.client()
+    scans = next(d for d in client.datasets() if d["name"] == "scans")
+    # What a requester needs to write the model, and no pixel.
+    assert scans["columns"] == [
+        {"name": "image", "type": "image", "shape": [8, 8, 1]},
+        {"name": "label", "type": "category", "levels": [str(d) for d in range(10)]},
+    ]
+    result = client.submit(tasks.ScanCnn).wait(timeout=300, progress=False)
+    assert isinstance(result, LearningResult)
+    # Central training on the pooled images; the order of rows does not
+    # change a full-batch gradient.
+    rows = [r for begin, end in SCAN_ROWS for r in range(begin, end)]
+    x = torch.from_numpy(np.stack([scan_pixels(r) for r in rows])[:, None] / 255.0)
+    y = torch.from_numpy(DIGITS.target[rows].astype(np.int64))
+    central = tasks.scan_cnn()
+    losses = [tasks.scan_step(central, x, y) for _ in range(tasks.ScanCnn.rounds)]
+    assert_weights(result, central)
+    assert list(result.history["examples"]) == [len(rows)] * tasks.ScanCnn.rounds
+    assert np.abs(result.history["train_loss"].to_numpy() - losses).max() < 1e-6

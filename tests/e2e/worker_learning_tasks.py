@@ -111,3 +111,40 @@ class SlowThirdRound(SlowSecondRound):
     the requester's worker with two rounds' checkpoints behind it."""
 
     config = {"slow_round": 3, "seconds": 4.0}
+
+
+def scan_cnn() -> torch.nn.Module:
+    """A small float64 CNN for the holders' 8x8 grey digit scans."""
+    torch.manual_seed(5)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 3),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(3 * 6 * 6, 10),
+    ).double()
+
+
+def scan_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One full-batch SGD step on the cross-entropy, in place."""
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.5)
+    optimiser.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+class ScanCnn(HorizontalLearning):
+    """A CNN on each holder's image folder (one sub-folder per digit)."""
+
+    dataset = "scans"
+    rounds = 3
+    features = ("image",)
+    label = "label"
+
+    def model(self) -> torch.nn.Module:
+        return scan_cnn()
+
+    def train(self, model: Any, data: Any, config: Any) -> dict[str, float]:
+        x, y = data
+        return {"loss": scan_step(model, x, y)}

@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,11 +224,18 @@ ROWS = [240, 300, 360]
 
 @contextmanager
 def start_holders(
-    kind: str, root: Path, name: str, block_ms: int, **worker_options: object
+    kind: str,
+    root: Path,
+    name: str,
+    block_ms: int,
+    configs: Sequence[str] = ("", "", ""),
+    **worker_options: object,
 ) -> Iterator[Holders]:
     """A ledger of `kind` and three workers on it (`worker_options` go to
-    each `Worker`), all stopped when the block ends."""
+    each `Worker`, `configs[i]` is added to worker i's configuration), all
+    stopped when the block ends."""
     frames = [patients(i, rows) for i, rows in enumerate(ROWS)]
+    shared = str(worker_options.pop("extra_config", ""))
     with ExitStack() as stack:
         _, url, suris = start_ledger(kind, root, stack, block_ms, name)
         workers = [
@@ -240,6 +247,7 @@ def start_holders(
                     url,
                     frames[i],
                     suri=suris[i],
+                    extra_config=shared + configs[i],
                     block_ms=block_ms,
                     **worker_options,  # type: ignore[arg-type]
                 )

@@ -27,6 +27,7 @@ from .analytics import Analytics, FederatedFrame, FederatedSeries, crosstab, log
 from .check import TaskRejected, Violation, check_source
 from .client import Client, ClientError, TaskHandle
 from .debug import TaskFailed, debug
+from .images import read_image_folder
 from .learning import HorizontalLearning, LearningResult
 from .mapreduce import Done, MapReduce, Output, PolicyRefusal, Privacy, Step
 from .package import PackageError, TaskPackage, load_package, package_task
@@ -58,5 +59,6 @@ __all__ = [
     "logistic",
     "ols",
     "package_task",
+    "read_image_folder",
 ]
 __version__ = "0.1.0"

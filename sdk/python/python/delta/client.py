@@ -27,7 +27,7 @@ The worker's methods (params are JSON objects):
   failed, -32004 unknown task)
 - `delta_logs` {id, from} -> {lines: [{seq, ms, line}], next}
 - `delta_events` {id, from} -> {events: [{seq, ms, event, ...}], next}
-- `delta_datasets` {} -> [{name, columns: [{name, type}]}]
+- `delta_datasets` {} -> [{name, columns: [{name, type, shape?, levels?}]}]
 """
 
 from __future__ import annotations
@@ -372,7 +372,9 @@ class Client:
 
     def datasets(self) -> list[dict[str, Any]]:
         """The datasets the worker offers: `[{"name", "columns": [{"name",
-        "type"}]}]`; tasks see only these columns."""
+        "type"}]}]`; tasks see only these columns. An image folder's
+        `image` column also has its `shape` ([height, width, channels]) and
+        its `label` column the class `levels`."""
         result = self.call("delta_datasets")
         if not isinstance(result, list) or not all(isinstance(d, dict) for d in result):
             raise ClientError("delta_datasets: the worker did not answer with a list of datasets")

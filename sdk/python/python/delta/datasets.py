@@ -15,8 +15,11 @@ A spec (from the holder's TOML, as JSON):
                  "sex": {"type": "category", "levels": ["F", "M"]}},
      "npy_columns": null, "npz_key": null}
 
-- `format`: "csv", "parquet", "npy" or "npz"; null: from the file's suffix
-  (.csv, .parquet or .pq, .npy, .npz).
+- `format`: "csv", "parquet", "npy", "npz" or "images"; null: from the
+  file's suffix (.csv, .parquet or .pq, .npy, .npz). "images" is a folder
+  with one sub-folder per class (`delta.images`), read into an `image`
+  and a `label` column; `image_size` ([height, width]: resize to it) and
+  `image_mode` ("RGB", the default, or "L") apply to it, `columns` does not.
 - `columns`: the columns tasks see, in this order; all others are dropped.
   Each has a `type` (float, int, bool, str, category). Values that cannot
   be converted to it count as missing (for numbers: also NaN and
@@ -48,13 +51,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .images import IMAGE_MODES, ImageFolderError, image_size_of, read_image_folder
+
 __all__ = ["COLUMN_TYPES", "FORMATS", "DatasetError", "prepare"]
 
-FORMATS = ("csv", "parquet", "npy", "npz")
+FORMATS = ("csv", "parquet", "npy", "npz", "images")
 COLUMN_TYPES = ("float", "int", "bool", "str", "category")
 NUMERIC_TYPES = ("float", "int")
 
-_SPEC_KEYS = frozenset({"name", "path", "format", "columns", "npy_columns", "npz_key"})
+_SPEC_KEYS = frozenset(
+    {"name", "path", "format", "columns", "npy_columns", "npz_key", "image_size", "image_mode"}
+)
 _COLUMN_KEYS = frozenset({"type", "min", "max", "levels", "missing", "fill", "out_of_range"})
 _MISSING_RULES = ("drop", "fill", "error")
 _RANGE_RULES = ("drop", "clip", "error")
@@ -91,6 +98,8 @@ class _Spec:
     columns: tuple[_Column, ...] | None
     npy_columns: tuple[str, ...] | None
     npz_key: str | None
+    image_size: tuple[int, int] | None = None
+    image_mode: str = "RGB"
 
 
 def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
@@ -104,6 +113,8 @@ def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
     a "clip" range rule (0 when nothing was changed). Raises `DatasetError`.
     """
     parsed = _parse_spec(spec)
+    if parsed.format == "images":
+        return _prepare_images(parsed, Path(out))
     raw = _read(parsed)
     if parsed.columns is None:
         frame = raw.reset_index(drop=True)
@@ -174,8 +185,26 @@ def _parse_spec(spec: Any) -> _Spec:
             "without npz_key each array in the .npz is a column named by its key"
         )
 
+    image_size, image_mode = spec.get("image_size"), spec.get("image_mode")
+    if fmt != "images" and (image_size is not None or image_mode is not None):
+        raise DatasetError(f"{where}: 'image_size' and 'image_mode' only apply to image folders")
+    if image_mode is not None and image_mode not in IMAGE_MODES:
+        raise DatasetError(
+            f"{where}: 'image_mode' must be one of {', '.join(sorted(IMAGE_MODES))}, "
+            f"not {image_mode!r}"
+        )
+    try:
+        size = image_size_of(image_size)
+    except ImageFolderError as exc:
+        raise DatasetError(f"{where}: {exc}") from exc
+
     columns_spec = spec.get("columns")
     columns: tuple[_Column, ...] | None = None
+    if fmt == "images" and columns_spec:
+        raise DatasetError(
+            f"{where}: an image folder's columns are always 'image' and 'label' "
+            "(the class sub-folder); remove its columns table"
+        )
     if columns_spec is not None:
         if not isinstance(columns_spec, Mapping):
             raise DatasetError(f"{where}: 'columns' must map column names to their rules")
@@ -190,6 +219,8 @@ def _parse_spec(spec: Any) -> _Spec:
         columns=columns,
         npy_columns=None if npy_columns is None else tuple(npy_columns),
         npz_key=npz_key,
+        image_size=size,
+        image_mode="RGB" if image_mode is None else image_mode,
     )
 
 
@@ -299,6 +330,33 @@ def _fill_value(at: str, kind: str, fill: Any, levels: tuple[str, ...] | None) -
 
 
 # -- reading ------------------------------------------------------------------
+
+
+def _prepare_images(spec: _Spec, out: Path) -> dict[str, Any]:
+    """An image folder's snapshot: no cleaning rules apply (every readable
+    image is a row; an unreadable one is an error naming its file)."""
+    try:
+        frame = read_image_folder(spec.path, spec.image_size, spec.image_mode)
+    except ImageFolderError as exc:
+        raise DatasetError(f"dataset {spec.name!r}: {exc}") from exc
+    except PermissionError as exc:
+        raise DatasetError(
+            f"dataset {spec.name!r}: cannot read {exc.filename}: permission denied"
+        ) from exc
+    shape = frame.attrs["image_shape"]["image"]
+    ignored = int(frame.attrs.get("ignored_files", 0))
+    _write(spec, frame, out)
+    return {
+        "rows": len(frame),
+        "columns": [
+            {"name": "image", "type": "image", "shape": shape},
+            {"name": "label", "type": "category", "levels": list(frame["label"].cat.categories)},
+        ],
+        "dropped_rows": 0,
+        "filled": {},
+        "clipped": {},
+        "ignored_files": ignored,
+    }
 
 
 def _read(spec: _Spec) -> pd.DataFrame:

@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .images import image_shape, images_array
 from .mapreduce import MAX_STEP_ELEMENTS, Done, MapReduce, Output, Privacy, Step
 
 __all__ = [
@@ -616,7 +617,9 @@ class HorizontalLearning(MapReduce):
       examples.
     - `features` and `label`: column names. When set, `data` is `(X, y)`
       (torch tensors in the model's float type, `y` int64 for an integer
-      label; NumPy arrays for a NumPy model); otherwise the holder's frame.
+      label or a category's level index; NumPy arrays for a NumPy model);
+      otherwise the holder's frame. An image folder's `features =
+      ("image",)` gives `X` as (N, C, H, W) in [0, 1] (`delta.images`).
     - `holdout`: the fraction of each member's rows kept out of training
       for `evaluate` (0: evaluate on the training rows), drawn with `seed`.
     - `config`: JSON values every member's `train` receives (with the
@@ -1031,10 +1034,23 @@ class HorizontalLearning(MapReduce):
             raise ValueError(f"the dataset has no column {missing[0]!r}")
         weights = _weights_of(model)
         dtype = next(iter(weights.values())).dtype
-        x = df[columns].to_numpy(dtype=dtype)
+        if any(image_shape(df, c) is not None for c in columns):
+            if len(columns) != 1:
+                raise ValueError(f"an image column must be the only feature, not one of {columns}")
+            # (N, H, W, C) uint8 to (N, C, H, W) in [0, 1], as torch's
+            # convolutions and torchvision's ToTensor have it.
+            pixels = images_array(df, columns[0]).transpose(0, 3, 1, 2)
+            x = pixels.astype(dtype) / dtype.type(255)
+        else:
+            x = df[columns].to_numpy(dtype=dtype)
         label = df[self.label]
-        integer = pd.api.types.is_integer_dtype(label) or pd.api.types.is_bool_dtype(label)
-        y = label.to_numpy(dtype=np.int64 if integer else dtype)
+        if isinstance(label.dtype, pd.CategoricalDtype):
+            # A category (an image folder's class) trains as its level's
+            # index in the declared levels.
+            y = label.cat.codes.to_numpy(dtype=np.int64)
+        else:
+            integer = pd.api.types.is_integer_dtype(label) or pd.api.types.is_bool_dtype(label)
+            y = label.to_numpy(dtype=np.int64 if integer else dtype)
         if isinstance(model, dict):
             return x, y
         torch = _torch()

@@ -61,7 +61,7 @@ What is measured, per system and workload:
   transfers, scheduling).
 - model B: bytes per member per round of the model itself: Delta
   `upload_bytes + download_bytes` from `history` (the masked update in
-  Z_2^64 and the step with the weights, base64 in JSON); Flower the
+  Z_2^64 and the step: its JSON params and the weights' bytes); Flower the
   `ArrayRecord`s a client receives and sends plus, under SecAgg+, its masked
   vector (which travels in a `ConfigRecord`).
 - all B: bytes per member per round of everything exchanged: Delta the

@@ -83,6 +83,7 @@ pub struct StepSpec {
 	pub dataset: String,
 	/// Task-defined description of the step (e.g. which statistics, or the
 	/// current model); opaque to the engine.
+	#[serde(with = "delta_secagg::bytes")]
 	pub body: Vec<u8>,
 	/// The named, typed outputs, in vector order: declared before any
 	/// member sees data.
@@ -154,6 +155,7 @@ pub struct Announcement {
 	pub graph: GraphChoice,
 	/// The task package; members check its hash against the ledger's
 	/// commitment before anything else.
+	#[serde(with = "delta_secagg::bytes")]
 	pub package: Vec<u8>,
 }
 
@@ -227,6 +229,23 @@ pub fn commitment<T: Serialize>(value: &T) -> Result<[u8; 32], EngineError> {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn byte_strings_keep_postcards_wire_format() {
+		#[derive(Serialize, Deserialize, PartialEq, Debug)]
+		struct Derived {
+			body: Vec<u8>,
+		}
+		#[derive(Serialize, Deserialize, PartialEq, Debug)]
+		struct Fast {
+			#[serde(with = "delta_secagg::bytes")]
+			body: Vec<u8>,
+		}
+		let body: Vec<u8> = (0..=255).collect();
+		let bytes = canonical(&Fast { body: body.clone() }).unwrap();
+		assert_eq!(bytes, canonical(&Derived { body: body.clone() }).unwrap());
+		assert_eq!(postcard::from_bytes::<Fast>(&bytes).unwrap(), Fast { body });
+	}
 
 	#[test]
 	fn a_peer_message_is_exactly_one_message() {

@@ -72,15 +72,13 @@ impl FixedPoint {
 	pub fn encode_f64(&self, values: &[f64]) -> Result<RingVector, Error> {
 		let max = self.max_abs_encoded();
 		let scale = self.scale();
-		let mut encoded = Vec::with_capacity(values.len());
-		for (index, value) in values.iter().enumerate() {
+		self.encode_scaled(values, None, |index, value| {
 			let scaled = (value * scale).round();
 			if !scaled.is_finite() || scaled.abs() > max as f64 {
-				return Err(Error::OutOfRange { index, value: *value, max: self.max_abs_value() });
+				return Err(Error::OutOfRange { index, value, max: self.max_abs_value() });
 			}
-			encoded.push(scaled as i128);
-		}
-		Ok(self.to_ring(&encoded))
+			Ok(scaled)
+		})
 	}
 
 	/// Encodes floats, clipping each to `±max_abs_value()`; NaN is still an
@@ -88,15 +86,58 @@ impl FixedPoint {
 	pub fn encode_f64_clipped(&self, values: &[f64]) -> Result<RingVector, Error> {
 		let max = self.max_abs_encoded();
 		let scale = self.scale();
-		let mut encoded = Vec::with_capacity(values.len());
-		for (index, value) in values.iter().enumerate() {
+		// `max as f64` may round up past max: the integer is clamped too.
+		self.encode_scaled(values, Some(max), |index, value| {
 			if value.is_nan() {
-				return Err(Error::OutOfRange { index, value: *value, max: self.max_abs_value() });
+				return Err(Error::OutOfRange { index, value, max: self.max_abs_value() });
 			}
-			let scaled = (value * scale).round().clamp(-(max as f64), max as f64);
-			encoded.push((scaled as i128).clamp(-max, max));
-		}
-		Ok(self.to_ring(&encoded))
+			Ok((value * scale).round().clamp(-(max as f64), max as f64))
+		})
+	}
+
+	/// The ring elements of the integral floats `scaled` returns (already
+	/// checked against the range), clamped to `±clip` if given, wrapped
+	/// into the ring. A value below 2^63 converts through i64, one
+	/// instruction, rather than through i128 (a library call per element:
+	/// half of encoding a model's weights).
+	fn encode_scaled(
+		&self,
+		values: &[f64],
+		clip: Option<i128>,
+		scaled: impl Fn(usize, f64) -> Result<f64, Error>,
+	) -> Result<RingVector, Error> {
+		const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+		let integer = |x: f64| -> i128 {
+			let v = if x.abs() < TWO_63 { i128::from(x as i64) } else { x as i128 };
+			match clip {
+				Some(m) => v.clamp(-m, m),
+				None => v,
+			}
+		};
+		let wrapped = |x: f64| -> u64 { integer(x) as u64 };
+		Ok(match self.ring {
+			Ring::Bits32 => {
+				let mut out = Vec::with_capacity(values.len());
+				for (index, value) in values.iter().enumerate() {
+					out.push(wrapped(scaled(index, *value)?) as u32);
+				}
+				RingVector::U32(out)
+			},
+			Ring::Bits64 => {
+				let mut out = Vec::with_capacity(values.len());
+				for (index, value) in values.iter().enumerate() {
+					out.push(wrapped(scaled(index, *value)?));
+				}
+				RingVector::U64(out)
+			},
+			Ring::Bits128 => {
+				let mut out = Vec::with_capacity(values.len());
+				for (index, value) in values.iter().enumerate() {
+					out.push(integer(scaled(index, *value)?) as u128);
+				}
+				RingVector::U128(out)
+			},
+		})
 	}
 
 	/// Encodes integers exactly (scaled by `2^fractional_bits`).
@@ -180,6 +221,27 @@ mod tests {
 	}
 
 	#[test]
+	fn the_i64_fast_path_encodes_as_the_i128_reference_at_the_ring_edges() {
+		let reference = |e: &FixedPoint, x: f64| -> i128 {
+			let max = e.max_abs_encoded();
+			((x * e.scale()).round().clamp(-(max as f64), max as f64) as i128).clamp(-max, max)
+		};
+		for (ring, bits) in [(Ring::Bits32, 8), (Ring::Bits64, 0), (Ring::Bits64, 24), (Ring::Bits128, 0)] {
+			// One summand: the bound is 2^(k-1) - 1, which f64 rounds up to 2^(k-1).
+			let e = FixedPoint::new(ring, bits, 1).unwrap();
+			let edge = e.max_abs_value();
+			for x in [edge, -edge, edge * 2.0, -edge * 2.0, 1e300, -1e300, -0.0, 0.4999, -2.5] {
+				let want = reference(&e, x);
+				let got = e.encode_f64_clipped(&[x]).unwrap();
+				assert_eq!(got, e.to_ring(&[want]), "{ring:?} {x}");
+				if x.abs() <= edge && e.encode_f64(&[x]).is_ok() {
+					assert_eq!(e.encode_f64(&[x]).unwrap(), e.to_ring(&[(x * e.scale()).round() as i128]), "{x}");
+				}
+			}
+		}
+	}
+
+	#[test]
 	fn any_stated_scale_is_refused_or_accepted_without_overflow() {
 		// Regression (fuzz/corpus/peer_message/regression-fractional-bits):
 		// an announcement's fractional bits near u32::MAX overflowed the
@@ -213,6 +275,17 @@ mod tests {
 				if ok {
 					let expect: i128 = values.iter().map(|v| i128::from(*v) << bits).sum();
 					prop_assert_eq!(e.decode_scaled(&sum).unwrap(), vec![expect]);
+				}
+			}
+		}
+
+		#[test]
+		fn floats_encode_as_the_i128_reference(x in -1e9f64..1e9, bits in 0u32..30) {
+			for ring in [Ring::Bits32, Ring::Bits64, Ring::Bits128] {
+				let e = FixedPoint::new(ring, bits, 7).unwrap();
+				let scaled = (x * e.scale()).round();
+				if scaled.abs() <= e.max_abs_encoded() as f64 {
+					prop_assert_eq!(e.encode_f64(&[x]).unwrap(), e.to_ring(&[scaled as i128]));
 				}
 			}
 		}

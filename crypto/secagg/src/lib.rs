@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 mod aggregator;
+pub mod bytes;
 pub mod encoder;
 mod error;
 pub mod graph;

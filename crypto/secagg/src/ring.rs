@@ -2,7 +2,11 @@
 //! aggregator sums. Arithmetic wraps by design (it is ring arithmetic);
 //! range checks happen in the [`crate::encoder`] before values get here.
 
-use serde::{Deserialize, Serialize};
+use serde::{
+	de::{self, SeqAccess, Visitor},
+	ser::SerializeTuple,
+	Deserialize, Deserializer, Serialize, Serializer,
+};
 
 /// The ring a vector lives in, chosen per vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,8 +35,12 @@ impl Ring {
 	}
 }
 
-/// A vector of ring elements.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A vector of ring elements. It serialises as its ring and its elements'
+/// little-endian bytes in one byte string, so a masked input of a million
+/// elements is one copy on the wire (8 bytes an element in Z_2^64, where a
+/// derived encoding would spend up to 10 on a uniformly random element's
+/// varint, element by element).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RingVector {
 	/// Elements of Z_2^32.
 	U32(Vec<u32>),
@@ -100,5 +108,79 @@ impl RingVector {
 			RingVector::U64(v) => v.iter().map(|x| u128::from(*x)).collect(),
 			RingVector::U128(v) => v.clone(),
 		}
+	}
+}
+
+impl Serialize for RingVector {
+	fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+		let bytes: Vec<u8> = match self {
+			RingVector::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+			RingVector::U64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+			RingVector::U128(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+		};
+		let mut t = serializer.serialize_tuple(2)?;
+		t.serialize_element(&self.ring())?;
+		t.serialize_element(&crate::bytes::Bytes(&bytes))?;
+		t.end()
+	}
+}
+
+impl<'de> Deserialize<'de> for RingVector {
+	fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+		struct Pair;
+		impl<'de> Visitor<'de> for Pair {
+			type Value = RingVector;
+			fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+				f.write_str("a ring and its elements' bytes")
+			}
+			fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RingVector, A::Error> {
+				let ring: Ring = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+				let crate::bytes::ByteBuf(bytes) = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+				let width = ring.element_bytes();
+				if bytes.len() % width != 0 {
+					return Err(de::Error::custom(format_args!(
+						"{} bytes are not a whole number of {width}-byte elements",
+						bytes.len()
+					)));
+				}
+				macro_rules! read {
+					($t:ty) => {
+						bytes
+							.chunks_exact(width)
+							.map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; core::mem::size_of::<$t>()])))
+							.collect()
+					};
+				}
+				Ok(match ring {
+					Ring::Bits32 => RingVector::U32(read!(u32)),
+					Ring::Bits64 => RingVector::U64(read!(u64)),
+					Ring::Bits128 => RingVector::U128(read!(u128)),
+				})
+			}
+		}
+		deserializer.deserialize_tuple(2, Pair)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn vectors_round_trip_in_every_ring_and_ragged_bytes_are_refused() {
+		for v in [
+			RingVector::U32(vec![0, 1, u32::MAX]),
+			RingVector::U64(vec![u64::MAX, 7]),
+			RingVector::U128(vec![u128::MAX - 3]),
+			RingVector::U64(vec![]),
+		] {
+			let text = serde_json::to_string(&v).unwrap();
+			assert_eq!(serde_json::from_str::<RingVector>(&text).unwrap(), v, "{text}");
+		}
+		// The elements travel as their little-endian bytes.
+		let text = serde_json::to_string(&RingVector::U32(vec![258])).unwrap();
+		assert_eq!(text, r#"["Bits32",[2,1,0,0]]"#);
+		let err = serde_json::from_str::<RingVector>(r#"["Bits64",[1,2,3]]"#).unwrap_err();
+		assert!(err.to_string().contains("3 bytes are not a whole number of 8-byte elements"), "{err}");
 	}
 }

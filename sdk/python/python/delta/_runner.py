@@ -1027,9 +1027,11 @@ def _output_json(name: str, output: Output) -> list[Any]:
 def _step_from_parts(
     body: bytes, outputs: dict[str, Output], privacy: Privacy | None = None
 ) -> Step:
-    """The Step a body (`{"name", "params"}` JSON) and outputs describe."""
+    """The Step a body (`{"name", "params"}` JSON, then a NUL byte and the
+    step's data if it has any) and outputs describe."""
+    head, _, data = body.partition(b"\0")
     try:
-        decoded = json.loads(body)
+        decoded = json.loads(head)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise _ProtocolError(f"the step's body is not JSON: {exc}") from None
     if (
@@ -1039,7 +1041,7 @@ def _step_from_parts(
         or not isinstance(decoded["params"], dict)
     ):
         raise _ProtocolError('the step\'s body must be {"name": str, "params": object}')
-    return Step(decoded["name"], outputs, decoded["params"], privacy)
+    return Step(decoded["name"], outputs, decoded["params"], privacy, data)
 
 
 # -- the command line -----------------------------------------------------------------

@@ -9,6 +9,7 @@ result is made of are understood:
 - `None`, `bool`, `int`, `float`, `str`, `list`: as JSON. Floats that JSON
   cannot hold (NaN, infinity) and integers beyond 2**53 (which JavaScript
   and many JSON readers round) are tagged.
+- `bytes`: base64, tagged.
 - `tuple`, and `dict` whose keys are not all plain strings: tagged, so they
   come back as tuples and with their original keys. (Tuples do come back
   as tuples; only JSON readers that ignore the tags see lists.)
@@ -146,6 +147,8 @@ class _Encoder:
             return value if abs(value) <= MAX_SAFE_INT else {TAG: "int", "value": str(value)}
         if kind is float:
             return value if math.isfinite(value) else {TAG: "float", "value": _float_name(value)}
+        if kind is bytes:
+            return {TAG: "bytes", "data": base64.b64encode(value).decode("ascii")}
         if isinstance(value, np.generic):
             return _numpy_scalar(value)
         if value is pd.NA:
@@ -409,6 +412,10 @@ def _tag_float(obj: Mapping[str, Any], depth: int, where: str) -> float:
     return _SPECIAL_FLOATS[name]
 
 
+def _tag_bytes(obj: Mapping[str, Any], depth: int, where: str) -> bytes:
+    return _base64(obj["data"], where)
+
+
 def _tag_tuple(obj: Mapping[str, Any], depth: int, where: str) -> tuple[Any, ...]:
     items = _field(obj, "items", list, where)
     return tuple(_decode(v, depth + 1, f"{where}[{i}]") for i, v in enumerate(items))
@@ -663,6 +670,7 @@ _TAGS: Mapping[str, tuple[frozenset[str], Callable[[Mapping[str, Any], int, str]
     "int": (frozenset({"value"}), _tag_int),
     "float": (frozenset({"value"}), _tag_float),
     "tuple": (frozenset({"items"}), _tag_tuple),
+    "bytes": (frozenset({"data"}), _tag_bytes),
     "dict": (frozenset({"items"}), _tag_dict),
     "na": (frozenset(), _tag_na),
     "npscalar": (frozenset({"dtype", "value"}), _tag_npscalar),

@@ -36,8 +36,6 @@ W - η Σ (nᵢ/N) gᵢ = Σ (nᵢ/N)(W - η gᵢ).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import struct
@@ -563,18 +561,15 @@ def _load_weights(model: Any, weights: Mapping[str, np.ndarray]) -> None:
             state[name].copy_(torch.from_numpy(values.copy()))
 
 
-def _encode_weights(weights: Mapping[str, np.ndarray], layout: Sequence[Sequence[Any]]) -> str:
-    parts = [
+def _encode_weights(weights: Mapping[str, np.ndarray], layout: Sequence[Sequence[Any]]) -> bytes:
+    """The weights as a step's data: each array's little-endian bytes in
+    layout order."""
+    return b"".join(
         np.ascontiguousarray(weights[name], dtype=_LE[dtype]).tobytes() for name, dtype, _ in layout
-    ]
-    return base64.b64encode(b"".join(parts)).decode("ascii")
+    )
 
 
-def _decode_weights(text: Any, layout: Sequence[Sequence[Any]]) -> dict[str, np.ndarray]:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (TypeError, ValueError, binascii.Error):
-        raise ValueError("the step's weights are not base64") from None
+def _decode_weights(raw: bytes, layout: Sequence[Sequence[Any]]) -> dict[str, np.ndarray]:
     out = {}
     at = 0
     for name, dtype, shape in layout:
@@ -861,13 +856,13 @@ class HorizontalLearning(MapReduce):
         params = {
             "round": round_no,
             "layout": self._layout,
-            "weights": _encode_weights(self._sent(), self._layout),
             "config": config,
             "evaluate": evaluate,
             "private": self.privacy is not None,
         }
         self._issued = time.monotonic()
-        self._next = Step("train", outputs, params, privacy=self.privacy)
+        weights = _encode_weights(self._sent(), self._layout)
+        self._next = Step("train", outputs, params, privacy=self.privacy, data=weights)
         return self._next
 
     def _eval_step(self) -> Step:
@@ -876,10 +871,11 @@ class HorizontalLearning(MapReduce):
         params = {
             "round": self.rounds + 1,
             "layout": self._layout,
-            "weights": _encode_weights(self._sent(), self._layout),
         }
         self._issued = time.monotonic()
-        self._next = Step("evaluate", outputs, params)
+        self._next = Step(
+            "evaluate", outputs, params, data=_encode_weights(self._sent(), self._layout)
+        )
         return self._next
 
     def reduce(self, step: Step, sums: Mapping[str, np.ndarray], members: int) -> Step | Done:
@@ -962,7 +958,7 @@ class HorizontalLearning(MapReduce):
     def map(self, step: Step, df: pd.DataFrame) -> Mapping[str, Any]:
         p = step.params
         layout = p["layout"]
-        weights = _decode_weights(p["weights"], layout)
+        weights = _decode_weights(step.data, layout)
         model = self._member_model(layout)
         _load_weights(model, weights)
         train_data, eval_data = self._member_data(df, model)

@@ -145,16 +145,22 @@ class Step:
     output every member's `map` returns: a length (float64 values) or an
     `Output` with a shape and type. Outputs are declared before any member
     sees data; a member's values must match them exactly. With `privacy`,
-    the sums `reduce` sees are noised for differential privacy."""
+    the sums `reduce` sees are noised for differential privacy. `data`:
+    bytes every member receives beside the params (a model's weights),
+    carried as they are rather than as text inside JSON."""
 
     name: str
     outputs: Mapping[str, int | Output]
     params: Mapping[str, Any] = field(default_factory=dict)
     privacy: Privacy | None = None
+    data: bytes = b""
 
     def body(self) -> bytes:
-        """The step as the engine carries it (canonical JSON)."""
-        return json.dumps({"name": self.name, "params": self.params}, sort_keys=True).encode()
+        """The step as the engine carries it: canonical JSON, then, when
+        there is `data`, a NUL byte (which JSON text never holds) and the
+        data."""
+        head = json.dumps({"name": self.name, "params": self.params}, sort_keys=True).encode()
+        return head + b"\0" + bytes(self.data) if self.data else head
 
     def specs(self) -> list[tuple[str, Output]]:
         """The outputs, in order, each normalised to an `Output`."""

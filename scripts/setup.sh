@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Installs what building and testing Delta needs on a fresh Debian machine:
 # protoc (libp2p's build scripts), lld (fast linking of the large node
-# binary), the wasm target and rust-src for the runtime, and the Python
-# packages the end-to-end tests and the demo use. Idempotent and quiet when
-# everything is already there.
+# binary), PostgreSQL 15 and MariaDB (the SQL-source tests start their own
+# servers as `nobody`), the wasm target and rust-src for the runtime, and
+# the Python packages the end-to-end tests and the demo use. Idempotent and
+# quiet when everything is already there.
 set -euo pipefail
 
 need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v ld.lld >/dev/null 2>&1 || need_apt+=(lld)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	echo "setup: installing ${need_apt[*]}"
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if ! rustup target list --installed | grep -qx wasm32v1-none; then
@@ -27,7 +30,7 @@ if ! rustup component list --installed | grep -q '^rust-src'; then
 fi
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL' >/dev/null 2>&1; then
+if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL, connectorx' >/dev/null 2>&1; then
 	echo "setup: installing Python test packages"
 	python3 -m pip install --quiet --disable-pip-version-check -r "$here/tests/requirements.txt"
 fi

@@ -284,8 +284,12 @@ impl Default for PolicyConfig {
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
 	/// CSV, Parquet, NPY or NPZ file, or a folder of images with one
-	/// sub-folder per class.
-	pub path: PathBuf,
+	/// sub-folder per class; absent for a SQL source.
+	#[serde(default)]
+	pub path: Option<PathBuf>,
+	/// A table or query of a SQL database, instead of a file.
+	#[serde(default)]
+	pub sql: Option<SqlSource>,
 	/// `csv`, `parquet`, `npy`, `npz`, `images`; default by suffix.
 	#[serde(default)]
 	pub format: Option<String>,
@@ -315,6 +319,85 @@ pub struct DatasetConfig {
 	/// dataset; absent: none required (a task may still ask for it).
 	#[serde(default)]
 	pub privacy: Option<DatasetPrivacy>,
+}
+
+/// A dataset read from a SQL database: SQLite, PostgreSQL or
+/// MySQL/MariaDB. The password never appears here: it is read from a file
+/// or an environment variable when the dataset is prepared.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSource {
+	/// `postgresql://user@host:port/database`,
+	/// `mysql://user@host:port/database` (MariaDB too) or
+	/// `sqlite://path/to/file.db` (relative to the configuration's folder).
+	pub url: String,
+	/// The table to read, every row (`schema.table` allowed).
+	#[serde(default)]
+	pub table: Option<String>,
+	/// Or a query whose result is the dataset.
+	#[serde(default)]
+	pub query: Option<String>,
+	/// A file holding the password (its first line).
+	#[serde(default)]
+	pub password_file: Option<PathBuf>,
+	/// Or the environment variable holding it.
+	#[serde(default)]
+	pub password_env: Option<String>,
+}
+
+/// SQL schemes a source's URL may have.
+const SQL_SCHEMES: [&str; 5] = ["postgresql", "postgres", "mysql", "mariadb", "sqlite"];
+
+impl SqlSource {
+	fn check(&self, key: &str) -> Result<(), ConfigError> {
+		let invalid = |what: &str, message: String| ConfigError::Invalid { key: format!("{key}.{what}"), message };
+		let Some((scheme, rest)) = self.url.split_once("://") else {
+			return Err(invalid("url", "must be scheme://..., e.g. postgresql://delta@127.0.0.1:5432/hospital".into()));
+		};
+		if !SQL_SCHEMES.contains(&scheme) {
+			return Err(invalid("url", format!("{scheme:?} is not one of {}", SQL_SCHEMES.join(", "))));
+		}
+		if scheme != "sqlite" {
+			let authority = rest.split(['/', '?']).next().unwrap_or("");
+			let user = authority.rsplit_once('@').map(|(u, _)| u).unwrap_or("");
+			if user.contains(':') {
+				// Never repeat the URL: it holds the password.
+				return Err(invalid(
+					"url",
+					"holds a password: put it in password_file or password_env, never in worker.toml".into(),
+				));
+			}
+			if !authority.contains('@') || user.is_empty() {
+				return Err(invalid("url", "must name the user: scheme://user@host:port/database".into()));
+			}
+		} else if rest.is_empty() {
+			return Err(invalid("url", "must name the database file: sqlite://path/to/file.db".into()));
+		}
+		match (&self.table, &self.query) {
+			(Some(t), None) => {
+				let ok = !t.is_empty() &&
+					t.split('.').count() <= 2 &&
+					t.split('.').all(|part| {
+						!part.is_empty() &&
+							part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') &&
+							!part.starts_with(|c: char| c.is_ascii_digit())
+					});
+				if !ok {
+					return Err(invalid("table", format!("{t:?} is not a table name (letters, digits, _; schema.table)")));
+				}
+			},
+			(None, Some(q)) if !q.trim().is_empty() => {},
+			(None, Some(_)) => return Err(invalid("query", "is empty".into())),
+			_ => return Err(ConfigError::Invalid { key: key.into(), message: "set one of table and query".into() }),
+		}
+		if self.password_file.is_some() && self.password_env.is_some() {
+			return Err(ConfigError::Invalid {
+				key: key.into(),
+				message: "set one of password_file and password_env".into(),
+			});
+		}
+		Ok(())
+	}
 }
 
 /// A dataset's differential-privacy requirement: every step must be
@@ -421,7 +504,19 @@ impl Config {
 		join(&mut self.p2p.key_file, &data);
 		join(&mut self.identity.key_file, &data);
 		for d in self.datasets.values_mut() {
-			join(&mut d.path, base);
+			if let Some(p) = &mut d.path {
+				join(p, base);
+			}
+			if let Some(sql) = &mut d.sql {
+				if let Some(f) = &mut sql.password_file {
+					join(f, base);
+				}
+				if let Some(file) = sql.url.strip_prefix("sqlite://") {
+					let mut file = PathBuf::from(file);
+					join(&mut file, base);
+					sql.url = format!("sqlite://{}", file.display());
+				}
+			}
 		}
 	}
 
@@ -500,6 +595,27 @@ impl Config {
 					return Err(invalid(&format!("datasets.{name}.privacy.budget"), "must be positive".into()));
 				}
 			}
+			match (&d.path, &d.sql) {
+				(Some(_), None) => {},
+				(None, Some(sql)) => {
+					sql.check(&format!("datasets.{name}.sql"))?;
+					if d.format.is_some() || !d.npy_columns.is_empty() || d.npz_key.is_some() {
+						return Err(invalid(
+							&format!("datasets.{name}"),
+							"format, npy_columns and npz_key are for files, not a sql source".into(),
+						));
+					}
+				},
+				(Some(_), Some(_)) => {
+					return Err(invalid(&format!("datasets.{name}"), "set one of path and sql, not both".into()))
+				},
+				(None, None) => {
+					return Err(invalid(
+						&format!("datasets.{name}"),
+						"set path (a file or image folder) or sql (a database table or query)".into(),
+					))
+				},
+			}
 			if let Some(f) = &d.format {
 				if !["csv", "parquet", "npy", "npz", "images"].contains(&f.as_str()) {
 					return Err(invalid(
@@ -545,7 +661,8 @@ impl Config {
 		let d = self.datasets.get(name)?;
 		let spec = DatasetSpec {
 			name,
-			path: &d.path,
+			path: d.path.as_deref(),
+			sql: d.sql.as_ref(),
 			format: d.format.as_deref(),
 			columns: &d.columns,
 			npy_columns: &d.npy_columns,
@@ -562,7 +679,10 @@ impl Config {
 #[derive(Serialize)]
 struct DatasetSpec<'a> {
 	name: &'a str,
-	path: &'a Path,
+	#[serde(skip_serializing_if = "Option::is_none")]
+	path: Option<&'a Path>,
+	#[serde(skip_serializing_if = "Option::is_none")]
+	sql: Option<&'a SqlSource>,
 	format: Option<&'a str>,
 	columns: &'a toml::Table,
 	// Only for array files; the preparation refuses them elsewhere.
@@ -691,6 +811,13 @@ rows_per_value = 0
 # format = "images"
 # image_size = [64, 64]             # [height, width]; absent: one size for all
 # image_mode = "L"                  # "RGB" (default) or "L" (grey)
+#
+# A SQL table or query (SQLite, PostgreSQL, MySQL/MariaDB) instead of a
+# file; the password comes from a file or the environment, never from here.
+# [datasets.visits]
+# sql = {{ url = "postgresql://delta@127.0.0.1:5432/hospital", table = "visits", password_file = "secrets/pg.pw" }}
+# [datasets.visits.columns]
+# age = {{ type = "float", min = 0, max = 120 }}
 "#
 	)
 }
@@ -747,7 +874,7 @@ mod tests {
 		let text = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") +
 			"\n[datasets.p]\npath = \"p.csv\"\n[datasets.p.columns]\nsex = { type = \"category\" }\nage = { type = \"float\", min = 0 }\n";
 		let config = Config::load(&write(dir.path(), &text), &Overrides::default()).unwrap();
-		assert!(config.data_dir.is_absolute() && config.datasets["p"].path.is_absolute());
+		assert!(config.data_dir.is_absolute() && config.datasets["p"].path.as_ref().unwrap().is_absolute());
 		let spec: serde_json::Value = serde_json::from_str(&config.dataset_spec("p").unwrap()).unwrap();
 		assert_eq!(spec["columns"]["age"]["min"], 0);
 		let text = config.dataset_spec("p").unwrap();
@@ -780,6 +907,43 @@ mod tests {
 		assert!(err.to_string().starts_with("datasets.p.privacy.max_delta:"), "{err}");
 		let err = Config::load(&write(dir.path(), &(base + "epsilon = 1\n")), &Overrides::default()).unwrap_err();
 		assert!(err.to_string().contains("unknown field `epsilon`"), "{err}");
+	}
+
+	#[test]
+	fn a_sql_dataset_names_its_table_or_query_and_never_holds_a_password() {
+		let dir = tempfile::tempdir().unwrap();
+		let base = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") +
+			"\n[datasets.visits]\n";
+		let load = |extra: &str| Config::load(&write(dir.path(), &(base.clone() + extra)), &Overrides::default());
+		let config = load(
+			"sql = { url = \"postgresql://delta@127.0.0.1:5432/h\", table = \"public.visits\", password_file = \"pg.pw\" }\n",
+		)
+		.unwrap();
+		let spec: serde_json::Value = serde_json::from_str(&config.dataset_spec("visits").unwrap()).unwrap();
+		assert_eq!(spec["sql"]["table"], "public.visits");
+		assert_eq!(spec["sql"]["password_file"], dir.path().join("pg.pw").display().to_string());
+		assert!(spec.get("path").is_none(), "{spec}");
+		let config = load("sql = { url = \"sqlite://data/h.db\", query = \"select * from v\" }\n").unwrap();
+		let url = config.datasets["visits"].sql.as_ref().unwrap().url.clone();
+		assert_eq!(url, format!("sqlite://{}", dir.path().join("data/h.db").display()));
+		for (extra, key, words) in [
+			("sql = { url = \"postgresql://delta:hunter2@h:1/d\", table = \"t\" }\n", "datasets.visits.sql.url", "holds a password"),
+			("sql = { url = \"oracle://u@h/d\", table = \"t\" }\n", "datasets.visits.sql.url", "is not one of"),
+			("sql = { url = \"mysql://h:1/d\", table = \"t\" }\n", "datasets.visits.sql.url", "must name the user"),
+			("sql = { url = \"mysql://u@h/d\", table = \"t; drop table x\" }\n", "datasets.visits.sql.table", "not a table name"),
+			("sql = { url = \"mysql://u@h/d\" }\n", "datasets.visits.sql", "set one of table and query"),
+			(
+				"sql = { url = \"mysql://u@h/d\", table = \"t\", password_env = \"P\", password_file = \"f\" }\n",
+				"datasets.visits.sql",
+				"one of password_file and password_env",
+			),
+			("path = \"v.csv\"\nsql = { url = \"mysql://u@h/d\", table = \"t\" }\n", "datasets.visits", "not both"),
+			("share = true\n", "datasets.visits", "set path"),
+		] {
+			let err = load(extra).unwrap_err().to_string();
+			assert!(err.starts_with(&format!("{key}:")) && err.contains(words), "{extra}: {err}");
+			assert!(!err.contains("hunter2"), "{err}");
+		}
 	}
 
 	#[test]

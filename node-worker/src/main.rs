@@ -401,7 +401,15 @@ fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) ->
 	for (name, d) in &config.datasets {
 		let spec = config.dataset_spec(name).context("dataset spec")?;
 		let out = folder.join(format!("{name}.parquet"));
-		let report = python.prepare_dataset(name, &spec, &folder, &out).with_context(|| format!("dataset {name}"))?;
+		// One dataset that cannot be prepared (a database down, a password
+		// refused, a file breaking its rules) leaves the others served.
+		let report = match python.prepare_dataset(name, &spec, &folder, &out) {
+			Ok(report) => report,
+			Err(e) => {
+				tracing::error!("dataset {name} is not offered: it could not be prepared: {e}");
+				continue;
+			},
+		};
 		let rows = report["rows"].as_u64().unwrap_or(0);
 		let columns: Vec<Column> = report["columns"]
 			.as_array()

@@ -188,7 +188,7 @@ def test_the_api_refuses_callers_without_the_token(network: Network) -> None:
                 {"name": "age", "type": "float"},
                 {"name": "bmi", "type": "float"},
                 {"name": "sbp", "type": "float"},
-                {"name": "sex", "type": "category"},
+                {"name": "sex", "type": "category", "levels": ["f", "m"]},
             ],
         }
     ]

@@ -143,7 +143,7 @@ def test_bool_and_category(tmp_path: Path) -> None:
     assert report["dropped_rows"] == 1
     assert report["columns"] == [
         {"name": "smoker", "type": "bool"},
-        {"name": "sex", "type": "category"},
+        {"name": "sex", "type": "category", "levels": ["F", "M"]},
     ]
 
 

@@ -372,9 +372,9 @@ class Client:
 
     def datasets(self) -> list[dict[str, Any]]:
         """The datasets the worker offers: `[{"name", "columns": [{"name",
-        "type"}]}]`; tasks see only these columns. An image folder's
-        `image` column also has its `shape` ([height, width, channels]) and
-        its `label` column the class `levels`."""
+        "type"}]}]`; tasks see only these columns. A category column also
+        has its `levels`, an image folder's `image` column its `shape`
+        ([height, width, channels])."""
         result = self.call("delta_datasets")
         if not isinstance(result, list) or not all(isinstance(d, dict) for d in result):
             raise ClientError("delta_datasets: the worker did not answer with a list of datasets")

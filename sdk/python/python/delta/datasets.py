@@ -20,6 +20,9 @@ A spec (from the holder's TOML, as JSON):
   with one sub-folder per class (`delta.images`), read into an `image`
   and a `label` column; `image_size` ([height, width]: resize to it) and
   `image_mode` ("RGB", the default, or "L") apply to it, `columns` does not.
+- `sql` instead of `path` (and no `format`): {"url", "table" or "query",
+  "password_file" or "password_env"}, read by `delta.sources.read_sql`;
+  the rows are then cleaned by `columns` as a file's are.
 - `columns`: the columns tasks see, in this order; all others are dropped.
   Each has a `type` (float, int, bool, str, category). Values that cannot
   be converted to it count as missing (for numbers: also NaN and
@@ -52,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from .images import IMAGE_MODES, ImageFolderError, image_size_of, read_image_folder
+from .sources import SourceError, read_sql
 
 __all__ = ["COLUMN_TYPES", "FORMATS", "DatasetError", "prepare"]
 
@@ -60,7 +64,17 @@ COLUMN_TYPES = ("float", "int", "bool", "str", "category")
 NUMERIC_TYPES = ("float", "int")
 
 _SPEC_KEYS = frozenset(
-    {"name", "path", "format", "columns", "npy_columns", "npz_key", "image_size", "image_mode"}
+    {
+        "name",
+        "path",
+        "sql",
+        "format",
+        "columns",
+        "npy_columns",
+        "npz_key",
+        "image_size",
+        "image_mode",
+    }
 )
 _COLUMN_KEYS = frozenset({"type", "min", "max", "levels", "missing", "fill", "out_of_range"})
 _MISSING_RULES = ("drop", "fill", "error")
@@ -100,13 +114,14 @@ class _Spec:
     npz_key: str | None
     image_size: tuple[int, int] | None = None
     image_mode: str = "RGB"
+    sql: Mapping[str, Any] | None = None
 
 
 def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
     """Reads the dataset `spec` describes, cleans it by its rules, writes it
     to `out` as Parquet, and returns what was done:
 
-        {"rows": n, "columns": [{"name", "type"}], "dropped_rows": k,
+        {"rows": n, "columns": [{"name", "type", "levels"?}], "dropped_rows": k,
          "filled": {column: count}, "clipped": {column: count}}
 
     `filled` and `clipped` list every column with a "fill" missing rule or
@@ -125,11 +140,16 @@ def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
         frame, report = _clean(parsed, raw)
         types = {c.name: c.type for c in parsed.columns}
     _write(parsed, frame, Path(out))
-    return {
-        "rows": len(frame),
-        "columns": [{"name": name, "type": kind} for name, kind in types.items()],
-        **report,
-    }
+    columns = []
+    for name, kind in types.items():
+        column: dict[str, Any] = {"name": name, "type": kind}
+        if kind == "category":
+            # A requester writes `groupby("sex")` knowing the levels; they
+            # are the holder's declared schema, not its data (without
+            # declared levels: the values present, which the holder shares).
+            column["levels"] = [str(level) for level in frame[name].cat.categories]
+        columns.append(column)
+    return {"rows": len(frame), "columns": columns, **report}
 
 
 # -- the spec -----------------------------------------------------------------
@@ -147,9 +167,12 @@ def _parse_spec(spec: Any) -> _Spec:
         )
     if not isinstance(label, str) or not label:
         raise DatasetError(f"{where}: 'name' must be a non-empty string")
+    sql = spec.get("sql")
+    if sql is not None:
+        return _parse_sql_spec(where, label, spec, sql)
     path = spec.get("path")
     if not isinstance(path, str) or not path:
-        raise DatasetError(f"{where}: 'path' must be the data file's path")
+        raise DatasetError(f"{where}: 'path' must be the data file's path (or set 'sql')")
     fmt = spec.get("format")
     if fmt is None:
         fmt = _SUFFIXES.get(Path(path).suffix.lower())
@@ -222,6 +245,21 @@ def _parse_spec(spec: Any) -> _Spec:
         image_size=size,
         image_mode="RGB" if image_mode is None else image_mode,
     )
+
+
+def _parse_sql_spec(where: str, label: str, spec: Mapping[str, Any], sql: Any) -> _Spec:
+    if not isinstance(sql, Mapping):
+        raise DatasetError(f"{where}: 'sql' must be an object with url and table or query")
+    for key in ("path", "format", "npy_columns", "npz_key", "image_size", "image_mode"):
+        if spec.get(key) is not None:
+            raise DatasetError(f"{where}: {key!r} is for files; a sql source has none")
+    columns_spec = spec.get("columns")
+    columns: tuple[_Column, ...] | None = None
+    if columns_spec:
+        if not isinstance(columns_spec, Mapping):
+            raise DatasetError(f"{where}: 'columns' must map column names to their rules")
+        columns = tuple(_parse_column(where, name, rules) for name, rules in columns_spec.items())
+    return _Spec(label, Path(), "sql", columns, None, None, sql=dict(sql))
 
 
 def _is_number(value: Any) -> bool:
@@ -361,12 +399,18 @@ def _prepare_images(spec: _Spec, out: Path) -> dict[str, Any]:
 
 def _read(spec: _Spec) -> pd.DataFrame:
     where = f"dataset {spec.name!r}"
+    wanted = None if spec.columns is None else [c.name for c in spec.columns]
+    if spec.sql is not None:
+        try:
+            frame = read_sql(spec.sql)
+        except SourceError as exc:
+            raise DatasetError(f"{where}: {exc}") from None
+        return _declared(where, "the sql source's rows", frame, wanted)
     path = spec.path
     if not path.exists():
         raise DatasetError(f"{where}: {path} does not exist")
     if path.is_dir() and spec.format != "parquet":
         raise DatasetError(f"{where}: {path} is a folder, not a {spec.format} file")
-    wanted = None if spec.columns is None else [c.name for c in spec.columns]
     try:
         if spec.format == "csv":
             frame = _read_csv(path, spec, wanted)
@@ -384,12 +428,19 @@ def _read(spec: _Spec) -> pd.DataFrame:
         raise DatasetError(
             f"{where}: cannot read {path} as {spec.format}: {type(exc).__name__}: {exc}"
         ) from exc
+    return _declared(where, path.name, frame, wanted)
+
+
+def _declared(
+    where: str, label: str, frame: pd.DataFrame, wanted: list[str] | None
+) -> pd.DataFrame:
+    """The declared columns of what was read, in their declared order."""
     frame = frame.reset_index(drop=True)
     if wanted is not None:
         absent = [name for name in wanted if name not in frame.columns]
         if absent:
             raise DatasetError(
-                f"{where}: column {absent[0]!r} is declared but not in {path.name} "
+                f"{where}: column {absent[0]!r} is declared but not in {label} "
                 f"(it has: {', '.join(map(str, frame.columns))})"
             )
         frame = frame[wanted]

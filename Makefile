@@ -14,7 +14,8 @@ COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
 WORKER := $(CARGO_TARGET_DIR)/debug/delta-worker
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers bench-learning weights clean-chain-data \
+.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers bench-learning bench-sources weights \
+	clean-chain-data \
 	fuzz fuzz-build fuzz-seeds
 
 setup:
@@ -72,6 +73,11 @@ bench-workers: build sdk
 ## under ~/.cache/delta on the first run.
 bench-learning: sdk
 	python3 scripts/bench_learning.py $(BENCH_ARGS)
+
+## Preparing a 1M-row, 10-column PostgreSQL table as a dataset beside the
+## raw Arrow read of the same table (time and peak memory).
+bench-sources: sdk
+	python3 scripts/bench_sources.py $(BENCH_ARGS)
 
 ## Regenerate a pallet's weights.rs on this machine
 ## (PALLET=pallet_delta_identity, pallet_delta_task or pallet_delta_zk_verify).

@@ -346,6 +346,29 @@ def _level_text(value: Any) -> str:
     return str(value)
 
 
+def _texts(raw: pd.Series, present: np.ndarray, levels: tuple[str, ...] | None) -> np.ndarray:
+    """Each value as its text (`_level_text`), None where missing or not
+    one of `levels`. A column of one kind (text, numbers, booleans) is
+    converted once per distinct value, not once per row: a million rows
+    of a few wards or two sexes cost a hash each, not a Python call."""
+    kind = pd.api.types.infer_dtype(raw, skipna=True)
+    if kind not in ("string", "floating", "integer", "boolean", "empty"):
+        # Mixed Python objects: 1, 1.0 and True hash alike, so each is
+        # converted on its own.
+        texts = [_level_text(v) if p else None for v, p in zip(raw, present, strict=True)]
+        if levels is not None:
+            allowed = set(levels)
+            texts = [t if t in allowed else None for t in texts]
+        return np.array(texts, dtype=object)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    distinct = np.array([_level_text(v) for v in uniques] + [None], dtype=object)
+    if levels is not None:
+        allowed = set(levels)
+        distinct = np.array([t if t in allowed else None for t in distinct], dtype=object)
+    # -1 (missing) indexes the trailing None.
+    return distinct[codes]
+
+
 def _fill_value(at: str, kind: str, fill: Any, levels: tuple[str, ...] | None) -> Any:
     if kind == "float":
         if not _is_number(fill) or not math.isfinite(fill):
@@ -594,11 +617,7 @@ def _convert(raw: pd.Series, column: _Column) -> _Converted:
                 pd.array([_to_bool(v) for v in raw], dtype="boolean"), index=raw.index
             )
     else:
-        texts = [_level_text(v) if p else None for v, p in zip(raw, present, strict=True)]
-        if column.levels is not None:
-            allowed = set(column.levels)
-            texts = [t if t in allowed else None for t in texts]
-        values = pd.Series(texts, index=raw.index, dtype=object)
+        values = pd.Series(_texts(raw, present, column.levels), index=raw.index, dtype=object)
     missing = np.asarray(values.isna(), dtype=bool)
     return _Converted(values, missing, missing & present)
 

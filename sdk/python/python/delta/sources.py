@@ -161,10 +161,12 @@ def _to_frame(table: Any) -> pd.DataFrame:
     numbers; `Decimal` objects would be text to them)."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    columns = []
-    for field in table.schema:
-        column = table.column(field.name)
+    names = table.schema.names
+    for i, field in enumerate(table.schema):
         if pa.types.is_decimal(field.type):
-            column = column.cast(pa.float64())
-        columns.append(column)
-    return pa.table(columns, names=table.schema.names).to_pandas()
+            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
+    # One block per column and the Arrow buffers released as they are
+    # converted: the frame is built without a second copy of the table.
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    frame.columns = names
+    return frame

@@ -9,7 +9,12 @@
 //! - `delta_logs {id, from}` -> `{lines, next}`; subscription `delta_subscribeLogs {id}`
 //! - `delta_events {id, from}` -> `{events, next}`: what happened, typed
 //!   (`{"event": "members_joined", "round": 0, "members": 3, ...}`)
-//! - `delta_datasets {}`: names and schemas of the shared datasets, never their data
+//! - `delta_datasets {}`: names and schemas of the shared datasets, never
+//!   their data, with each snapshot's `version`, `rows`, `sha256` and
+//!   `prepared_ms`
+//! - `delta_refreshDatasets {names?}` -> `[{name, version, rows, hash, error?}]`:
+//!   prepares new snapshots (every dataset without `names`); a failed one
+//!   keeps the old snapshot and says why
 //! - `delta_info {}`: this worker's account and name
 
 use std::{
@@ -71,6 +76,13 @@ struct IdParam {
 /// Whose privacy spending on which dataset: the holder defaults to this
 /// worker's account, the requester too (what this worker's own tasks have
 /// spent).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshParam {
+	#[serde(default)]
+	names: Vec<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PrivacyParam {
@@ -160,10 +172,27 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 	m.register_method("delta_datasets", |_, w, _| {
 		json!(w
 			.datasets
-			.schemas()
+			.shared()
 			.into_iter()
-			.map(|(name, columns)| json!({ "name": name, "columns": columns }))
+			.map(|(name, d)| {
+				json!({
+					"name": name,
+					"columns": d.columns,
+					"version": d.version,
+					"rows": d.rows,
+					"sha256": d.hash,
+					"prepared_ms": d.prepared_ms,
+				})
+			})
 			.collect::<Vec<_>>())
+	})?;
+	m.register_blocking_method("delta_refreshDatasets", |p, w, _| {
+		let RefreshParam { names } = if p.as_str().is_some_and(|t| !t.trim().is_empty()) {
+			p.parse().map_err(invalid)?
+		} else {
+			RefreshParam { names: Vec::new() }
+		};
+		Ok::<_, ErrorObjectOwned>(json!(w.refresh_datasets(&names)))
 	})?;
 	m.register_blocking_method("delta_privacySpent", |p, w, _| {
 		let PrivacyParam { dataset, holder, requester } = p.parse().map_err(invalid)?;

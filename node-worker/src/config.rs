@@ -315,6 +315,10 @@ pub struct DatasetConfig {
 	/// An image folder's pixels: `RGB` (the default) or `L` (grey).
 	#[serde(default)]
 	pub image_mode: Option<String>,
+	/// Prepare a new snapshot every this many seconds (absent: only at
+	/// start-up and on `delta-worker datasets refresh`); at least 1.
+	#[serde(default)]
+	pub refresh_interval_s: Option<u64>,
 	/// Differential privacy this holder requires of every task on the
 	/// dataset; absent: none required (a task may still ask for it).
 	#[serde(default)]
@@ -624,6 +628,9 @@ impl Config {
 					));
 				}
 			}
+			if d.refresh_interval_s == Some(0) {
+				return Err(invalid(&format!("datasets.{name}.refresh_interval_s"), "must be at least 1".into()));
+			}
 			let images = d.format.as_deref() == Some("images");
 			if !images && (d.image_size.is_some() || d.image_mode.is_some()) {
 				return Err(invalid(
@@ -799,6 +806,9 @@ rows_per_value = 0
 # noised by the members, at most max_epsilon spent per task.
 # budget: most ε one requester may spend on it over all its tasks (the
 # ledger keeps each holder's charges).
+# Prepare it again every hour (a running task keeps the snapshot it
+# started on; `delta-worker datasets refresh` does it at once):
+# refresh_interval_s = 3600
 # [datasets.patients.privacy]
 # max_epsilon = 3.0
 # max_delta = 1e-5

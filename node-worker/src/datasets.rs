@@ -1,10 +1,17 @@
 //! The holder's datasets and its sharing policy. Each dataset is read and
-//! cleaned once at start-up by the SDK's preparation (declared schema,
-//! type coercion, missing values, ranges) into a Parquet file that is the
-//! only thing task code ever reads; the policy decides which tasks may use
-//! it, and a refusal's text reaches the requester.
+//! cleaned by the SDK's preparation (declared schema, type coercion,
+//! missing values, ranges) into a Parquet snapshot that is the only thing
+//! task code ever reads: at start-up, and again on a refresh (on its
+//! schedule or on `delta-worker datasets refresh`), which swaps in a new
+//! version atomically and keeps the old one when preparation fails. The
+//! policy decides which tasks may use a dataset, and a refusal's text
+//! reaches the requester.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{
+	collections::BTreeMap,
+	path::PathBuf,
+	sync::{Arc, Mutex, RwLock},
+};
 
 use delta_engine::{AccountId, EngineError, TaskInfo};
 use serde::Serialize;
@@ -43,11 +50,17 @@ impl Column {
 	}
 }
 
-/// One prepared dataset.
+/// One prepared dataset: a snapshot.
 #[derive(Clone, Debug)]
 pub struct Dataset {
 	/// The cleaned Parquet file.
 	pub path: PathBuf,
+	/// 1 for the snapshot prepared at start-up, one more per refresh.
+	pub version: u64,
+	/// SHA-256 of the snapshot file (hex): the same rows give the same hash.
+	pub hash: String,
+	/// When it was prepared (ms since the Unix epoch).
+	pub prepared_ms: u64,
 	/// Rows after cleaning.
 	pub rows: u64,
 	/// Columns after cleaning.
@@ -113,16 +126,124 @@ impl Policy {
 	}
 }
 
+/// Prepares dataset `name` as snapshot `version`: the SDK's preparation
+/// in the worker, a stand-in in tests. The error says why, without secrets.
+pub type Prepare = dyn Fn(&str, u64) -> Result<Dataset, String> + Send + Sync;
+
+/// What one dataset's refresh did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Refreshed {
+	/// The dataset.
+	pub name: String,
+	/// Its snapshot now (the new one, or the one it kept).
+	pub version: Option<u64>,
+	/// Rows of that snapshot.
+	pub rows: Option<u64>,
+	/// Its content hash.
+	pub hash: Option<String>,
+	/// Why preparing a new snapshot failed (the old one is kept).
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub error: Option<String>,
+}
+
 /// The datasets and the policy over them.
 pub struct Datasets {
-	entries: BTreeMap<String, Dataset>,
+	entries: RwLock<BTreeMap<String, Dataset>>,
 	policy: Policy,
+	/// Every configured dataset's name, prepared or not, and how to
+	/// prepare one again; none: the snapshots never change.
+	preparer: Option<(Vec<String>, Box<Prepare>)>,
+	/// One refresh at a time.
+	refreshing: Mutex<()>,
 }
 
 impl Datasets {
 	/// Prepared datasets under `policy`.
 	pub fn new(entries: BTreeMap<String, Dataset>, policy: Policy) -> Self {
-		Self { entries, policy }
+		Self { entries: RwLock::new(entries), policy, preparer: None, refreshing: Mutex::new(()) }
+	}
+
+	/// The same, refreshable: `names` are every configured dataset (one
+	/// whose first preparation failed may succeed later), `prepare` makes
+	/// a snapshot.
+	pub fn refreshable(mut self, names: Vec<String>, prepare: Box<Prepare>) -> Self {
+		self.preparer = Some((names, prepare));
+		self
+	}
+
+	fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Dataset>> {
+		self.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+	}
+
+	/// The current snapshot of dataset `name`.
+	pub fn snapshot(&self, name: &str) -> Option<Dataset> {
+		self.read().get(name).cloned()
+	}
+
+	/// Prepares new snapshots of `names` (all configured datasets when
+	/// empty) and swaps each in once it is complete. A task that started
+	/// on the old snapshot keeps it (its task process read it when it
+	/// started); the next task reads the new one. A failed preparation
+	/// keeps the old snapshot and says why. The snapshot before the one
+	/// replaced is deleted.
+	pub fn refresh(&self, names: &[String]) -> Vec<Refreshed> {
+		let _one = self.refreshing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+		let Some((configured, prepare)) = &self.preparer else {
+			return Vec::new();
+		};
+		let wanted: Vec<String> = if names.is_empty() { configured.clone() } else { names.to_vec() };
+		let mut out = Vec::with_capacity(wanted.len());
+		for name in wanted {
+			let old = self.snapshot(&name);
+			let kept = |error: String| Refreshed {
+				name: name.clone(),
+				version: old.as_ref().map(|d| d.version),
+				rows: old.as_ref().map(|d| d.rows),
+				hash: old.as_ref().map(|d| d.hash.clone()),
+				error: Some(error),
+			};
+			if !configured.contains(&name) {
+				out.push(kept(format!("no dataset {name:?} in worker.toml")));
+				continue;
+			}
+			let version = old.as_ref().map_or(1, |d| d.version + 1);
+			match prepare(&name, version) {
+				Ok(new) => {
+					tracing::info!(
+						"dataset {name}: snapshot {} ({} rows, sha256 {}) replaces {}",
+						new.version,
+						new.rows,
+						new.hash,
+						old.as_ref().map_or("none".to_string(), |d| format!("snapshot {}", d.version))
+					);
+					out.push(Refreshed {
+						name: name.clone(),
+						version: Some(new.version),
+						rows: Some(new.rows),
+						hash: Some(new.hash.clone()),
+						error: None,
+					});
+					let before = self
+						.entries
+						.write()
+						.unwrap_or_else(std::sync::PoisonError::into_inner)
+						.insert(name.clone(), new);
+					// The snapshot just replaced stays for a task process
+					// still starting on it; the one before it goes.
+					if let Some(previous) = before.and_then(|b| b.version.checked_sub(1)) {
+						let _ = std::fs::remove_file(snapshot_file(&old_folder(&old), &name, previous));
+					}
+				},
+				Err(e) => {
+					tracing::error!(
+						"dataset {name}: refresh failed, {} kept: {e}",
+						old.as_ref().map_or("nothing".to_string(), |d| format!("snapshot {}", d.version))
+					);
+					out.push(kept(e));
+				},
+			}
+		}
+		out
 	}
 
 	/// The policy.
@@ -132,18 +253,24 @@ impl Datasets {
 
 	/// The cleaned file of a shared dataset.
 	pub fn cleaned_path(&self, name: &str) -> Option<PathBuf> {
-		self.entries.get(name).filter(|d| d.share).map(|d| d.path.clone())
+		self.read().get(name).filter(|d| d.share).map(|d| d.path.clone())
 	}
 
 	/// Names and schemas of the shared datasets (never rows or values).
 	pub fn schemas(&self) -> Vec<(String, Vec<Column>)> {
-		self.entries.iter().filter(|(_, d)| d.share).map(|(n, d)| (n.clone(), d.columns.clone())).collect()
+		self.read().iter().filter(|(_, d)| d.share).map(|(n, d)| (n.clone(), d.columns.clone())).collect()
+	}
+
+	/// The shared datasets' current snapshots.
+	pub fn shared(&self) -> Vec<(String, Dataset)> {
+		self.read().iter().filter(|(_, d)| d.share).map(|(n, d)| (n.clone(), d.clone())).collect()
 	}
 
 	/// Whether `task` may use dataset `name`; the error says why not.
 	pub fn admit(&self, task: &TaskInfo, name: &str) -> Result<u64, EngineError> {
 		let refuse = |reason: String| EngineError::Dataset { name: name.to_string(), reason };
-		let d = self.entries.get(name).ok_or_else(|| refuse("this holder has no dataset of that name".into()))?;
+		let entries = self.read();
+		let d = entries.get(name).ok_or_else(|| refuse("this holder has no dataset of that name".into()))?;
 		if !d.share {
 			return Err(refuse("this holder does not share it".into()));
 		}
@@ -178,7 +305,7 @@ impl Datasets {
 	/// the refusal is the member's decline, which the requester sees.
 	pub fn admit_outputs(&self, name: &str, values: u64) -> Result<(), EngineError> {
 		let refuse = |reason: String| EngineError::Dataset { name: name.to_string(), reason };
-		let rows = self.entries.get(name).map_or(0, |d| d.rows);
+		let rows = self.read().get(name).map_or(0, |d| d.rows);
 		if values > self.policy.max_values_per_step {
 			return Err(refuse(format!(
 				"the step asks for {values} values; this holder gives at most {} per step",
@@ -199,13 +326,13 @@ impl Datasets {
 	/// The ε one requester may spend on dataset `name` over all its tasks,
 	/// if the holder set a budget.
 	pub fn privacy_budget(&self, name: &str) -> Option<f64> {
-		self.entries.get(name).and_then(|d| d.privacy).and_then(|p| p.budget)
+		self.read().get(name).and_then(|d| d.privacy).and_then(|p| p.budget)
 	}
 
 	/// Each dataset's privacy requirement, for `delta-worker privacy` and
 	/// the API.
 	pub fn privacy_requirements(&self) -> Vec<(String, Option<crate::config::DatasetPrivacy>)> {
-		self.entries.iter().map(|(n, d)| (n.clone(), d.privacy)).collect()
+		self.read().iter().map(|(n, d)| (n.clone(), d.privacy)).collect()
 	}
 
 	/// Whether this holder gives a step on dataset `name` with the
@@ -222,7 +349,7 @@ impl Datasets {
 		spent: &delta_dp::Accountant,
 	) -> Result<Option<f64>, EngineError> {
 		let refuse = |reason: String| EngineError::Dataset { name: name.to_string(), reason };
-		let required = self.entries.get(name).and_then(|d| d.privacy);
+		let required = self.read().get(name).and_then(|d| d.privacy);
 		let (Some(privacy), Some(step)) = (privacy, step) else {
 			return match required {
 				Some(r) => Err(refuse(format!(
@@ -251,6 +378,21 @@ impl Datasets {
 		}
 		Ok(Some(epsilon))
 	}
+}
+
+/// A shared dataset of `rows` rows at `path`, snapshot 1, for tests.
+#[cfg(test)]
+pub fn test_dataset(path: PathBuf, rows: u64, share: bool) -> Dataset {
+	Dataset { path, version: 1, hash: String::new(), prepared_ms: 0, rows, columns: vec![], share, privacy: None }
+}
+
+/// The file of dataset `name`'s snapshot `version` in `folder`.
+pub fn snapshot_file(folder: &std::path::Path, name: &str, version: u64) -> PathBuf {
+	folder.join(format!("{name}.v{version}.parquet"))
+}
+
+fn old_folder(old: &Option<Dataset>) -> PathBuf {
+	old.as_ref().and_then(|d| d.path.parent().map(PathBuf::from)).unwrap_or_default()
 }
 
 /// The engine's view of the datasets.
@@ -302,9 +444,70 @@ mod tests {
 		}
 	}
 
+	#[test]
+	fn a_refresh_swaps_in_a_new_snapshot_and_a_failed_one_keeps_the_old() {
+		let dir = tempfile::tempdir().unwrap();
+		let folder = dir.path().to_path_buf();
+		let rows = Arc::new(Mutex::new(Ok::<u64, String>(10)));
+		let source = Arc::clone(&rows);
+		let prepare_in = folder.clone();
+		let prepare: Box<Prepare> = Box::new(move |name: &str, version: u64| {
+			if name == "q" {
+				return Err("q's database is down".into());
+			}
+			let rows = source.lock().unwrap().clone()?;
+			let path = snapshot_file(&prepare_in, name, version);
+			std::fs::write(&path, format!("{rows}")).unwrap();
+			Ok(Dataset { version, hash: format!("h{rows}"), ..test_dataset(path, rows, true) })
+		});
+		let first = prepare("p", 1).unwrap();
+		let mut entries = BTreeMap::new();
+		entries.insert("p".to_string(), first);
+		let d = datasets_of(entries).refreshable(vec!["p".into(), "q".into()], prepare);
+		*rows.lock().unwrap() = Ok(20);
+		let done = d.refresh(&["p".to_string()]);
+		assert_eq!(
+			done,
+			vec![Refreshed { name: "p".into(), version: Some(2), rows: Some(20), hash: Some("h20".into()), error: None }]
+		);
+		assert_eq!(d.cleaned_path("p"), Some(snapshot_file(&folder, "p", 2)));
+		assert_eq!(d.admit(&task(1, 3, 1), "p").unwrap(), 20);
+		// Snapshot 1 stays while 2 is current; 3 replaces 2 and 1 goes.
+		assert!(snapshot_file(&folder, "p", 1).exists());
+		*rows.lock().unwrap() = Ok(30);
+		d.refresh(&[]);
+		assert!(!snapshot_file(&folder, "p", 1).exists() && snapshot_file(&folder, "p", 2).exists());
+		// A failed preparation keeps snapshot 3 and says why; so does a name
+		// that is not configured. q, which never prepared, is tried each time.
+		*rows.lock().unwrap() = Err("the postgresql server refused the login".into());
+		let failed = d.refresh(&[]);
+		assert_eq!(failed[0].version, Some(3));
+		assert_eq!(failed[0].error.as_deref(), Some("the postgresql server refused the login"));
+		assert_eq!((failed[1].name.as_str(), failed[1].version), ("q", None));
+		assert_eq!(d.cleaned_path("p"), Some(snapshot_file(&folder, "p", 3)));
+		let unknown = d.refresh(&["r".to_string()]);
+		assert_eq!(unknown[0].error.as_deref(), Some("no dataset \"r\" in worker.toml"));
+	}
+
+	fn datasets_of(entries: BTreeMap<String, Dataset>) -> Datasets {
+		Datasets::new(
+			entries,
+			Policy {
+				requesters: Requesters::Open,
+				min_members: 3,
+				min_rows: 10,
+				max_rounds: 8,
+				code_requesters: Requesters::Open,
+				min_cell_rows: 0,
+				max_values_per_step: 1 << 26,
+				rows_per_value: 0,
+			},
+		)
+	}
+
 	fn datasets(requesters: Requesters, rows: u64, share: bool) -> Datasets {
 		let mut entries = BTreeMap::new();
-		entries.insert("p".to_string(), Dataset { path: "/x".into(), rows, columns: vec![], share, privacy: None });
+		entries.insert("p".to_string(), test_dataset("/x".into(), rows, share));
 		Datasets::new(
 			entries,
 			Policy {
@@ -354,7 +557,7 @@ mod tests {
 
 	#[test]
 	fn a_dataset_that_requires_privacy_refuses_exact_steps_and_steps_past_its_epsilon() {
-		let mut d = datasets(Requesters::Open, 100, true);
+		let d = datasets(Requesters::Open, 100, true);
 		let privacy = delta_engine::Privacy { clip: 1.0, noise_multiplier: 2.0, delta: 1e-6 };
 		let lattice = delta_dp::Lattice::new(&privacy, 4, 2, 5, 64).unwrap();
 		let step = lattice.mechanism();
@@ -364,7 +567,7 @@ mod tests {
 		let once = d.admit_privacy("p", Some(&privacy), Some(&step), &spent).unwrap().unwrap();
 		assert!((2.41..2.43).contains(&once), "{once}");
 		let required = crate::config::DatasetPrivacy { max_epsilon: 3.0, max_delta: 1e-5, budget: None };
-		if let Some(entry) = d.entries.get_mut("p") {
+		if let Some(entry) = d.entries.write().unwrap().get_mut("p") {
 			entry.privacy = Some(required);
 		}
 		let e = d.admit_privacy("p", None, None, &spent).unwrap_err().to_string();

@@ -9,7 +9,7 @@ use delta_worker::{
 	api,
 	config::{self, Config, LedgerKind, Overrides},
 	consent,
-	datasets::{Column, Dataset, Datasets, Policy},
+	datasets::{self, Column, Dataset, Datasets, Policy},
 	executor::Python,
 	keys,
 	ledger::{chain::ChainLedger, coordinator::CoordinatorLedger, ensure_registered, Backend},
@@ -101,8 +101,29 @@ enum Command {
 		#[arg(long, default_value = "worker.toml")]
 		config: PathBuf,
 	},
+	/// The datasets of a running worker.
+	Datasets {
+		#[command(subcommand)]
+		action: DatasetsAction,
+	},
 	/// Runs the worker described by a configuration file.
 	Run {
+		/// The configuration file.
+		#[arg(long, default_value = "worker.toml")]
+		config: PathBuf,
+		#[command(flatten)]
+		overrides: OverrideArgs,
+	},
+}
+
+#[derive(Subcommand)]
+enum DatasetsAction {
+	/// Prepares new snapshots now (every dataset, or those named) in the
+	/// running worker; a task already running keeps the snapshot it
+	/// started on. Exits 1 if one failed (its old snapshot is kept).
+	Refresh {
+		/// Datasets to refresh (default: all).
+		names: Vec<String>,
 		/// The configuration file.
 		#[arg(long, default_value = "worker.toml")]
 		config: PathBuf,
@@ -192,11 +213,50 @@ fn main() -> anyhow::Result<()> {
 			let config = Config::load(&config, &overrides.into())?;
 			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(privacy(config, requester))
 		},
+		Command::Datasets { action: DatasetsAction::Refresh { names, config, overrides } } => {
+			let config = Config::load(&config, &overrides.into())?;
+			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(refresh(config, names))
+		},
 		Command::Run { config, overrides } => {
 			let config = Config::load(&config, &overrides.into())?;
 			tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(config))
 		},
 	}
+}
+
+/// `delta-worker datasets refresh`: asks the running worker's API.
+async fn refresh(config: Config, names: Vec<String>) -> anyhow::Result<()> {
+	use jsonrpsee::core::client::ClientT as _;
+	let token = std::fs::read_to_string(&config.api.token_file)
+		.with_context(|| format!("reading the API token {}", config.api.token_file.display()))?;
+	let mut headers = jsonrpsee::ws_client::HeaderMap::new();
+	headers.insert("Authorization", format!("Bearer {}", token.trim()).parse()?);
+	let url = format!("ws://{}", config.api.listen);
+	let client = jsonrpsee::ws_client::WsClientBuilder::default()
+		.set_headers(headers)
+		.request_timeout(std::time::Duration::from_secs(3600))
+		.build(&url)
+		.await
+		.with_context(|| format!("no worker answers at {url} (is `delta-worker run` running with this config?)"))?;
+	let mut params = jsonrpsee::core::params::ObjectParams::new();
+	params.insert("names", &names)?;
+	let done: Vec<serde_json::Value> = client.request("delta_refreshDatasets", params).await?;
+	let mut failed = 0;
+	for d in &done {
+		let name = d["name"].as_str().unwrap_or("?");
+		let version = d["version"].as_u64().map_or("none".to_string(), |v| format!("snapshot {v}"));
+		match d["error"].as_str() {
+			None => println!("{name}: {version}, {} rows, sha256 {}", d["rows"], d["hash"].as_str().unwrap_or("")),
+			Some(e) => {
+				failed += 1;
+				println!("{name}: refresh failed ({version} kept): {e}");
+			},
+		}
+	}
+	if failed > 0 {
+		bail!("{failed} of {} datasets could not be refreshed", done.len());
+	}
+	Ok(())
 }
 
 impl From<OverrideArgs> for Overrides {
@@ -376,6 +436,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 			tracing::warn!("{failed} task(s) interrupted by the last stop were failed and cancelled");
 		}
 	}
+	schedule_refreshes(&config, &worker);
 	let (api_addr, handle) = api::serve(Arc::clone(&worker), config.api.listen.parse()?, token).await?;
 	// One line tests and scripts wait for.
 	println!("delta-worker ready: api=http://{api_addr} p2p={endpoint} account={}", ledger.account());
@@ -394,42 +455,84 @@ async fn run(config: Config) -> anyhow::Result<()> {
 	Ok(())
 }
 
-fn prepare_datasets(config: &Config, python: &Python, work: &std::path::Path) -> anyhow::Result<Datasets> {
+fn prepare_datasets(config: &Config, python: &Arc<Python>, work: &std::path::Path) -> anyhow::Result<Datasets> {
 	let folder = work.join("datasets");
+	// Snapshots of an earlier run are stale: every dataset is prepared anew.
+	let _ = std::fs::remove_dir_all(&folder);
 	std::fs::create_dir_all(&folder)?;
+	let prepare = preparer(config, Arc::clone(python), folder);
 	let mut entries = BTreeMap::new();
-	for (name, d) in &config.datasets {
-		let spec = config.dataset_spec(name).context("dataset spec")?;
-		let out = folder.join(format!("{name}.parquet"));
+	for name in config.datasets.keys() {
 		// One dataset that cannot be prepared (a database down, a password
 		// refused, a file breaking its rules) leaves the others served.
-		let report = match python.prepare_dataset(name, &spec, &folder, &out) {
-			Ok(report) => report,
-			Err(e) => {
-				tracing::error!("dataset {name} is not offered: it could not be prepared: {e}");
-				continue;
+		match prepare(name, 1) {
+			Ok(dataset) => {
+				entries.insert(name.clone(), dataset);
 			},
-		};
+			Err(e) => tracing::error!("dataset {name} is not offered: it could not be prepared: {e}"),
+		}
+	}
+	let names = config.datasets.keys().cloned().collect();
+	Ok(Datasets::new(entries, Policy::from_config(&config.policy)).refreshable(names, prepare))
+}
+
+/// Refreshes each dataset with `refresh_interval_s` on that schedule, for as
+/// long as the worker runs.
+fn schedule_refreshes(config: &Config, worker: &Arc<Worker>) {
+	for (name, d) in &config.datasets {
+		let Some(seconds) = d.refresh_interval_s.filter(|s| *s > 0) else { continue };
+		let (worker, name) = (Arc::clone(worker), name.clone());
+		tokio::spawn(async move {
+			let mut every = tokio::time::interval(std::time::Duration::from_secs(seconds));
+			every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+			every.tick().await; // the first tick is now: the start-up snapshot is fresh
+			loop {
+				every.tick().await;
+				let (worker, names) = (Arc::clone(&worker), vec![name.clone()]);
+				let _ = tokio::task::spawn_blocking(move || worker.refresh_datasets(&names)).await;
+			}
+		});
+	}
+}
+
+/// Prepares one configured dataset as a numbered snapshot in `folder`:
+/// the SDK's preparation, then the snapshot's hash.
+fn preparer(config: &Config, python: Arc<Python>, folder: PathBuf) -> Box<datasets::Prepare> {
+	let config = config.clone();
+	Box::new(move |name: &str, version: u64| {
+		let d = config.datasets.get(name).ok_or_else(|| format!("no dataset {name:?} in worker.toml"))?;
+		let spec = config.dataset_spec(name).ok_or_else(|| "its spec cannot be written".to_string())?;
+		let out = datasets::snapshot_file(&folder, name, version);
+		let report = python.prepare_dataset(name, &spec, &folder, &out).map_err(|e| e.to_string())?;
 		let rows = report["rows"].as_u64().unwrap_or(0);
-		let columns: Vec<Column> = report["columns"]
-			.as_array()
-			.into_iter()
-			.flatten()
-			.map(Column::from_report)
-			.collect();
+		let columns: Vec<Column> =
+			report["columns"].as_array().into_iter().flatten().map(Column::from_report).collect();
+		let hash = std::fs::read(&out)
+			.map(|bytes| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)))
+			.map_err(|e| format!("cannot read the snapshot {}: {e}", out.display()))?;
 		let ignored = match report["ignored_files"].as_u64() {
 			Some(n) if n > 0 => format!(", {n} files skipped (hidden, or not images)"),
 			_ => String::new(),
 		};
 		tracing::info!(
-			"dataset {name}: {rows} rows, {} columns, {} rows dropped by cleaning{ignored}{}",
+			"dataset {name}: snapshot {version}, {rows} rows, {} columns, {} rows dropped by cleaning{ignored}, sha256 {hash}{}",
 			columns.len(),
 			report["dropped_rows"].as_u64().unwrap_or(0),
 			if d.share { "" } else { " (not shared)" }
 		);
-		entries.insert(name.clone(), Dataset { path: out, rows, columns, share: d.share, privacy: d.privacy });
-	}
-	Ok(Datasets::new(entries, Policy::from_config(&config.policy)))
+		let prepared_ms =
+			std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_millis() as u64);
+		Ok(Dataset {
+			path: out,
+			version,
+			hash,
+			prepared_ms,
+			rows,
+			columns,
+			share: d.share,
+			privacy: d.privacy,
+		})
+	})
 }
 
 #[cfg(test)]

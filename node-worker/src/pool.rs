@@ -32,6 +32,8 @@ struct Starting {
 	runner: mpsc::Receiver<Result<Runner, ExecError>>,
 	/// Set once it has started (or failed to).
 	done: Arc<AtomicBool>,
+	/// The dataset snapshot it reads: one a refresh replaced is stale.
+	path: Option<PathBuf>,
 }
 
 /// Idle runners, by the dataset they hold (`None`: a requester's).
@@ -63,6 +65,7 @@ impl RunnerPool {
 	/// one is ready or being started, else one started now. A refused
 	/// package ends its runner; the error says why.
 	pub fn take(&self, dataset: Option<&str>, package: &[u8], log: LogSink) -> Result<Runner, ExecError> {
+		self.drop_stale();
 		let waiting = self.lock().get_mut(&dataset.map(str::to_string)).and_then(Vec::pop);
 		let idle = match waiting.map(|starting| starting.runner.recv()) {
 			Some(Ok(Ok(runner))) => {
@@ -93,6 +96,7 @@ impl RunnerPool {
 		if self.per_kind == 0 {
 			return;
 		}
+		self.drop_stale();
 		let kinds = std::iter::once(None).chain(self.datasets.schemas().into_iter().map(|(name, _)| Some(name)));
 		let mut idle = self.lock();
 		for kind in kinds {
@@ -108,6 +112,7 @@ impl RunnerPool {
 					Some(Some(path)) => Some(path),
 					None => None,
 				};
+				let path = dataset.clone();
 				let spawned = std::thread::Builder::new().name("runner-start".into()).spawn(move || {
 					let _ = tx.send(python.spawn(folder, dataset.as_deref()));
 					signal.store(true, Ordering::SeqCst);
@@ -116,7 +121,7 @@ impl RunnerPool {
 					tracing::warn!("cannot start a thread for an idle runner: {e}");
 					break;
 				}
-				list.push(Starting { runner: rx, done });
+				list.push(Starting { runner: rx, done, path });
 			}
 		}
 	}
@@ -140,6 +145,17 @@ impl RunnerPool {
 		self.python.spawn(self.folder_for_next(), path.as_deref())
 	}
 
+	/// Ends idle runners that read a snapshot a refresh has replaced (or
+	/// a dataset no longer offered): the next task must read the new one.
+	fn drop_stale(&self) {
+		let mut idle = self.lock();
+		for (kind, list) in idle.iter_mut() {
+			let Some(name) = kind else { continue };
+			let current = self.datasets.cleaned_path(name);
+			list.retain(|s| s.path == current);
+		}
+	}
+
 	fn folder_for_next(&self) -> PathBuf {
 		self.folder.join(format!("runner-{}", self.next.fetch_add(1, Ordering::Relaxed)))
 	}
@@ -159,7 +175,7 @@ mod tests {
 	use super::*;
 	use crate::{
 		config::SandboxConfig,
-		datasets::{Dataset, Policy, Requesters},
+		datasets::{Policy, Requesters},
 		runner_wire::{step_from_json, step_json},
 	};
 
@@ -186,7 +202,7 @@ mod tests {
 		let mut entries = BTreeMap::new();
 		entries.insert(
 			"patients".to_string(),
-			Dataset { path: data, rows: 3, columns: vec![], share: true, privacy: None },
+			crate::datasets::test_dataset(data, 3, true),
 		);
 		let policy = Policy {
 			requesters: Requesters::Open,

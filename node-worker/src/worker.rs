@@ -219,6 +219,15 @@ pub const DEFAULT_PHASE_TIMEOUT_S: u64 = 30;
 pub const MAX_PHASE_TIMEOUT_S: u64 = 86_400;
 
 impl Worker {
+	/// Prepares new snapshots of `names` (every dataset when empty), see
+	/// [`crate::datasets::Datasets::refresh`], then starts idle task
+	/// processes on them in place of those the old snapshots had.
+	pub fn refresh_datasets(&self, names: &[String]) -> Vec<crate::datasets::Refreshed> {
+		let done = self.datasets.refresh(names);
+		self.pool.top_up();
+		done
+	}
+
 	/// Starts the engine's router thread; returns the worker and the
 	/// thread, which ends (after every task thread) once
 	/// [`Worker::stop`] is called.

@@ -218,3 +218,28 @@ class TwoNoisyCounts(NoisyCount):
     """Two private rounds: twice the privacy of one."""
 
     steps = 2
+
+
+class CountTwice(delta.MapReduce):
+    """The rows counted in two rounds, the first taking `seconds` on the
+    clock: a dataset refreshed while it runs must change neither count."""
+
+    dataset = "patients"
+    max_rounds = 2
+    seconds = 6.0
+
+    def start(self) -> delta.Step:
+        return delta.Step("first", {"n": 1}, {"seconds": self.seconds})
+
+    def map(self, step: delta.Step, df: pd.DataFrame) -> dict[str, Any]:
+        until = datetime.datetime.now() + datetime.timedelta(seconds=step.params["seconds"])
+        while datetime.datetime.now() < until:
+            pass
+        return {"n": len(df)}
+
+    def reduce(self, step: delta.Step, sums: Any, members: int) -> delta.Step | delta.Done:
+        n = int(round(sums["n"][0]))
+        if step.name == "first":
+            self.first = n
+            return delta.Step("second", {"n": 1}, {"seconds": 0.0})
+        return delta.Done({"first": self.first, "second": n})

@@ -27,7 +27,8 @@ The worker's methods (params are JSON objects):
   failed, -32004 unknown task)
 - `delta_logs` {id, from} -> {lines: [{seq, ms, line}], next}
 - `delta_events` {id, from} -> {events: [{seq, ms, event, ...}], next}
-- `delta_datasets` {} -> [{name, columns: [{name, type, shape?, levels?}]}]
+- `delta_datasets` {} -> [{name, columns: [{name, type, shape?, levels?}], version, rows,
+  sha256, prepared_ms}]
 """
 
 from __future__ import annotations
@@ -374,7 +375,9 @@ class Client:
         """The datasets the worker offers: `[{"name", "columns": [{"name",
         "type"}]}]`; tasks see only these columns. A category column also
         has its `levels`, an image folder's `image` column its `shape`
-        ([height, width, channels])."""
+        ([height, width, channels]). Each dataset also says which snapshot
+        it serves: `version` (1 at the worker's start, one more per
+        refresh), `rows`, `sha256` and `prepared_ms`."""
         result = self.call("delta_datasets")
         if not isinstance(result, list) or not all(isinstance(d, dict) for d in result):
             raise ClientError("delta_datasets: the worker did not answer with a list of datasets")

@@ -490,24 +490,16 @@ mod tests {
 	}
 
 	fn datasets_of(entries: BTreeMap<String, Dataset>) -> Datasets {
-		Datasets::new(
-			entries,
-			Policy {
-				requesters: Requesters::Open,
-				min_members: 3,
-				min_rows: 10,
-				max_rounds: 8,
-				code_requesters: Requesters::Open,
-				min_cell_rows: 0,
-				max_values_per_step: 1 << 26,
-				rows_per_value: 0,
-			},
-		)
+		datasets_for(Requesters::Open, entries)
 	}
 
 	fn datasets(requesters: Requesters, rows: u64, share: bool) -> Datasets {
 		let mut entries = BTreeMap::new();
 		entries.insert("p".to_string(), test_dataset("/x".into(), rows, share));
+		datasets_for(requesters, entries)
+	}
+
+	fn datasets_for(requesters: Requesters, entries: BTreeMap<String, Dataset>) -> Datasets {
 		Datasets::new(
 			entries,
 			Policy {

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from delta.mapreduce import Output, Step, flatten, unflatten
+from delta.mapreduce import MapReduce, Output, Step, flatten, unflatten
 
 STEP = Step(
     "s",
@@ -108,3 +108,33 @@ def test_values_that_are_not_numbers_are_refused() -> None:
         flatten(STEP, {"f": ["a"] * 4, "h": [0.0] * 3, "n": 1})
     with pytest.raises(ValueError, match="could not convert string to float"):
         flatten(STEP, {"f": [0.0] * 4, "h": [0.0] * 3, "n": "a"})
+
+
+def test_a_task_that_keeps_checkpoints_must_say_how_to_resume() -> None:
+    class Plain(MapReduce):
+        dataset = "d"
+
+        def start(self) -> Step:
+            return Step("s", {"n": 1})
+
+        def map(self, step: Step, df: Any) -> dict[str, Any]:
+            return {"n": 1}
+
+        def reduce(self, step: Step, sums: Any, members: int) -> Any:
+            return None
+
+    assert not Plain.resumable()
+    with pytest.raises(TypeError, match="defines checkpoint but not resume"):
+
+        class Half(Plain):
+            def checkpoint(self) -> bytes | None:
+                return b"state"
+
+    class Whole(Plain):
+        def checkpoint(self) -> bytes | None:
+            return b"state"
+
+        def resume(self, checkpoint: bytes | None, rounds_started: int) -> Step:
+            return self.start()
+
+    assert Whole.resumable()

@@ -528,6 +528,12 @@ def test_protocol_errors(tmp_path: Path, runners: list[Runner]) -> None:
             ).encode(),
             "list of [name, dtype, shape]",
         ),
+        (
+            json.dumps(
+                {"op": "start", "resume": {"rounds_started": 1, "checkpoint": False}}
+            ).encode(),
+            "keeps no checkpoints: it cannot resume",
+        ),
     ]
     for line, message in cases:
         reply = requester.send_raw(line)

@@ -42,7 +42,7 @@ on stdout, until stdin closes:
   "entrypoint": "file:Class", "resumable": bool}`
 - `{"op": "start"}` -> `{"ok": true, "step": STEP}`; with `"resume":
   {"rounds_started": n, "checkpoint": bool}` the task is resumed
-  (`MapReduce.resume`) from the checkpoint sent before in `restore`
+  (the task's `resume`) from the checkpoint sent before in `restore`
   requests (or from none) instead of started
 - `{"op": "restore", "data": base64}` -> `{"ok": true, "bytes": n}`:
   appends a part of a stored checkpoint, before a resuming `start`
@@ -806,7 +806,7 @@ class Server:
             "max_rounds": rounds,
             "kind": manifest["kind"],
             "entrypoint": f"{entry['file']}:{entry['class']}",
-            "resumable": type(self.task).checkpoint is not MapReduce.checkpoint,
+            "resumable": type(self.task).resumable(),
         }
 
     def _start(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -822,9 +822,14 @@ class Server:
                 raise _ProtocolError("'resume.checkpoint' must be true or false")
             if has and not self.restored:
                 raise _ProtocolError("resume from a checkpoint: send it in restore requests first")
+            if not type(self.task).resumable():
+                raise _ProtocolError(
+                    f"{type(self.task).__name__} keeps no checkpoints: it cannot resume"
+                )
             checkpoint = bytes(self.restored) if has else None
             self.restored = bytearray()
-            step, failed = self._run(lambda: self.task.resume(checkpoint, started))
+            resume_from = self.task.resume  # type: ignore[attr-defined]
+            step, failed = self._run(lambda: resume_from(checkpoint, started))
         if failed is not None:
             return failed
         return self._step_reply(step, "start")

@@ -802,7 +802,7 @@ class HorizontalLearning(MapReduce):
             )
 
     def resume(self, checkpoint: bytes | None, rounds_started: int) -> Step:
-        """Continues from `checkpoint` (see `MapReduce.resume`): the step
+        """Continues from `checkpoint` (see `MapReduce.checkpoint`): the step
         that was next is issued again, so the rounds lost to the restart
         are redone and the model is what an uninterrupted run makes."""
         if checkpoint is None:

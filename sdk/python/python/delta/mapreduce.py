@@ -191,6 +191,23 @@ class MapReduce(ABC):
     dataset: ClassVar[str]
     max_rounds: ClassVar[int] = 32
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A checkpoint is only worth keeping if the task can resume from it.
+        if cls.checkpoint is not MapReduce.checkpoint and not callable(
+            getattr(cls, "resume", None)
+        ):
+            raise TypeError(
+                f"{cls.__name__} defines checkpoint but not resume(checkpoint, rounds_started)"
+            )
+
+    @classmethod
+    def resumable(cls) -> bool:
+        """Whether an interrupted task of this class resumes from its
+        checkpoint (it defines `checkpoint` and `resume`) rather than
+        failing."""
+        return cls.checkpoint is not MapReduce.checkpoint
+
     @abstractmethod
     def start(self) -> Step:
         """The first step."""
@@ -205,21 +222,20 @@ class MapReduce(ABC):
 
     def checkpoint(self) -> bytes | None:
         """The requester's state after a `reduce` that returned a step,
-        from which `resume` continues when the requester's worker restarts
+        from which the task continues when the requester's worker restarts
         mid-task: the worker stores it after every round, beside its state
-        database. None (the default): the task cannot resume, and an
-        interrupted one fails. Bytes only (no pickle): the worker keeps
-        them on disk and hands them back to the same package."""
-        return None
+        database. Bytes only (no pickle): the worker keeps them on disk and
+        hands them back to the same package. The base class keeps none, so
+        an interrupted task fails.
 
-    def resume(self, checkpoint: bytes | None, rounds_started: int) -> Step:
-        """The step to run next, in a fresh task object, from the bytes
-        the last `checkpoint` returned (None: the worker stopped before
-        the first round finished). `rounds_started` counts the rounds the
-        ledger started for the task, the lost ones included (their
-        members' privacy was spent even though no sum arrived). Only tasks
-        that define `checkpoint` are resumed."""
-        raise NotImplementedError(f"{type(self).__name__} does not define resume")
+        A task that defines `checkpoint` defines `resume(checkpoint,
+        rounds_started) -> Step` too: the step to run next, in a fresh task
+        object, from the bytes the last `checkpoint` returned (None: the
+        worker stopped before the first round finished). `rounds_started`
+        counts the rounds the ledger started for the task, the lost ones
+        included (their members' privacy was spent even though no sum
+        arrived)."""
+        return None
 
     def planned_rounds(self) -> int | None:
         """How many rounds the task expects to run, shown by

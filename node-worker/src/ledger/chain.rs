@@ -4,10 +4,13 @@
 //! `DeltaIdentityApi` at the latest finalized block, decoded with the
 //! pallets' own view types, so the worker never depends on the storage
 //! layout. Calls are v4 signed extrinsics (the runtime's standard
-//! extensions), submitted one at a time with the account's nonce read at
-//! the latest finalized block, and each waits until its block is finalized
-//! (immediately on a dev chain), so the next nonce is always right. A call
-//! the runtime refuses comes back with the pallet error's name. Both the
+//! extensions), signed and handed to the node's pool one at a time with
+//! the node's pool-aware nonce (or the next one after this ledger's last
+//! call, if higher); a call the pool refuses (a nonce that went stale
+//! meanwhile, say) is signed again with a fresh nonce a few times, and
+//! each call waits until its block is finalized (immediately on a dev
+//! chain). A call the runtime refuses comes back with the pallet error's
+//! name. Both the
 //! connection and its metadata are rebuilt after the node restarts. Each
 //! finalized block wakes the worker's task threads (`Backend::watch`).
 
@@ -31,6 +34,11 @@ use tokio::runtime::Handle;
 use super::{retry, Attempt, Backend};
 
 type Client = OnlineClient<PolkadotConfig>;
+type Rpc = subxt::rpcs::LegacyRpcMethods<subxt::config::RpcConfigFor<PolkadotConfig>>;
+
+/// How many times a call the node's pool refused is signed again with a
+/// freshly read nonce before the refusal is the answer.
+const POOL_ATTEMPTS: u32 = 4;
 
 /// How long one call may wait for finalization.
 const FINALIZE_WITHIN: Duration = Duration::from_secs(120);
@@ -53,7 +61,7 @@ pub struct ChainLedger {
 	signer: PairSigner,
 	account: AccountId,
 	block_ms: u64,
-	client: Mutex<Option<Client>>,
+	client: Mutex<Option<(Client, Rpc)>>,
 	/// The nonce of the next call, while calls this ledger handed to the
 	/// node are still in its pool; `None`: read it from the chain.
 	next_nonce: tokio::sync::Mutex<Option<u64>>,
@@ -86,18 +94,22 @@ impl ChainLedger {
 		Ok(ledger)
 	}
 
-	fn slot(&self) -> std::sync::MutexGuard<'_, Option<Client>> {
+	fn slot(&self) -> std::sync::MutexGuard<'_, Option<(Client, Rpc)>> {
 		self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 	}
 
-	fn client(&self) -> Result<Client, String> {
+	fn connection(&self) -> Result<(Client, Rpc), String> {
 		if let Some(c) = self.slot().as_ref() {
 			return Ok(c.clone());
 		}
 		let url = self.url.clone();
-		let client = self.rt.block_on(async move { connect_legacy(&url).await })?;
-		*self.slot() = Some(client.clone());
-		Ok(client)
+		let connection = self.rt.block_on(async move { connect_legacy_with_rpc(&url).await })?;
+		*self.slot() = Some(connection.clone());
+		Ok(connection)
+	}
+
+	fn client(&self) -> Result<Client, String> {
+		self.connection().map(|(client, _)| client)
 	}
 
 	/// Runs a read against a client, reconnecting for a while if the node
@@ -137,22 +149,29 @@ impl ChainLedger {
 		name: &'static str,
 		payload: P,
 	) -> Result<Vec<StoredEvent>, EngineError> {
-		let client = self.client().map_err(|e| unavailable(name, e))?;
+		let (client, rpc) = self.connection().map_err(|e| unavailable(name, e))?;
 		let signer = &self.signer;
 		let next_nonce = &self.next_nonce;
+		let block_ms = self.block_ms;
 		let outcome = self.rt.block_on(async move {
-			let tx = client.tx().await.map_err(|e| Failure::Unavailable(e.to_string()))?;
 			// Only signing and handing the call to the node's pool are done
 			// one at a time, so that nonces follow each other; the wait for
 			// finality (seconds on a real network) is not, so the engine's
-			// tasks submit concurrently. The runtime reads nonces from the
-			// last block, which does not count calls still in the pool:
-			// the next one is tracked here.
-			let progress = {
+			// tasks submit concurrently. The nonce is the node's own count
+			// (`system_accountNextIndex`: its best block plus what its pool
+			// holds from this account) or the one tracked here, whichever
+			// is higher: the best block can be ahead of the finalized one
+			// and the pool can hold calls a block does not have yet.
+			let mut attempt = 0;
+			let progress = loop {
+				attempt += 1;
 				let mut next = next_nonce.lock().await;
-				let on_chain =
-					tx.account_nonce(&signer.account_id()).await.map_err(|e| Failure::Unavailable(e.to_string()))?;
-				let nonce = next.map_or(on_chain, |n| n.max(on_chain));
+				let tx = client.tx().await.map_err(|e| Failure::Unavailable(e.to_string()))?;
+				let on_node = rpc
+					.system_account_next_index(&signer.account_id())
+					.await
+					.map_err(|e| Failure::Unavailable(e.to_string()))?;
+				let nonce = next.map_or(on_node, |n| n.max(on_node));
 				let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonce).build();
 				let mut signable = tx
 					.create_v4_signable(&payload, &signer.account_id(), params)
@@ -162,13 +181,21 @@ impl ChainLedger {
 				match submittable.submit_and_watch().await {
 					Ok(progress) => {
 						*next = Some(nonce + 1);
-						progress
+						break progress;
 					},
 					Err(e) => {
-						// The pool refused it (a stale nonce among the reasons):
-						// read the nonce from the chain again next time.
+						// The pool refused it, so it is not in the pool and
+						// signing it again is safe. A stale or duplicate
+						// nonce (a block sealed between the read and the
+						// submission) is among the reasons: read the nonce
+						// again, a block later.
 						*next = None;
-						return Err(Failure::Refused(e.to_string()));
+						drop(next);
+						tracing::warn!(call = name, attempt, "the node's pool refused the call: {e}");
+						if attempt >= POOL_ATTEMPTS {
+							return Err(Failure::Refused(e.to_string()));
+						}
+						tokio::time::sleep(Duration::from_millis(block_ms.clamp(50, 2_000))).await;
 					},
 				}
 			};
@@ -228,9 +255,17 @@ impl ChainLedger {
 /// methods. The worker only reads at the latest finalized block and waits
 /// for its own submissions, which is what the legacy methods do directly.
 async fn connect_legacy(url: &str) -> Result<Client, String> {
+	connect_legacy_with_rpc(url).await.map(|(client, _)| client)
+}
+
+/// [`connect_legacy`], and the legacy methods on the same connection for
+/// what subxt's client does not ask (the pool-aware nonce).
+async fn connect_legacy_with_rpc(url: &str) -> Result<(Client, Rpc), String> {
 	let rpc = subxt::rpcs::RpcClient::from_insecure_url(url).await.map_err(|e| e.to_string())?;
+	let methods = Rpc::new(rpc.clone());
 	let backend = subxt::backend::LegacyBackend::builder().build(rpc);
-	Client::from_backend(std::sync::Arc::new(backend)).await.map_err(|e| e.to_string())
+	let client = Client::from_backend(std::sync::Arc::new(backend)).await.map_err(|e| e.to_string())?;
+	Ok((client, methods))
 }
 
 enum Failure {

@@ -2,7 +2,8 @@
 #
 # Every cargo invocation uses the same target dir (outside the checkout, so a
 # fresh clone reuses a warm build) and the same feature set, so nothing is
-# compiled twice. The dev profile is used throughout; see docs/build.md.
+# compiled twice. The dev profile is used throughout; see the Build section
+# of docs/architecture.md.
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/delta/target
 # The node is built with its benchmarking CLI so that weights can be
@@ -12,9 +13,10 @@ CARGO := cargo
 NODE := $(CARGO_TARGET_DIR)/debug/delta-chain
 COORDINATOR := $(CARGO_TARGET_DIR)/debug/delta-coordinator
 WORKER := $(CARGO_TARGET_DIR)/debug/delta-worker
+BOARD := $(CARGO_TARGET_DIR)/debug/delta-board
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build sdk test test-rust test-python test-e2e demo bench-workers bench-learning bench-sources weights \
+.PHONY: setup build sdk test test-rust test-python test-e2e demo board bench-workers bench-learning bench-sources weights \
 	clean-chain-data \
 	fuzz fuzz-build fuzz-seeds
 
@@ -41,11 +43,12 @@ test-python: sdk
 	$(PYTEST) sdk/python/tests -q
 
 test-e2e: build sdk
-	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) $(PYTEST) tests/e2e -v
+	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) DELTA_BOARD_BIN=$(BOARD) \
+		$(PYTEST) tests/e2e -v
 
 ## All tests: unit, property and benchmark tests of every crate, then the
-## end-to-end tests against real `delta-chain`, `delta-coordinator` and
-## `delta-worker` processes.
+## end-to-end tests against real `delta-chain`, `delta-coordinator`,
+## `delta-worker` and `delta-board` processes (and Debian's Chromium).
 test: test-rust test-python test-e2e
 
 ## Start a dev chain and three hospitals' delta-workers (which register
@@ -56,6 +59,14 @@ test: test-rust test-python test-e2e
 demo: build sdk
 	DELTA_CHAIN_BIN=$(NODE) DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) \
 		python3 scripts/demo.py
+
+## Deltaboard on a local network: a coordinator, three sample hospitals'
+## workers and delta-board in front of the first (http://127.0.0.1:8080),
+## until Ctrl-C; prints the one-time set-up address (docs/board.md).
+BOARD_PORT ?= 8080
+board: build sdk
+	DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) DELTA_BOARD_BIN=$(BOARD) \
+		python3 scripts/run_board.py --port $(BOARD_PORT)
 
 ## Submit-to-result time of a one-round query with 3 and 10 workers, on the
 ## coordinator and on a dev chain of 250 ms blocks (RUNS=3 timed runs after

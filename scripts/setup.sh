@@ -2,9 +2,10 @@
 # Installs what building and testing Delta needs on a fresh Debian machine:
 # protoc (libp2p's build scripts), lld (fast linking of the large node
 # binary), PostgreSQL 15 and MariaDB (the SQL-source tests start their own
-# servers as `nobody`), the wasm target and rust-src for the runtime, and
-# the Python packages the end-to-end tests and the demo use. Idempotent and
-# quiet when everything is already there.
+# servers as `nobody`), Chromium (the board's browser tests), the wasm
+# target and rust-src for the runtime, and the Python packages the
+# end-to-end tests and the demo use. Idempotent and quiet when everything
+# is already there.
 set -euo pipefail
 
 need_apt=()
@@ -12,6 +13,8 @@ command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v ld.lld >/dev/null 2>&1 || need_apt+=(lld)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
+# Debian's Chromium for the board's browser tests (Playwright drives it).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium fonts-liberation)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	echo "setup: installing ${need_apt[*]}"
 	SUDO=""
@@ -30,7 +33,7 @@ if ! rustup component list --installed | grep -q '^rust-src'; then
 fi
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL, connectorx' >/dev/null 2>&1; then
+if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL, connectorx, playwright' >/dev/null 2>&1; then
 	echo "setup: installing Python test packages"
 	python3 -m pip install --quiet --disable-pip-version-check -r "$here/tests/requirements.txt"
 fi

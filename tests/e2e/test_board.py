@@ -1,0 +1,261 @@
+"""Deltaboard in front of a real `delta-worker` (three holders on a
+`delta-coordinator`): the first administrator comes from the one-time
+set-up address, accounts wait for approval, each person's API address
+runs `delta.Client` unchanged with exact answers, and one person can
+neither see nor fetch another's tasks by page or API. Unauthenticated
+and cross-site requests are refused, wrong passwords are throttled.
+The browser test drives Debian's Chromium through the pages: sign-in,
+tokens, a task's live log and its result's download; screenshots of the
+main pages land in tests/e2e/artifacts/board/."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import worker_tasks
+from workers import Holders, start_holders
+
+import delta
+from board import Board, Person
+
+BLOCK_MS = 500
+ADMIN = ("root", "correct horse battery")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "board"
+
+
+@dataclass
+class Site:
+    holders: Holders
+    board: Board
+    admin: Person
+
+
+def password_of(name: str) -> str:
+    return f"{name} has a long password"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("board")
+    with start_holders("coordinator", root, "board", BLOCK_MS) as holders:
+        w = holders.workers[0]
+        with Board(root / "board-state", w.api, w.folder / "api.token") as board:
+            assert board.setup_url, "a first start prints the set-up address"
+            admin = Person(board.url)
+            path = urllib.parse.urlsplit(board.setup_url)
+            token = urllib.parse.parse_qs(path.query)["token"][0]
+            setup = {"name": ADMIN[0], "password": ADMIN[1], "again": ADMIN[1]}
+            wrong = admin.post("/setup", {**setup, "token": "0" * 64})
+            assert wrong.status_code == 403 and "wrong or already used" in wrong.text
+            done = admin.post("/setup", {**setup, "token": token})
+            assert done.status_code == 200 and "All tasks" in done.text, done.text
+            again = Person(board.url).post("/setup", {**setup, "token": token})
+            assert again.status_code == 410, "the set-up address works once"
+            yield Site(holders, board, admin)
+
+
+def member(site: Site, name: str) -> Person:
+    """A signed-up, approved and signed-in member."""
+    p = site.board.person()
+    r = p.sign_up(name, password_of(name))
+    assert r.status_code == 200 and "must approve it" in r.text, r.text
+    waiting = p.sign_in(name, password_of(name))
+    assert waiting.status_code == 403 and "waits for an administrator" in waiting.text
+    site.admin.get("/users")
+    approved = site.admin.post(f"/users/{name}/approve", {})
+    assert (
+        approved.status_code == 200 and f'data-user="{name}" data-state="active"' in approved.text
+    )
+    signed = p.sign_in(name, password_of(name))
+    assert signed.status_code == 200 and "My tasks" in signed.text, signed.text
+    return p
+
+
+def test_members_use_their_own_address_and_see_only_their_own_tasks(site: Site) -> None:
+    ann, bob = member(site, "ann"), member(site, "bob")
+    ann_token, bob_token = ann.new_token("laptop"), bob.new_token()
+    ann_client = delta.Client(site.board.api("ann"), ann_token)
+    bob_client = delta.Client(site.board.api("bob"), bob_token)
+
+    handle = ann_client.submit(worker_tasks.Summary)
+    result = handle.wait(timeout=120, progress=False)
+    pooled = site.holders.pooled()
+    assert result["n"] == len(pooled)
+    assert result["age"] == pytest.approx(pooled["age"].mean(), rel=1e-12)
+    direct = site.holders.client().task(handle.id).result()
+    assert direct == result, "the board passes the worker's answer on unchanged"
+
+    # Bob's address knows nothing of Ann's task, by API and by page.
+    for call in (
+        lambda: bob_client.task(handle.id).status(),
+        lambda: bob_client.task(handle.id).result(),
+        lambda: bob_client.call("delta_logs", {"id": handle.id, "from": 0}),
+        lambda: bob_client.call("delta_events", {"id": handle.id, "from": 0}),
+    ):
+        with pytest.raises(delta.ClientError) as refused:
+            call()
+        assert refused.value.code == -32004 and f"no task {handle.id}" in str(refused.value)
+    assert [t.id for t in bob_client.tasks()] == []
+    assert [t.id for t in ann_client.tasks()] == [handle.id]
+    for path in (
+        f"/tasks/{handle.id}",
+        f"/tasks/{handle.id}/result.json",
+        f"/tasks/{handle.id}/log",
+    ):
+        assert bob.get(path).status_code == 404, path
+    assert handle.id not in bob.get("/tasks").text
+
+    # Ann's pages show her task and its exact result.
+    page = ann.get(f"/tasks/{handle.id}")
+    assert page.status_code == 200 and 'id="state" class="state done"' in page.text
+    download = ann.get(f"/tasks/{handle.id}/result.json")
+    assert download.headers["content-disposition"].startswith("attachment")
+    worker_answer = site.holders.client().call("delta_result", {"id": handle.id})["result"]
+    assert download.json() == worker_answer
+    # The administrator sees every task, with its owner.
+    listing = site.admin.get("/tasks").text
+    assert f'data-task="{handle.id}"' in listing and "<td>ann</td>" in listing
+
+    # Tokens work only on their own user's address, and not once revoked.
+    with pytest.raises(delta.ClientError) as wrong_address:
+        delta.Client(site.board.api("bob"), ann_token).tasks()
+    assert wrong_address.value.code == 401
+    no_token = requests.post(site.board.api("ann"), data=b"{}", timeout=10)
+    assert no_token.status_code == 401 and no_token.headers["www-authenticate"] == "Bearer"
+    tokens = ann.get("/tokens").text
+    token_id = re.search(r'data-token="(\d+)"', tokens)
+    assert token_id
+    ann.post(f"/tokens/{token_id.group(1)}/revoke", {})
+    with pytest.raises(delta.ClientError) as revoked:
+        ann_client.tasks()
+    assert revoked.value.code == 401
+
+    # What the filter refuses, with reasons.
+    with pytest.raises(delta.ClientError) as admin_only:
+        bob_client.call("delta_refreshDatasets", {})
+    assert admin_only.value.code == -32003
+    with pytest.raises(delta.ClientError) as other_method:
+        bob_client.call("system_health", {})
+    assert other_method.value.code == -32601
+    batch = requests.post(
+        site.board.api("bob"),
+        data=json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "delta_list"}]),
+        headers={"Authorization": f"Bearer {bob_token}"},
+        timeout=10,
+    )
+    assert batch.json()["error"]["code"] == -32600
+    schemas = bob_client.datasets()
+    assert [d["name"] for d in schemas] == ["patients"]
+
+
+def test_cross_site_and_unauthenticated_requests_are_refused(site: Site) -> None:
+    carl = member(site, "carl")
+    before = carl.get("/tokens").text.count("data-token=")
+    evil = carl.post("/tokens", {"label": "evil"}, origin="http://evil.example")
+    assert evil.status_code == 403 and "cross-site request refused" in evil.text
+    forged = carl.post("/tokens", {"label": "forged", "csrf": "0" * 32})
+    assert forged.status_code == 403 and "CSRF token is wrong" in forged.text
+    assert carl.get("/tokens").text.count("data-token=") == before, "nothing was created"
+
+    stranger = site.board.person()
+    for path in ("/tasks", "/tokens", "/datasets", "/node", "/users"):
+        r = stranger.get(path)
+        assert r.url.endswith("/login") and 'id="login"' in r.text, path
+    members_page = carl.get("/users")
+    assert members_page.status_code == 403, "the users page is for administrators"
+    promoted = carl.post("/users/carl/make-admin", {})
+    assert promoted.status_code == 403
+
+
+def test_wrong_passwords_lock_the_name(site: Site) -> None:
+    member(site, "dora")
+    p = site.board.person()
+    for _ in range(5):
+        wrong = p.sign_in("dora", "not the password at all")
+        assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
+    locked = p.sign_in("dora", password_of("dora"))
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert "Too many wrong passwords" in locked.text
+    unknown = p.sign_in("nobody-here", "whatever password")
+    assert unknown.status_code == 401, "unknown names get the same answer as wrong passwords"
+
+
+def test_in_a_browser_sign_in_watch_a_live_log_and_download_the_result(site: Site) -> None:
+    from browser import browser_page
+
+    erin = member(site, "erin")
+    client = delta.Client(site.board.api("erin"), erin.new_token("notebook"))
+    with browser_page(ARTIFACTS) as browsing:
+        page = browsing.page()
+        page.goto(site.board.url + "/login")
+        browsing.screenshot(page, "login")
+        page.fill("input[name=name]", "erin")
+        page.fill("input[name=password]", password_of("erin"))
+        page.click("form#login button")
+        page.wait_for_selector("table#tasks")
+
+        slow = client.submit(worker_tasks.SlowMean)
+        page.goto(f"{site.board.url}/tasks/{slow.id}")
+        assert page.inner_text("#state") == "running"
+        shown = len(page.inner_text("#log"))
+        # The live view appends lines while the task runs, then reloads
+        # with the result when it ends.
+        page.wait_for_function(
+            f"document.getElementById('log').innerText.length > {shown}", timeout=60_000
+        )
+        page.wait_for_selector("a#download", timeout=120_000)
+        assert page.inner_text("#state") == "done"
+        browsing.screenshot(page, "task")
+        with page.expect_download() as fetched:
+            page.click("a#download")
+        saved = browsing.downloads / "result.json"
+        fetched.value.save_as(str(saved))
+        assert (
+            json.loads(saved.read_text())
+            == site.holders.client().call("delta_result", {"id": slow.id})["result"]
+        )
+        assert slow.result()["n"] == len(site.holders.pooled())
+
+        page.goto(site.board.url + "/tasks")
+        assert page.locator(f'tr[data-task="{slow.id}"]').count() == 1
+        browsing.screenshot(page, "tasks")
+        page.goto(site.board.url + "/tokens")
+        page.fill("input[name=label]", "browser")
+        page.click("#new-token-form button")
+        assert page.inner_text("code#new-token").startswith("dbt_")
+        browsing.screenshot(page, "tokens")
+        page.goto(site.board.url + "/datasets")
+        assert page.locator('section[data-dataset="patients"]').count() == 1
+        browsing.screenshot(page, "datasets")
+        page.goto(site.board.url + "/node")
+        assert "reachable" in page.inner_text("#node-state")
+        browsing.screenshot(page, "node")
+
+        # Another member's browser sees none of erin's tasks.
+        member(site, "fred")
+        fred = browsing.page()
+        fred.goto(site.board.url + "/login")
+        fred.fill("input[name=name]", "fred")
+        fred.fill("input[name=password]", password_of("fred"))
+        fred.click("form#login button")
+        fred.wait_for_selector("table#tasks")
+        assert fred.locator(f'tr[data-task="{slow.id}"]').count() == 0
+        fred.goto(f"{site.board.url}/tasks/{slow.id}")
+        assert f"no task {slow.id}" in fred.inner_text("main")
+
+        other = browsing.page()
+        other.goto(site.board.url + "/login")
+        other.fill("input[name=name]", ADMIN[0])
+        other.fill("input[name=password]", ADMIN[1])
+        other.click("form#login button")
+        other.wait_for_selector("table#tasks")
+        assert other.locator(f'tr[data-task="{slow.id}"]').count() == 1, "the admin sees all"
+        other.goto(site.board.url + "/users")
+        browsing.screenshot(other, "users")

@@ -222,7 +222,8 @@ def test_notebook_class_is_stored_as_task_py_with_its_imports(
     monkeypatch.setitem(
         linecache.cache, filename, (len(cell), None, cell.splitlines(True), filename)
     )
-    session = types.ModuleType("delta_test_session")  # like __main__ in a kernel: no __file__
+    # A kernel's `__main__` has no `__file__`: inspect raises OSError for its classes.
+    session = types.ModuleType("__main__")
     monkeypatch.setitem(sys.modules, session.__name__, session)
     import math
     from fractions import Fraction

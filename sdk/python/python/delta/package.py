@@ -468,7 +468,7 @@ def _entry_source(task_class: type) -> tuple[str, str, Path]:
     own source under `task.py` and the current folder."""
     try:
         source_file = inspect.getsourcefile(task_class)
-    except TypeError:
+    except (OSError, TypeError):  # OSError: a kernel's `__main__`, which has no file
         source_file = None
     if source_file is not None and Path(source_file).is_file():
         path = Path(source_file).resolve()

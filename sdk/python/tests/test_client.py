@@ -314,6 +314,20 @@ def test_token_from_environment(
     assert TOKEN not in repr(client)
 
 
+def test_address_and_token_from_environment(
+    worker: tuple[FakeWorker, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = worker
+    monkeypatch.delenv("DELTA_URL", raising=False)
+    monkeypatch.setenv("DELTA_TOKEN", TOKEN)
+    with pytest.raises(delta.ClientError, match="no API address.*DELTA_URL"):
+        delta.Client()
+    monkeypatch.setenv("DELTA_URL", url)
+    client = delta.Client()
+    assert client.url == url
+    assert client.datasets()[0]["name"] == "patients"
+
+
 def test_connection_refused() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

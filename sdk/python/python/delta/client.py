@@ -86,6 +86,9 @@ up with the connection error."""
 """Seconds between status polls while waiting."""
 
 TOKEN_ENV = "DELTA_TOKEN"
+URL_ENV = "DELTA_URL"
+"""Where `Client()` without arguments connects and with which token: set
+in Deltaboard's JupyterLab to the person's own API address and token."""
 
 
 class ClientError(Exception):
@@ -157,14 +160,26 @@ class TaskStatus:
 class Client:
     """A connection to one worker's API.
 
-    `url` is the worker's API address (`http://host:port`); `token` its
-    bearer token, by default from the `DELTA_TOKEN` environment variable.
+    `url` is the worker's API address (`http://host:port`, or a person's
+    address on a Deltaboard), by default from the `DELTA_URL` environment
+    variable; `token` its bearer token, by default from `DELTA_TOKEN`.
     `timeout` bounds each HTTP request, in seconds.
     """
 
     def __init__(
-        self, url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        if url is None:
+            url = os.environ.get(URL_ENV)
+            if not url:
+                raise ClientError(
+                    f"no API address: pass Client(url, token=...) or set {URL_ENV} to the "
+                    "worker's (or your Deltaboard's) API address"
+                )
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ClientError(f"{url!r} is not a worker API address such as http://host:9955")

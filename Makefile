@@ -39,7 +39,7 @@ sdk: setup
 
 ## The SDK's tests and a lint of every Python file.
 test-python: sdk
-	python3 -m ruff check sdk/python tests tools scripts
+	python3 -m ruff check sdk/python tests tools scripts board/jupyterhub
 	$(PYTEST) sdk/python/tests -q
 
 test-e2e: build sdk

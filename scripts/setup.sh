@@ -4,7 +4,8 @@
 # binary), PostgreSQL 15 and MariaDB (the SQL-source tests start their own
 # servers as `nobody`), Chromium (the board's browser tests), the wasm
 # target and rust-src for the runtime, and the Python packages the
-# end-to-end tests and the demo use. Idempotent and quiet when everything
+# end-to-end tests and the demo use, and the board's JupyterHub (its own
+# virtual environment and its Node proxy). Idempotent and quiet when everything
 # is already there.
 set -euo pipefail
 
@@ -42,4 +43,20 @@ fi
 if [ ! -d "$here/tests/e2e/js/node_modules/@polkadot/api" ]; then
 	echo "setup: installing @polkadot/api for the end-to-end tests"
 	npm ci --prefix "$here/tests/e2e/js" --silent --no-audit --no-fund >/dev/null
+fi
+
+# The board's JupyterHub and JupyterLab, in a virtual environment of their
+# own (it sees the system's packages, so kernels import the installed
+# SDK), reinstalled when board/jupyterhub/requirements.txt changes.
+jupyter_env="${DELTA_JUPYTER_ENV:-$HOME/.cache/delta/jupyter}"
+if ! cmp -s "$here/board/jupyterhub/requirements.txt" "$jupyter_env/delta-requirements.txt"; then
+	echo "setup: installing JupyterHub and JupyterLab in $jupyter_env"
+	python3 -m venv --system-site-packages "$jupyter_env"
+	"$jupyter_env/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/board/jupyterhub/requirements.txt"
+	cp "$here/board/jupyterhub/requirements.txt" "$jupyter_env/delta-requirements.txt"
+fi
+# configurable-http-proxy, JupyterHub's proxy (Node).
+if [ ! -x "$here/board/jupyterhub/node_modules/.bin/configurable-http-proxy" ]; then
+	echo "setup: installing configurable-http-proxy for the board's JupyterHub"
+	npm ci --prefix "$here/board/jupyterhub" --silent --no-audit --no-fund >/dev/null
 fi

@@ -10,6 +10,7 @@
 
 pub mod chart;
 pub mod filter;
+pub mod jupyter;
 pub mod pages;
 pub mod secret;
 pub mod store;

@@ -4,7 +4,13 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::Parser;
-use delta_board::{store::Store, web, worker::Worker};
+use delta_board::{
+	jupyter::{Hub, HubConfig},
+	pages,
+	store::Store,
+	web,
+	worker::Worker,
+};
 
 /// Deltaboard: a multi-user web UI and per-user API addresses for one delta-worker.
 #[derive(Parser)]
@@ -26,6 +32,18 @@ struct Cli {
 	/// (through a reverse proxy that terminates TLS).
 	#[arg(long)]
 	secure_cookie: bool,
+	/// Run JupyterLab for the board's people: a JupyterHub on loopback,
+	/// reached through the board (`/lab`).
+	#[arg(long, env = "DELTA_BOARD_JUPYTERHUB")]
+	jupyterhub: bool,
+	/// The hub's configuration, with its proxy installed beside it
+	/// (`npm ci` there).
+	#[arg(long, env = "DELTA_BOARD_JUPYTERHUB_CONFIG", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/jupyterhub/jupyterhub_config.py"))]
+	jupyterhub_config: PathBuf,
+	/// The Python environment with JupyterHub and JupyterLab (default:
+	/// the one scripts/setup.sh makes, ~/.cache/delta/jupyter).
+	#[arg(long, env = "DELTA_BOARD_JUPYTER_ENV")]
+	jupyter_env: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -60,8 +78,29 @@ async fn main() -> anyhow::Result<()> {
 		println!("setup: open http://{bound}/setup?token={setup}");
 	}
 	println!("listening on http://{bound}");
-	let app = Arc::new(web::App { store, worker, secure_cookie: cli.secure_cookie });
+	let reach = if bound.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], bound.port())) } else { bound };
+	let board_url = format!("http://{reach}");
+	let hub = if cli.jupyterhub {
+		let environment = match cli.jupyter_env {
+			Some(e) => e,
+			None => PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/delta/jupyter"),
+		};
+		let config = HubConfig {
+			config: cli.jupyterhub_config,
+			environment,
+			state: cli.state.join("jupyterhub"),
+			board_url: board_url.clone(),
+		};
+		pages::offer_lab(true);
+		Some(Hub::start(config).context("starting JupyterLab")?)
+	} else {
+		None
+	};
+	let app = Arc::new(web::App { store, worker, secure_cookie: cli.secure_cookie, hub: hub.clone(), board_url });
 	axum::serve(listener, web::router(app)).with_graceful_shutdown(shutdown()).await?;
+	if let Some(hub) = hub {
+		hub.stop().await;
+	}
 	Ok(())
 }
 

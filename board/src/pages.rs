@@ -2,6 +2,8 @@
 //! Pages are `maud` templates: checked when the board compiles, and every
 //! value is HTML-escaped unless a template says otherwise.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use maud::{html, Markup, DOCTYPE};
 
 use crate::store::Session;
@@ -9,6 +11,13 @@ use crate::store::Session;
 /// The board's stylesheet and script, served from `/static/`.
 pub const CSS: &str = include_str!("../static/board.css");
 pub const JS: &str = include_str!("../static/board.js");
+
+static LAB: AtomicBool = AtomicBool::new(false);
+
+/// Shows the JupyterLab link in every page's navigation (the board runs a hub).
+pub fn offer_lab(on: bool) {
+	LAB.store(on, Ordering::Relaxed);
+}
 
 /// A whole page: `title`, the navigation for `session` (none: signed out)
 /// and `body`.
@@ -29,6 +38,7 @@ pub fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
 					@if let Some(s) = session {
 						nav {
 							a href="/tasks" { "Tasks" }
+							@if LAB.load(Ordering::Relaxed) { a href="/lab" { "JupyterLab" } }
 							a href="/tokens" { "API tokens" }
 							a href="/datasets" { "Datasets" }
 							a href="/node" { "Node" }

@@ -383,6 +383,13 @@ impl Store {
 		Ok(token)
 	}
 
+	/// A new API token for `name` labelled `label`, revoking the account's
+	/// earlier tokens of that label (one live notebook token per person).
+	pub fn replace_token(&self, name: &str, label: &str) -> Result<String, StoreError> {
+		self.db().execute("DELETE FROM tokens WHERE user = ?1 AND label = ?2", params![name, label])?;
+		self.new_token(name, label)
+	}
+
 	/// The active account an API token belongs to (and notes its use).
 	pub fn token_user(&self, token: &str) -> Result<Option<User>, StoreError> {
 		let db = self.db();

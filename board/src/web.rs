@@ -14,7 +14,7 @@ use axum::{
 	http::{header, HeaderMap, HeaderValue, Method, StatusCode},
 	middleware::{self, Next},
 	response::{Html, IntoResponse, Redirect, Response},
-	routing::{get, post},
+	routing::{any, get, post},
 	Form, Router,
 };
 use maud::{html, Markup};
@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::{
 	chart, filter,
+	jupyter::{Hub, HubState},
 	pages::{self, message, page, time},
 	secret,
 	store::{AccountState, Role, Session, Store, StoreError, Throttle, User},
@@ -42,6 +43,11 @@ pub struct App {
 	pub worker: Worker,
 	/// Mark the cookie `Secure` (the board is served over https).
 	pub secure_cookie: bool,
+	/// JupyterLab, when the board runs a hub.
+	pub hub: Option<Arc<Hub>>,
+	/// The board's own address as this machine reaches it (notebook
+	/// kernels' `DELTA_URL` points here).
+	pub board_url: String,
 }
 
 /// The board's routes over `app`.
@@ -66,6 +72,11 @@ pub fn router(app: Arc<App>) -> Router {
 		.route("/static/board.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], pages::CSS) }))
 		.route("/static/board.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], pages::JS) }))
 		.route("/api/{name}", post(api).layer(DefaultBodyLimit::max(API_BODY_LIMIT)))
+		.route("/lab", get(lab))
+		.route("/hub", any(jupyter))
+		.route("/hub/{*rest}", any(jupyter))
+		.route("/user/{*rest}", any(jupyter))
+		.route("/internal/notebook-token", post(notebook_token))
 		.layer(middleware::from_fn(same_origin))
 		.with_state(app)
 }
@@ -962,6 +973,97 @@ async fn user_action(
 	Ok(Redirect::to("/users").into_response())
 }
 
+// -- JupyterLab -----------------------------------------------------------------------------
+
+async fn lab(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult {
+	let s = match signed_in(&app, &headers) {
+		Ok(s) => s,
+		Err(r) => return Ok(r),
+	};
+	let Some(hub) = &app.hub else {
+		return Err(Failure::new(
+			StatusCode::NOT_FOUND,
+			"this board runs without JupyterLab (start it with --jupyterhub)",
+		));
+	};
+	let body = match hub.state() {
+		HubState::Ready => {
+			let src = format!("/hub/login?ticket={}&next=/hub/spawn/{}", hub.ticket(&s.user.name), s.user.name);
+			html! {
+				p.lab-note { "Kernels have " code { "DELTA_URL" } " and " code { "DELTA_TOKEN" } " set to your own API address and a token of yours: " code { "delta.Client()" } " needs no arguments." }
+				iframe #lab src=(src) title="JupyterLab" {}
+			}
+		},
+		HubState::Starting => html! {
+			(message("note", "JupyterLab is starting; this page reloads in a few seconds."))
+			meta http-equiv="refresh" content="3";
+		},
+		HubState::Stopped(why) => html! {
+			(message("error", "JupyterLab has stopped; the board's operator can see why in its log."))
+			@if s.user.is_admin() { pre { (why) } }
+		},
+	};
+	Ok(html_page(page("JupyterLab", Some(&s), body)))
+}
+
+/// `/hub/...` and `/user/<name>/...`, forwarded to the hub for a signed-in
+/// person, and a person's own server only to them.
+async fn jupyter(State(app): State<Arc<App>>, request: Request) -> Response {
+	let Some(hub) = app.hub.clone() else {
+		return Failure::new(StatusCode::NOT_FOUND, "this board runs without JupyterLab").into_response();
+	};
+	let s = match signed_in(&app, request.headers()) {
+		Ok(s) => s,
+		Err(r) => return r,
+	};
+	if let Some(rest) = request.uri().path().strip_prefix("/user/") {
+		let owner = rest.split('/').next().unwrap_or("");
+		if owner != s.user.name {
+			return Failure::new(StatusCode::FORBIDDEN, "this is another person's JupyterLab").into_response();
+		}
+	}
+	hub.forward(request).await
+}
+
+#[derive(Deserialize)]
+struct NotebookTokenRequest {
+	name: String,
+}
+
+/// The hub, before it starts a person's server, asks for an API token of
+/// theirs (authenticated with the secret the board started the hub with).
+/// The previous notebook token of that person is revoked.
+async fn notebook_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+	let presented = headers
+		.get(header::AUTHORIZATION)
+		.and_then(|v| v.to_str().ok())
+		.and_then(|v| v.strip_prefix("Bearer "))
+		.unwrap_or("");
+	let Some(hub) = &app.hub else { return StatusCode::NOT_FOUND.into_response() };
+	if !hub.is_hub(presented) {
+		return StatusCode::UNAUTHORIZED.into_response();
+	}
+	let Ok(NotebookTokenRequest { name }) = serde_json::from_slice(&body) else {
+		return (StatusCode::BAD_REQUEST, "expected {\"name\": ...}").into_response();
+	};
+	match app.store.user(&name) {
+		Ok(Some(u)) if u.state == AccountState::Active => {},
+		Ok(_) => return (StatusCode::FORBIDDEN, format!("{name} is not an active account")).into_response(),
+		Err(e) => return Failure::from(e).into_response(),
+	}
+	match app.store.replace_token(&name, NOTEBOOK_TOKEN) {
+		Ok(token) => {
+			tracing::info!("notebook API token for {name}");
+			let url = format!("{}/api/{name}", app.board_url.trim_end_matches('/'));
+			axum::Json(json!({ "url": url, "token": token })).into_response()
+		},
+		Err(e) => Failure::from(e).into_response(),
+	}
+}
+
+/// The label of the API token a person's notebooks use.
+pub const NOTEBOOK_TOKEN: &str = "jupyterlab";
+
 #[cfg(test)]
 mod tests {
 	use axum::body::Body;
@@ -989,7 +1091,13 @@ mod tests {
 			store.sign_up(name, &hashed).unwrap();
 			store.set_state(name, AccountState::Active).unwrap();
 		}
-		let app = Arc::new(App { store, worker: Worker::new(worker_url, "worker-token"), secure_cookie: false });
+		let app = Arc::new(App {
+			store,
+			worker: Worker::new(worker_url, "worker-token"),
+			secure_cookie: false,
+			hub: None,
+			board_url: format!("http://{HOST}"),
+		});
 		Fixture { _dir: dir, app }
 	}
 
@@ -1130,6 +1238,14 @@ mod tests {
 					{ "id": "t-new", "state": "running", "round": 0, "rounds": 1, "created_ms": 2, "progress": ["ok"] },
 					{ "id": "t-other", "state": "done", "round": 0, "rounds": 1, "created_ms": 1, "progress": [] },
 				]),
+				// Raw text: the digits must reach the download unchanged.
+				"delta_result" => {
+					let body = format!(
+						r#"{{"jsonrpc":"2.0","id":{},"result":{{"result":{{"v":114.12956946418623}}}}}}"#,
+						call["id"]
+					);
+					return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+				},
 				other => panic!("unexpected {other}"),
 			};
 			axum::Json(json!({ "jsonrpc": "2.0", "id": call["id"], "result": result })).into_response()
@@ -1167,5 +1283,16 @@ mod tests {
 		let (_, _, page) = send(&f, get("/tasks", Some(&root))).await;
 		assert!(page.contains("data-task=\"t-new\"") && page.contains("data-task=\"t-other\""));
 		assert!(page.contains("<td>ann</td>") && page.contains("(worker)"), "{page}");
+	}
+
+	#[tokio::test]
+	async fn a_downloaded_result_keeps_the_workers_digits() {
+		let f = board(&fake_worker().await);
+		f.app.store.record_task("ann", "t-new").unwrap();
+		let ann = f.app.store.new_session("ann").unwrap();
+		let (status, headers, body) = send(&f, get("/tasks/t-new/result.json", Some(&ann))).await;
+		assert_eq!(status, StatusCode::OK);
+		assert!(headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment"));
+		assert_eq!(body, r#"{"v":114.12956946418623}"#);
 	}
 }

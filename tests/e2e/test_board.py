@@ -46,7 +46,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("board")
     with start_holders("coordinator", root, "board", BLOCK_MS) as holders:
         w = holders.workers[0]
-        with Board(root / "board-state", w.api, w.folder / "api.token") as board:
+        board = Board(root / "board-state", w.api, w.folder / "api.token", jupyterhub=True)
+        with board:
             assert board.setup_url, "a first start prints the set-up address"
             admin = Person(board.url)
             path = urllib.parse.urlsplit(board.setup_url)
@@ -259,3 +260,62 @@ def test_in_a_browser_sign_in_watch_a_live_log_and_download_the_result(site: Sit
         assert other.locator(f'tr[data-task="{slow.id}"]').count() == 1, "the admin sees all"
         other.goto(site.board.url + "/users")
         browsing.screenshot(other, "users")
+
+
+NOTEBOOK_CELL = """import delta
+
+class Count(delta.Analytics):
+    dataset = "patients"
+
+    def execute(self, df):
+        return {"n": df["age"].count(), "age": df["age"].mean()}
+
+handle = delta.Client().submit(Count)
+result = handle.wait(timeout=120, progress=False)
+print("RESULT", handle.id, int(result["n"]), repr(float(result["age"])))
+"""
+
+
+def test_jupyterlab_runs_a_cell_that_submits_through_the_persons_own_address(site: Site) -> None:
+    from browser import browser_page
+
+    gwen = member(site, "gwen")
+    stranger = site.board.person()
+    assert stranger.get("/user/gwen/lab").url.endswith("/login"), "signed out: no Lab"
+    hal = member(site, "hal")
+    assert hal.get("/user/gwen/api/status").status_code == 403, "another person's server"
+    site.board.wait_for_lab()
+    with browser_page(ARTIFACTS) as browsing:
+        page = browsing.page(viewport={"width": 1400, "height": 900})
+        page.goto(site.board.url + "/login")
+        page.fill("input[name=name]", "gwen")
+        page.fill("input[name=password]", password_of("gwen"))
+        page.click("form#login button")
+        page.wait_for_selector("table#tasks")
+        page.click("nav a[href='/lab']")
+        lab = page.frame_locator("iframe#lab")
+        # The hub starts gwen's server on the first visit (about 15 s here).
+        lab.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(timeout=240_000)
+        editor = lab.locator(".jp-Notebook .jp-Cell .cm-content").first
+        editor.click(timeout=60_000)
+        page.keyboard.insert_text(NOTEBOOK_CELL)
+        lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        page.keyboard.press("Shift+Enter")
+        output = lab.locator(".jp-OutputArea-output").filter(has_text="RESULT").first
+        output.wait_for(timeout=180_000)
+        printed = output.inner_text().strip()
+        words = printed.split()
+        assert len(words) == 4, f"the cell printed {printed}"
+        _, task_id, n, age = words
+        browsing.screenshot(page, "jupyterlab")
+    pooled = site.holders.pooled()
+    assert int(n) == len(pooled)
+    assert float(age) == pytest.approx(pooled["age"].mean(), rel=1e-12)
+    # Submitted as gwen, through her own address: hers to see, nobody else's.
+    assert f'data-task="{task_id}"' in gwen.get("/tasks").text
+    assert hal.get(f"/tasks/{task_id}").status_code == 404
+    listing = site.admin.get("/tasks").text
+    row = listing[listing.index(f'data-task="{task_id}"') :]
+    assert "<td>gwen</td>" in row[: row.index("</tr>")]
+    tokens = gwen.get("/tokens").text
+    assert "<td>jupyterlab</td>" in tokens, "the notebook's token is one of gwen's, revocable"

@@ -7,6 +7,7 @@ import html
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import requests
@@ -30,9 +31,15 @@ class Board(ManagedProcess):
     SETUP = re.compile(r"setup: open (\S+)")
 
     def __init__(
-        self, state: Path, worker_api: str, worker_token_file: Path, port: int | None = None
+        self,
+        state: Path,
+        worker_api: str,
+        worker_token_file: Path,
+        port: int | None = None,
+        jupyterhub: bool = False,
     ) -> None:
         super().__init__()
+        self.jupyterhub = jupyterhub
         self.state = state
         self.worker_api = worker_api
         self.worker_token_file = worker_token_file
@@ -65,9 +72,20 @@ class Board(ManagedProcess):
             "--state",
             str(self.state),
         ]
+        if self.jupyterhub:
+            args.append("--jupyterhub")
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         self.spawn(args, ready, timeout, env)
+
+    def wait_for_lab(self, timeout: float = 180.0) -> None:
+        """Until the board says its JupyterHub answers."""
+        waited = 0.0
+        while not any(line.startswith("jupyterhub ready") for line in self.log):
+            if not self.alive() or waited >= timeout:
+                raise RuntimeError("JupyterHub did not start:\n" + "".join(self.log[-60:]))
+            time.sleep(0.25)
+            waited += 0.25
 
     def api(self, name: str) -> str:
         """`name`'s API address."""

@@ -47,10 +47,21 @@ class Browsing:
 
 @contextmanager
 def browser_page(artifacts: Path) -> Iterator[Browsing]:
-    """Chromium for the block's length."""
+    """Chromium for the block's length; on a failure, a `failed-N.png` of
+    every open page."""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browsing = Browsing(browser, artifacts)
         try:
-            yield Browsing(browser, artifacts)
+            yield browsing
+        except BaseException:
+            # What each page showed when the test failed, kept beside the others.
+            pages = [page for ctx in browser.contexts for page in ctx.pages]
+            for n, page in enumerate(pages):
+                try:
+                    browsing.screenshot(page, f"failed-{n}")
+                except Exception:  # a crashed page has nothing to show
+                    pass
+            raise
         finally:
             browser.close()

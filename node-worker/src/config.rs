@@ -379,15 +379,18 @@ impl SqlSource {
 		}
 		match (&self.table, &self.query) {
 			(Some(t), None) => {
-				let ok = !t.is_empty() &&
-					t.split('.').count() <= 2 &&
-					t.split('.').all(|part| {
-						!part.is_empty() &&
-							part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') &&
-							!part.starts_with(|c: char| c.is_ascii_digit())
+				let ok = !t.is_empty()
+					&& t.split('.').count() <= 2
+					&& t.split('.').all(|part| {
+						!part.is_empty()
+							&& part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+							&& !part.starts_with(|c: char| c.is_ascii_digit())
 					});
 				if !ok {
-					return Err(invalid("table", format!("{t:?} is not a table name (letters, digits, _; schema.table)")));
+					return Err(invalid(
+						"table",
+						format!("{t:?} is not a table name (letters, digits, _; schema.table)"),
+					));
 				}
 			},
 			(None, Some(q)) if !q.trim().is_empty() => {},
@@ -555,7 +558,10 @@ impl Config {
 		if self.sandbox.learning_memory_mb < self.sandbox.memory_mb {
 			return Err(invalid(
 				"sandbox.learning_memory_mb",
-				format!("below memory_mb ({} MiB): it is the limit learning tasks are raised to", self.sandbox.memory_mb),
+				format!(
+					"below memory_mb ({} MiB): it is the limit learning tasks are raised to",
+					self.sandbox.memory_mb
+				),
 			));
 		}
 		if self.sandbox.cpu_seconds == 0 || self.sandbox.wall_seconds == 0 {
@@ -922,8 +928,8 @@ mod tests {
 	#[test]
 	fn a_sql_dataset_names_its_table_or_query_and_never_holds_a_password() {
 		let dir = tempfile::tempdir().unwrap();
-		let base = template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") +
-			"\n[datasets.visits]\n";
+		let base =
+			template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") + "\n[datasets.visits]\n";
 		let load = |extra: &str| Config::load(&write(dir.path(), &(base.clone() + extra)), &Overrides::default());
 		let config = load(
 			"sql = { url = \"postgresql://delta@127.0.0.1:5432/h\", table = \"public.visits\", password_file = \"pg.pw\" }\n",
@@ -937,10 +943,18 @@ mod tests {
 		let url = config.datasets["visits"].sql.as_ref().unwrap().url.clone();
 		assert_eq!(url, format!("sqlite://{}", dir.path().join("data/h.db").display()));
 		for (extra, key, words) in [
-			("sql = { url = \"postgresql://delta:hunter2@h:1/d\", table = \"t\" }\n", "datasets.visits.sql.url", "holds a password"),
+			(
+				"sql = { url = \"postgresql://delta:hunter2@h:1/d\", table = \"t\" }\n",
+				"datasets.visits.sql.url",
+				"holds a password",
+			),
 			("sql = { url = \"oracle://u@h/d\", table = \"t\" }\n", "datasets.visits.sql.url", "is not one of"),
 			("sql = { url = \"mysql://h:1/d\", table = \"t\" }\n", "datasets.visits.sql.url", "must name the user"),
-			("sql = { url = \"mysql://u@h/d\", table = \"t; drop table x\" }\n", "datasets.visits.sql.table", "not a table name"),
+			(
+				"sql = { url = \"mysql://u@h/d\", table = \"t; drop table x\" }\n",
+				"datasets.visits.sql.table",
+				"not a table name",
+			),
 			("sql = { url = \"mysql://u@h/d\" }\n", "datasets.visits.sql", "set one of table and query"),
 			(
 				"sql = { url = \"mysql://u@h/d\", table = \"t\", password_env = \"P\", password_file = \"f\" }\n",

@@ -43,9 +43,7 @@ impl Column {
 			name: c["name"].as_str().unwrap_or("").to_string(),
 			kind: c["type"].as_str().unwrap_or("").to_string(),
 			shape: c["shape"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()),
-			levels: c["levels"]
-				.as_array()
-				.map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
+			levels: c["levels"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
 		}
 	}
 }
@@ -412,7 +410,8 @@ mod tests {
 	fn columns_from_the_report_keep_an_image_shape_and_levels() {
 		let image = Column::from_report(&serde_json::json!({"name": "image", "type": "image", "shape": [8, 8, 1]}));
 		assert_eq!(image.shape, Some(vec![8, 8, 1]));
-		let label = Column::from_report(&serde_json::json!({"name": "label", "type": "category", "levels": ["a", "b"]}));
+		let label =
+			Column::from_report(&serde_json::json!({"name": "label", "type": "category", "levels": ["a", "b"]}));
 		assert_eq!(label.levels, Some(vec!["a".to_string(), "b".to_string()]));
 		let plain = Column::from_report(&serde_json::json!({"name": "age", "type": "float"}));
 		// Published as before: no empty shape or levels for a table's column.
@@ -468,7 +467,13 @@ mod tests {
 		let done = d.refresh(&["p".to_string()]);
 		assert_eq!(
 			done,
-			vec![Refreshed { name: "p".into(), version: Some(2), rows: Some(20), hash: Some("h20".into()), error: None }]
+			vec![Refreshed {
+				name: "p".into(),
+				version: Some(2),
+				rows: Some(20),
+				hash: Some("h20".into()),
+				error: None
+			}]
 		);
 		assert_eq!(d.cleaned_path("p"), Some(snapshot_file(&folder, "p", 2)));
 		assert_eq!(d.admit(&task(1, 3, 1), "p").unwrap(), 20);

@@ -426,7 +426,8 @@ impl SandboxedRequester {
 			return Err(ExecError::Package("the package keeps no checkpoints, so it cannot resume".into()));
 		}
 		if let Some(path) = checkpoint {
-			let died = |e: std::io::Error| ExecError::Spawn(format!("cannot read the checkpoint {}: {e}", path.display()));
+			let died =
+				|e: std::io::Error| ExecError::Spawn(format!("cannot read the checkpoint {}: {e}", path.display()));
 			let mut file = std::fs::File::open(path).map_err(died)?;
 			let mut part = vec![0u8; RESTORE_PART];
 			loop {

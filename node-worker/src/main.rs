@@ -522,16 +522,7 @@ fn preparer(config: &Config, python: Arc<Python>, folder: PathBuf) -> Box<datase
 		);
 		let prepared_ms =
 			std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_millis() as u64);
-		Ok(Dataset {
-			path: out,
-			version,
-			hash,
-			prepared_ms,
-			rows,
-			columns,
-			share: d.share,
-			privacy: d.privacy,
-		})
+		Ok(Dataset { path: out, version, hash, prepared_ms, rows, columns, share: d.share, privacy: d.privacy })
 	})
 }
 

@@ -200,10 +200,7 @@ mod tests {
 		let data = folder.join("patients.parquet");
 		python("import sys, pandas as pd; pd.DataFrame({'age': [30.0, 40.0, 50.0]}).to_parquet(sys.argv[1])", &[&data]);
 		let mut entries = BTreeMap::new();
-		entries.insert(
-			"patients".to_string(),
-			crate::datasets::test_dataset(data, 3, true),
-		);
+		entries.insert("patients".to_string(), crate::datasets::test_dataset(data, 3, true));
 		let policy = Policy {
 			requesters: Requesters::Open,
 			min_members: 2,

@@ -340,7 +340,8 @@ impl Worker {
 			}
 		}
 		let reason = format!("{why}; the task was cancelled on the ledger");
-		let event = delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.clone() };
+		let event =
+			delta_engine::TaskEvent::Failed { kind: delta_engine::FailureKind::Interrupted, reason: reason.clone() };
 		self.state.event(id, &event)?;
 		self.state.fail(id, &reason)?;
 		let _ = std::fs::remove_file(self.checkpoint_path(id));
@@ -401,11 +402,9 @@ impl Worker {
 			}
 			let over = match info.rounds_started.checked_sub(1) {
 				None => true,
-				Some(last) => self
-					.ledger
-					.round(task, last)
-					.map_err(|e| e.to_string())?
-					.is_none_or(|r| r.state.is_over()),
+				Some(last) => {
+					self.ledger.round(task, last).map_err(|e| e.to_string())?.is_none_or(|r| r.state.is_over())
+				},
 			};
 			if over {
 				break info.rounds_started;
@@ -420,8 +419,8 @@ impl Worker {
 		let log = Arc::new(move |line: &str| {
 			let _ = state.log(&log_id, &format!("task output: {line}"));
 		});
-		let (mut executor, info) =
-			SandboxedRequester::resume(&self.pool, &package, log, checkpoint, rounds_started).map_err(|e| e.to_string())?;
+		let (mut executor, info) = SandboxedRequester::resume(&self.pool, &package, log, checkpoint, rounds_started)
+			.map_err(|e| e.to_string())?;
 		let kind = planned_kind(&info).map_err(|e| e.to_string())?;
 		executor.keep_checkpoints(path.clone());
 		let plan = saved.plan(package, info.first.clone(), kind)?;

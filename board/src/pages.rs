@@ -41,6 +41,7 @@ pub fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
 							@if LAB.load(Ordering::Relaxed) { a href="/lab" { "JupyterLab" } }
 							a href="/tokens" { "API tokens" }
 							a href="/datasets" { "Datasets" }
+							a href="/members" { "Members" }
 							a href="/node" { "Node" }
 							@if s.user.is_admin() { a href="/users" { "Users" } }
 						}

@@ -66,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
 		.route("/tokens", get(tokens).post(create_token))
 		.route("/tokens/{id}/revoke", post(revoke_token))
 		.route("/datasets", get(datasets))
+		.route("/members", get(members))
 		.route("/node", get(node))
 		.route("/users", get(users))
 		.route("/users/{name}/{action}", post(user_action))
@@ -876,6 +877,39 @@ async fn datasets(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult
 	Ok(html_page(page("Datasets", Some(&s), body)))
 }
 
+/// The network's members, as the ledger lists them: who a task may ask.
+async fn members(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult {
+	let s = match signed_in(&app, &headers) {
+		Ok(s) => s,
+		Err(r) => return Ok(r),
+	};
+	let answer = app.worker.call("delta_members", json!({})).await?;
+	let mut list: Vec<&Value> = answer.as_array().into_iter().flatten().collect();
+	list.sort_by_key(|m| m["name"].as_str().unwrap_or(""));
+	let body = html! {
+		p { "The network's registered members: data holders whose workers a task may ask to join. Each keeps its data at home." }
+		@if list.is_empty() { (message("note", "The ledger lists no members yet.")) }
+		table #members {
+			thead { tr { th { "Member" } th { "Account" } th { "Endpoint" } th { "Peer" } } }
+			tbody {
+				@for m in list {
+					@let account = m["account"].as_str().unwrap_or("");
+					tr data-member=(account) {
+						td {
+							(m["name"].as_str().unwrap_or(""))
+							@if m["this_worker"].as_bool() == Some(true) { " " span.tag { "this node" } }
+						}
+						td { code { (account) } }
+						td { code { (m["endpoint"].as_str().unwrap_or("")) } }
+						td { code { (m["peer_id"].as_str().unwrap_or("")) } }
+					}
+				}
+			}
+		}
+	};
+	Ok(html_page(page("Members", Some(&s), body)))
+}
+
 async fn node(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult {
 	let s = match signed_in(&app, &headers) {
 		Ok(s) => s,
@@ -1234,6 +1268,10 @@ mod tests {
 			let call: Value = serde_json::from_slice(&body).unwrap();
 			let result = match call["method"].as_str().unwrap() {
 				"delta_submit" => json!({ "id": "t-new" }),
+				"delta_members" => json!([
+					{ "account": "5Ann", "name": "Hospital <A>", "endpoint": "/ip4/127.0.0.1/tcp/1", "peer_id": "12D3a", "this_worker": true },
+					{ "account": "5Bob", "name": "Clinic B", "endpoint": "/ip4/127.0.0.1/tcp/2", "peer_id": "12D3b", "this_worker": false },
+				]),
 				"delta_list" => json!([
 					{ "id": "t-new", "state": "running", "round": 0, "rounds": 1, "created_ms": 2, "progress": ["ok"] },
 					{ "id": "t-other", "state": "done", "round": 0, "rounds": 1, "created_ms": 1, "progress": [] },
@@ -1294,5 +1332,18 @@ mod tests {
 		assert_eq!(status, StatusCode::OK);
 		assert!(headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment"));
 		assert_eq!(body, r#"{"v":114.12956946418623}"#);
+	}
+
+	#[tokio::test]
+	async fn the_members_page_lists_the_ledgers_members_escaped() {
+		let f = board(&fake_worker().await);
+		let (status, _, _) = send(&f, get("/members", None)).await;
+		assert_eq!(status, StatusCode::SEE_OTHER, "signed out: to the sign-in page");
+		let ann = f.app.store.new_session("ann").unwrap();
+		let (status, _, page) = send(&f, get("/members", Some(&ann))).await;
+		assert_eq!(status, StatusCode::OK);
+		assert!(page.contains(r#"data-member="5Ann""#) && page.contains(r#"data-member="5Bob""#), "{page}");
+		assert!(page.contains("Hospital &lt;A&gt;") && !page.contains("Hospital <A>"), "names are escaped");
+		assert_eq!(page.matches("this node").count(), 1);
 	}
 }

@@ -16,6 +16,8 @@
 //!   prepares new snapshots (every dataset without `names`); a failed one
 //!   keeps the old snapshot and says why
 //! - `delta_info {}`: this worker's account and name
+//! - `delta_members {}` -> `[{account, name, endpoint, peer_id, this_worker}]`:
+//!   the network's registered members, as the ledger lists them
 
 use std::{
 	future::Future,
@@ -212,6 +214,23 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 			"dataset": dataset,
 			"epsilon": spent as f64 / 1e6,
 		}))
+	})?;
+	m.register_blocking_method("delta_members", |_, w, _| {
+		let members = w.ledger.members().map_err(|e| error(codes::UNAVAILABLE, e.to_string()))?;
+		let me = w.ledger.account();
+		Ok::<_, ErrorObjectOwned>(json!(members
+			.into_iter()
+			.map(|m| {
+				let peer = libp2p::PeerId::from_bytes(&m.peer_id.0).map(|p| p.to_string()).unwrap_or_default();
+				json!({
+					"account": m.account.to_ss58(),
+					"name": m.display_name,
+					"endpoint": m.endpoint,
+					"peer_id": peer,
+					"this_worker": m.account == me,
+				})
+			})
+			.collect::<Vec<_>>()))
 	})?;
 	m.register_method(
 		"delta_info",

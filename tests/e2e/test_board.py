@@ -154,6 +154,12 @@ def test_members_use_their_own_address_and_see_only_their_own_tasks(site: Site) 
     assert batch.json()["error"]["code"] == -32600
     schemas = bob_client.datasets()
     assert [d["name"] for d in schemas] == ["patients"]
+    # The network's members, as the ledger lists them, through bob's address.
+    members = {m["account"]: m for m in bob_client.members()}
+    assert set(members) == {w.account for w in site.holders.workers}
+    board_worker = site.holders.workers[0]
+    assert [a for a, m in members.items() if m["this_worker"]] == [board_worker.account]
+    assert members[board_worker.account]["name"] == board_worker.name
 
 
 def test_cross_site_and_unauthenticated_requests_are_refused(site: Site) -> None:
@@ -166,7 +172,7 @@ def test_cross_site_and_unauthenticated_requests_are_refused(site: Site) -> None
     assert carl.get("/tokens").text.count("data-token=") == before, "nothing was created"
 
     stranger = site.board.person()
-    for path in ("/tasks", "/tokens", "/datasets", "/node", "/users"):
+    for path in ("/tasks", "/tokens", "/datasets", "/members", "/node", "/users"):
         r = stranger.get(path)
         assert r.url.endswith("/login") and 'id="login"' in r.text, path
     members_page = carl.get("/users")
@@ -235,6 +241,10 @@ def test_in_a_browser_sign_in_watch_a_live_log_and_download_the_result(site: Sit
         page.goto(site.board.url + "/datasets")
         assert page.locator('section[data-dataset="patients"]').count() == 1
         browsing.screenshot(page, "datasets")
+        page.goto(site.board.url + "/members")
+        for w in site.holders.workers:
+            assert page.locator(f'tr[data-member="{w.account}"]').count() == 1
+        browsing.screenshot(page, "members")
         page.goto(site.board.url + "/node")
         assert "reachable" in page.inner_text("#node-state")
         browsing.screenshot(page, "node")

@@ -398,6 +398,16 @@ class Client:
             raise ClientError("delta_datasets: the worker did not answer with a list of datasets")
         return result
 
+    def members(self) -> list[dict[str, Any]]:
+        """The network's registered members, as the ledger lists them:
+        `[{"account", "name", "endpoint", "peer_id", "this_worker"}]` (the
+        worker's own record has `this_worker` true). Who may be asked to
+        join a task; nothing about their data."""
+        result = self.call("delta_members")
+        if not isinstance(result, list) or not all(isinstance(m, dict) for m in result):
+            raise ClientError("delta_members: the worker did not answer with a list of members")
+        return result
+
     def privacy_spent(
         self, dataset: str, holder: str | None = None, requester: str | None = None
     ) -> float:

@@ -16,7 +16,7 @@ WORKER := $(CARGO_TARGET_DIR)/debug/delta-worker
 BOARD := $(CARGO_TARGET_DIR)/debug/delta-board
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: setup build sdk test test-rust test-python test-e2e demo board bench-workers bench-learning bench-sources weights \
+.PHONY: setup build sdk test test-rust test-python test-e2e demo board bench-workers bench-learning bench-sources bench-board weights \
 	clean-chain-data \
 	fuzz fuzz-build fuzz-seeds
 
@@ -89,6 +89,14 @@ bench-learning: sdk
 ## raw Arrow read of the same table (time and peak memory).
 bench-sources: sdk
 	python3 scripts/bench_sources.py $(BENCH_ARGS)
+
+## Latency Deltaboard's API forwarding adds per call (delta_info,
+## delta_status, delta_logs, delta_list) beside the worker's API directly,
+## interleaved keep-alive calls (target: at most 5 ms at the median);
+## BENCH_ARGS passes more options (e.g. `--calls 1000`).
+bench-board: build sdk
+	DELTA_COORDINATOR_BIN=$(COORDINATOR) DELTA_WORKER_BIN=$(WORKER) DELTA_BOARD_BIN=$(BOARD) \
+		python3 scripts/bench_board.py $(BENCH_ARGS)
 
 ## Regenerate a pallet's weights.rs on this machine
 ## (PALLET=pallet_delta_identity, pallet_delta_task or pallet_delta_zk_verify).

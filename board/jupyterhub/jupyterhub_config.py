@@ -7,7 +7,8 @@ behind the board, which is the one origin people reach (it forwards
   valid 60 s, used once). There is no password here to guess.
 - Each person's server runs in its own process (JupyterHub's local
   process spawner, as the board's own system user, with a home folder of
-  its own under the board's state); before it starts, the hub asks the
+  its own under the board's state), confined by `lab_sandbox.py` to that
+  folder and the system's libraries; before it starts, the hub asks the
   board for a fresh API token of that person, so kernels have
   `DELTA_URL` (the person's own API address) and `DELTA_TOKEN` set and
   `delta.Client()` needs no arguments.
@@ -108,6 +109,8 @@ def board_token(spawner: Any) -> None:
     home = STATE / "users" / name
     home.mkdir(parents=True, exist_ok=True)
     spawner.environment.update({"DELTA_URL": answer["url"], "DELTA_TOKEN": answer["token"]})
+    if ENV.get("DELTA_BOARD_LAB_UNCONFINED") == "1":
+        spawner.environment["DELTA_BOARD_LAB_UNCONFINED"] = "1"
 
 
 c.JupyterHub.bind_url = f"http://127.0.0.1:{ENV['DELTA_BOARD_PROXY_PORT']}"
@@ -127,7 +130,13 @@ c.ConfigurableHTTPProxy.command = [str(HERE / "node_modules" / ".bin" / "configu
 
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = str(STATE / "users" / "{username}")
-c.Spawner.cmd = [str(JUPYTER_ENV / "bin" / "jupyterhub-singleuser")]
+# Each server starts confined (lab_sandbox.py): its person's folder, the
+# system's libraries and Python, nothing of the board's or the worker's.
+c.Spawner.cmd = [
+    str(JUPYTER_ENV / "bin" / "python"),
+    str(HERE / "lab_sandbox.py"),
+    str(JUPYTER_ENV / "bin" / "jupyterhub-singleuser"),
+]
 c.Spawner.args = [f"--config={HERE / 'singleuser_config.py'}"]
 if os.geteuid() == 0:
     c.Spawner.args.append("--allow-root")

@@ -282,6 +282,12 @@ class Count(delta.Analytics):
 
 handle = delta.Client().submit(Count)
 result = handle.wait(timeout=120, progress=False)
+for path in PROBES:
+    try:
+        open(path, "rb").read(1)
+        print("PROBE", path, "read")
+    except OSError as e:
+        print("PROBE", path, type(e).__name__)
 print("RESULT", handle.id, int(result["n"]), repr(float(result["age"])))
 """
 
@@ -308,13 +314,26 @@ def test_jupyterlab_runs_a_cell_that_submits_through_the_persons_own_address(sit
         lab.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(timeout=240_000)
         editor = lab.locator(".jp-Notebook .jp-Cell .cm-content").first
         editor.click(timeout=60_000)
-        page.keyboard.insert_text(NOTEBOOK_CELL)
+        # What a notebook must not read: the holder's raw data, the worker's
+        # API token (every task) and configuration, the board's database.
+        w = site.holders.workers[0]
+        probes = [
+            *(str(p) for p in sorted(w.folder.glob("patients.*"))),
+            str(w.folder / "api.token"),
+            str(w.folder / "worker.toml"),
+            str(site.board.state / "board.sqlite"),
+        ]
+        assert len(probes) == 4 and all(Path(p).is_file() for p in probes)
+        page.keyboard.insert_text(NOTEBOOK_CELL.replace("PROBES", repr(probes)))
         lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
         page.keyboard.press("Shift+Enter")
         output = lab.locator(".jp-OutputArea-output").filter(has_text="RESULT").first
         output.wait_for(timeout=180_000)
-        printed = output.inner_text().strip()
-        words = printed.split()
+        printed = output.inner_text().strip().splitlines()
+        assert len(printed) == len(probes) + 1, f"the cell printed {printed}"
+        # The notebook is confined to its person's folder (lab_sandbox.py).
+        assert printed[:-1] == [f"PROBE {p} PermissionError" for p in probes]
+        words = printed[-1].split()
         assert len(words) == 4, f"the cell printed {printed}"
         _, task_id, n, age = words
         browsing.screenshot(page, "jupyterlab")

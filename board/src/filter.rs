@@ -51,7 +51,9 @@ fn rule(method: &str) -> Option<(Rule, After)> {
 		"delta_submit" => (Rule::Anyone, After::RecordSubmission),
 		"delta_list" => (Rule::Anyone, After::FilterList),
 		"delta_status" | "delta_result" | "delta_logs" | "delta_events" => (Rule::OwnTask, After::Pass),
-		"delta_datasets" | "delta_info" | "delta_members" | "delta_privacySpent" => (Rule::Anyone, After::Pass),
+		"delta_datasets" | "delta_info" | "delta_policy" | "delta_members" | "delta_privacySpent" => {
+			(Rule::Anyone, After::Pass)
+		},
 		"delta_refreshDatasets" => (Rule::Admin, After::Pass),
 		_ => return None,
 	})

@@ -853,6 +853,14 @@ async fn datasets(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult
 					@if let Some(ms) = d["prepared_ms"].as_u64() { " · prepared " (time(ms)) }
 					@if let Some(h) = d["sha256"].as_str() { " · sha256 " code { (h.get(..16).unwrap_or(h)) "…" } }
 				}
+				@if let Some(dp) = d["privacy"].as_object() {
+					p.privacy {
+						"Differential privacy required: at most ε = " (dp.get("max_epsilon").unwrap_or(&Value::Null))
+						" per task at δ ≤ " (dp.get("max_delta").unwrap_or(&Value::Null))
+						@if let Some(b) = dp.get("budget").filter(|b| !b.is_null()) { "; a budget of ε = " (b) " per requester" }
+						"."
+					}
+				}
 				table.columns {
 					thead { tr { th { "Column" } th { "Type" } th { "Levels or shape" } } }
 					tbody {
@@ -916,6 +924,16 @@ async fn node(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult {
 		Err(r) => return Ok(r),
 	};
 	let info = app.worker.call("delta_info", json!({})).await;
+	let policy = match &info {
+		Ok(_) => app.worker.call("delta_policy", json!({})).await.ok(),
+		Err(_) => None,
+	};
+	let who = |v: &Value| match v {
+		Value::String(s) if s == "*" => "every registered member".to_owned(),
+		Value::Array(list) if list.is_empty() => "nobody (approved packages only)".to_owned(),
+		Value::Array(list) => list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+		_ => String::new(),
+	};
 	let body = html! {
 		dl.facts {
 			dt { "Worker" } dd { code { (app.worker.url()) } }
@@ -929,6 +947,22 @@ async fn node(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult {
 				Err(e) => {
 					dt { "State" } dd #node-state { span.state.failed { "unreachable" } " " (e.to_string()) }
 				},
+			}
+		}
+		@if let Some(p) = &policy {
+			h2 { "The holder's policy" }
+			p { "What this node's members check every task against before they compute." }
+			dl.facts #policy {
+				dt { "Who may ask" } dd { (who(&p["requesters"])) }
+				dt { "Whose code runs without approval" } dd { (who(&p["code_requesters"])) }
+				dt { "Least members per round" } dd data-policy="min_members" { (p["min_members"]) }
+				dt { "Least rows in a dataset" } dd { (p["min_rows"]) }
+				dt { "Least rows behind an analytics cell" } dd data-policy="min_cell_rows" { (p["min_cell_rows"]) }
+				dt { "Most rounds" } dd { (p["max_rounds"]) }
+				dt { "Most values per step" } dd { (p["max_values_per_step"]) }
+				dt { "Rows per value asked" } dd {
+					@if p["rows_per_value"].as_u64() == Some(0) { "no such cap" } @else { "at least " (p["rows_per_value"]) }
+				}
 			}
 		}
 	};
@@ -1268,6 +1302,11 @@ mod tests {
 			let call: Value = serde_json::from_slice(&body).unwrap();
 			let result = match call["method"].as_str().unwrap() {
 				"delta_submit" => json!({ "id": "t-new" }),
+				"delta_info" => json!({ "account": "5Ann", "name": "Hospital A", "idle_runners": 1 }),
+				"delta_policy" => json!({
+					"requesters": "*", "code_requesters": [], "min_members": 3, "min_rows": 1, "max_rounds": 64,
+					"min_cell_rows": 5, "max_values_per_step": 67108864, "rows_per_value": 0,
+				}),
 				"delta_members" => json!([
 					{ "account": "5Ann", "name": "Hospital <A>", "endpoint": "/ip4/127.0.0.1/tcp/1", "peer_id": "12D3a", "this_worker": true },
 					{ "account": "5Bob", "name": "Clinic B", "endpoint": "/ip4/127.0.0.1/tcp/2", "peer_id": "12D3b", "this_worker": false },
@@ -1345,5 +1384,17 @@ mod tests {
 		assert!(page.contains(r#"data-member="5Ann""#) && page.contains(r#"data-member="5Bob""#), "{page}");
 		assert!(page.contains("Hospital &lt;A&gt;") && !page.contains("Hospital <A>"), "names are escaped");
 		assert_eq!(page.matches("this node").count(), 1);
+	}
+
+	#[tokio::test]
+	async fn the_node_page_shows_the_holders_policy() {
+		let f = board(&fake_worker().await);
+		let ann = f.app.store.new_session("ann").unwrap();
+		let (status, _, page) = send(&f, get("/node", Some(&ann))).await;
+		assert_eq!(status, StatusCode::OK);
+		assert!(page.contains("reachable") && page.contains("Hospital A"), "{page}");
+		assert!(page.contains(r#"<dd data-policy="min_members">3</dd>"#), "{page}");
+		assert!(page.contains("every registered member") && page.contains("nobody (approved packages only)"));
+		assert!(page.contains("no such cap"));
 	}
 }

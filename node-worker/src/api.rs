@@ -11,11 +11,13 @@
 //!   (`{"event": "members_joined", "round": 0, "members": 3, ...}`)
 //! - `delta_datasets {}`: names and schemas of the shared datasets, never
 //!   their data, with each snapshot's `version`, `rows`, `sha256` and
-//!   `prepared_ms`
+//!   `prepared_ms`, and the differential privacy it requires (`privacy`)
 //! - `delta_refreshDatasets {names?}` -> `[{name, version, rows, hash, error?}]`:
 //!   prepares new snapshots (every dataset without `names`); a failed one
 //!   keeps the old snapshot and says why
 //! - `delta_info {}`: this worker's account and name
+//! - `delta_policy {}`: the holder's policy (who may ask, who may run
+//!   code, least members and rows, round and output caps)
 //! - `delta_members {}` -> `[{account, name, endpoint, peer_id, this_worker}]`:
 //!   the network's registered members, as the ledger lists them
 
@@ -184,6 +186,7 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 					"rows": d.rows,
 					"sha256": d.hash,
 					"prepared_ms": d.prepared_ms,
+					"privacy": d.privacy,
 				})
 			})
 			.collect::<Vec<_>>())
@@ -214,6 +217,23 @@ pub fn rpc_module(worker: Arc<Worker>) -> Result<RpcModule<Arc<Worker>>, jsonrps
 			"dataset": dataset,
 			"epsilon": spent as f64 / 1e6,
 		}))
+	})?;
+	m.register_method("delta_policy", |_, w, _| {
+		let p = w.datasets.policy();
+		let who = |r: &crate::datasets::Requesters| match r {
+			crate::datasets::Requesters::Open => json!("*"),
+			crate::datasets::Requesters::Only(list) => json!(list.iter().map(|a| a.to_ss58()).collect::<Vec<_>>()),
+		};
+		json!({
+			"requesters": who(&p.requesters),
+			"code_requesters": who(&p.code_requesters),
+			"min_members": p.min_members,
+			"min_rows": p.min_rows,
+			"max_rounds": p.max_rounds,
+			"min_cell_rows": p.min_cell_rows,
+			"max_values_per_step": p.max_values_per_step,
+			"rows_per_value": p.rows_per_value,
+		})
 	})?;
 	m.register_blocking_method("delta_members", |_, w, _| {
 		let members = w.ledger.members().map_err(|e| error(codes::UNAVAILABLE, e.to_string()))?;

@@ -160,6 +160,11 @@ def test_members_use_their_own_address_and_see_only_their_own_tasks(site: Site) 
     board_worker = site.holders.workers[0]
     assert [a for a, m in members.items() if m["this_worker"]] == [board_worker.account]
     assert members[board_worker.account]["name"] == board_worker.name
+    # The holder's policy, as its worker states it.
+    policy = bob_client.policy()
+    assert policy == site.holders.client().policy()
+    assert policy["requesters"] == "*" and policy["min_members"] == 2
+    assert schemas[0]["privacy"] is None, "these test holders require no DP"
 
 
 def test_cross_site_and_unauthenticated_requests_are_refused(site: Site) -> None:
@@ -247,6 +252,7 @@ def test_in_a_browser_sign_in_watch_a_live_log_and_download_the_result(site: Sit
         browsing.screenshot(page, "members")
         page.goto(site.board.url + "/node")
         assert "reachable" in page.inner_text("#node-state")
+        assert page.inner_text('#policy dd[data-policy="min_members"]') == "2"
         browsing.screenshot(page, "node")
 
         # Another member's browser sees none of erin's tasks.
@@ -292,22 +298,54 @@ print("RESULT", handle.id, int(result["n"]), repr(float(result["age"])))
 """
 
 
-def test_jupyterlab_runs_a_cell_that_submits_through_the_persons_own_address(site: Site) -> None:
+def test_a_person_signs_up_is_approved_and_submits_from_jupyterlab(site: Site) -> None:
+    """The whole journey in the browser: sign up, approval by an
+    administrator, sign in, a token, JupyterLab, a notebook cell that
+    submits through the person's own address."""
     from browser import browser_page
 
-    gwen = member(site, "gwen")
-    stranger = site.board.person()
-    assert stranger.get("/user/gwen/lab").url.endswith("/login"), "signed out: no Lab"
-    hal = member(site, "hal")
-    assert hal.get("/user/gwen/api/status").status_code == 403, "another person's server"
     site.board.wait_for_lab()
     with browser_page(ARTIFACTS) as browsing:
         page = browsing.page(viewport={"width": 1400, "height": 900})
+        page.goto(site.board.url + "/signup")
+        page.fill("input[name=name]", "gwen")
+        page.fill("input[name=password]", password_of("gwen"))
+        page.fill("input[name=again]", password_of("gwen"))
+        page.click("form#signup button")
+        assert "must approve it" in page.inner_text("main")
+        browsing.screenshot(page, "signup")
+        page.goto(site.board.url + "/login")
+        page.fill("input[name=name]", "gwen")
+        page.fill("input[name=password]", password_of("gwen"))
+        page.click("form#login button")
+        assert "waits for an administrator" in page.inner_text("main")
+
+        admin = browsing.page()
+        admin.goto(site.board.url + "/login")
+        admin.fill("input[name=name]", ADMIN[0])
+        admin.fill("input[name=password]", ADMIN[1])
+        admin.click("form#login button")
+        admin.goto(site.board.url + "/users")
+        admin.click('tr[data-user="gwen"] button[data-action="approve"]')
+        admin.wait_for_selector('tr[data-user="gwen"][data-state="active"]')
+        browsing.screenshot(admin, "approve")
+
         page.goto(site.board.url + "/login")
         page.fill("input[name=name]", "gwen")
         page.fill("input[name=password]", password_of("gwen"))
         page.click("form#login button")
         page.wait_for_selector("table#tasks")
+        page.goto(site.board.url + "/tokens")
+        page.fill("input[name=label]", "laptop")
+        page.click("#new-token-form button")
+        assert page.inner_text("code#new-token").startswith("dbt_")
+
+        gwen = site.board.person()
+        assert gwen.get("/user/gwen/lab").url.endswith("/login"), "signed out: no Lab"
+        gwen.sign_in("gwen", password_of("gwen"))
+        hal = member(site, "hal")
+        assert hal.get("/user/gwen/api/status").status_code == 403, "another person's server"
+
         page.click("nav a[href='/lab']")
         lab = page.frame_locator("iframe#lab")
         # The hub starts gwen's server on the first visit (about 15 s here).

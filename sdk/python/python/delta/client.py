@@ -398,6 +398,16 @@ class Client:
             raise ClientError("delta_datasets: the worker did not answer with a list of datasets")
         return result
 
+    def policy(self) -> dict[str, Any]:
+        """The holder's policy at this worker, what its members check each
+        task against: `requesters` and `code_requesters` (`"*"` or a list
+        of accounts), `min_members`, `min_rows`, `max_rounds`,
+        `min_cell_rows`, `max_values_per_step`, `rows_per_value`."""
+        result = self.call("delta_policy")
+        if not isinstance(result, dict):
+            raise ClientError("delta_policy: the worker did not answer with a policy")
+        return result
+
     def members(self) -> list[dict[str, Any]]:
         """The network's registered members, as the ledger lists them:
         `[{"account", "name", "endpoint", "peer_id", "this_worker"}]` (the

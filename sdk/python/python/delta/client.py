@@ -28,7 +28,10 @@ The worker's methods (params are JSON objects):
 - `delta_logs` {id, from} -> {lines: [{seq, ms, line}], next}
 - `delta_events` {id, from} -> {events: [{seq, ms, event, ...}], next}
 - `delta_datasets` {} -> [{name, columns: [{name, type, shape?, levels?}], version, rows,
-  sha256, prepared_ms}]
+  sha256, prepared_ms, privacy}]
+- `delta_policy` {} -> {requesters, code_requesters, min_members, min_rows, max_rounds,
+  min_cell_rows, max_values_per_step, rows_per_value}
+- `delta_members` {} -> [{account, name, endpoint, peer_id, this_worker}]
 """
 
 from __future__ import annotations

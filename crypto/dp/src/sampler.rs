@@ -34,6 +34,10 @@ pub struct NoiseRng {
 	chunk: u64,
 	buf: Vec<u8>,
 	at: usize,
+	/// Random bits not used yet (the low `spare` bits of `bits`): the
+	/// sampler's Bernoulli trials take about two bits each, not a word.
+	bits: u64,
+	spare: u32,
 }
 
 impl NoiseRng {
@@ -41,13 +45,13 @@ impl NoiseRng {
 	pub fn from_rng<R: CryptoRngCore + ?Sized>(rng: &mut R) -> Self {
 		let mut seed = Zeroizing::new([0u8; 32]);
 		rng.fill_bytes(seed.as_mut_slice());
-		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES }
+		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES, bits: 0, spare: 0 }
 	}
 
 	/// A stream from a fixed seed: for tests and reproducible benchmarks
 	/// only (the same seed gives the same noise).
 	pub fn from_seed(seed: [u8; 32]) -> Self {
-		Self { seed: Zeroizing::new(seed), chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES }
+		Self { seed: Zeroizing::new(seed), chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES, bits: 0, spare: 0 }
 	}
 
 	fn refill(&mut self) {
@@ -69,7 +73,7 @@ impl NoiseRng {
 		for word in seed.chunks_exact_mut(8) {
 			word.copy_from_slice(&self.next_u64().to_le_bytes());
 		}
-		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES }
+		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES, bits: 0, spare: 0 }
 	}
 
 	/// The next 64 random bits.
@@ -84,9 +88,47 @@ impl NoiseRng {
 		u64::from_le_bytes(word)
 	}
 
-	/// Uniform in `[0, n)`, `n > 0` (Lemire's multiply-and-reject).
+	/// One random bit.
+	#[inline]
+	fn next_bit(&mut self) -> bool {
+		if self.spare == 0 {
+			self.bits = self.next_u64();
+			self.spare = 64;
+		}
+		let bit = self.bits & 1 == 1;
+		self.bits >>= 1;
+		self.spare -= 1;
+		bit
+	}
+
+	/// 32 random bits (half a word: `below` of a scale under 2^32 needs
+	/// no more).
+	#[inline]
+	fn next_u32(&mut self) -> u32 {
+		if self.spare < 32 {
+			self.bits = self.next_u64();
+			self.spare = 64;
+		}
+		let word = self.bits as u32;
+		self.bits = self.bits.checked_shr(32).unwrap_or(0);
+		self.spare -= 32;
+		word
+	}
+
+	/// Uniform in `[0, n)`, `n > 0` (Lemire's multiply-and-reject), from
+	/// 32 bits where `n` fits them.
 	#[inline]
 	fn below(&mut self, n: u64) -> u64 {
+		if let Ok(n) = u32::try_from(n) {
+			let mut m = u64::from(self.next_u32()) * u64::from(n);
+			if (m as u32) < n {
+				let floor = n.wrapping_neg() % n;
+				while (m as u32) < floor {
+					m = u64::from(self.next_u32()) * u64::from(n);
+				}
+			}
+			return m >> 32;
+		}
 		let mut m = u128::from(self.next_u64()) * u128::from(n);
 		if (m as u64) < n {
 			let floor = n.wrapping_neg() % n;
@@ -97,25 +139,29 @@ impl NoiseRng {
 		(m >> 64) as u64
 	}
 
-	/// Uniform in `[0, n)`, `n > 0`, for any 128-bit `n`.
-	fn below_wide(&mut self, n: u128) -> u128 {
-		if let Ok(small) = u64::try_from(n) {
-			return u128::from(self.below(small));
-		}
-		let bits = 128 - (n - 1).leading_zeros();
-		let mask = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
-		loop {
-			let x = ((u128::from(self.next_u64()) << 64) | u128::from(self.next_u64())) & mask;
-			if x < n {
-				return x;
-			}
-		}
-	}
-
-	/// True with probability `num / den` (`num <= den`, `den > 0`).
+	/// True with probability `num / den` (`num <= den`, `den > 0`),
+	/// exactly: a uniform U in [0, 1) is drawn bit by bit and compared with
+	/// the binary expansion of num/den as it is computed (U < p decides at
+	/// the first bit where they differ), about two random bits a trial.
 	#[inline]
 	fn bernoulli(&mut self, num: u128, den: u128) -> bool {
-		self.below_wide(den) < num
+		if num >= den {
+			return true;
+		}
+		// `rest / den` is what is left of p's expansion; doubling it is
+		// done as a comparison against `den - rest`, so nothing overflows.
+		let mut rest = num;
+		while rest != 0 {
+			let gap = den - rest;
+			let p_bit = rest >= gap;
+			rest = if p_bit { rest - gap } else { rest + rest };
+			let u_bit = self.next_bit();
+			if u_bit != p_bit {
+				return p_bit; // U's bit 0 where p's is 1: U < p
+			}
+		}
+		// p's expansion ended with every bit of U equal so far: U ≥ p.
+		false
 	}
 
 	/// True with probability exp(-num/den) for `num <= den` (algorithm 1,
@@ -241,7 +287,7 @@ fn discrete_laplace(t: u64, rng: &mut NoiseRng) -> i64 {
 			v += 1;
 		}
 		let x = u.saturating_add(t.saturating_mul(v));
-		let negative = rng.next_u64() & 1 == 1;
+		let negative = rng.next_bit();
 		if negative && x == 0 {
 			continue;
 		}
@@ -324,6 +370,32 @@ mod tests {
 		assert_eq!(first[..], a[..PARALLEL_CHUNK]);
 		let var = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / n as f64;
 		assert!((var / (1u64 << 40) as f64 - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "{var}");
+	}
+
+	#[test]
+	fn bernoulli_trials_have_their_exact_probabilities_even_for_huge_denominators() {
+		let mut rng = NoiseRng::from_seed([11; 32]);
+		let n = 200_000;
+		let huge = u128::MAX - 6;
+		for (num, den) in
+			[(1u128, 3u128), (2, 3), (1, 2), (0, 5), (5, 5), (7, 1000), (huge / 3, huge), (huge - 1, huge)]
+		{
+			let p = num as f64 / den as f64;
+			let seen = (0..n).filter(|_| rng.bernoulli(num, den)).count() as f64 / n as f64;
+			let se = (p * (1.0 - p) / n as f64).sqrt().max(1e-9);
+			assert!((seen - p).abs() <= 5.0 * se, "{num}/{den}: p = {p}, seen {seen}");
+		}
+		// Uniform draws below a 32-bit and a 64-bit bound stay below it
+		// and cover it evenly.
+		for bound in [6u64, (1 << 40) + 3] {
+			let mut counts = [0usize; 6];
+			for _ in 0..60_000 {
+				let x = rng.below(bound);
+				assert!(x < bound);
+				counts[(x % 6) as usize] += 1;
+			}
+			assert!(counts.iter().all(|c| (*c as f64 - 10_000.0).abs() < 500.0), "{bound}: {counts:?}");
+		}
 	}
 
 	#[test]

@@ -51,8 +51,11 @@ fi
 jupyter_env="${DELTA_JUPYTER_ENV:-$HOME/.cache/delta/jupyter}"
 if ! cmp -s "$here/board/jupyterhub/requirements.txt" "$jupyter_env/delta-requirements.txt"; then
 	echo "setup: installing JupyterHub and JupyterLab in $jupyter_env"
-	python3 -m venv --system-site-packages "$jupyter_env"
-	"$jupyter_env/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/board/jupyterhub/requirements.txt"
+	# No pip or setuptools of its own (the system's pip installs into it),
+	# so kernels see the system's setuptools, which torch needs to be new.
+	if [ -f "$jupyter_env/pyvenv.cfg" ]; then rm -rf "$jupyter_env"; fi
+	python3 -m venv --system-site-packages --without-pip "$jupyter_env"
+	python3 -m pip --python "$jupyter_env/bin/python" install --quiet --disable-pip-version-check -r "$here/board/jupyterhub/requirements.txt"
 	cp "$here/board/jupyterhub/requirements.txt" "$jupyter_env/delta-requirements.txt"
 fi
 # configurable-http-proxy, JupyterHub's proxy (Node).

@@ -47,10 +47,11 @@ FRAME_POLICY = {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}
 
 
 class TicketLogin(BaseHandler):  # type: ignore[misc]
-    """`/hub/login?ticket=...&next=...`: signs in whoever the ticket names."""
+    """`/hub/login?auth_ticket=...&next=...`: signs in whoever the ticket names
+    (a parameter name JupyterHub scrubs from its request log)."""
 
     async def get(self) -> None:
-        user = await self.login_user({"ticket": self.get_argument("ticket", "")})
+        user = await self.login_user({"ticket": self.get_argument("auth_ticket", "")})
         if user is None:
             raise web.HTTPError(403, "sign in on the board and open JupyterLab from there")
         self.redirect(self.get_next_url(user))

@@ -125,6 +125,20 @@ impl Hub {
 			.stdout(Stdio::piped())
 			.stderr(Stdio::piped())
 			.kill_on_drop(true);
+		// A board that dies without stopping the hub (SIGKILL, a crash)
+		// takes it along: the hub then stops the servers and its proxy,
+		// and the next board's hub does not find the last one's ports and
+		// database still in use. Hub::start runs on the main thread, which
+		// lives as long as the board (the signal follows the parent thread).
+		// SAFETY: prctl with integer arguments only, between fork and exec.
+		unsafe {
+			command.pre_exec(|| {
+				if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+					return Err(std::io::Error::last_os_error());
+				}
+				Ok(())
+			});
+		}
 		let mut child = command.spawn().map_err(JupyterError::Spawn)?;
 		let hub = Arc::new(Hub {
 			proxy: SocketAddr::from(([127, 0, 0, 1], proxy_port)),

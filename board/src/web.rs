@@ -6,6 +6,10 @@
 //! origin, checked before any handler runs; every form of a signed-in page
 //! also carries the session's CSRF token.
 
+// The guards' errors are the HTTP answers themselves, made once per request
+// on its way out: boxing a `Response` there would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use axum::{
@@ -1056,7 +1060,7 @@ async fn lab(State(app): State<Arc<App>>, headers: HeaderMap) -> PageResult {
 	};
 	let body = match hub.state() {
 		HubState::Ready => {
-			let src = format!("/hub/login?ticket={}&next=/hub/spawn/{}", hub.ticket(&s.user.name), s.user.name);
+			let src = format!("/hub/login?auth_ticket={}&next=/hub/spawn/{}", hub.ticket(&s.user.name), s.user.name);
 			html! {
 				p.lab-note { "Kernels have " code { "DELTA_URL" } " and " code { "DELTA_TOKEN" } " set to your own API address and a token of yours: " code { "delta.Client()" } " needs no arguments." }
 				iframe #lab src=(src) title="JupyterLab" {}

@@ -11,7 +11,10 @@ main pages land in tests/e2e/artifacts/board/."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -386,3 +389,32 @@ def test_a_person_signs_up_is_approved_and_submits_from_jupyterlab(site: Site) -
     assert "<td>gwen</td>" in row[: row.index("</tr>")]
     tokens = gwen.get("/tokens").text
     assert "<td>jupyterlab</td>" in tokens, "the notebook's token is one of gwen's, revocable"
+    logged = [line for line in site.board.log if "auth_ticket=" in line]
+    assert logged and all("auth_ticket=[secret]" in line for line in logged), "tickets never logged"
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_board_killed_outright_takes_its_jupyterhub_along(site: Site, tmp_path: Path) -> None:
+    """No hub outlives its board: the next board's hub would find this
+    one's database and ports taken."""
+    w = site.holders.workers[0]
+    state = tmp_path / "state"
+    with Board(state, w.api, w.folder / "api.token", jupyterhub=True) as board:
+        board.wait_for_lab()
+        hub = int((state / "jupyterhub" / "jupyterhub.pid").read_text())
+        assert running(hub)
+        assert board.proc is not None
+        os.kill(board.proc.pid, signal.SIGKILL)  # the board alone, not its group
+        board.proc.wait()
+        deadline = time.monotonic() + 30
+        while running(hub) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not running(hub), "JupyterHub still runs after its board was killed"

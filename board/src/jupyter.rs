@@ -24,7 +24,10 @@ use axum::{
 	response::{IntoResponse, Response},
 };
 use hmac::{Hmac, Mac};
-use hyper_util::rt::TokioIo;
+use hyper_util::{
+	client::legacy::{connect::HttpConnector, Client},
+	rt::{TokioExecutor, TokioIo},
+};
 use sha2::Sha256;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -62,6 +65,9 @@ pub enum HubState {
 /// The running hub.
 pub struct Hub {
 	proxy: SocketAddr,
+	/// Kept-alive connections to the proxy (a Lab page makes dozens of
+	/// requests); a WebSocket upgrade takes its connection out of the pool.
+	client: Client<HttpConnector, Body>,
 	secret: String,
 	state: Mutex<HubState>,
 	child: Mutex<Option<tokio::process::Child>>,
@@ -140,8 +146,11 @@ impl Hub {
 			});
 		}
 		let mut child = command.spawn().map_err(JupyterError::Spawn)?;
+		let mut connector = HttpConnector::new();
+		connector.set_nodelay(true);
 		let hub = Arc::new(Hub {
 			proxy: SocketAddr::from(([127, 0, 0, 1], proxy_port)),
+			client: Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector),
 			secret,
 			state: Mutex::new(HubState::Starting),
 			child: Mutex::new(None),
@@ -179,7 +188,7 @@ impl Hub {
 				return;
 			}
 			if *self.state.lock().unwrap_or_else(PoisonError::into_inner) == HubState::Starting {
-				if get_status(self.proxy, "/hub/api/").await == Some(200) {
+				if self.answers("/hub/api/").await {
 					println!("jupyterhub ready");
 					tracing::info!("JupyterHub ready (proxy on {})", self.proxy);
 					self.set(HubState::Ready);
@@ -189,6 +198,15 @@ impl Hub {
 			}
 			tokio::time::sleep(Duration::from_millis(500)).await;
 		}
+	}
+
+	/// Whether a GET of `path` through the proxy answers 200 within 5 s.
+	async fn answers(&self, path: &str) -> bool {
+		let Ok(request) = hyper::Request::get(format!("http://{}{path}", self.proxy)).body(Body::empty()) else {
+			return false;
+		};
+		let asked = tokio::time::timeout(Duration::from_secs(5), self.client.request(request)).await;
+		matches!(asked, Ok(Ok(answer)) if answer.status() == StatusCode::OK)
 	}
 
 	fn exited(&self) -> Option<String> {
@@ -227,8 +245,9 @@ impl Hub {
 	pub async fn stop(&self) {
 		let child = self.child.lock().unwrap_or_else(PoisonError::into_inner).take();
 		let Some(mut child) = child else { return };
-		if let Some(pid) = child.id() {
-			let _ = tokio::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+		if let Some(pid) = child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
+			// SAFETY: kill takes integers only; `pid` is our child, not yet reaped.
+			unsafe { libc::kill(pid, libc::SIGTERM) };
 			if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
 				return;
 			}
@@ -248,7 +267,7 @@ impl Hub {
 		let downstream = upgrade.then(|| hyper::upgrade::on(&mut request));
 		let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
 		let (mut parts, body) = request.into_parts();
-		parts.uri = match path.parse() {
+		parts.uri = match format!("http://{}{path}", self.proxy).parse() {
 			Ok(uri) => uri,
 			Err(_) => return (StatusCode::BAD_REQUEST, "bad path").into_response(),
 		};
@@ -260,23 +279,14 @@ impl Hub {
 		}
 		parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
 		let outgoing = hyper::Request::from_parts(parts, body);
-		let stream = match tokio::net::TcpStream::connect(self.proxy).await {
-			Ok(s) => s,
-			Err(e) => return unavailable(format!("JupyterHub's proxy at {} cannot be reached: {e}", self.proxy)),
+		let answer = if upgrade {
+			self.upgrade_connection(outgoing).await
+		} else {
+			self.client.request(outgoing).await.map_err(|e| e.to_string())
 		};
-		let _ = stream.set_nodelay(true);
-		let (mut sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-			Ok(pair) => pair,
-			Err(e) => return unavailable(format!("JupyterHub's proxy: {e}")),
-		};
-		tokio::spawn(async move {
-			if let Err(e) = connection.with_upgrades().await {
-				tracing::debug!("JupyterHub connection: {e}");
-			}
-		});
-		let mut answer = match sender.send_request(outgoing).await {
+		let mut answer = match answer {
 			Ok(a) => a,
-			Err(e) => return unavailable(format!("JupyterHub's proxy: {e}")),
+			Err(e) => return unavailable(format!("JupyterHub's proxy at {} cannot be reached: {e}", self.proxy)),
 		};
 		if let (Some(downstream), StatusCode::SWITCHING_PROTOCOLS) = (downstream, answer.status()) {
 			let upstream = hyper::upgrade::on(&mut answer);
@@ -291,6 +301,28 @@ impl Hub {
 			});
 		}
 		answer.map(Body::new)
+	}
+}
+
+impl Hub {
+	/// A WebSocket upgrade on a connection of its own (it never returns
+	/// to the pool), its URI in origin form as the proxy expects.
+	async fn upgrade_connection(
+		&self,
+		mut request: hyper::Request<Body>,
+	) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+		let origin_form = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+		*request.uri_mut() = origin_form.parse().map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
+		let stream = tokio::net::TcpStream::connect(self.proxy).await.map_err(|e| e.to_string())?;
+		let _ = stream.set_nodelay(true);
+		let (mut sender, connection) =
+			hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+		tokio::spawn(async move {
+			if let Err(e) = connection.with_upgrades().await {
+				tracing::debug!("JupyterHub connection: {e}");
+			}
+		});
+		sender.send_request(request).await.map_err(|e| e.to_string())
 	}
 }
 
@@ -312,19 +344,6 @@ pub fn sign(key: &[u8], message: &str) -> String {
 fn path_with(first: &Path) -> String {
 	let rest = std::env::var("PATH").unwrap_or_default();
 	format!("{}:{rest}", first.display())
-}
-
-/// The status of a plain GET to `addr` + `path`, if any answer came.
-async fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
-	let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-	let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
-	tokio::spawn(connection);
-	let request = hyper::Request::get(path)
-		.header(header::HOST, addr.to_string())
-		.body(http_body_util::Empty::<bytes::Bytes>::new())
-		.ok()?;
-	let answer = tokio::time::timeout(Duration::from_secs(5), sender.send_request(request)).await.ok()?.ok()?;
-	Some(answer.status().as_u16())
 }
 
 #[cfg(test)]

@@ -160,6 +160,15 @@ class TaskStatus:
         )
 
 
+def _given_or_env(value: str | None, env: str, missing: str, what: str) -> str:
+    """`value`, else the environment variable `env`; neither is an error."""
+    if value is None:
+        value = os.environ.get(env)
+    if not value:
+        raise ClientError(f"{missing}: pass Client(url, token=...) or set {env} to {what}")
+    return value
+
+
 class Client:
     """A connection to one worker's API.
 
@@ -176,23 +185,15 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        if url is None:
-            url = os.environ.get(URL_ENV)
-            if not url:
-                raise ClientError(
-                    f"no API address: pass Client(url, token=...) or set {URL_ENV} to the "
-                    "worker's (or your Deltaboard's) API address"
-                )
+        url = _given_or_env(
+            url, URL_ENV, "no API address", "the worker's (or your Deltaboard's) API address"
+        )
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ClientError(f"{url!r} is not a worker API address such as http://host:9955")
-        if token is None:
-            token = os.environ.get(TOKEN_ENV)
-        if not token:
-            raise ClientError(
-                f"no API token: pass Client(url, token=...) or set {TOKEN_ENV} to the token "
-                "the worker's operator gave you"
-            )
+        token = _given_or_env(
+            token, TOKEN_ENV, "no API token", "the token the worker's operator gave you"
+        )
         self.url = url
         self.timeout = timeout
         self._token = token

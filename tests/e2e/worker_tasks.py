@@ -27,6 +27,17 @@ class Summary(delta.Analytics):
         }
 
 
+class MeanAgeBySex(delta.Analytics):
+    """Rows and mean age per sex, declaring no levels: the holders'
+    published levels of `sex` are used."""
+
+    dataset = "patients"
+    max_rounds = 4
+
+    def execute(self, df: Any) -> Any:
+        return df.groupby("sex")["age"].agg(["count", "mean"])
+
+
 class LongSummary(Summary):
     """The same query, declaring more rounds than some holders allow."""
 

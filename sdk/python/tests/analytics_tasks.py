@@ -211,6 +211,12 @@ class NoLevels(Analytics):
         return df.groupby("sex")["bmi"].mean()
 
 
+class DeclaredSex(NoLevels):
+    """The same groupby, declaring the levels itself."""
+
+    levels = {"sex": ["F", "M"]}
+
+
 class Inline(Analytics):
     """Levels given in the call instead of the class."""
 

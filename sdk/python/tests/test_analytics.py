@@ -8,6 +8,7 @@ values in every numeric column. The tasks are in `analytics_tasks.py`:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from analytics_tasks import (
     ALL_GROUP_STATS,
     LEVELS,
     REGIONS,
+    DeclaredSex,
     Empty,
     Everything,
     Expressions,
@@ -386,6 +388,38 @@ def test_planned_rounds_without_newton_steps_and_when_cells_are_withheld() -> No
 def test_undeclared_levels_are_refused() -> None:
     with pytest.raises(delta.TaskFailed, match="^task: ValueError: .*declare the levels of 'sex'"):
         run(NoLevels())
+
+
+def test_categorical_frames_give_the_levels_a_task_does_not_declare() -> None:
+    """`df.groupby("sex")` works as in pandas when the frames' `sex` is a
+    category: its categories (every frame's, in the first frame's order)
+    are the levels; a level no member has counts 0, as pandas' does."""
+    frames = [f.assign(sex=pd.Categorical(f["sex"], categories=["M", "F"])) for f in MEMBERS]
+    frames[1]["sex"] = frames[1]["sex"].cat.add_categories(["X"])
+    got = run(NoLevels(), frames)
+    pooled = pd.concat(frames, ignore_index=True)
+    want = pooled.groupby(pd.Categorical(pooled["sex"], ["M", "F", "X"]), observed=False)["bmi"]
+    assert list(got.index) == ["M", "F", "X"]
+    close(got.iloc[:2], want.mean().iloc[:2])
+    assert np.isnan(got["X"])
+    # Levels the task declares win over the frames'.
+    same_series(run(DeclaredSex(), frames), POOLED.groupby("sex")["bmi"].mean())
+
+
+def test_published_levels_reach_the_task_through_its_manifest() -> None:
+    from delta import _runner
+    from delta.package import PackageError, load_package, package_task, with_levels
+
+    package = with_levels(package_task(NoLevels), {"sex": ["F", "M"]})
+    loaded = load_package(package.to_bytes(), package.digest())
+    assert loaded.manifest["levels"] == {"sex": ["F", "M"]}
+    task = _runner.load_task(loaded)
+    assert task.planned_rounds() == 1
+    for bad in ({"sex": []}, {"sex": "FM"}, {"sex": [["F"]]}):
+        document = json.loads(package.to_bytes())
+        document["manifest"]["levels"] = bad
+        with pytest.raises(PackageError, match="levels"):
+            load_package(json.dumps(document).encode())
 
 
 def test_levels_given_in_the_call() -> None:

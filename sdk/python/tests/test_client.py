@@ -64,6 +64,7 @@ class FakeWorker:
         self.outcome = "done"  # what a submitted task ends as
         self.rounds = 32  # the task's max_rounds, which the worker reports
         self.runs = 3  # the rounds a task takes here
+        self.columns: list[dict[str, Any]] = [{"name": "age", "type": "float"}]
         self.lock = threading.Lock()
 
     def status(self, task_id: str) -> dict[str, Any]:
@@ -106,7 +107,7 @@ class FakeWorker:
         if method == "delta_list":
             return [self.status(t) for t in self.tasks]
         if method == "delta_datasets":
-            return [{"name": "patients", "columns": [{"name": "age", "type": "float"}]}]
+            return [{"name": "patients", "columns": self.columns}]
         if method not in ("delta_status", "delta_logs", "delta_result"):
             raise RpcError(-32601, "Method not found")
         task_id = params.get("id")
@@ -250,6 +251,44 @@ def test_submit_instance_and_package(worker: tuple[FakeWorker, str], task_class:
         client.submit(package, members="5Grw")
     with pytest.raises(ValueError, match="min_members must be a positive integer"):
         client.submit(package, min_members=0)
+
+
+GROUPED = """\
+import delta
+
+
+class AgeBySex(delta.Analytics):
+    dataset = "patients"
+    levels = {"ward": ["north", "south"]}
+
+    def execute(self, df):
+        return df.groupby(["sex", "ward"])["age"].mean()
+"""
+
+
+def test_an_analytics_task_carries_the_levels_its_worker_publishes(
+    worker: tuple[FakeWorker, str], tmp_path: Path
+) -> None:
+    state, url = worker
+    state.columns = [
+        {"name": "age", "type": "float"},
+        {"name": "sex", "type": "category", "levels": ["f", "m"]},
+        {"name": "ward", "type": "category", "levels": ["east"]},
+    ]
+    path = tmp_path / "grouped.py"
+    path.write_text(GROUPED)
+    task = import_class(path, "AgeBySex")
+    handle = delta.Client(url, token=TOKEN).submit(task)
+    sent = load_package(base64.b64decode(state.submitted[0]["package"]))
+    # Only what the task does not declare itself; its own ward levels stay.
+    assert sent.manifest["levels"] == {"sex": ["f", "m"]}
+    assert handle.planned_rounds == 1
+    # Nothing published: the package is the class's own.
+    state.submitted.clear()
+    state.columns = [{"name": "age", "type": "float"}]
+    delta.Client(url, token=TOKEN).submit(task)
+    sent = load_package(base64.b64decode(state.submitted[0]["package"]))
+    assert "levels" not in sent.manifest and sent == delta.package_task(task)
 
 
 def test_status_logs_tasks_and_datasets(worker: tuple[FakeWorker, str], task_class: type) -> None:

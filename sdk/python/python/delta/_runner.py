@@ -580,6 +580,12 @@ def load_task(package: TaskPackage) -> MapReduce:
             "delta.Analytics subclass"
         )
     task = target()
+    published = package.manifest.get("levels")
+    if published:
+        from .analytics import Analytics
+
+        if isinstance(task, Analytics):
+            task.use_published_levels(published)
     return task
 
 

@@ -1447,7 +1447,8 @@ def _key_of(series: FederatedSeries, given: Sequence[Level] | None, ctx: _Contex
         shown = series.name if series.name is not None else "this key"
         raise ValueError(
             f"declare the levels of {shown!r}: levels = {{{str(shown)!r}: [...]}} on the task "
-            "class, or levels=[...] in the call (members cannot sum strings, so the requester "
+            "class, or levels=[...] in the call, or declare it a category with levels at the "
+            "holders (members cannot sum strings, so the requester "
             "names the categories)"
         )
     levels = [_level(v) for v in given]
@@ -2432,6 +2433,9 @@ class Analytics(MapReduce):
 
     - `levels`: category levels per column, for groupby, value_counts and
       crosstab (members cannot sum strings, so the requester names them).
+      A column not named here takes the levels its holders declared and
+      published (`delta_datasets`, which `Client.submit` reads from the
+      requester's worker), or in `delta.debug` its frames' categories.
     - `min_cell_count`: a statistic over fewer contributing rows than this
       (a group, crosstab cell, histogram bin, value count, or a whole
       filtered column) comes back as NaN, its count too. 0 disables.
@@ -2443,6 +2447,13 @@ class Analytics(MapReduce):
     min_cell_count: ClassVar[int] = 5
     search_points: ClassVar[int] = 255
     _planner: _Planner | None = None
+    _published_levels: Mapping[str, Sequence[Level]] = {}
+
+    def use_published_levels(self, levels: Mapping[str, Sequence[Level]]) -> None:
+        """Levels for the columns `levels` does not name: the holders'
+        declared ones, from the package's manifest (the runner calls
+        this; the task's own `levels` win)."""
+        self._published_levels = dict(levels)
 
     @abstractmethod
     def execute(self, df: FederatedFrame) -> Any:
@@ -2450,9 +2461,8 @@ class Analytics(MapReduce):
 
     def frame(self) -> FederatedFrame:
         """The symbolic frame `execute` receives."""
-        return FederatedFrame(
-            _Context(dict(self.levels), int(self.min_cell_count), int(self.search_points))
-        )
+        levels = {**self._published_levels, **self.levels}
+        return FederatedFrame(_Context(levels, int(self.min_cell_count), int(self.search_points)))
 
     def start(self) -> Step:
         self._planner = _Planner(self, self.execute(self.frame()))

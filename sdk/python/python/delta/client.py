@@ -58,7 +58,7 @@ from . import _wire
 from .debug import TaskFailed
 from .learning import parse_progress
 from .mapreduce import MapReduce
-from .package import TaskPackage, package_task
+from .package import TaskPackage, package_task, with_levels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -322,12 +322,15 @@ class Client:
         planned: int | None = None
         if isinstance(task, TaskPackage):
             package = task
-        elif isinstance(task, type) and issubclass(task, MapReduce):
-            package = package_task(task, extra_files=extra_files, kind=kind)
-            planned = _planned_rounds(task)
-        elif isinstance(task, MapReduce):
-            package = package_task(type(task), extra_files=extra_files, kind=kind)
-            planned = _planned_rounds(type(task))
+        elif isinstance(task, MapReduce) or (
+            isinstance(task, type) and issubclass(task, MapReduce)
+        ):
+            task_class = task if isinstance(task, type) else type(task)
+            package = package_task(task_class, extra_files=extra_files, kind=kind)
+            levels = self._published_levels(task_class, package)
+            if levels:
+                package = with_levels(package, levels)
+            planned = _planned_rounds(task_class, levels)
         else:
             raise TypeError(
                 "submit takes a MapReduce or Analytics subclass, an instance of one, or a "
@@ -376,6 +379,29 @@ class Client:
         if not isinstance(task_id, str) or not task_id:
             raise ClientError(f"delta_submit: the worker answered without a task id: {result!r}")
         return TaskHandle(self, task_id, planned_rounds=planned)
+
+    def _published_levels(
+        self, task_class: type[MapReduce], package: TaskPackage
+    ) -> dict[str, list[Any]]:
+        """For an analytics task: the category levels this worker's holder
+        declared for the task's dataset (`delta_datasets`), for columns the
+        task does not declare itself; members hold the same schema. Empty
+        when the worker does not offer the dataset."""
+        from .analytics import Analytics
+
+        if not issubclass(task_class, Analytics):
+            return {}
+        wanted = package.manifest.get("dataset")
+        names = {wanted} if isinstance(wanted, str) else set(wanted or [])
+        levels: dict[str, list[Any]] = {}
+        for dataset in self.datasets():
+            if dataset.get("name") not in names:
+                continue
+            for column in dataset.get("columns") or []:
+                name, given = column.get("name"), column.get("levels")
+                if isinstance(name, str) and isinstance(given, list) and given:
+                    levels.setdefault(name, given)
+        return {k: v for k, v in levels.items() if k not in task_class.levels}
 
     def task(self, task_id: str, planned_rounds: int | None = None) -> TaskHandle:
         """The handle of a task submitted earlier (see `tasks()`); the worker
@@ -628,13 +654,21 @@ class TaskHandle:
                 display.close()
 
 
-def _planned_rounds(task_class: type[MapReduce]) -> int | None:
-    """The task's own count of the rounds it plans, for the progress bar.
-    Task code is the requester's own here, and a task whose planning
-    fails fails on the worker with the full reason; the bar only loses
-    its count, so any error means unknown."""
+def _planned_rounds(
+    task_class: type[MapReduce], levels: dict[str, list[Any]] | None = None
+) -> int | None:
+    """The task's own count of the rounds it plans (with the published
+    `levels`), for the progress bar. Task code is the requester's own
+    here, and a task whose planning fails fails on the worker with the
+    full reason; the bar only loses its count, so any error means
+    unknown."""
+    from .analytics import Analytics
+
     try:
-        planned = task_class().planned_rounds()
+        instance = task_class()
+        if levels and isinstance(instance, Analytics):
+            instance.use_published_levels(levels)
+        planned = instance.planned_rounds()
     except Exception:  # any failure: see the docstring
         return None
     if isinstance(planned, int) and not isinstance(planned, bool) and planned > 0:

@@ -42,7 +42,7 @@ import pandas as pd
 
 from . import _native, _wire
 from .mapreduce import MapReduce, PolicyRefusal, Step
-from .package import TaskPackage, load_package, package_for
+from .package import TaskPackage, load_package, package_for, with_levels
 
 # `delta._runner` is imported where it is used, not with the package: the
 # worker starts `python -m delta._runner`, which imports `delta` first, and
@@ -110,6 +110,41 @@ def member_frames(
     if members is not None and members != len(frames):
         raise ValueError(f"members={members} but {len(frames)} frames were given")
     return frames
+
+
+def frame_levels(
+    package: TaskPackage, data: Mapping[str, Sequence[Source] | Source]
+) -> dict[str, list[Any]]:
+    """For an analytics package that carries no levels: the categories of
+    the categorical columns of the frames given for its dataset (the first
+    frame's order, then levels only later frames have), standing in for
+    the levels holders publish. Paths are not read here."""
+    if package.manifest.get("members_run") != "plan" or "levels" in package.manifest:
+        return {}
+    wanted = package.manifest.get("dataset")
+    names = [wanted] if isinstance(wanted, str) else list(wanted or [])
+    levels: dict[str, list[Any]] = {}
+    for name in names:
+        given = data.get(name)
+        frames = [given] if isinstance(given, pd.DataFrame) else given
+        if not isinstance(frames, Sequence) or isinstance(frames, str):
+            continue
+        for frame in frames:
+            if not isinstance(frame, pd.DataFrame):
+                continue
+            for column, dtype in frame.dtypes.items():
+                plain = isinstance(dtype, pd.CategoricalDtype) and all(
+                    isinstance(_plain(v), str | int | float | bool) for v in dtype.categories
+                )
+                if plain:
+                    known = levels.setdefault(str(column), [])
+                    known.extend(_plain(v) for v in dtype.categories if _plain(v) not in known)
+    return {k: v for k, v in levels.items() if v}
+
+
+def _plain(value: Any) -> Any:
+    """A category as JSON carries it (numpy scalars to Python's)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 # -- one simulated task process -------------------------------------------------------
@@ -238,7 +273,10 @@ def debug(
       instance with no arguments), or a `TaskPackage`; `extra_files` and
       `kind` as for `submit`.
     - `data`: `{dataset name: [frame or path per member]}`, or one frame or
-      path split into `members` parts by rows.
+      path split into `members` parts by rows. For an analytics task, a
+      frame's categorical columns give the levels of the keys the task
+      does not declare (`df.groupby("sex")` needs no `levels=`), as the
+      holders' published levels do through `delta.Client`.
     - `min_rows`: each member's policy; a member with fewer rows refuses.
     - `min_cell_rows`: each member's policy for analytics: a member
       withholds any cell it would compute from fewer of its own rows.
@@ -264,6 +302,9 @@ def debug(
     from . import _runner
 
     package = package_for(task, extra_files=extra_files, kind=kind)
+    levels = frame_levels(package, data)
+    if levels:
+        package = with_levels(package, levels)
     payload, digest = package.to_bytes(), package.digest()
     if drop is not None:
         for _, point in drop.values():

@@ -59,6 +59,7 @@ __all__ = [
     "load_package",
     "package_for",
     "package_task",
+    "with_levels",
 ]
 
 FORMAT = "delta-task/1"
@@ -83,7 +84,10 @@ stored as."""
 _MANIFEST_KEYS = frozenset(
     {"format", "kind", "entrypoint", "dataset", "max_rounds", "sdk", "files"}
 )
-_OPTIONAL_KEYS = frozenset({"members_run"})
+_OPTIONAL_KEYS = frozenset({"members_run", "levels"})
+MAX_LEVEL_COLUMNS = 1024
+MAX_LEVELS = 65536
+"""Bounds on a manifest's `levels`: columns, and levels per column."""
 MEMBERS_RUN = ("plan", "code")
 """What members run for a package (its manifest's `members_run`):
 `"plan"` for a `delta.Analytics` task, whose steps members evaluate with
@@ -349,12 +353,40 @@ def _check_manifest(manifest: Mapping[str, Any]) -> None:
         _max_rounds(manifest["max_rounds"])
     except PackageError as exc:
         raise PackageError(f"the manifest's {exc}") from None
+    if "levels" in manifest:
+        _check_levels(manifest["levels"])
     hashes = manifest["files"]
     if not isinstance(hashes, dict):
         raise PackageError("the manifest's 'files' must map paths to SHA-256 hashes")
     for name, digest in hashes.items():
         if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
             raise PackageError(f"the manifest's hash of {name} is not lower-case SHA-256 hex")
+
+
+def _check_levels(levels: Any) -> None:
+    if not isinstance(levels, dict) or len(levels) > MAX_LEVEL_COLUMNS:
+        raise PackageError(
+            f"the manifest's 'levels' must map at most {MAX_LEVEL_COLUMNS} column names to lists"
+        )
+    for name, values in levels.items():
+        if not isinstance(values, list) or not 0 < len(values) <= MAX_LEVELS:
+            raise PackageError(
+                f"the manifest's levels of {name!r} must be a list of 1 to {MAX_LEVELS} values"
+            )
+        if not all(isinstance(v, str | int | float | bool) for v in values):
+            raise PackageError(
+                f"the manifest's levels of {name!r} must be strings, numbers or booleans"
+            )
+
+
+def with_levels(package: TaskPackage, levels: Mapping[str, Sequence[Any]]) -> TaskPackage:
+    """`package` carrying `levels` (column -> category levels) in its
+    manifest: the holders' published levels of the task's dataset, which
+    an analytics task uses for every key it does not declare itself. The
+    package's digest changes with them."""
+    manifest = {**package.manifest, "levels": {str(k): list(v) for k, v in levels.items()}}
+    _check_levels(manifest["levels"])
+    return TaskPackage(manifest=manifest, files=dict(package.files))
 
 
 # -- both directions ----------------------------------------------------------

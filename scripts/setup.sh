@@ -34,7 +34,9 @@ if ! rustup component list --installed | grep -q '^rust-src'; then
 fi
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL, connectorx, playwright' >/dev/null 2>&1; then
+# moto's server is the tests' S3 endpoint; before 5.2.6 its signature
+# check refused Arrow's signed listings, hence the version test.
+if ! python3 -c 'import substrateinterface, pytest, ruff, dp_accounting, torch, sklearn, safetensors, PIL, connectorx, playwright, hdfs_native, flask_cors, moto; assert moto.__version__ == "5.2.6"' >/dev/null 2>&1; then
 	echo "setup: installing Python test packages"
 	python3 -m pip install --quiet --disable-pip-version-check -r "$here/tests/requirements.txt"
 fi

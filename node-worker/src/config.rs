@@ -284,12 +284,16 @@ impl Default for PolicyConfig {
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
 	/// CSV, Parquet, NPY or NPZ file, or a folder of images with one
-	/// sub-folder per class; absent for a SQL source.
+	/// sub-folder per class; absent for a SQL or store source.
 	#[serde(default)]
 	pub path: Option<PathBuf>,
 	/// A table or query of a SQL database, instead of a file.
 	#[serde(default)]
 	pub sql: Option<SqlSource>,
+	/// Parquet or CSV files in an object store (S3-compatible) or HDFS,
+	/// instead of a local file.
+	#[serde(default)]
+	pub store: Option<StoreSource>,
 	/// `csv`, `parquet`, `npy`, `npz`, `images`; default by suffix.
 	#[serde(default)]
 	pub format: Option<String>,
@@ -347,6 +351,102 @@ pub struct SqlSource {
 	/// Or the environment variable holding it.
 	#[serde(default)]
 	pub password_env: Option<String>,
+}
+
+/// Parquet or CSV data in an S3-compatible object store or in HDFS: one
+/// file, or a folder (prefix) of them read as one table. The secret key
+/// never appears here: it is read from a file or an environment variable
+/// when the dataset is prepared.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSource {
+	/// `s3://bucket/key`, `s3://bucket/prefix/` or
+	/// `hdfs://namenode:port/path`.
+	pub url: String,
+	/// S3: an S3-compatible endpoint (`http://127.0.0.1:9000`, a MinIO or
+	/// Ceph gateway); absent: AWS.
+	#[serde(default)]
+	pub endpoint: Option<String>,
+	/// S3: the bucket's region; absent: `us-east-1`.
+	#[serde(default)]
+	pub region: Option<String>,
+	/// S3: the access key id (not a secret; its secret key is).
+	#[serde(default)]
+	pub access_key_id: Option<String>,
+	/// S3: a file holding the secret access key (its first line).
+	#[serde(default)]
+	pub secret_key_file: Option<PathBuf>,
+	/// S3: or the environment variable holding it.
+	#[serde(default)]
+	pub secret_key_env: Option<String>,
+	/// HDFS: the user to act as (simple authentication); absent: the
+	/// worker's own user.
+	#[serde(default)]
+	pub user: Option<String>,
+	/// HDFS: client settings (`dfs.ha.namenodes.*`, ...), passed on as given.
+	#[serde(default)]
+	pub hadoop: BTreeMap<String, String>,
+}
+
+/// Schemes a store source's URL may have.
+const STORE_SCHEMES: [&str; 2] = ["s3", "hdfs"];
+
+impl StoreSource {
+	fn check(&self, key: &str) -> Result<(), ConfigError> {
+		let invalid = |what: &str, message: String| ConfigError::Invalid { key: format!("{key}.{what}"), message };
+		let Some((scheme, rest)) = self.url.split_once("://") else {
+			return Err(invalid("url", "must be s3://bucket/key or hdfs://namenode:port/path".into()));
+		};
+		if !STORE_SCHEMES.contains(&scheme) {
+			return Err(invalid("url", format!("{scheme:?} is not one of {}", STORE_SCHEMES.join(", "))));
+		}
+		let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+		if authority.contains('@') {
+			// Never repeat the URL: it may hold a key.
+			return Err(invalid(
+				"url",
+				"holds credentials: name the key in access_key_id and secret_key_file or secret_key_env".into(),
+			));
+		}
+		if authority.is_empty() {
+			let what = if scheme == "s3" { "bucket" } else { "namenode" };
+			return Err(invalid("url", format!("must name the {what}: {scheme}://{what}/path")));
+		}
+		if scheme == "s3" && path.is_empty() {
+			return Err(invalid("url", "must name a key or a prefix in the bucket: s3://bucket/key".into()));
+		}
+		let s3_only = [
+			("endpoint", self.endpoint.is_some()),
+			("region", self.region.is_some()),
+			("access_key_id", self.access_key_id.is_some()),
+			("secret_key_file", self.secret_key_file.is_some()),
+			("secret_key_env", self.secret_key_env.is_some()),
+		];
+		let hdfs_only = [("user", self.user.is_some()), ("hadoop", !self.hadoop.is_empty())];
+		let other = if scheme == "s3" { &hdfs_only[..] } else { &s3_only[..] };
+		if let Some((what, _)) = other.iter().find(|(_, set)| *set) {
+			return Err(invalid(what, format!("does not apply to a {scheme}:// source")));
+		}
+		if let Some(e) = &self.endpoint {
+			if !(e.starts_with("http://") || e.starts_with("https://")) || e.contains('@') {
+				return Err(invalid("endpoint", "must be http://host:port or https://host:port".into()));
+			}
+		}
+		if self.secret_key_file.is_some() && self.secret_key_env.is_some() {
+			return Err(ConfigError::Invalid {
+				key: key.into(),
+				message: "set one of secret_key_file and secret_key_env".into(),
+			});
+		}
+		let secret = self.secret_key_file.is_some() || self.secret_key_env.is_some();
+		if secret != self.access_key_id.is_some() {
+			return Err(ConfigError::Invalid {
+				key: key.into(),
+				message: "access_key_id and a secret key (secret_key_file or secret_key_env) go together".into(),
+			});
+		}
+		Ok(())
+	}
 }
 
 /// SQL schemes a source's URL may have.
@@ -514,6 +614,9 @@ impl Config {
 			if let Some(p) = &mut d.path {
 				join(p, base);
 			}
+			if let Some(f) = d.store.as_mut().and_then(|s| s.secret_key_file.as_mut()) {
+				join(f, base);
+			}
 			if let Some(sql) = &mut d.sql {
 				if let Some(f) = &mut sql.password_file {
 					join(f, base);
@@ -605,26 +708,36 @@ impl Config {
 					return Err(invalid(&format!("datasets.{name}.privacy.budget"), "must be positive".into()));
 				}
 			}
-			match (&d.path, &d.sql) {
-				(Some(_), None) => {},
-				(None, Some(sql)) => {
-					sql.check(&format!("datasets.{name}.sql"))?;
-					if d.format.is_some() || !d.npy_columns.is_empty() || d.npz_key.is_some() {
-						return Err(invalid(
-							&format!("datasets.{name}"),
-							"format, npy_columns and npz_key are for files, not a sql source".into(),
-						));
-					}
-				},
-				(Some(_), Some(_)) => {
-					return Err(invalid(&format!("datasets.{name}"), "set one of path and sql, not both".into()))
-				},
-				(None, None) => {
+			let sources = [d.path.is_some(), d.sql.is_some(), d.store.is_some()];
+			match sources.iter().filter(|set| **set).count() {
+				0 => {
 					return Err(invalid(
 						&format!("datasets.{name}"),
-						"set path (a file or image folder) or sql (a database table or query)".into(),
+						"set path (a file or image folder), sql (a database table or query) or store (files in \
+						 S3 or HDFS)"
+							.into(),
 					))
 				},
+				1 => {},
+				_ => return Err(invalid(&format!("datasets.{name}"), "set one of path, sql and store".into())),
+			}
+			if let Some(sql) = &d.sql {
+				sql.check(&format!("datasets.{name}.sql"))?;
+				if d.format.is_some() || !d.npy_columns.is_empty() || d.npz_key.is_some() {
+					return Err(invalid(
+						&format!("datasets.{name}"),
+						"format, npy_columns and npz_key are for files, not a sql source".into(),
+					));
+				}
+			}
+			if let Some(store) = &d.store {
+				store.check(&format!("datasets.{name}.store"))?;
+				if d.format.as_deref().is_some_and(|f| f != "csv" && f != "parquet") {
+					return Err(invalid(
+						&format!("datasets.{name}.format"),
+						"a store source holds csv or parquet files".into(),
+					));
+				}
 			}
 			if let Some(f) = &d.format {
 				if !["csv", "parquet", "npy", "npz", "images"].contains(&f.as_str()) {
@@ -676,6 +789,7 @@ impl Config {
 			name,
 			path: d.path.as_deref(),
 			sql: d.sql.as_ref(),
+			store: d.store.as_ref(),
 			format: d.format.as_deref(),
 			columns: &d.columns,
 			npy_columns: &d.npy_columns,
@@ -696,6 +810,8 @@ struct DatasetSpec<'a> {
 	path: Option<&'a Path>,
 	#[serde(skip_serializing_if = "Option::is_none")]
 	sql: Option<&'a SqlSource>,
+	#[serde(skip_serializing_if = "Option::is_none")]
+	store: Option<&'a StoreSource>,
 	format: Option<&'a str>,
 	columns: &'a toml::Table,
 	// Only for array files; the preparation refuses them elsewhere.
@@ -834,6 +950,14 @@ rows_per_value = 0
 # sql = {{ url = "postgresql://delta@127.0.0.1:5432/hospital", table = "visits", password_file = "secrets/pg.pw" }}
 # [datasets.visits.columns]
 # age = {{ type = "float", min = 0, max = 120 }}
+#
+# Parquet or CSV files in an S3-compatible store (a file, or a folder read
+# as one table) or in HDFS; the secret key comes from a file or the
+# environment.
+# [datasets.labs]
+# format = "parquet"
+# store = {{ url = "s3://hospital-lake/labs/", endpoint = "https://minio.local:9000", access_key_id = "AKIA...", secret_key_file = "secrets/s3.key" }}
+# (or: store = {{ url = "hdfs://namenode.local:8020/lake/labs/", user = "delta" }})
 "#
 	)
 }
@@ -961,8 +1085,76 @@ mod tests {
 				"datasets.visits.sql",
 				"one of password_file and password_env",
 			),
-			("path = \"v.csv\"\nsql = { url = \"mysql://u@h/d\", table = \"t\" }\n", "datasets.visits", "not both"),
+			(
+				"path = \"v.csv\"\nsql = { url = \"mysql://u@h/d\", table = \"t\" }\n",
+				"datasets.visits",
+				"set one of path, sql and store",
+			),
 			("share = true\n", "datasets.visits", "set path"),
+		] {
+			let err = load(extra).unwrap_err().to_string();
+			assert!(err.starts_with(&format!("{key}:")) && err.contains(words), "{extra}: {err}");
+			assert!(!err.contains("hunter2"), "{err}");
+		}
+	}
+
+	#[test]
+	fn a_store_dataset_names_s3_or_hdfs_and_never_holds_a_secret() {
+		let dir = tempfile::tempdir().unwrap();
+		let base =
+			template("a", LedgerKind::Chain, "ws://x", "127.0.0.1:1", "/ip4/127.0.0.1/tcp/1") + "\n[datasets.visits]\n";
+		let load = |extra: &str| Config::load(&write(dir.path(), &(base.clone() + extra)), &Overrides::default());
+		let config = load(
+			"format = \"parquet\"\nstore = { url = \"s3://lake/visits/\", endpoint = \"http://127.0.0.1:9000\", \
+			 access_key_id = \"AKIA1\", secret_key_file = \"s3.key\" }\n",
+		)
+		.unwrap();
+		let spec: serde_json::Value = serde_json::from_str(&config.dataset_spec("visits").unwrap()).unwrap();
+		assert_eq!(spec["store"]["url"], "s3://lake/visits/");
+		assert_eq!(spec["store"]["endpoint"], "http://127.0.0.1:9000");
+		assert_eq!(spec["store"]["secret_key_file"], dir.path().join("s3.key").display().to_string());
+		assert!(spec.get("path").is_none() && spec.get("sql").is_none(), "{spec}");
+		let config =
+			load("store = { url = \"hdfs://nn:8020/lake/v.csv\", user = \"delta\", hadoop = { \"dfs.x\" = \"1\" } }\n")
+				.unwrap();
+		let spec: serde_json::Value = serde_json::from_str(&config.dataset_spec("visits").unwrap()).unwrap();
+		assert_eq!(spec["store"]["hadoop"]["dfs.x"], "1");
+		for (extra, key, words) in [
+			("store = { url = \"s3://AKIA:hunter2@lake/v/\" }\n", "datasets.visits.store.url", "holds credentials"),
+			("store = { url = \"gs://lake/v/\" }\n", "datasets.visits.store.url", "is not one of s3, hdfs"),
+			("store = { url = \"s3://lake\" }\n", "datasets.visits.store.url", "must name a key"),
+			("store = { url = \"hdfs:///lake\" }\n", "datasets.visits.store.url", "must name the namenode"),
+			(
+				"store = { url = \"s3://lake/v/\", user = \"delta\" }\n",
+				"datasets.visits.store.user",
+				"does not apply to a s3:// source",
+			),
+			(
+				"store = { url = \"hdfs://nn/v/\", secret_key_env = \"K\" }\n",
+				"datasets.visits.store.secret_key_env",
+				"does not apply to a hdfs:// source",
+			),
+			(
+				"store = { url = \"s3://lake/v/\", access_key_id = \"A\" }\n",
+				"datasets.visits.store",
+				"go together",
+			),
+			(
+				"store = { url = \"s3://lake/v/\", access_key_id = \"A\", secret_key_env = \"K\", secret_key_file = \"f\" }\n",
+				"datasets.visits.store",
+				"one of secret_key_file and secret_key_env",
+			),
+			(
+				"store = { url = \"s3://lake/v/\", endpoint = \"127.0.0.1:9000\" }\n",
+				"datasets.visits.store.endpoint",
+				"must be http://",
+			),
+			("format = \"npy\"\nstore = { url = \"s3://lake/v/\" }\n", "datasets.visits.format", "csv or parquet"),
+			(
+				"path = \"v.csv\"\nstore = { url = \"s3://lake/v/\" }\n",
+				"datasets.visits",
+				"set one of path, sql and store",
+			),
 		] {
 			let err = load(extra).unwrap_err().to_string();
 			assert!(err.starts_with(&format!("{key}:")) && err.contains(words), "{extra}: {err}");

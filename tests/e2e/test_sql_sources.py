@@ -137,6 +137,39 @@ def test_every_source_prepares_the_same_snapshot_as_a_csv_file(
         assert report == expected_report, source
 
 
+def test_a_table_prepared_in_batches_is_the_snapshot_prepared_at_once(
+    servers: tuple[Postgres, MariaDB], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQL source streams through the cleaning rules in batches (200 rows
+    in batches of 37 here): the snapshot, its counts and a refusal's row
+    number are those of the whole table at once, and a refused table
+    leaves no snapshot file behind."""
+    import delta.datasets
+
+    pg, maria = servers
+    frame = rows()
+    csv = tmp_path / "visits.csv"
+    frame.to_csv(csv, index=False)
+    expected, expected_report = prepared(tmp_path, {"path": str(csv)})
+    monkeypatch.setattr(delta.datasets, "BATCH_ROWS", 37)
+    secret = password_file(tmp_path)
+    for server in (pg, maria):
+        got, report = prepared(
+            tmp_path, {"sql": {"url": server.url, "table": "visits", "password_file": secret}}
+        )
+        pdt.assert_frame_equal(got, expected)
+        assert report == expected_report
+    strict = {**COLUMNS, "age": {"type": "float", "min": 0, "max": 120, "out_of_range": "error"}}
+    out = tmp_path / "refused.parquet"
+    sql = {"url": pg.url, "query": "SELECT * FROM visits ORDER BY 1", "password_file": secret}
+    ordered = frame.sort_values("age", kind="stable").reset_index(drop=True)
+    first_bad = int(np.flatnonzero(ordered["age"].to_numpy() > 120)[0]) + 1
+    assert first_bad > 37  # the refusal comes from a later batch
+    with pytest.raises(DatasetError, match=rf"row {first_bad} has 999.0, outside \[0, 120\]"):
+        prepare({"name": "visits", "columns": strict, "sql": sql}, out)
+    assert not out.exists()
+
+
 def test_a_query_reads_what_it_selects_with_the_password_from_the_environment(
     servers: tuple[Postgres, MariaDB], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

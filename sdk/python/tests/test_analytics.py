@@ -413,8 +413,10 @@ def test_published_levels_reach_the_task_through_its_manifest() -> None:
     package = with_levels(package_task(NoLevels), {"sex": ["F", "M"]})
     loaded = load_package(package.to_bytes(), package.digest())
     assert loaded.manifest["levels"] == {"sex": ["F", "M"]}
-    task = _runner.load_task(loaded)
-    assert task.planned_rounds() == 1
+    try:
+        assert _runner.load_task(loaded).planned_rounds() == 1
+    finally:
+        _runner.unload_task(loaded)
     for bad in ({"sex": []}, {"sex": "FM"}, {"sex": [["F"]]}):
         document = json.loads(package.to_bytes())
         document["manifest"]["levels"] = bad

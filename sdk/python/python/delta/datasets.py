@@ -23,6 +23,11 @@ A spec (from the holder's TOML, as JSON):
 - `sql` instead of `path` (and no `format`): {"url", "table" or "query",
   "password_file" or "password_env"}, read by `delta.sources.read_sql`;
   the rows are then cleaned by `columns` as a file's are.
+- `store` instead of `path`: {"url": "s3://bucket/key" or
+  "hdfs://namenode:port/path", and the scheme's settings}, one CSV or
+  Parquet file or a folder of them, read by `delta.stores.read_store`
+  (`format` from the URL's suffix, or given for a folder) and cleaned by
+  `columns` as a file's are.
 - `columns`: the columns tasks see, in this order; all others are dropped.
   Each has a `type` (float, int, bool, str, category). Values that cannot
   be converted to it count as missing (for numbers: also NaN and
@@ -46,7 +51,7 @@ not a row).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +60,8 @@ import numpy as np
 import pandas as pd
 
 from .images import IMAGE_MODES, ImageFolderError, image_size_of, read_image_folder
-from .sources import SourceError, read_sql
+from .sources import SourceError, read_sql, stream_sql
+from .stores import SUFFIXES, StoreError, read_store
 
 __all__ = ["COLUMN_TYPES", "FORMATS", "DatasetError", "prepare"]
 
@@ -68,6 +74,7 @@ _SPEC_KEYS = frozenset(
         "name",
         "path",
         "sql",
+        "store",
         "format",
         "columns",
         "npy_columns",
@@ -115,6 +122,7 @@ class _Spec:
     image_size: tuple[int, int] | None = None
     image_mode: str = "RGB"
     sql: Mapping[str, Any] | None = None
+    store: Mapping[str, Any] | None = None
 
 
 def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
@@ -128,18 +136,23 @@ def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
     a "clip" range rule (0 when nothing was changed). Raises `DatasetError`.
     """
     parsed = _parse_spec(spec)
+    out = Path(out)
     if parsed.format == "images":
-        return _prepare_images(parsed, Path(out))
-    raw = _read(parsed)
+        return _prepare_images(parsed, out)
     if parsed.columns is None:
-        frame = raw.reset_index(drop=True)
+        frame = _read(parsed).reset_index(drop=True)
         frame.columns = [str(c) for c in frame.columns]
-        report: dict[str, Any] = {"dropped_rows": 0, "filled": {}, "clipped": {}}
+        report: dict[str, Any] = {"rows": len(frame), "dropped_rows": 0, "filled": {}}
+        report["clipped"] = {}
         types = {str(c): _inferred_type(frame[c]) for c in frame.columns}
+        _write(parsed, frame, out)
     else:
-        frame, report = _clean(parsed, raw)
+        try:
+            frame, report = _prepare_batches(parsed, out)
+        except BaseException:
+            out.unlink(missing_ok=True)  # no half-written snapshot stays behind
+            raise
         types = {c.name: c.type for c in parsed.columns}
-    _write(parsed, frame, Path(out))
     columns = []
     for name, kind in types.items():
         column: dict[str, Any] = {"name": name, "type": kind}
@@ -149,7 +162,84 @@ def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
             # declared levels: the values present, which the holder shares).
             column["levels"] = [str(level) for level in frame[name].cat.categories]
         columns.append(column)
-    return {"rows": len(frame), "columns": columns, **report}
+    return {"rows": report.pop("rows"), "columns": columns, **report}
+
+
+def _prepare_batches(spec: _Spec, out: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Cleans the source batch by batch into the snapshot file; returns the
+    last cleaned batch (for its categories) and the report, with `rows`."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    assert spec.columns is not None
+    report: dict[str, Any] = {"rows": 0, "dropped_rows": 0, "filled": {}, "clipped": {}}
+    writer: Any = None
+    schema: Any = None
+    frame = pd.DataFrame()
+    first_row = 0
+    try:
+        for raw in _raw_batches(spec):
+            frame, counts = _clean(spec, raw, first_row)
+            first_row += len(raw)
+            report["rows"] += len(frame)
+            report["dropped_rows"] += counts["dropped_rows"]
+            for key in ("filled", "clipped"):
+                for name, n in counts[key].items():
+                    report[key][name] = report[key].get(name, 0) + n
+            try:
+                if writer is None:
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    # Text columns of a batch with no rows left have no
+                    # type of their own yet; every batch is written as the
+                    # first one's schema.
+                    schema = pa.schema(
+                        f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                        for f in table.schema
+                    ).with_metadata(table.schema.metadata)
+                    table = table.cast(schema)
+                    writer = pq.ParquetWriter(out, schema)
+                else:
+                    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                writer.write_table(table)
+            except Exception as exc:  # pyarrow's errors, OSError
+                raise DatasetError(
+                    f"dataset {spec.name!r}: cannot write the cleaned data to {out}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+    finally:
+        if writer is not None:
+            writer.close()
+    return frame, report
+
+
+BATCH_ROWS = 131072
+"""Rows read, cleaned and written at a time from a source that streams
+(SQL): the snapshot is made without the whole raw table, its converted
+columns and the cleaned frame in memory at once."""
+
+
+def _raw_batches(spec: _Spec) -> Iterator[pd.DataFrame]:
+    """The source's rows, declared columns only: streamed in batches from a
+    SQL source whose categories all declare their levels (undeclared ones
+    are the values present, which needs every row first), else at once.
+    At least one frame, possibly empty."""
+    assert spec.columns is not None
+    wanted = [c.name for c in spec.columns]
+    levels_known = all(c.type != "category" or c.levels is not None for c in spec.columns)
+    if spec.sql is None or not levels_known:
+        yield _read(spec)
+        return
+    where = f"dataset {spec.name!r}"
+    first = True
+    try:
+        for batch in stream_sql(spec.sql, BATCH_ROWS):
+            yield _declared(where, "the sql source's rows", batch, wanted)
+            first = False
+    except SourceError as exc:
+        raise DatasetError(f"{where}: {exc}") from None
+    if first:
+        # No rows: the declared columns, empty, to clean and write.
+        yield pd.DataFrame({name: pd.Series([], dtype=object) for name in wanted})
 
 
 # -- the spec -----------------------------------------------------------------
@@ -170,6 +260,9 @@ def _parse_spec(spec: Any) -> _Spec:
     sql = spec.get("sql")
     if sql is not None:
         return _parse_sql_spec(where, label, spec, sql)
+    store = spec.get("store")
+    if store is not None:
+        return _parse_store_spec(where, label, spec, store)
     path = spec.get("path")
     if not isinstance(path, str) or not path:
         raise DatasetError(f"{where}: 'path' must be the data file's path (or set 'sql')")
@@ -260,6 +353,32 @@ def _parse_sql_spec(where: str, label: str, spec: Mapping[str, Any], sql: Any) -
             raise DatasetError(f"{where}: 'columns' must map column names to their rules")
         columns = tuple(_parse_column(where, name, rules) for name, rules in columns_spec.items())
     return _Spec(label, Path(), "sql", columns, None, None, sql=dict(sql))
+
+
+def _parse_store_spec(where: str, label: str, spec: Mapping[str, Any], store: Any) -> _Spec:
+    if not isinstance(store, Mapping) or not isinstance(store.get("url"), str):
+        raise DatasetError(f"{where}: 'store' must be an object with a url")
+    for key in ("path", "npy_columns", "npz_key", "image_size", "image_mode"):
+        if spec.get(key) is not None:
+            raise DatasetError(f"{where}: {key!r} does not apply to a store source")
+    url = str(store["url"])
+    fmt = spec.get("format")
+    if fmt is None:
+        fmt = _SUFFIXES.get(Path(url).suffix.lower())
+        if fmt not in SUFFIXES:
+            raise DatasetError(
+                f"{where}: cannot tell the format of {url} from its suffix; set format to csv "
+                "or parquet"
+            )
+    elif fmt not in SUFFIXES:
+        raise DatasetError(f"{where}: a store source holds csv or parquet files, not {fmt!r}")
+    columns_spec = spec.get("columns")
+    columns: tuple[_Column, ...] | None = None
+    if columns_spec:
+        if not isinstance(columns_spec, Mapping):
+            raise DatasetError(f"{where}: 'columns' must map column names to their rules")
+        columns = tuple(_parse_column(where, name, rules) for name, rules in columns_spec.items())
+    return _Spec(label, Path(), fmt, columns, None, None, store=dict(store))
 
 
 def _is_number(value: Any) -> bool:
@@ -429,6 +548,19 @@ def _read(spec: _Spec) -> pd.DataFrame:
         except SourceError as exc:
             raise DatasetError(f"{where}: {exc}") from None
         return _declared(where, "the sql source's rows", frame, wanted)
+    if spec.store is not None:
+        try:
+            frame = read_store(spec.store, spec.format, wanted, _read_csv)
+        except StoreError as exc:
+            raise DatasetError(f"{where}: {exc}") from None
+        except MemoryError as exc:
+            raise DatasetError(f"{where}: {spec.store['url']} does not fit in memory") from exc
+        except Exception as exc:  # pandas' and Arrow's parsers have their own errors
+            raise DatasetError(
+                f"{where}: cannot read {spec.store['url']} as {spec.format}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return _declared(where, str(spec.store["url"]), frame, wanted)
     path = spec.path
     if not path.exists():
         raise DatasetError(f"{where}: {path} does not exist")
@@ -436,7 +568,7 @@ def _read(spec: _Spec) -> pd.DataFrame:
         raise DatasetError(f"{where}: {path} is a folder, not a {spec.format} file")
     try:
         if spec.format == "csv":
-            frame = _read_csv(path, spec, wanted)
+            frame = _read_csv(lambda: path, wanted)
         elif spec.format == "parquet":
             frame = _read_parquet(path, spec, wanted)
         else:
@@ -470,17 +602,18 @@ def _declared(
     return frame
 
 
-def _read_csv(path: Path, spec: _Spec, wanted: list[str] | None) -> pd.DataFrame:
+def _read_csv(source: Callable[[], Any], wanted: list[str] | None) -> pd.DataFrame:
+    """One CSV file; `source()` gives its path, or a fresh file object."""
     if wanted is None:
-        return pd.read_csv(path)
-    header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        return pd.read_csv(source())
+    header = [str(c) for c in pd.read_csv(source(), nrows=0).columns]
     present = [c for c in wanted if c in header]
     if len(present) < len(wanted):
-        return pd.read_csv(path, nrows=0)  # `_read` names the absent column
+        return pd.read_csv(source(), nrows=0)  # `_read` names the absent column
     # Declared columns are read as text and converted here, so that "007"
     # stays "007" in a str column and a stray word in a numeric column
     # counts as missing instead of turning the whole column into text.
-    return pd.read_csv(path, usecols=present, dtype=dict.fromkeys(present, str))
+    return pd.read_csv(source(), usecols=present, dtype=dict.fromkeys(present, str))
 
 
 def _read_parquet(path: Path, spec: _Spec, wanted: list[str] | None) -> pd.DataFrame:
@@ -635,7 +768,11 @@ def _to_bool(value: Any) -> bool | None:
     return None
 
 
-def _clean(spec: _Spec, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _clean(
+    spec: _Spec, raw: pd.DataFrame, first_row: int = 0
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """`raw` (the source's rows from `first_row` on, counted from 0)
+    converted and cleaned by the declared rules."""
     assert spec.columns is not None
     where = f"dataset {spec.name!r}"
     rows = len(raw)
@@ -665,13 +802,14 @@ def _clean(spec: _Spec, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]
             else:
                 problem = "has no value"
             raise DatasetError(
-                f'{where}, column {column.name!r}: row {row + 1} {problem} (missing = "error")'
+                f"{where}, column {column.name!r}: row {first_row + row + 1} {problem} "
+                '(missing = "error")'
             )
         if column.out_of_range == "error" and out_of_range[column.name].any():
             row = int(np.flatnonzero(out_of_range[column.name])[0])
             shown = c.values.iloc[row]
             raise DatasetError(
-                f"{where}, column {column.name!r}: row {row + 1} has {shown}, outside "
+                f"{where}, column {column.name!r}: row {first_row + row + 1} has {shown}, outside "
                 f'[{_bound(column.min)}, {_bound(column.max)}] (out_of_range = "error")'
             )
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pandas as pd
 
-__all__ = ["SCHEMES", "SourceError", "read_sql"]
+__all__ = ["SCHEMES", "SourceError", "read_sql", "stream_sql"]
 
 SCHEMES = {
     "postgresql": "postgresql",
@@ -50,6 +50,35 @@ class SourceError(Exception):
 def read_sql(source: Mapping[str, Any]) -> pd.DataFrame:
     """The rows of `source`'s table or query (keys `url`, `table` or
     `query`, `password_file` or `password_env`) as a frame."""
+    target, query, dialect, password = _connection(source)
+    return _read(target, query, dialect, password)
+
+
+def stream_sql(source: Mapping[str, Any], batch_rows: int) -> Iterator[pd.DataFrame]:
+    """The same rows as `read_sql`, as frames of at most `batch_rows` rows
+    each, in order: the whole table is never in memory at once. Nothing is
+    read before the first frame is asked for; the connection is checked
+    then."""
+    target, query, dialect, password = _connection(source)
+    cx = _connectorx()
+    try:
+        reader = cx.read_sql(target, query, return_type="arrow_stream", batch_size=batch_rows)
+        batches = iter(reader)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            yield _to_frame(batch)
+    except SourceError:
+        raise
+    except Exception as exc:  # connectorx raises RuntimeError with the driver's text
+        raise SourceError(_explain(dialect, str(exc), password)) from None
+
+
+def _connection(source: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """connectorx's target URL (with the password), the query, the
+    dialect and the password (to scrub from messages)."""
     url = source.get("url")
     if not isinstance(url, str) or "://" not in url:
         raise SourceError("'url' must be scheme://..., e.g. postgresql://delta@host:5432/db")
@@ -77,7 +106,7 @@ def read_sql(source: Mapping[str, Any]) -> pd.DataFrame:
             login += ":" + quote(password, safe="")
         netloc = f"{login}@{parts.hostname}:{port}"
         target = urlunsplit((dialect, netloc, parts.path, parts.query, ""))
-    return _read(target, query, dialect, password)
+    return target, query, dialect, password
 
 
 def _query(source: Mapping[str, Any], dialect: str) -> str:
@@ -123,11 +152,16 @@ def _reachable(dialect: str, host: str, port: int) -> None:
         ) from None
 
 
-def _read(target: str, query: str, dialect: str, password: str) -> pd.DataFrame:
+def _connectorx() -> Any:
     try:
         import connectorx as cx  # type: ignore[import-untyped]
     except ImportError as exc:
         raise SourceError("reading a SQL source needs connectorx: pip install connectorx") from exc
+    return cx
+
+
+def _read(target: str, query: str, dialect: str, password: str) -> pd.DataFrame:
+    cx = _connectorx()
     try:
         table = cx.read_sql(target, query, return_type="arrow")
     except Exception as exc:  # connectorx raises RuntimeError with the driver's text
@@ -157,10 +191,13 @@ def _explain(dialect: str, message: str, password: str) -> str:
 
 
 def _to_frame(table: Any) -> pd.DataFrame:
-    """Arrow to pandas, with decimals as floats (the cleaning rules convert
-    numbers; `Decimal` objects would be text to them)."""
+    """Arrow (a table or a record batch) to pandas, with decimals as floats
+    (the cleaning rules convert numbers; `Decimal` objects would be text to
+    them)."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
     names = table.schema.names
     for i, field in enumerate(table.schema):
         if pa.types.is_decimal(field.type):

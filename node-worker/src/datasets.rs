@@ -34,6 +34,13 @@ pub struct Column {
 	/// (an image folder's classes).
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub levels: Option<Vec<String>>,
+	/// A numeric column's declared lower bound: the holder's rule (values
+	/// below it are dropped, clipped or refused), never a value seen.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub min: Option<serde_json::Number>,
+	/// Its declared upper bound.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub max: Option<serde_json::Number>,
 }
 
 impl Column {
@@ -44,6 +51,8 @@ impl Column {
 			kind: c["type"].as_str().unwrap_or("").to_string(),
 			shape: c["shape"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()),
 			levels: c["levels"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
+			min: c["min"].as_number().cloned(),
+			max: c["max"].as_number().cloned(),
 		}
 	}
 }
@@ -413,6 +422,11 @@ mod tests {
 		let label =
 			Column::from_report(&serde_json::json!({"name": "label", "type": "category", "levels": ["a", "b"]}));
 		assert_eq!(label.levels, Some(vec!["a".to_string(), "b".to_string()]));
+		let bounded = Column::from_report(&serde_json::json!({"name": "age", "type": "float", "min": 0, "max": 120.5}));
+		assert_eq!(
+			serde_json::to_value(&bounded).unwrap(),
+			serde_json::json!({"name": "age", "type": "float", "min": 0, "max": 120.5})
+		);
 		let plain = Column::from_report(&serde_json::json!({"name": "age", "type": "float"}));
 		// Published as before: no empty shape or levels for a table's column.
 		assert_eq!(serde_json::to_value(&plain).unwrap(), serde_json::json!({"name": "age", "type": "float"}));

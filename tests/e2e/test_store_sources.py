@@ -237,6 +237,13 @@ def test_a_worker_serves_its_s3_datasets_and_leaves_out_one_it_cannot_read(
         first = hospitals[0]
         kept = first[(first["age"] <= 120) & first["bmi"].notna()]
         assert offered["patients"]["rows"] == len(kept)
+        # Types, levels and declared bounds: what a requester needs, never values.
+        assert offered["patients"]["columns"] == [
+            {"name": "age", "type": "float", "min": 0, "max": 120},
+            {"name": "bmi", "type": "float"},
+            {"name": "sbp", "type": "float"},
+            {"name": "sex", "type": "category", "levels": ["f", "m"]},
+        ]
         log = "".join(workers[0].log)
         assert "dataset billing is not offered" in log and "refused the credentials" in log, log
         assert "hunter2" not in log and s3.secret_key not in log

@@ -104,6 +104,8 @@ def test_clip_and_fill(tmp_path: Path) -> None:
     )
     assert frame["age"].tolist() == [34.0, 50.0, 120.0, 0.0, 61.0]
     assert report["filled"] == {"age": 1} and report["clipped"] == {"age": 2}
+    # The declared bounds are published (the rule, not a value seen).
+    assert report["columns"] == [{"name": "age", "type": "float", "min": 0, "max": 120}]
 
 
 def test_rows_dropped_by_one_column_are_not_counted_in_another(tmp_path: Path) -> None:

@@ -419,7 +419,9 @@ class Client:
     def datasets(self) -> list[dict[str, Any]]:
         """The datasets the worker offers: `[{"name", "columns": [{"name",
         "type"}]}]`; tasks see only these columns. A category column also
-        has its `levels`, an image folder's `image` column its `shape`
+        has its `levels`, a numeric column its declared bounds `min` and
+        `max` (the holder's rules, never values seen), an image folder's
+        `image` column its `shape`
         ([height, width, channels]). Each dataset also says which snapshot
         it serves: `version` (1 at the worker's start, one more per
         refresh), `rows`, `sha256` and `prepared_ms`."""

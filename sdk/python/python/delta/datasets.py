@@ -129,7 +129,8 @@ def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
     """Reads the dataset `spec` describes, cleans it by its rules, writes it
     to `out` as Parquet, and returns what was done:
 
-        {"rows": n, "columns": [{"name", "type", "levels"?}], "dropped_rows": k,
+        {"rows": n, "columns": [{"name", "type", "levels"?, "min"?, "max"?}],
+         "dropped_rows": k,
          "filled": {column: count}, "clipped": {column: count}}
 
     `filled` and `clipped` list every column with a "fill" missing rule or
@@ -153,9 +154,17 @@ def prepare(spec: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
             out.unlink(missing_ok=True)  # no half-written snapshot stays behind
             raise
         types = {c.name: c.type for c in parsed.columns}
+    declared = {c.name: c for c in parsed.columns or ()}
     columns = []
     for name, kind in types.items():
         column: dict[str, Any] = {"name": name, "type": kind}
+        rules = declared.get(name)
+        if rules is not None and kind in NUMERIC_TYPES:
+            # Declared bounds are the holder's rules, published so that a
+            # requester can scale and clip; never a value seen in the data.
+            for key, bound in (("min", rules.min), ("max", rules.max)):
+                if bound is not None:
+                    column[key] = int(bound) if float(bound).is_integer() else float(bound)
         if kind == "category":
             # A requester writes `groupby("sex")` knowing the levels; they
             # are the holder's declared schema, not its data (without

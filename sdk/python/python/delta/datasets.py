@@ -355,13 +355,7 @@ def _parse_sql_spec(where: str, label: str, spec: Mapping[str, Any], sql: Any) -
     for key in ("path", "format", "npy_columns", "npz_key", "image_size", "image_mode"):
         if spec.get(key) is not None:
             raise DatasetError(f"{where}: {key!r} is for files; a sql source has none")
-    columns_spec = spec.get("columns")
-    columns: tuple[_Column, ...] | None = None
-    if columns_spec:
-        if not isinstance(columns_spec, Mapping):
-            raise DatasetError(f"{where}: 'columns' must map column names to their rules")
-        columns = tuple(_parse_column(where, name, rules) for name, rules in columns_spec.items())
-    return _Spec(label, Path(), "sql", columns, None, None, sql=dict(sql))
+    return _Spec(label, Path(), "sql", _parse_columns(where, spec), None, None, sql=dict(sql))
 
 
 def _parse_store_spec(where: str, label: str, spec: Mapping[str, Any], store: Any) -> _Spec:
@@ -381,13 +375,19 @@ def _parse_store_spec(where: str, label: str, spec: Mapping[str, Any], store: An
             )
     elif fmt not in SUFFIXES:
         raise DatasetError(f"{where}: a store source holds csv or parquet files, not {fmt!r}")
-    columns_spec = spec.get("columns")
-    columns: tuple[_Column, ...] | None = None
-    if columns_spec:
-        if not isinstance(columns_spec, Mapping):
-            raise DatasetError(f"{where}: 'columns' must map column names to their rules")
-        columns = tuple(_parse_column(where, name, rules) for name, rules in columns_spec.items())
+    columns = _parse_columns(where, spec)
     return _Spec(label, Path(), fmt, columns, None, None, store=dict(store))
+
+
+def _parse_columns(where: str, spec: Mapping[str, Any]) -> tuple[_Column, ...] | None:
+    """A source's declared columns; None (every column, as read) when the
+    spec declares none."""
+    columns_spec = spec.get("columns")
+    if not columns_spec:
+        return None
+    if not isinstance(columns_spec, Mapping):
+        raise DatasetError(f"{where}: 'columns' must map column names to their rules")
+    return tuple(_parse_column(where, name, rules) for name, rules in columns_spec.items())
 
 
 def _is_number(value: Any) -> bool:

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pandas as pd
 
-__all__ = ["SCHEMES", "SourceError", "read_sql", "stream_sql"]
+__all__ = ["SCHEMES", "SourceError", "read_secret", "read_sql", "stream_sql"]
 
 SCHEMES = {
     "postgresql": "postgresql",
@@ -124,21 +124,30 @@ def _query(source: Mapping[str, Any], dialect: str) -> str:
 
 
 def _password(source: Mapping[str, Any]) -> str:
-    file, env = source.get("password_file"), source.get("password_env")
+    secret = read_secret(source, "password_file", "password_env", "password", SourceError)
+    return "" if secret is None else secret
+
+
+def read_secret(
+    source: Mapping[str, Any], file_key: str, env_key: str, what: str, error: type[Exception]
+) -> str | None:
+    """A secret kept out of the configuration: the first line of the file
+    `source[file_key]`, or the environment variable `source[env_key]`; None
+    when neither is set. Raises `error` naming the file or the variable
+    (`what` is the secret's name in messages), never the secret."""
+    file, env = source.get(file_key), source.get(env_key)
     if file is not None:
         try:
             lines = Path(file).read_text().splitlines()
         except OSError as exc:
-            raise SourceError(
-                f"cannot read the password file {file}: {exc.strerror or exc}"
-            ) from None
+            raise error(f"cannot read the {what} file {file}: {exc.strerror or exc}") from None
         return lines[0] if lines else ""
     if env is not None:
         value = os.environ.get(str(env))
         if value is None:
-            raise SourceError(f"the environment variable {env} (password_env) is not set")
+            raise error(f"the environment variable {env} ({env_key}) is not set")
         return value
-    return ""
+    return None
 
 
 def _reachable(dialect: str, host: str, port: int) -> None:

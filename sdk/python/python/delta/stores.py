@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from .sources import read_secret
+
 __all__ = ["SCHEMES", "Location", "StoreError", "files_of", "open_store", "read_store"]
 
 SCHEMES = ("s3", "hdfs")
@@ -155,21 +157,12 @@ def _hdfs(source: Mapping[str, Any], url: str, parts: Any) -> Location:
 
 
 def _secret(source: Mapping[str, Any]) -> str:
-    file, env = source.get("secret_key_file"), source.get("secret_key_env")
-    if file is not None:
-        try:
-            lines = Path(file).read_text().splitlines()
-        except OSError as exc:
-            raise StoreError(
-                f"cannot read the secret key file {file}: {exc.strerror or exc}"
-            ) from None
-        return lines[0].strip() if lines else ""
-    if env is not None:
-        value = os.environ.get(str(env))
-        if value is None:
-            raise StoreError(f"the environment variable {env} (secret_key_env) is not set")
-        return value
-    raise StoreError("access_key_id needs its secret key: set secret_key_file or secret_key_env")
+    secret = read_secret(source, "secret_key_file", "secret_key_env", "secret key", StoreError)
+    if secret is None:
+        raise StoreError(
+            "access_key_id needs its secret key: set secret_key_file or secret_key_env"
+        )
+    return secret.strip()
 
 
 def files_of(location: Location, fmt: str) -> list[str]:

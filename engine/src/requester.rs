@@ -203,14 +203,13 @@ pub struct RequesterCore {
 }
 
 impl RequesterCore {
-	/// A requester that will run `plan`; its first output is the call that
-	/// creates the task (or, for a plan no ledger could run, a `Failed`
-	/// event and nothing on the ledger).
-	pub fn new(plan: TaskPlan) -> Self {
-		let mut core = Self {
+	/// A running requester of `plan` at ledger round `round` with nothing
+	/// asked or queued yet: what `new` and `resume` start from.
+	fn idle(plan: TaskPlan, task: Option<TaskId>, round: u32) -> Self {
+		Self {
 			plan,
-			task: None,
-			round: 0,
+			task,
+			round,
 			run: RoundRun::default(),
 			outcome: Outcome::Running,
 			ids: CallIds::default(),
@@ -222,7 +221,14 @@ impl RequesterCore {
 			transmits: VecDeque::new(),
 			work: VecDeque::new(),
 			events: VecDeque::new(),
-		};
+		}
+	}
+
+	/// A requester that will run `plan`; its first output is the call that
+	/// creates the task (or, for a plan no ledger could run, a `Failed`
+	/// event and nothing on the ledger).
+	pub fn new(plan: TaskPlan) -> Self {
+		let mut core = Self::idle(plan, None, 0);
 		match core.create_call() {
 			Ok(call) => core.request(call, Awaiting::Create),
 			Err(e) => core.fail(e),
@@ -239,22 +245,7 @@ impl RequesterCore {
 	/// spends (a resumed learning task repeats one step shape), the lost
 	/// ones included, since their members noised and sent an update.
 	pub fn resume(plan: TaskPlan, task: TaskId, round: u32, step: StepSpec) -> Self {
-		let mut core = Self {
-			plan,
-			task: Some(task),
-			round,
-			run: RoundRun::default(),
-			outcome: Outcome::Running,
-			ids: CallIds::default(),
-			privacy: delta_dp::Accountant::new(),
-			in_flight: None,
-			stale: false,
-			reducing: None,
-			calls: VecDeque::new(),
-			transmits: VecDeque::new(),
-			work: VecDeque::new(),
-			events: VecDeque::new(),
-		};
+		let mut core = Self::idle(plan, Some(task), round);
 		if round >= core.plan.max_rounds {
 			core.fail(EngineError::Executor(format!(
 				"the task has used all {} rounds it declared; it cannot resume",

@@ -15,6 +15,11 @@ from process import ManagedProcess
 
 from devnet import free_port
 
+JUPYTERHUB_CONFIG = (
+    Path(__file__).resolve().parents[2] / "board" / "jupyterhub" / "jupyterhub_config.py"
+)
+"""The board's JupyterHub configuration in this checkout."""
+
 
 def board_binary() -> str:
     """The `delta-board` under test (`DELTA_BOARD_BIN`, else the dev build)."""
@@ -73,7 +78,10 @@ class Board(ManagedProcess):
             str(self.state),
         ]
         if self.jupyterhub:
-            args.append("--jupyterhub")
+            # This checkout's hub configuration, named outright: the
+            # binary's default is the source folder it was compiled in,
+            # which a reused target folder may have compiled elsewhere.
+            args += ["--jupyterhub", "--jupyterhub-config", str(JUPYTERHUB_CONFIG)]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         self.spawn(args, ready, timeout, env)

@@ -179,11 +179,12 @@ def test_the_api_refuses_callers_without_the_token(network: Network) -> None:
         assert refused.value.code == 401
     with pytest.raises(delta.ClientError, match="token"):
         delta.Client(network.workers[0].api, "not-the-token").tasks()
-    # The right token works, and datasets show schemas, never values.
+    # The right token works, and datasets show schemas (types, levels,
+    # declared bounds), never values.
     (dataset,) = network.client().datasets()
     assert dataset["name"] == "patients"
     assert dataset["columns"] == [
-        {"name": "age", "type": "float"},
+        {"name": "age", "type": "float", "min": 0, "max": 120},
         {"name": "bmi", "type": "float"},
         {"name": "sbp", "type": "float"},
         {"name": "sex", "type": "category", "levels": ["f", "m"]},

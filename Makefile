@@ -80,8 +80,10 @@ bench-workers: build sdk
 
 ## Per-round overhead of federated learning, Delta's delta.debug beside
 ## Flower's simulation with and without SecAgg+ (10 members, 20 rounds, the
-## digits MLP and a 1M-parameter MLP); Flower is installed into its own venv
-## under ~/.cache/delta on the first run.
+## digits MLP and a 1M-parameter MLP); its deployment engine (a SuperLink and
+## SuperNodes on loopback) by BENCH_ARGS="--systems ...,flower-deploy,
+## flower-deploy-secagg"; Flower is installed into its own venv under
+## ~/.cache/delta on the first run.
 bench-learning: sdk
 	python3 scripts/bench_learning.py $(BENCH_ARGS)
 

@@ -1,8 +1,10 @@
 """Per-round overhead of horizontal federated learning: Delta's
-`delta.debug` beside Flower's simulation, with and without SecAgg+.
+`delta.debug` beside Flower's simulation and deployment engines, each with
+and without SecAgg+.
 
     python3 scripts/bench_learning.py [--rounds 20] [--members 10]
         [--workloads digits,1m] [--systems delta-debug,flower-sim,flower-sim-secagg]
+        (also: delta-workers, flower-deploy, flower-deploy-secagg, flower-sim-legacy)
 
 Every system runs the same federated job: scikit-learn's digits (1,797
 rows, pixels / 16) split into `--members` contiguous, even parts; the same
@@ -24,21 +26,64 @@ bench_learning_tasks.py); no evaluation. Systems:
   graph at 10 members) and a majority threshold (Delta's default).
 - `flower-sim-legacy` (not run by default): that legacy stack without
   SecAgg+, to tell the protocol's cost from the API's.
+- `flower-deploy`: the `flower-sim` job (the same ServerApp and ClientApp)
+  through Flower's deployment engine, no Ray: a real `flower-superlink` and
+  `--members` real `flower-supernode` processes on 127.0.0.1, all
+  `--insecure`, SuperNode i with `--node-config "partition-id=i
+  num-partitions=<members>"`; the apps are a temporary Flower App (a
+  pyproject.toml whose `[tool.flwr.app.components]` name two small modules
+  that import them from this file) submitted with `flwr run <app> bench
+  --stream`, `bench` being a SuperLink connection in the config.toml of a
+  temporary `FLWR_HOME`. Every listening port is a free one: Flower 1.42
+  serves the SuperLink's Fleet, Control and ServerApp runtime (the old
+  ServerAppIo) APIs on one HTTP port (`--host`, `--port`), and each
+  SuperNode its ClientApp runtime API (the old ClientAppIo) on another.
+- `flower-deploy-secagg`: the same with `flower-sim-secagg`'s stack.
+
+The two deployment systems are not run by default: at Flower's default
+polling intervals (below) one of their rounds takes 40 s (73 s with
+SecAgg+) at 10 members on this machine, so 20 rounds of both workloads
+would take over an hour. Name them in `--systems` (`--rounds 5` gives
+stable medians).
 
 Flower runs in its own virtual environment, `~/.cache/delta/flower-venv`
 (created with `--system-site-packages`, so it sees this Python's torch; made
 and filled with pip on the first run), in subprocesses, so its
 dependencies never enter this environment. Each system and workload runs
 in a fresh process with one thread for torch (`OMP_NUM_THREADS=1`, as a
-Delta worker caps learning tasks); Flower gets one Ray actor for all
-clients (`num_cpus` per client = the machine's CPUs, which is also
+Delta worker caps learning tasks); Flower's simulation gets one Ray actor
+for all clients (`num_cpus` per client = the machine's CPUs, which is also
 Flower's default of 2 on a 2-core machine), so in both systems the members
 train one after another, on one core each.
+
+In deployment the SuperLink and every SuperNode start a `flower-superexec`,
+which starts the ServerApp (`flwr-serverapp`) and, for every message a
+SuperNode receives, a fresh `flwr-clientapp` process, which imports flwr,
+torch and the member's data again; the members' processes run at once,
+sharing the machine's cores. The strategy's round marks (wall clock, as
+they cross processes) and the clients' entries go to one log file whose
+path these processes inherit. A ClientApp warms torch's SGD path before its
+timed training (torch imports `torch._dynamo` at an optimiser's first use,
+over a second here), so that train s times the same warm epoch as in the
+simulation's rounds 2..R; that cost counts as overhead, with the process's
+start. Flower's polling there, all at its defaults: a SuperNode with no
+message asks the SuperLink for one every 3 s and checks for its
+ClientApp's reply every 0.5 s; each SuperExec asks for a task every 1 s
+(`FLWR_SUPEREXEC_TASK_POLL_INTERVAL`); the ServerApp's grid pulls replies
+every 3 s; so each exchange costs seconds, one a round without SecAgg+ and
+four with it. The SuperLink runs with
+`--disable-runtime-dependency-installation` (else each ServerApp `uv
+sync`s the app into an environment of its own; SuperNodes do not by
+default), and telemetry and the update check are off
+(`FLWR_TELEMETRY_ENABLED=0`, `FLWR_DISABLE_UPDATE_CHECK=1`).
 
 What is measured, per system and workload:
 
 - start s: from the call (`delta.debug`, `run_simulation`) to the first
   round's start; Ray starts its actor within round 1, not before.
+  Deployment: from `flwr run` (the SuperLink up, every SuperNode
+  registered) to the first round's start, the ServerApp's process start
+  included.
 - round s: the median wall time of rounds 2..R (round 1, reported apart,
   pays start-up: the first model and data in each member, Ray's actor).
   A round's wall time is from the end of the previous round to the end of
@@ -47,14 +92,18 @@ What is measured, per system and workload:
   `start` reply), so it includes encoding the step, the engine, every
   member's map and the requester's reduce; Flower, between the returns of
   the strategy's `aggregate_train` (`aggregate_fit`), round 1 from its
-  first `configure_train` (`configure_fit`).
+  first `configure_train` (`configure_fit`), in the driver (simulation) or
+  in the ServerApp process (deployment).
 - train s: the round's training compute, the SUM over members of the time
   of the local training call alone (Delta: `history.member_seconds`, the
   runner's own timing of `train`, times the members; Flower: the same
   `sgd_epoch` call timed with `perf_counter` in the client). The members
   run one after another in both systems, so the sum is the training on the
   round's critical path: the fair stand-in for "the slowest member's
-  training time" of a system whose members run in parallel.
+  training time" of a system whose members run in parallel. Flower's
+  deployment runs them at once, so there the sum may exceed the wall time
+  any member trained, which the JSON gives as `train_union_s` (in the
+  simulation, the sum).
 - overhead s: the median over rounds 2..R of (round wall time − train s);
   overhead/member ms is that divided by the members: what each member's
   part of a round costs beyond its training (loading weights, masking,
@@ -69,16 +118,21 @@ What is measured, per system and workload:
   announcements with the step, key shares, masked vectors, unmasking),
   divided by members and rounds; Flower the `count_bytes()` of every record
   of every message in and out of a client, all SecAgg+ stages included.
-  Neither counts transport framing (simulation has none).
+  Neither counts transport framing (simulation has none; deployment's
+  HTTP, protobuf and object-store requests are left out).
 - member MB: the peak RSS of the process that hosts the members (Delta: the
   `delta.debug` process, requester and all members in it; Flower: the Ray
-  actor that runs the clients); tree MB: the peak over the run of the
-  summed RSS of the whole process tree (Flower: driver, Ray's services and
-  actor), sampled every 0.2 s.
+  actor that runs the clients; deployment: the largest peak of the
+  ClientApp processes, one per message); tree MB: the peak over the run of
+  the summed RSS of the whole process tree (Flower: driver, Ray's services
+  and actor; deployment: the SuperLink, SuperNodes, their SuperExecs, the
+  ServerApp, the ClientApps and the `flwr` CLI), sampled every 0.2 s.
 - loss: the example-weighted mean training loss of the last round, to
   check that the systems trained the same model (they agree up to
   fixed-point and quantisation rounding).
-- total s: the whole run, start-up included (Ray's start for Flower).
+- total s: the whole run, start-up included (Ray's start for Flower's
+  simulation; for its deployment, from starting the SuperLink to `flwr
+  run` returning as the run finishes).
 
 Flower's simulation polls for messages every 0.1 s (its engine's queue
 and `InMemoryGrid`'s pull interval, left at their defaults), so its round
@@ -86,8 +140,9 @@ times come in steps of about 0.1 s per exchange; SecAgg+ makes four
 exchanges a round.
 
 The targets (from the issue): with secure aggregation on both sides,
-Delta's overhead at most a third of Flower's; without it, no more than
-Flower's. Delta always aggregates securely, so both ratios use delta-debug.
+Delta's overhead at most a third of Flower's (simulation and deployment);
+without it, no more than Flower's. Delta always aggregates securely, so
+both ratios use delta-debug.
 """
 
 from __future__ import annotations
@@ -95,10 +150,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import resource
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -120,11 +178,39 @@ FLOWER_REQUIREMENTS = ("flwr[simulation]==1.42.0", "setuptools>=77.0.3")
 is older than the system torch requires, which pip would report."""
 
 WORKLOADS = {"digits": ("DigitsMLP", "DIGITS_SIZES"), "1m": ("MillionMLP", "MILLION_SIZES")}
-SYSTEMS = ("delta-debug", "delta-workers", "flower-sim", "flower-sim-secagg", "flower-sim-legacy")
+SYSTEMS = (
+    "delta-debug",
+    "delta-workers",
+    "flower-sim",
+    "flower-sim-secagg",
+    "flower-sim-legacy",
+    "flower-deploy",
+    "flower-deploy-secagg",
+)
 DELTA_SYSTEMS = ("delta-debug", "delta-workers")
 DEFAULT_SYSTEMS = "delta-debug,flower-sim,flower-sim-secagg"
+FLOWER_STACKS = {
+    "flower-sim": "message",
+    "flower-sim-secagg": "secagg",
+    "flower-sim-legacy": "legacy",
+    "flower-deploy": "message",
+    "flower-deploy-secagg": "secagg",
+}
+"""Each Flower system's stack: the Message API, or the legacy one with or
+without SecAgg+. `flower-deploy*` run the same apps as `flower-sim*`."""
 LOG_ENV = "BENCH_LEARNING_LOG"
+MARKS_ENV = "BENCH_LEARNING_MARKS"
+"""Set to `log` where the strategy runs in a process Flower spawns (the
+deployment's ServerApp): its round marks then also go to the log."""
+WARM_UP_ENV = "BENCH_LEARNING_WARM_UP"
+"""Set to `1` where every message gets a fresh ClientApp process (the
+deployment): each then warms torch's SGD path before its timed training."""
 CHILD_TIMEOUT_S = 1200
+DEPLOY_START_TIMEOUT_S = 180
+"""For the SuperLink to listen and every SuperNode to register."""
+DEPLOY_RUN_TIMEOUT_S = CHILD_TIMEOUT_S - 120
+"""For `flwr run`: short of the child's, so that the child still stops
+every process it started."""
 
 
 # -- shared ----------------------------------------------------------------------------------
@@ -308,8 +394,8 @@ def delta_workers_child(args: argparse.Namespace) -> dict[str, Any]:
 # -- Flower (these run in Flower's venv: the driver, and the clients in Ray's actor) --------
 
 _MARKS: list[tuple[str, float]] = []
-"""The driver's round marks: ("start", t) at the first configure, ("end", t)
-after each aggregation."""
+"""The strategy's round marks in this process: ("start", t) at the first
+configure, ("end", t) after each aggregation (`perf_counter`)."""
 
 _MEMBERS: dict[tuple[str, int], Any] = {}
 """In a client process: each member's data, and one model per workload."""
@@ -350,10 +436,40 @@ def _log(entry: dict[str, Any]) -> None:
         out.write(json.dumps(entry) + "\n")
 
 
+def _mark(what: str) -> None:
+    """A round mark (`what`: "start" or "end"): kept in `_MARKS`, which the
+    simulation's driver reads in its own process; in deployment the
+    strategy runs in the ServerApp process Flower spawns, so the mark also
+    goes to the log, with the wall clock (the reader is another process)."""
+    _MARKS.append((what, time.perf_counter()))
+    if os.environ.get(MARKS_ENV) == "log":
+        _log({"kind": "mark", "what": what, "t": time.time()})
+
+
+_WARMED: list[bool] = []
+
+
+def _warm_up_torch() -> None:
+    """One SGD step on a throwaway parameter: torch loads `torch._dynamo` at
+    an optimiser's first use (a second or more here), which a fresh process
+    would otherwise pay inside the timed training call."""
+    import torch
+
+    weight = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.SGD([weight], lr=0.0)
+    optimiser.zero_grad()
+    (weight * 1.0).sum().backward()
+    optimiser.step()
+    _WARMED.append(True)
+
+
 def _train_and_log(model: Any, x: Any, y: Any, config: Any, server_round: int) -> float:
     import torch
 
     tasks = training_code()
+    if os.environ.get(WARM_UP_ENV) == "1" and not _WARMED:
+        _warm_up_torch()
+    wall = time.time()
     began = time.perf_counter()
     loss = tasks.sgd_epoch(model, x, y, float(config["lr"]), int(config["batch"]), server_round)
     seconds = time.perf_counter() - began
@@ -362,6 +478,7 @@ def _train_and_log(model: Any, x: Any, y: Any, config: Any, server_round: int) -
             "kind": "train",
             "round": server_round,
             "seconds": seconds,
+            "began": wall,
             "loss": loss,
             "examples": len(y),
             "rss_mb": peak_rss_mb(),
@@ -425,7 +542,9 @@ def bytes_mod(msg: Any, context: Any, call_next: Callable[[Any, Any], Any]) -> A
     received = _message_bytes(msg)
     reply = call_next(msg, context)
     sent = _message_bytes(reply)
-    _log({"kind": "bytes", "in": received, "out": sent, "pid": os.getpid()})
+    _log(
+        {"kind": "bytes", "in": received, "out": sent, "rss_mb": peak_rss_mb(), "pid": os.getpid()}
+    )
     return reply
 
 
@@ -475,12 +594,12 @@ def message_server(args: argparse.Namespace) -> Callable[[Any, Any], None]:
     class TimedFedAvg(FedAvg):
         def configure_train(self, *args: Any, **kwargs: Any) -> Any:
             if not _MARKS:
-                _MARKS.append(("start", time.perf_counter()))
+                _mark("start")
             return super().configure_train(*args, **kwargs)
 
         def aggregate_train(self, *args: Any, **kwargs: Any) -> Any:
             out = super().aggregate_train(*args, **kwargs)
-            _MARKS.append(("end", time.perf_counter()))
+            _mark("end")
             return out
 
     def main(grid: Any, context: Any) -> None:
@@ -511,12 +630,12 @@ def legacy_server(args: argparse.Namespace, secagg: bool) -> Callable[[Any, Any]
     class TimedFedAvg(FedAvg):
         def configure_fit(self, *args: Any, **kwargs: Any) -> Any:
             if not _MARKS:
-                _MARKS.append(("start", time.perf_counter()))
+                _mark("start")
             return super().configure_fit(*args, **kwargs)
 
         def aggregate_fit(self, *args: Any, **kwargs: Any) -> Any:
             out = super().aggregate_fit(*args, **kwargs)
-            _MARKS.append(("end", time.perf_counter()))
+            _mark("end")
             return out
 
     def main(grid: Any, context: Any) -> None:
@@ -547,29 +666,103 @@ def legacy_server(args: argparse.Namespace, secagg: bool) -> Callable[[Any, Any]
     return main
 
 
-def flower_child(args: argparse.Namespace) -> dict[str, Any]:
-    import flwr
-    from flwr.clientapp import ClientApp
+def flower_server_app(system: str, args: argparse.Namespace) -> Any:
+    """The ServerApp of a Flower system (simulation and deployment alike)."""
     from flwr.serverapp import ServerApp
+
+    stack = FLOWER_STACKS[system]
+    server = ServerApp()
+    if stack == "message":
+        server.main()(message_server(args))
+    else:
+        server.main()(legacy_server(args, stack == "secagg"))
+    return server
+
+
+def flower_client_app(system: str) -> Any:
+    """The ClientApp of a Flower system (simulation and deployment alike)."""
+    from flwr.clientapp import ClientApp
+
+    stack = FLOWER_STACKS[system]
+    if stack == "message":
+        client = ClientApp(mods=[bytes_mod])
+        client.train()(message_train)
+        return client
+    from flwr.client.mod import secaggplus_mod
+
+    mods = [bytes_mod, secaggplus_mod] if stack == "secagg" else [bytes_mod]
+    return ClientApp(client_fn=legacy_client_fn, mods=mods)
+
+
+def flower_figures(
+    args: argparse.Namespace, entries: list[dict[str, Any]], ends: list[float], began: float
+) -> dict[str, Any]:
+    """A Flower run's figures from the clients' log entries and the
+    strategy's marks (`began`: the start of the run, on the marks' clock)."""
+    tasks = training_code()
+    trains = [e for e in entries if e["kind"] == "train"]
+    sent = [e for e in entries if e["kind"] == "bytes"]
+    walls = round_walls(ends)
+    rounds = len(walls)
+    per_round = [0.0] * rounds
+    loss_sum, examples = [0.0] * rounds, [0] * rounds
+    spans: list[list[tuple[float, float]]] = [[] for _ in range(rounds)]
+    for e in trains:
+        if 1 <= e["round"] <= rounds:
+            per_round[e["round"] - 1] += e["seconds"]
+            loss_sum[e["round"] - 1] += e["loss"] * e["examples"]
+            examples[e["round"] - 1] += e["examples"]
+            spans[e["round"] - 1].append((e["began"], e["began"] + e["seconds"]))
+    # The wall time in which some member trained: the sum where members
+    # train one after another (simulation), less where they overlap
+    # (deployment: a process each). Reported in the JSON, not the table.
+    union = [_covered(round_spans) for round_spans in spans]
+    if rounds != args.rounds:
+        raise RuntimeError(f"Flower ran {rounds} of {args.rounds} rounds: see the log above")
+    member_rounds = args.members * rounds
+    sizes = getattr(tasks, WORKLOADS[args.workload][1])
+    return {
+        **summary(walls, per_round),
+        "params": sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False)),
+        "start_s": (ends[0] - began) if ends else float("nan"),
+        "model_bytes": sum(e["in"]["model"] + e["out"]["model"] for e in sent) / member_rounds,
+        "all_bytes": sum(e["in"]["all"] + e["out"]["all"] for e in sent) / member_rounds,
+        "member_mb": max((e["rss_mb"] for e in trains), default=float("nan")),
+        "loss": loss_sum[-1] / examples[-1] if rounds and examples[-1] else float("nan"),
+        "rounds": rounds,
+        "walls": walls,
+        "trains": per_round,
+        "train_union_s": median_or_nan(union[1:]),
+        "train_unions": union,
+        "client_processes": len({e["pid"] for e in trains}),
+        "client_threads": sorted({e["threads"] for e in trains}),
+    }
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of the intervals `spans`."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def flower_child(args: argparse.Namespace) -> dict[str, Any]:
+    if args.child.startswith("flower-deploy"):
+        return flower_deploy_child(args)
+
+    import flwr
     from flwr.simulation import run_simulation
 
     log_path = Path(tempfile.mkdtemp(prefix="bench-learning-flower-")) / "clients.jsonl"
     log_path.touch()
     os.environ[LOG_ENV] = str(log_path)  # Ray's processes inherit it
-    tasks = training_code()
+    training_code()  # loaded (torch with it) before the clock starts
 
-    server = ServerApp()
-    if args.child == "flower-sim":
-        server.main()(message_server(args))
-        client = ClientApp(mods=[bytes_mod])
-        client.train()(message_train)
-    else:
-        from flwr.client.mod import secaggplus_mod
-
-        secagg = args.child == "flower-sim-secagg"
-        server.main()(legacy_server(args, secagg))
-        mods = [bytes_mod, secaggplus_mod] if secagg else [bytes_mod]
-        client = ClientApp(client_fn=legacy_client_fn, mods=mods)
+    server = flower_server_app(args.child, args)
+    client = flower_client_app(args.child)
 
     cpus = os.cpu_count() or 1
     began = time.perf_counter()
@@ -585,37 +778,274 @@ def flower_child(args: argparse.Namespace) -> dict[str, Any]:
     total = time.perf_counter() - began
 
     entries = [json.loads(line) for line in log_path.read_text().splitlines() if line]
-    trains = [e for e in entries if e["kind"] == "train"]
-    sent = [e for e in entries if e["kind"] == "bytes"]
     ends = [t for _, t in _MARKS]
-    walls = round_walls(ends)
-    rounds = len(walls)
-    per_round = [0.0] * rounds
-    loss_sum, examples = [0.0] * rounds, [0] * rounds
-    for e in trains:
-        if 1 <= e["round"] <= rounds:
-            per_round[e["round"] - 1] += e["seconds"]
-            loss_sum[e["round"] - 1] += e["loss"] * e["examples"]
-            examples[e["round"] - 1] += e["examples"]
-    if rounds != args.rounds:
-        raise RuntimeError(f"Flower ran {rounds} of {args.rounds} rounds: see the log above")
-    member_rounds = args.members * rounds
-    sizes = getattr(tasks, WORKLOADS[args.workload][1])
     return {
-        **summary(walls, per_round),
-        "params": sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False)),
-        "start_s": (ends[0] - began) if ends else float("nan"),
-        "model_bytes": sum(e["in"]["model"] + e["out"]["model"] for e in sent) / member_rounds,
-        "all_bytes": sum(e["in"]["all"] + e["out"]["all"] for e in sent) / member_rounds,
-        "member_mb": max((e["rss_mb"] for e in trains), default=float("nan")),
-        "loss": loss_sum[-1] / examples[-1] if rounds and examples[-1] else float("nan"),
-        "rounds": rounds,
+        **flower_figures(args, entries, ends, began),
         "total_s": total,
-        "walls": walls,
-        "trains": per_round,
         "flower": flwr.__version__,
-        "client_processes": len({e["pid"] for e in trains}),
-        "client_threads": sorted({e["threads"] for e in trains}),
+    }
+
+
+# -- Flower's deployment engine: a SuperLink and SuperNodes on loopback -----------------------
+
+DEPLOY_APP_PYPROJECT = """\
+[project]
+name = "bench-learning"
+version = "1.0.0"
+description = "bench_learning.py's {system} job, written by it for one run"
+license = "Apache-2.0"
+
+[tool.flwr.app]
+publisher = "delta"
+
+[tool.flwr.app.components]
+serverapp = "bench_server_app:app"
+clientapp = "bench_client_app:app"
+"""
+
+DEPLOY_APP_MODULE = '''"""bench_learning.py's {side} for `{system}` (written by it for one run).
+Flower's {side} process imports this from the installed app; `bench_learning`
+comes from PYTHONPATH."""
+
+import argparse
+import json
+
+import bench_learning
+
+ARGS = argparse.Namespace(**json.loads({payload!r}))
+app = bench_learning.{factory}
+'''
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_flower_app(system: str, args: argparse.Namespace, folder: Path) -> Path:
+    """A Flower App folder whose ServerApp and ClientApp are those of
+    `flower_server_app`/`flower_client_app` for `system` and these args
+    (which travel in the modules' source: the app is built into a FAB)."""
+    folder.mkdir(parents=True)
+    payload = json.dumps(
+        {
+            "child": system,
+            "workload": args.workload,
+            "rounds": args.rounds,
+            "members": args.members,
+            "data": args.data,
+        }
+    )
+    (folder / "pyproject.toml").write_text(DEPLOY_APP_PYPROJECT.format(system=system))
+    for module, side, factory in (
+        ("bench_server_app", "ServerApp", f"flower_server_app({system!r}, ARGS)"),
+        ("bench_client_app", "ClientApp", f"flower_client_app({system!r})"),
+    ):
+        source = DEPLOY_APP_MODULE.format(
+            side=side, system=system, payload=payload, factory=factory
+        )
+        (folder / f"{module}.py").write_text(source)
+    return folder
+
+
+def _process_start(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot); None once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _descendants(root: int) -> set[tuple[int, int]]:
+    """(pid, start time) of every process below `root`, now."""
+    children, out, todo = _children(), set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            start = _process_start(child)
+            if start is not None:
+                out.add((child, start))
+                todo.append(child)
+    return out
+
+
+def _signal_alive(processes: set[tuple[int, int]], signum: int) -> int:
+    """Send `signum` to those of `processes` still running (the same pid and
+    start time, not a zombie); return how many there were."""
+    alive = 0
+    for pid, start in processes:
+        with contextlib.suppress(OSError, IndexError):
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[19]) == start and stat[0] != "Z":
+                os.kill(pid, signum)
+                alive += 1
+    return alive
+
+
+def stop_processes(started: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    """Stop what this process started and all that those started (Flower's
+    SuperExecs, ServerApp and ClientApp processes): terminate, wait, kill."""
+    below: set[tuple[int, int]] = set()
+    for proc in started:
+        below |= _descendants(proc.pid)
+    for proc in reversed(started):
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for proc in started:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if _signal_alive(below, signal.SIGTERM):
+        deadline = time.monotonic() + 5.0
+        while _signal_alive(below, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_alive(below, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
+
+
+def flower_deploy_child(args: argparse.Namespace) -> dict[str, Any]:
+    """The `flower-sim*` job through Flower's deployment engine: a real
+    `flower-superlink` and `--members` real `flower-supernode` processes on
+    127.0.0.1 (`--insecure`), the run submitted with `flwr run`."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-learning-deploy-"))
+    log_path = scratch / "clients.jsonl"
+    log_path.touch()
+    app = write_flower_app(args.child, args, scratch / "app")
+    home = scratch / "flwr-home"  # Flower's config and installed apps, not ~/.flwr
+    home.mkdir()
+    bin_dir = Path(sys.executable).parent  # the venv's (unresolved): its flwr-* commands
+    env = dict(os.environ)
+    env.update(
+        {
+            LOG_ENV: str(log_path),
+            MARKS_ENV: "log",
+            WARM_UP_ENV: "1",
+            "FLWR_HOME": str(home),
+            # SuperLink and SuperNodes start `flower-superexec`, which starts
+            # `flwr-serverapp` and `flwr-clientapp`, all by name.
+            "PATH": os.pathsep.join(p for p in (str(bin_dir), env.get("PATH")) if p),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(SCRIPTS), env.get("PYTHONPATH")) if p),
+            "FLWR_TELEMETRY_ENABLED": "0",
+            "FLWR_DISABLE_UPDATE_CHECK": "1",
+        }
+    )
+    # SuperLink: one HTTP port for its Fleet, Control and ServerApp runtime APIs.
+    link_port = free_port()
+    link = f"127.0.0.1:{link_port}"
+    (home / "config.toml").write_text(
+        f'[superlink]\ndefault = "bench"\n\n[superlink.bench]\naddress = "{link}"\n'
+        "insecure = true\n"
+    )
+    started: list[subprocess.Popen[bytes]] = []
+    logs: dict[str, Path] = {}
+
+    def spawn(name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        logs[name] = scratch / f"{name}.log"
+        print("$", " ".join(cmd), flush=True)
+        with logs[name].open("w") as sink:
+            proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        started.append(proc)
+        return proc
+
+    def wait_for(what: str, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + DEPLOY_START_TIMEOUT_S
+        while not ready():
+            for proc in started:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{what}: {proc.args[0]} exited ({proc.returncode})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: not after {DEPLOY_START_TIMEOUT_S} s")
+            time.sleep(0.1)
+
+    def listening() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", link_port)) == 0
+
+    def registered() -> bool:
+        return all(
+            "SuperNode ID" in logs[f"supernode-{i}"].read_text(errors="replace")
+            for i in range(args.members)
+        )
+
+    began = time.perf_counter()
+    try:
+        spawn(
+            "superlink",
+            [
+                str(bin_dir / "flower-superlink"),
+                "--insecure",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(link_port),
+                # Else each ServerApp `uv sync`s the app into an env of its own.
+                "--disable-runtime-dependency-installation",
+            ],
+        )
+        wait_for("the SuperLink listening", listening)
+        for member in range(args.members):
+            spawn(
+                f"supernode-{member}",
+                [
+                    str(bin_dir / "flower-supernode"),
+                    "--insecure",
+                    "--superlink",
+                    link,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(free_port()),  # its runtime API, which its ClientApps use
+                    "--node-config",
+                    f"partition-id={member} num-partitions={args.members}",
+                ],
+            )
+        wait_for("every SuperNode registered", registered)
+        run_began = time.time()
+        run = spawn("flwr-run", [str(bin_dir / "flwr"), "run", str(app), "bench", "--stream"])
+        try:
+            rc = run.wait(timeout=DEPLOY_RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"`flwr run` did not finish in {DEPLOY_RUN_TIMEOUT_S} s") from None
+        total = time.perf_counter() - began
+        if rc != 0:
+            raise RuntimeError(f"`flwr run` exited {rc}")
+    except BaseException as err:
+        for name in ("flwr-run", "superlink", "supernode-0"):
+            if name in logs:
+                print(f"{name} log ({logs[name]}) ends:\n{_tail(logs[name])}", flush=True)
+        if isinstance(err, RuntimeError):
+            raise RuntimeError(f"{args.child}: {err}; logs in {scratch}") from None
+        raise
+    finally:
+        stop_processes(started[1:])  # the CLI and the SuperNodes, then the SuperLink
+        stop_processes(started[:1])
+    print(f"flwr run's log ({logs['flwr-run']}) ends:\n{_tail(logs['flwr-run'], 5)}", flush=True)
+
+    entries = [json.loads(line) for line in log_path.read_text().splitlines() if line]
+    ends = [e["t"] for e in entries if e["kind"] == "mark"]
+    figures = flower_figures(args, entries, ends, run_began)
+    trained = sum(e["kind"] == "train" for e in entries)
+    if trained != args.members * args.rounds:
+        raise RuntimeError(
+            f"{args.child}: the ClientApps trained {trained} of {args.members * args.rounds} "
+            f"times; the SuperNodes' logs are in {scratch}"
+        )
+    # One ClientApp process per message here: the members' peak is the
+    # largest of those processes' peaks, whatever stage each ran.
+    rss = [e["rss_mb"] for e in entries if e["kind"] in ("train", "bytes")]
+    return {
+        **figures,
+        "member_mb": max(rss, default=float("nan")),
+        "total_s": total,
+        "flower": importlib.metadata.version("flwr"),
     }
 
 
@@ -715,8 +1145,10 @@ def run_child(
         try:
             rc = child.wait(timeout=CHILD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
+            below = _descendants(child.pid)  # the deployment's Flower processes, say
             child.kill()
             rc = child.wait()
+            _signal_alive(below, signal.SIGKILL)
         done.set()
         sampler.join()
     if rc != 0 or not out.exists():
@@ -802,6 +1234,8 @@ def print_ratios(results: dict[tuple[str, str], dict[str, Any]]) -> None:
         ("flower-sim-secagg", 1 / 3, "both with SecAgg+, target <= 0.33"),
         ("flower-sim-legacy", 1.0, "Flower legacy stack without SecAgg+, target <= 1"),
         ("flower-sim", 1.0, "Flower without SecAgg+, target <= 1"),
+        ("flower-deploy-secagg", 1 / 3, "deployment, both with SecAgg+, target <= 0.33"),
+        ("flower-deploy", 1.0, "deployment, Flower without SecAgg+, target <= 1"),
     )
     for workload in workloads:
         for delta_system in DELTA_SYSTEMS:
@@ -815,7 +1249,7 @@ def print_ratios(results: dict[tuple[str, str], dict[str, Any]]) -> None:
                 ratio = mine["overhead_s"] / theirs["overhead_s"]
                 verdict = "met" if ratio <= target else "NOT met"
                 print(
-                    f"  {workload:7s} {delta_system:13s} / {system:18s} = "
+                    f"  {workload:7s} {delta_system:13s} / {system:20s} = "
                     f"{_fmt(mine['overhead_s'])} / {_fmt(theirs['overhead_s'])} s = "
                     f"{ratio:.2f}  ({what}: {verdict})"
                 )

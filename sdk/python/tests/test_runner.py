@@ -607,7 +607,7 @@ def test_prepare_command(tmp_path: Path) -> None:
     assert json.loads(done.stdout) == {
         "ok": True,
         "rows": 1,
-        "columns": [{"name": "age", "type": "float"}],
+        "columns": [{"name": "age", "type": "float", "max": 120}],
         "dropped_rows": 2,
         "filled": {},
         "clipped": {},

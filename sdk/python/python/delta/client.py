@@ -391,8 +391,7 @@ class Client:
 
         if not issubclass(task_class, Analytics):
             return {}
-        wanted = package.manifest.get("dataset")
-        names = {wanted} if isinstance(wanted, str) else set(wanted or [])
+        names = set(package.datasets())
         levels: dict[str, list[Any]] = {}
         for dataset in self.datasets():
             if dataset.get("name") not in names:

@@ -239,14 +239,14 @@ def _raw_batches(spec: _Spec) -> Iterator[pd.DataFrame]:
         yield _read(spec)
         return
     where = f"dataset {spec.name!r}"
-    first = True
+    empty = True
     try:
         for batch in stream_sql(spec.sql, BATCH_ROWS):
             yield _declared(where, "the sql source's rows", batch, wanted)
-            first = False
+            empty = False
     except SourceError as exc:
         raise DatasetError(f"{where}: {exc}") from None
-    if first:
+    if empty:
         # No rows: the declared columns, empty, to clean and write.
         yield pd.DataFrame({name: pd.Series([], dtype=object) for name in wanted})
 

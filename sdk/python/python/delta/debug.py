@@ -121,10 +121,8 @@ def frame_levels(
     the levels holders publish. Paths are not read here."""
     if package.manifest.get("members_run") != "plan" or "levels" in package.manifest:
         return {}
-    wanted = package.manifest.get("dataset")
-    names = [wanted] if isinstance(wanted, str) else list(wanted or [])
     levels: dict[str, list[Any]] = {}
-    for name in names:
+    for name in package.datasets():
         given = data.get(name)
         frames = [given] if isinstance(given, pd.DataFrame) else given
         if not isinstance(frames, Sequence) or isinstance(frames, str):

@@ -117,6 +117,12 @@ class TaskPackage:
     manifest: dict[str, Any]
     files: dict[str, str]
 
+    def datasets(self) -> list[str]:
+        """The dataset names the manifest gives the task (none, one or a
+        list)."""
+        named = self.manifest.get("dataset")
+        return [named] if isinstance(named, str) else list(named or [])
+
     def to_bytes(self) -> bytes:
         """The canonical encoding (see the module docs): identical bytes for
         identical content on any machine, so its hash can be committed."""

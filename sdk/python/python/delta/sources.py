@@ -63,15 +63,8 @@ def stream_sql(source: Mapping[str, Any], batch_rows: int) -> Iterator[pd.DataFr
     cx = _connectorx()
     try:
         reader = cx.read_sql(target, query, return_type="arrow_stream", batch_size=batch_rows)
-        batches = iter(reader)
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
+        for batch in reader:
             yield _to_frame(batch)
-    except SourceError:
-        raise
     except Exception as exc:  # connectorx raises RuntimeError with the driver's text
         raise SourceError(_explain(dialect, str(exc), password)) from None
 

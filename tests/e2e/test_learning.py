@@ -110,30 +110,37 @@ def test_numpy_fedavg_through_workers_equals_central_gradient_descent(holders: H
     assert result.stopped == "rounds" and result.rounds == 3
 
 
-def wait_for_log(holders: Holders, i: int, text: str, since: int, timeout: float) -> None:
+def wait_for_log_count(
+    holders: Holders, i: int, text: str, since: int, count: int, timeout: float
+) -> None:
+    """Waits until worker `i` has logged `text` `count` times since line `since`."""
     worker = holders.workers[i]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(text in line for line in worker.log[since:]):
+        if sum(text in line for line in worker.log[since:]) >= count:
             return
         time.sleep(0.02)
-    raise AssertionError(f"no {text!r} in {worker.name}'s log: {''.join(worker.log[since:])}")
+    raise AssertionError(
+        f"not {count} x {text!r} in {worker.name}'s log: {''.join(worker.log[since:])}"
+    )
 
 
 def test_a_member_killed_while_training_leaves_training_going_on_the_survivors(
     holders: Holders,
 ) -> None:
     victim = 2
+    seen = len(holders.workers[victim].log)
     handle = holders.client().submit(
         tasks.SlowSecondRound, min_members=2, phase_timeout_s=10, compute_timeout_s=30
     )
-    # Killed on an event: its second round's training has started.
+    # Killed on an event: its second round's training has started, that is
+    # its second map (one per round) since the submit. Counted from before
+    # the submit, since the map may start before the test sees the round.
     deadline = time.monotonic() + 120
     while not any(e["event"] == "round_started" and e["round"] == 1 for e in handle.events()):
         assert time.monotonic() < deadline, handle.status().progress
         time.sleep(0.05)
-    seen = len(holders.workers[victim].log)
-    wait_for_log(holders, victim, "map started", seen, 60)
+    wait_for_log_count(holders, victim, "map started", seen, 2, 60)
     holders.workers[victim].kill()
     try:
         result = handle.wait(timeout=300, progress=False)
@@ -155,15 +162,16 @@ def test_a_member_killed_while_training_leaves_training_going_on_the_survivors(
 
 def test_a_requester_killed_mid_training_resumes_from_its_checkpoint(holders: Holders) -> None:
     requester = holders.workers[0]
+    seen = len(requester.log)
     handle = holders.client().submit(tasks.SlowThirdRound, phase_timeout_s=10, compute_timeout_s=30)
-    # Killed (SIGKILL) while the third round trains: two rounds are behind
-    # it, checkpointed; the third is lost with the requester's secrets.
+    # Killed (SIGKILL) while the third round trains (its third map since
+    # the submit): two rounds are behind it, checkpointed; the third is
+    # lost with the requester's secrets.
     deadline = time.monotonic() + 120
     while not any(e["event"] == "round_started" and e["round"] == 2 for e in handle.events()):
         assert time.monotonic() < deadline, handle.status().progress
         time.sleep(0.05)
-    seen = len(requester.log)
-    wait_for_log(holders, 0, "map started", seen, 60)
+    wait_for_log_count(holders, 0, "map started", seen, 3, 60)
     requester.kill()
     requester.start()
     # The same handle waits on: the restarted worker answers for the task.

@@ -38,6 +38,9 @@ use crate::{
 pub const COOKIE: &str = "delta_board_session";
 /// Largest API request, as the worker's own limit.
 pub const API_BODY_LIMIT: usize = 16 << 20;
+/// Most of a refused cross-site request's body the board reads to keep
+/// its connection open; past it the connection closes.
+const REFUSED_BODY_LIMIT: usize = 1 << 20;
 /// Largest result shown inline on a task's page (the download has it all).
 const RESULT_SHOWN: usize = 64 << 10;
 
@@ -153,6 +156,10 @@ async fn same_origin(request: Request, next: Next) -> Response {
 	}
 	if let Err(why) = check_origin(request.headers()) {
 		tracing::warn!("refused a cross-site {} {}: {why}", request.method(), request.uri().path());
+		// The body is read (up to a bound) before the refusal: with it left
+		// unread the connection closes after the 403, and a client that has
+		// already sent its next request on it sees that request fail.
+		let _ = axum::body::to_bytes(request.into_body(), REFUSED_BODY_LIMIT).await;
 		return Failure::new(StatusCode::FORBIDDEN, format!("cross-site request refused: {why}")).into_response();
 	}
 	next.run(request).await
@@ -1211,6 +1218,57 @@ mod tests {
 		let (status, _, text) = send(&f, own).await;
 		assert_eq!(status, StatusCode::OK, "{text}");
 		assert_eq!(f.app.store.user("mallory").unwrap().unwrap().state, AccountState::Pending);
+	}
+
+	/// Reads one response (headers and a `content-length` body) from `s`;
+	/// `None` if the board closed the connection first.
+	async fn read_response(s: &mut tokio::net::TcpStream) -> Option<String> {
+		use tokio::io::AsyncReadExt;
+		let mut got = Vec::new();
+		let mut chunk = [0u8; 4096];
+		loop {
+			let text = String::from_utf8_lossy(&got).into_owned();
+			if let Some(end) = text.find("\r\n\r\n") {
+				let length = text[..end]
+					.lines()
+					.find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+					.map_or(0, |n| n.trim().parse::<usize>().unwrap());
+				if got.len() >= end + 4 + length {
+					return Some(text);
+				}
+			}
+			match s.read(&mut chunk).await {
+				Ok(0) | Err(_) => return None,
+				Ok(n) => got.extend_from_slice(&chunk[..n]),
+			}
+		}
+	}
+
+	#[tokio::test]
+	async fn a_refused_cross_site_post_leaves_the_connection_open_for_the_next_request() {
+		use tokio::io::AsyncWriteExt;
+		// The refusal is answered after the body is read: a socket closed
+		// with the body unread is reset, and the reset can overtake the 403.
+		let f = board("http://127.0.0.1:9");
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+		let addr = listener.local_addr().unwrap();
+		let app = router(Arc::clone(&f.app));
+		tokio::spawn(async move { axum::serve(listener, app).await });
+		let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+		let body = "x".repeat(200_000) + "&" + SIGNUP;
+		let evil = format!(
+			"POST /signup HTTP/1.1\r\nHost: {HOST}\r\nOrigin: http://evil.test\r\n\
+			 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+			body.len()
+		);
+		s.write_all(evil.as_bytes()).await.unwrap();
+		let refused = read_response(&mut s).await.expect("the 403 arrives");
+		assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+		assert!(refused.contains("cross-site request refused"), "{refused}");
+		s.write_all(format!("GET /login HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes()).await.unwrap();
+		let next = read_response(&mut s).await.expect("the connection is still open");
+		assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+		assert_eq!(f.app.store.user("mallory").unwrap(), None, "nothing ran");
 	}
 
 	#[tokio::test]

@@ -400,7 +400,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 	{
 		// New ledger state wakes the task threads as a peer message does.
 		let net = Arc::clone(&net);
-		ledger.watch(Arc::new(move || net.wake.notify()));
+		ledger.watch(Arc::new(move || net.ledger_changed()));
 	}
 	let endpoint = if config.p2p.external.is_empty() { bound.to_string() } else { config.p2p.external.clone() };
 	{

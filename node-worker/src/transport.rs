@@ -99,8 +99,11 @@ pub struct PeerNet {
 	outbound: mpsc::UnboundedSender<Outbound>,
 	inbox: Arc<Mutex<Inbox>>,
 	directory: Directory,
-	/// Notified whenever a message arrives.
+	/// Notified whenever a message arrives or the ledger moves on.
 	pub wake: Arc<Wake>,
+	/// Notified when the ledger moves on (a round's phase changed), so the
+	/// router can wake the member threads, which wait on their mailboxes.
+	pub ledger_moved: Arc<Wake>,
 }
 
 /// Length-prefixed byte messages with a size limit.
@@ -215,9 +218,16 @@ impl PeerNet {
 			inbox: Arc::new(Mutex::new(Inbox::default())),
 			directory: Directory::new(ledger),
 			wake: Arc::new(Wake::default()),
+			ledger_moved: Arc::new(Wake::default()),
 		});
 		tokio::spawn(drive(swarm, rx, Arc::clone(&net)));
 		Ok((net, bound))
+	}
+
+	/// The ledger's state may have moved on: every task thread looks now.
+	pub fn ledger_changed(&self) {
+		self.ledger_moved.notify();
+		self.wake.notify();
 	}
 
 	fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
@@ -365,6 +375,8 @@ pub struct Mailbox {
 struct MailboxState {
 	messages: Vec<(AccountId, Message)>,
 	closed: bool,
+	/// Woken without a message (the ledger moved on).
+	nudged: bool,
 }
 
 impl Mailbox {
@@ -383,14 +395,22 @@ impl Mailbox {
 		std::mem::take(&mut self.state().messages)
 	}
 
-	/// Waits until a message is waiting, the mailbox is closed, or
-	/// `timeout` passes.
+	/// Wakes the task's thread without a message: the ledger moved on, and
+	/// the thread looks at once rather than at its next poll.
+	pub fn nudge(&self) {
+		self.state().nudged = true;
+		self.cond.notify_all();
+	}
+
+	/// Waits until a message is waiting, the mailbox is closed or nudged,
+	/// or `timeout` passes.
 	pub fn wait(&self, timeout: Duration) {
 		let guard = self.state();
-		let _ = self
+		let (mut guard, _) = self
 			.cond
-			.wait_timeout_while(guard, timeout, |s| s.messages.is_empty() && !s.closed)
+			.wait_timeout_while(guard, timeout, |s| s.messages.is_empty() && !s.closed && !s.nudged)
 			.unwrap_or_else(std::sync::PoisonError::into_inner);
+		guard.nudged = false;
 	}
 
 	/// No more messages will come: the task's thread ends once its rounds
@@ -493,5 +513,31 @@ mod tests {
 		mailbox.close();
 		assert!(waiter.join().unwrap() < Duration::from_secs(30));
 		assert!(mailbox.is_closed());
+	}
+
+	#[test]
+	fn a_nudge_wakes_the_task_thread_once_and_is_not_lost_before_it_waits() {
+		let mailbox = Arc::new(Mailbox::default());
+		// Nudged before anyone waits: the next wait returns at once.
+		mailbox.nudge();
+		let started = Instant::now();
+		mailbox.wait(Duration::from_secs(30));
+		assert!(started.elapsed() < Duration::from_secs(30));
+		// Used up: the wait after it runs to its timeout.
+		let started = Instant::now();
+		mailbox.wait(Duration::from_millis(20));
+		assert!(started.elapsed() >= Duration::from_millis(20));
+		let waiter = {
+			let mailbox = Arc::clone(&mailbox);
+			std::thread::spawn(move || {
+				let started = Instant::now();
+				mailbox.wait(Duration::from_secs(30));
+				started.elapsed()
+			})
+		};
+		std::thread::sleep(Duration::from_millis(50));
+		mailbox.nudge();
+		assert!(waiter.join().unwrap() < Duration::from_secs(30));
+		assert!(mailbox.drain().is_empty() && !mailbox.is_closed(), "a nudge carries no message");
 	}
 }

@@ -731,7 +731,17 @@ impl MemberRole {
 	fn route(self) {
 		let mut threads: std::collections::HashMap<TaskId, MemberThread> = std::collections::HashMap::new();
 		let mut seen = self.net.wake.now();
+		let mut ledger_seen = self.net.ledger_moved.now();
 		while !self.stop.load(Ordering::SeqCst) {
+			// The ledger moved on: the member threads look now, not at
+			// their next poll (they wait on their mailboxes, not on it).
+			let ledger_now = self.net.ledger_moved.now();
+			if ledger_now != ledger_seen {
+				ledger_seen = ledger_now;
+				for t in threads.values() {
+					t.mailbox.nudge();
+				}
+			}
 			// Threads whose task has gone quiet end; a later announcement
 			// starts a new one.
 			threads.retain(|_, t| {

@@ -10,7 +10,11 @@ use delta_coordinator::{
 };
 use delta_engine::EngineError;
 use jsonrpsee::{
-	core::{client::ClientT, params::ArrayParams, ClientError},
+	core::{
+		client::{ClientT, Subscription, SubscriptionClientT},
+		params::ArrayParams,
+		ClientError,
+	},
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
@@ -170,5 +174,125 @@ impl Backend for CoordinatorLedger {
 
 	fn timeout_units(&self, seconds: u64) -> u64 {
 		seconds.saturating_mul(1000)
+	}
+
+	fn watch(&self, changed: std::sync::Arc<dyn Fn() + Send + Sync>) {
+		let url = self.url.clone();
+		self.rt.spawn(async move {
+			// A connection of its own, so that a stalled subscription never
+			// holds up calls; after the coordinator goes away, connect again.
+			loop {
+				if let Ok((_client, events)) = subscribe(&url).await {
+					follow(events, &*changed).await;
+				}
+				tokio::time::sleep(Duration::from_secs(1)).await;
+			}
+		});
+	}
+}
+
+/// The coordinator's events from now on, on a connection of their own
+/// (returned with them: the subscription lives as long as it does).
+async fn subscribe(url: &str) -> Result<(WsClient, Subscription<serde_json::Value>), ClientError> {
+	let client = WsClientBuilder::default().build(url).await?;
+	let events =
+		client.subscribe("coordinator_subscribeEvents", rpc_params![], "coordinator_unsubscribeEvents").await?;
+	Ok((client, events))
+}
+
+/// Calls `changed` for every event that may move a task thread on, until
+/// the subscription ends.
+async fn follow(mut events: Subscription<serde_json::Value>, changed: &(dyn Fn() + Send + Sync)) {
+	while let Some(Ok(event)) = events.next().await {
+		if moves_rounds(&event) {
+			changed();
+		}
+	}
+}
+
+/// Whether the coordinator event `event` (as JSON, so that a kind this
+/// worker does not know still counts) may let a task thread act: a round
+/// started, changed phase or ended, or a task ended. A member's own
+/// calls (`Joined`, `SharesCommitted`, ...) move nothing by themselves:
+/// the coordinator follows the one that completes a quorum with a
+/// `PhaseChanged`, and waking every thread on each of them would cost
+/// every thread a read per member.
+fn moves_rounds(event: &serde_json::Value) -> bool {
+	!matches!(
+		event["event"].as_str(),
+		Some(
+			"Registered"
+				| "Updated" | "Left"
+				| "TaskCreated"
+				| "Joined" | "SharesCommitted"
+				| "MaskedCommitted"
+				| "Revealed" | "PrivacyCharged"
+		)
+	)
+}
+
+#[cfg(test)]
+mod tests {
+	use std::sync::{
+		atomic::{AtomicUsize, Ordering},
+		Arc,
+	};
+
+	use delta_coordinator::{
+		rpc::{serve, Service},
+		types::{Bytes, Event, H256},
+		Ledger, Limits,
+	};
+	use delta_primitives::round::{PhaseTimeouts, RoundParams};
+
+	use super::*;
+
+	#[test]
+	fn a_started_round_wakes_the_watcher_and_registrations_and_new_tasks_do_not() {
+		let rt = tokio::runtime::Runtime::new().unwrap();
+		let service = Service::new(Ledger::in_memory(Limits::default()).unwrap());
+		let (addr, server) = rt.block_on(serve(service, "127.0.0.1:0".parse().unwrap())).unwrap();
+		let url = format!("ws://{addr}");
+		let pair = |seed: &str| sr25519::Pair::from_string(seed, None).unwrap();
+		let owner = CoordinatorLedger::connect(&url, pair("//Alice"), rt.handle().clone()).unwrap();
+		let holder = CoordinatorLedger::connect(&url, pair("//Bob"), rt.handle().clone()).unwrap();
+		// Subscribed before the calls, so that every one of them is seen.
+		let (_client, events) = rt.block_on(subscribe(&url)).unwrap();
+
+		let mut peer_id = vec![0x12, 0x20];
+		peer_id.extend_from_slice(&[1; 32]);
+		let register = Call::Register {
+			display_name: "Hospital 1".into(),
+			endpoint: "/ip4/127.0.0.1/tcp/4101".into(),
+			peer_id: Bytes(peer_id),
+		};
+		holder.submit(register).unwrap();
+		let t = 60_000;
+		let params = RoundParams {
+			min_members: 2,
+			max_members: 3,
+			threshold: 2,
+			timeouts: PhaseTimeouts { open: t, share_keys: t, compute: t, unmask: t },
+		};
+		let create = Call::CreateTask {
+			package: H256([7; 32]),
+			kind: delta_primitives::task::TaskKind::Statistics,
+			datasets: vec!["patients".into()],
+			rounds: 1,
+			params,
+		};
+		owner.submit(create).unwrap();
+		let started = owner.submit(Call::StartRound { task: 0 }).unwrap();
+		assert!(matches!(started[..], [StoredEvent { event: Event::RoundStarted { task: 0, round: 0, .. }, .. }]));
+
+		// The coordinator stops: the subscription ends, having woken the
+		// watcher for the round's start only.
+		server.stop().unwrap();
+		let woken = Arc::new(AtomicUsize::new(0));
+		let counter = Arc::clone(&woken);
+		rt.block_on(follow(events, &move || {
+			counter.fetch_add(1, Ordering::SeqCst);
+		}));
+		assert_eq!(woken.load(Ordering::SeqCst), 1);
 	}
 }

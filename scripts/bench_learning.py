@@ -339,6 +339,7 @@ def delta_workers_child(args: argparse.Namespace) -> dict[str, Any]:
     from workers import Worker
 
     import delta
+    from coordinator import Client as CoordinatorClient
     from coordinator import Coordinator
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-learning-workers-"))
@@ -370,6 +371,11 @@ def delta_workers_child(args: argparse.Namespace) -> dict[str, Any]:
         began = time.perf_counter()
         result = client.submit(task).wait(timeout=CHILD_TIMEOUT_S, progress=False)
         total = time.perf_counter() - began
+        ledger = CoordinatorClient(coordinator.url)
+        try:
+            log = ledger.call("coordinator_events", 1, 10_000)
+        finally:
+            ledger.close()
     history = result.history
     walls = list(history["seconds"])
     # The members train at once, each in its own worker's task process:
@@ -388,7 +394,43 @@ def delta_workers_child(args: argparse.Namespace) -> dict[str, Any]:
         "total_s": total,
         "walls": walls,
         "trains": trains,
+        "phases_s": phase_seconds(log),
     }
+
+
+# Where a round's time goes on the ledger: each span ends at the event
+# named, from the one before it.
+PHASE_SPANS = (
+    ("open", "ShareKeys"),
+    ("share keys", "Compute"),
+    ("compute", "Unmask"),
+    ("unmask", "Done"),
+    ("reduce", "RoundFinished"),
+    ("to next round", "RoundStarted"),
+)
+
+
+def phase_seconds(log: list[dict[str, Any]]) -> dict[str, float]:
+    """Median seconds of each span of PHASE_SPANS over rounds 2..R, from the
+    coordinator's event log (`at`: its clock, ms)."""
+    marks: dict[int, dict[str, float]] = {}
+    for e in log:
+        if "round" not in e:
+            continue
+        name = e["event"]
+        if name == "PhaseChanged":
+            name = e["phase"] if isinstance(e["phase"], str) else "Failed"
+        marks.setdefault(e["round"], {}).setdefault(name, e["at"] / 1000)
+    spans: dict[str, list[float]] = {span: [] for span, _ in PHASE_SPANS}
+    for round_no in sorted(marks)[1:]:
+        here, after = marks[round_no], marks.get(round_no + 1, {})
+        previous = "RoundStarted"
+        for span, until in PHASE_SPANS:
+            end = after.get(until) if until == "RoundStarted" else here.get(until)
+            if end is not None and previous in here:
+                spans[span].append(end - here[previous])
+            previous = until
+    return {span: median_or_nan(v) for span, v in spans.items()}
 
 
 # -- Flower (these run in Flower's venv: the driver, and the clients in Ray's actor) --------
@@ -1223,6 +1265,16 @@ def print_table(results: dict[tuple[str, str], dict[str, Any]], members: int) ->
             print("  ".join("-" * w for w in widths))
 
 
+def print_phases(results: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Where the ten workers' rounds spend their time, on the ledger's clock."""
+    for (workload, system), r in results.items():
+        phases = r.get("phases_s")
+        if not phases:
+            continue
+        spans = ", ".join(f"{span} {_fmt(s, 3)}" for span, s in phases.items())
+        print(f"\n{system} {workload}, a round on the coordinator's clock (medians, s): {spans}")
+
+
 def print_ratios(results: dict[tuple[str, str], dict[str, Any]]) -> None:
     systems = {s for _, s in results}
     if not systems & set(DELTA_SYSTEMS) or len(systems) < 2:
@@ -1331,6 +1383,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Flower {', '.join(sorted(versions))} ({note}; {FLOWER_VENV})")
     print()
     print_table(results, args.members)
+    print_phases(results)
     print_ratios(results)
     print(f"\nbenchmark ran {elapsed:.0f} s; logs in {scratch}")
     if args.json:

@@ -1,31 +1,33 @@
-//! Runner replies: the lines a worker reads from a sandboxed runner's
-//! stdout (task code writes them), framed with a bound, parsed as JSON,
-//! and the steps and map values in them decoded
-//! (`node-worker/src/runner_wire.rs`, compiled here from the same file).
+//! Runner replies: the messages a worker reads from a sandboxed runner's
+//! stdout (task code writes them), a line framed with a bound and parsed
+//! as JSON, then the attachments it names, bounded too, and the steps and
+//! map values in them decoded (`node-worker/src/runner_wire.rs`, compiled
+//! here from the same file).
 
 #![no_main]
 
-use delta_fuzz::runner_wire::{decode_reply, read_line_bounded, step_from_json, step_json, values_from_b64};
+use delta_fuzz::runner_wire::{read_message, step_from_json, step_json, values_from_reply, Request};
 use libfuzzer_sys::fuzz_target;
 
-/// A small line limit, so that overlong lines are reached by small inputs.
+/// Small limits, so that overlong lines and attachments are reached by
+/// small inputs.
 const LIMIT: usize = 512;
+const ATTACHED: usize = 256;
 
 fuzz_target!(init: delta_fuzz::init("runner_reply"), |data: &[u8]| {
 	let mut reader = std::io::BufReader::with_capacity(64, data);
-	let mut held = 0usize;
-	while let Some(line) = read_line_bounded(&mut reader, LIMIT).expect("reading a slice cannot fail") {
-		if let delta_fuzz::runner_wire::Line::Bytes(bytes) = &line {
-			assert!(bytes.len() <= LIMIT, "a line longer than the limit was held");
-			held += bytes.len() + 1;
-		}
-		assert!(held <= data.len() + 1, "more bytes held than read");
-		let Ok(reply) = decode_reply(&line) else { continue };
-		let Ok(step) = step_from_json(&reply["step"]) else { continue };
+	while let Some(reply) = read_message(&mut reader, LIMIT, ATTACHED).expect("reading a slice cannot fail") {
+		let Ok(reply) = reply else { continue };
+		assert!(reply.blobs.iter().map(Vec::len).sum::<usize>() <= ATTACHED, "attachments past the limit were held");
+		let Ok(step) = step_from_json(&reply["step"], &reply.blobs) else { continue };
 		// A decoded step re-encodes to itself.
-		assert_eq!(step_from_json(&step_json(&step)).expect("a written step reads back"), step);
-		if let Some(values) = reply["values"].as_str() {
-			let _ = values_from_b64(&step, values);
-		}
+		let mut request = Request::new(serde_json::json!({}));
+		let written = step_json(&step, &mut request);
+		let mut bytes = Vec::new();
+		request.write_to(&mut bytes).expect("writing to memory cannot fail");
+		let mut back = std::io::BufReader::new(&bytes[..]);
+		let read = read_message(&mut back, usize::MAX, usize::MAX).unwrap().unwrap().unwrap();
+		assert_eq!(step_from_json(&written, &read.blobs).expect("a written step reads back"), step);
+		let _ = values_from_reply(&step, &reply);
 	}
 });

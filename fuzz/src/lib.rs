@@ -150,19 +150,33 @@ fn messages() -> Vec<Message> {
 }
 
 fn runner_replies() -> Vec<Vec<u8>> {
-	let step = runner_wire::step_json(&step());
-	let values = B64.encode([0u8; 2 * 8 + 6 * 4 + 8]);
-	let lines = [
-		r#"{"ok":true,"protocol":2}"#.to_string(),
-		r#"{"ok":true,"dataset":"patients","max_rounds":3,"kind":"statistics"}"#.to_string(),
-		format!(r#"{{"ok":true,"step":{step}}}"#),
-		format!(r#"{{"ok":true,"values":"{values}"}}"#),
-		r#"{"ok":true,"done":{"mean":[1.5,2.0]}}"#.to_string(),
-		r#"{"ok":false,"kind":"policy","error":"too few rows"}"#.to_string(),
+	let step = step();
+	let values = [0u8; 2 * 8 + 6 * 4 + 8];
+	let message = |json: serde_json::Value, attach: &[&[u8]]| {
+		let mut request = runner_wire::Request::new(json);
+		for (i, bytes) in attach.iter().enumerate() {
+			let field = if i == 0 { "values" } else { "extra" };
+			request.json[field] = request.attach(bytes);
+		}
+		let mut out = Vec::new();
+		request.write_to(&mut out).expect("writing to memory cannot fail");
+		out
+	};
+	let mut stepped = runner_wire::Request::new(serde_json::json!({"ok": true}));
+	stepped.json["step"] = runner_wire::step_json(&step, &mut stepped);
+	let mut with_step = Vec::new();
+	stepped.write_to(&mut with_step).expect("writing to memory cannot fail");
+	let mut out = vec![
+		message(serde_json::json!({"ok": true, "protocol": 5}), &[]),
+		message(serde_json::json!({"ok": true, "dataset": "patients", "max_rounds": 3, "kind": "statistics"}), &[]),
+		with_step,
+		message(serde_json::json!({"ok": true}), &[&values]),
+		message(serde_json::json!({"ok": true, "values": B64.encode(values)}), &[]),
+		message(serde_json::json!({"ok": true, "done": {"mean": [1.5, 2.0]}}), &[]),
+		message(serde_json::json!({"ok": false, "kind": "policy", "error": "too few rows"}), &[]),
 	];
-	let mut out: Vec<Vec<u8>> = lines.iter().map(|l| format!("{l}\n").into_bytes()).collect();
 	// A whole conversation, as the worker reads it from one stream.
-	out.push(lines.join("\r\n").into_bytes());
+	out.push(out.concat());
 	out
 }
 

@@ -25,7 +25,7 @@ use crate::{
 	consent::Consent,
 	datasets::Datasets,
 	pool::RunnerPool,
-	runner_wire::{self, step_from_json, step_json, values_from_b64, WireError},
+	runner_wire::{self, step_from_json, step_json, values_from_reply, Message, Request, WireError},
 	sandbox,
 };
 
@@ -73,7 +73,11 @@ impl From<WireError> for ExecError {
 	fn from(e: WireError) -> Self {
 		let kind = match e {
 			WireError::Outputs(_) => "task",
-			WireError::MalformedStep(_) | WireError::NotJson | WireError::TooLong { .. } => "protocol",
+			WireError::MalformedStep(_)
+			| WireError::NotJson
+			| WireError::TooLong { .. }
+			| WireError::MalformedBlobs
+			| WireError::Binary(_) => "protocol",
 		};
 		ExecError::Task { kind: kind.into(), message: e.to_string() }
 	}
@@ -81,7 +85,7 @@ impl From<WireError> for ExecError {
 
 /// The version of the runner protocol this worker speaks
 /// (`delta._runner.PROTOCOL`).
-pub const RUNNER_PROTOCOL: u64 = 4;
+pub const RUNNER_PROTOCOL: u64 = 5;
 
 /// Receives the task process's log lines.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -207,12 +211,18 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 		let stdout = child.stdout.take().ok_or_else(|| ExecError::Spawn("no stdout".into()))?;
 		let stderr = child.stderr.take().ok_or_else(|| ExecError::Spawn("no stderr".into()))?;
 		let (tx, replies) = mpsc::channel();
-		// Both streams are read a bounded line at a time: task code writes
-		// them, and a line without end must not cost the worker memory.
+		// Both streams are read a bounded line (and replies' attachments
+		// bounded) at a time: task code writes them, and output without end
+		// must not cost the worker memory.
 		std::thread::spawn(move || {
 			let mut stdout = BufReader::new(stdout);
-			while let Ok(Some(line)) = runner_wire::read_line_bounded(&mut stdout, runner_wire::MAX_REPLY_BYTES) {
-				if tx.send(line).is_err() {
+			while let Ok(Some(reply)) =
+				runner_wire::read_message(&mut stdout, runner_wire::MAX_REPLY_BYTES, runner_wire::MAX_ATTACHED_BYTES)
+			{
+				// After a malformed attachment list, where the next reply
+				// starts is unknown: the runner is read no more.
+				let lost = matches!(reply, Err(WireError::MalformedBlobs));
+				if tx.send(reply).is_err() || lost {
 					break;
 				}
 			}
@@ -258,7 +268,7 @@ print(json.dumps({"executable": os.path.realpath(sys.executable), "dirs": sorted
 pub struct Runner {
 	child: Child,
 	stdin: ChildStdin,
-	replies: mpsc::Receiver<runner_wire::Line>,
+	replies: mpsc::Receiver<Result<Message, WireError>>,
 	wall: Duration,
 	folder: PathBuf,
 	log: Arc<Mutex<LogSink>>,
@@ -284,12 +294,16 @@ impl Runner {
 		}
 	}
 
-	/// Sends one request and waits (at most the wall-time limit) for its
-	/// reply.
-	pub fn call(&mut self, request: &Value) -> Result<Value, ExecError> {
-		let mut line = request.to_string();
-		line.push('\n');
-		if self.stdin.write_all(line.as_bytes()).and_then(|()| self.stdin.flush()).is_err() {
+	/// Sends one request without attachments and waits (at most the
+	/// wall-time limit) for its reply.
+	pub fn call(&mut self, request: &Value) -> Result<Message, ExecError> {
+		self.call_with(Request::new(request.clone()))
+	}
+
+	/// Sends one request with its attachments and waits (at most the
+	/// wall-time limit) for its reply.
+	pub fn call_with(&mut self, request: Request<'_>) -> Result<Message, ExecError> {
+		if request.write_to(&mut self.stdin).is_err() {
 			return Err(self.died());
 		}
 		let reply = self.reply()?;
@@ -303,9 +317,9 @@ impl Runner {
 		}
 	}
 
-	fn reply(&mut self) -> Result<Value, ExecError> {
+	fn reply(&mut self) -> Result<Message, ExecError> {
 		match self.replies.recv_timeout(self.wall) {
-			Ok(line) => Ok(runner_wire::decode_reply(&line)?),
+			Ok(reply) => Ok(reply?),
 			Err(mpsc::RecvTimeoutError::Timeout) => {
 				self.kill();
 				Err(ExecError::Timeout(self.wall.as_secs()))
@@ -405,8 +419,8 @@ impl SandboxedRequester {
 		let mut runner = pool.take(None, package, log)?;
 		let info = runner.call(&json!({"op": "info"}))?;
 		let started = runner.call(&json!({"op": "start"}))?;
-		let first = step_from_json(&started["step"])?;
-		Ok((Self { runner, pool: Arc::clone(pool), checkpoint: None }, package_info(&info, first)))
+		let first = step_from_json(&started["step"], &started.blobs)?;
+		Ok((Self { runner, pool: Arc::clone(pool), checkpoint: None }, package_info(&info.json, first)))
 	}
 
 	/// Takes over a resumable task whose requester stopped: a new runner
@@ -435,15 +449,17 @@ impl SandboxedRequester {
 				if n == 0 {
 					break;
 				}
-				runner.call(&json!({"op": "restore", "data": B64.encode(&part[..n])}))?;
+				let mut restore = Request::new(json!({"op": "restore"}));
+				restore.json["data"] = restore.attach(&part[..n]);
+				runner.call_with(restore)?;
 			}
 		}
 		let started = runner.call(&json!({
 			"op": "start",
 			"resume": {"rounds_started": rounds_started, "checkpoint": checkpoint.is_some()},
 		}))?;
-		let next = step_from_json(&started["step"])?;
-		Ok((Self { runner, pool: Arc::clone(pool), checkpoint: None }, package_info(&info, next)))
+		let next = step_from_json(&started["step"], &started.blobs)?;
+		Ok((Self { runner, pool: Arc::clone(pool), checkpoint: None }, package_info(&info.json, next)))
 	}
 
 	/// From now on, the task's checkpoint is written to `path` after each
@@ -470,10 +486,7 @@ impl SandboxedRequester {
 			if part > 0 {
 				reply = self.runner.call(&json!({"op": "checkpoint", "part": part})).map_err(|e| e.to_string())?;
 			}
-			let data = reply["data"]
-				.as_str()
-				.and_then(|d| B64.decode(d).ok())
-				.ok_or("the runner's checkpoint part is not base64")?;
+			let data = reply.binary(&reply["data"], "checkpoint part").map_err(|e| e.to_string())?;
 			written += data.len() as u64;
 			if written > MAX_CHECKPOINT_BYTES {
 				drop(file);
@@ -514,13 +527,15 @@ impl Drop for SandboxedRequester {
 
 impl RequesterExecutor for SandboxedRequester {
 	fn reduce(&mut self, step: &StepSpec, sums: &[Values], members: usize) -> Result<Next, EngineError> {
-		let reply = self.runner.call(&json!({
-			"op": "reduce", "step": step_json(step), "sums": B64.encode(join_bytes(sums)), "members": members,
-		}))?;
-		if let Some(done) = reply.get("done") {
+		let sums = join_bytes(sums);
+		let mut request = Request::new(json!({"op": "reduce", "members": members}));
+		request.json["step"] = step_json(step, &mut request);
+		request.json["sums"] = request.attach(&sums);
+		let reply = self.runner.call_with(request)?;
+		if let Some(done) = reply.json.get("done") {
 			return Ok(Next::Done(done.to_string().into_bytes()));
 		}
-		let next = step_from_json(&reply["step"]).map_err(ExecError::from)?;
+		let next = step_from_json(&reply["step"], &reply.blobs).map_err(ExecError::from)?;
 		if let Some(path) = self.checkpoint.clone() {
 			match self.save_checkpoint(&path) {
 				Ok(bytes) => tracing::debug!("checkpoint of {} bytes kept at {}", bytes, path.display()),
@@ -741,7 +756,9 @@ impl MemberExecutor for SandboxedMember {
 		// their data and for how long.
 		tracing::info!(task, "map started on dataset {}", step.dataset);
 		let started = Instant::now();
-		let result = runner.call(&json!({"op": "map", "step": step_json(step)}));
+		let mut request = Request::new(json!({"op": "map"}));
+		request.json["step"] = step_json(step, &mut request);
+		let result = runner.call_with(request);
 		tracing::info!(task, ok = result.is_ok(), "map ended after {:.1} s", started.elapsed().as_secs_f64());
 		if let (Some(m), Some(epsilon)) = (mechanism, epsilon) {
 			// Charged once the map ran: the noised sum may now be released.
@@ -749,7 +766,7 @@ impl MemberExecutor for SandboxedMember {
 			tracing::info!(task, "private step: the task has spent ε = {epsilon:.3} of this holder's data");
 		}
 		match result {
-			Ok(reply) => values_from_b64(step, reply["values"].as_str().unwrap_or("")),
+			Ok(reply) => values_from_reply(step, &reply),
 			Err(e) => {
 				if matches!(e, ExecError::Timeout(_) | ExecError::Died(_)) {
 					self.runner = None;

@@ -169,14 +169,13 @@ impl RunnerPool {
 mod tests {
 	use std::{collections::BTreeMap, path::Path, process::Command, time::Duration};
 
-	use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 	use serde_json::json;
 
 	use super::*;
 	use crate::{
 		config::SandboxConfig,
 		datasets::{Policy, Requesters},
-		runner_wire::{step_from_json, step_json},
+		runner_wire::{step_from_json, step_json, Request},
 	};
 
 	/// Runs Python code with the installed SDK; its stdout.
@@ -240,9 +239,13 @@ mod tests {
 		assert_eq!(pool.ready(), 0, "a taken runner is never counted again");
 
 		let started = requester.call(&json!({"op": "start"})).unwrap();
-		let step = step_from_json(&started["step"]).unwrap();
-		let mapped = member.call(&json!({"op": "map", "step": step_json(&step)})).unwrap();
-		let values = B64.decode(mapped["values"].as_str().unwrap()).unwrap();
+		let step = step_from_json(&started["step"], &started.blobs).unwrap();
+		let mut map = Request::new(json!({"op": "map"}));
+		map.json["step"] = step_json(&step, &mut map);
+		let mapped = member.call_with(map).unwrap();
+		// The values come as an attachment, not as text.
+		assert_eq!(mapped["values"], json!({"blob": 0}));
+		let values = mapped.binary(&mapped["values"], "values").unwrap();
 		let floats: Vec<f64> = values.chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
 		assert!(floats.contains(&120.0) && floats.contains(&3.0), "the member's sum and count: {floats:?}");
 

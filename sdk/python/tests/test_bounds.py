@@ -41,7 +41,7 @@ def test_a_bound_travels_as_the_outputs_fourth_element() -> None:
     body = delta.Step("s", {"w": bounded}).body()
     step = {
         "dataset": "d",
-        "body": _runner._b64encode(body),
+        "body": body,
         "outputs": [["w", "float32", [2, 3], 1.0], ["n", "float64", [1], None]],
     }
     _, outputs, privacy = _runner._step_parts(step)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -34,6 +35,7 @@ from debug_tasks import (
 from task_files import import_class
 
 import delta
+from delta import _runner
 from delta._runner import PROTOCOL
 from delta.check import check_or_raise
 from delta.package import TaskPackage
@@ -212,15 +214,17 @@ def worker_runner(
     requests = [load, *requests]
     done = subprocess.run(
         args,
-        input="".join(json.dumps(r) + "\n" for r in requests),
+        input=b"".join(_runner.encode_message(r) for r in requests),
         capture_output=True,
-        text=True,
         timeout=60,
         cwd=scratch,
         env={**os.environ, "PYTHONPATH": SDK},
     )
-    replies = [json.loads(line) for line in done.stdout.splitlines()]
-    assert replies, f"the runner answered nothing:\n{done.stderr}"
+    stream = io.BytesIO(done.stdout)
+    replies = []
+    while (reply := _runner.read_message(stream)) is not None:
+        replies.append(reply)
+    assert replies, f"the runner answered nothing:\n{done.stderr.decode(errors='replace')}"
     # Its idle line, then the answer to `load`: the ready line or the
     # refusal of the package.
     assert replies[0].get("idle") is True or replies[0]["ok"] is False, replies[0]
@@ -230,7 +234,7 @@ def worker_runner(
 def step_json(step: delta.Step, dataset: str = "values") -> dict[str, Any]:
     return {
         "dataset": dataset,
-        "body": base64.b64encode(step.body()).decode("ascii"),
+        "body": step.body(),
         "outputs": [[name, o.dtype, list(o.shape)] for name, o in step.specs()],
     }
 
@@ -314,7 +318,7 @@ def test_a_result_the_wire_refuses_fails_with_its_message(tmp_path: Path) -> Non
     with pytest.raises(delta.TaskFailed) as failed:
         delta.debug(Unsendable(), {"values": frames(3)})
     first = Moments().start()
-    sums = base64.b64encode(np.zeros(3, dtype="<f8").tobytes()).decode("ascii")
+    sums = np.zeros(3, dtype="<f8").tobytes()
     replies = worker_runner(
         tmp_path,
         delta.package_task(Unsendable),

@@ -29,7 +29,7 @@ import pytest
 from task_files import import_class
 
 import delta
-from delta import _wire
+from delta import _runner, _wire
 from delta._runner import PROTOCOL
 from delta.mapreduce import Step
 from delta.package import FORMAT, SDK_VERSION, TaskPackage, package_task
@@ -199,19 +199,22 @@ class Runner:
         ready = selector.select(TIMEOUT)
         selector.close()
         assert ready, f"no answer within {TIMEOUT} s; stderr:\n{self.log.read_text()}"
-        line = self.process.stdout.readline()
-        assert line, f"the runner closed its stdout; stderr:\n{self.log.read_text()}"
-        reply: dict[str, Any] = json.loads(line)
+        reply = _runner.read_message(self.process.stdout)
+        assert reply is not None, f"the runner closed its stdout; stderr:\n{self.log.read_text()}"
         return reply
 
-    def send_raw(self, line: bytes) -> dict[str, Any]:
+    def send_raw(self, line: bytes, attached: bytes = b"") -> dict[str, Any]:
         assert self.process.stdin is not None
-        self.process.stdin.write(line + b"\n")
+        self.process.stdin.write(line + b"\n" + attached)
         self.process.stdin.flush()
         return self.read()
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        return self.send_raw(json.dumps(message).encode())
+        """Sends `message` as a worker does, its bytes values attached."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(_runner.encode_message(message))
+        self.process.stdin.flush()
+        return self.read()
 
     def close(self) -> int:
         if self.process.stdin is not None:
@@ -273,17 +276,18 @@ def write_frames(tmp: Path) -> list[Path]:
 
 def values(reply: dict[str, Any]) -> np.ndarray:
     assert reply["ok"], reply
-    return np.frombuffer(base64.b64decode(reply["values"]), dtype="<f8")
+    assert isinstance(reply["values"], bytes), "values arrive as an attachment"
+    return np.frombuffer(reply["values"], dtype="<f8")
 
 
-def sums_of(vectors: list[np.ndarray]) -> str:
-    return base64.b64encode(np.sum(vectors, axis=0).astype("<f8").tobytes()).decode()
+def sums_of(vectors: list[np.ndarray]) -> bytes:
+    return np.sum(vectors, axis=0).astype("<f8").tobytes()
 
 
 def step_message(step: Step, dataset: str = "patients") -> dict[str, Any]:
     return {
         "dataset": dataset,
-        "body": base64.b64encode(step.body()).decode(),
+        "body": step.body(),
         "outputs": [[name, o.dtype, list(o.shape)] for name, o in step.specs()],
     }
 
@@ -369,7 +373,7 @@ def test_map_reduce_over_two_members(tmp_path: Path, runners: list[Runner]) -> N
     step = started["step"]
     assert step["dataset"] == "patients"
     assert step["outputs"] == [["n", "float64", [1]], ["s", "float64", [2]]]
-    assert json.loads(base64.b64decode(step["body"])) == {
+    assert json.loads(step["body"]) == {
         "name": "sums",
         "params": {"attempt": None},
     }
@@ -495,7 +499,10 @@ def test_protocol_errors(tmp_path: Path, runners: list[Runner]) -> None:
     package = package_source(tmp_path / "t", SUM_TASK, "SumTask", HELPERS)
     requester = Runner(tmp_path, package)
     runners.append(requester)
-    step = requester.request({"op": "start"})["step"]
+    started = requester.request({"op": "start"})["step"]
+    # Binary fields may also come as base64 text, as here inside raw lines.
+    step = {**started, "body": base64.b64encode(started["body"]).decode()}
+    zeros = base64.b64encode(sums_of([np.zeros(3)])).decode()
     cases: list[tuple[bytes, str]] = [
         (b"not json", "not JSON"),
         (b"[1]", "a request is a JSON object"),
@@ -511,9 +518,7 @@ def test_protocol_errors(tmp_path: Path, runners: list[Runner]) -> None:
             "not base64",
         ),
         (
-            json.dumps(
-                {"op": "reduce", "step": step, "sums": sums_of([np.zeros(3)]), "members": 0}
-            ).encode(),
+            json.dumps({"op": "reduce", "step": step, "sums": zeros, "members": 0}).encode(),
             "'members' must be a positive integer",
         ),
         (
@@ -540,6 +545,32 @@ def test_protocol_errors(tmp_path: Path, runners: list[Runner]) -> None:
         assert reply["ok"] is False and reply["kind"] == "protocol", (line, reply)
         assert message in reply["error"], (line, reply)
     assert requester.request({"op": "info"})["ok"]
+
+
+def test_attachments_are_checked_and_a_lost_framing_ends_the_runner(
+    tmp_path: Path, runners: list[Runner]
+) -> None:
+    package = package_source(tmp_path / "t", SUM_TASK, "SumTask", HELPERS)
+    requester = Runner(tmp_path, package)
+    runners.append(requester)
+    started = requester.request({"op": "start"})["step"]
+    assert isinstance(started["body"], bytes), "the step's body arrives as an attachment"
+    step = {**started, "body": {"blob": 0}}
+    zeros = sums_of([np.zeros(3)])
+    blobs = [len(started["body"]), len(zeros)]
+    reduce = {"op": "reduce", "step": step, "sums": {"blob": 2}, "members": 1, "blobs": blobs}
+    missing = requester.send_raw(json.dumps(reduce).encode(), started["body"] + zeros)
+    assert missing["ok"] is False and missing["kind"] == "protocol", missing
+    assert "attachment 2 is not one of the 2 sent" in missing["error"]
+    # The framing held: the runner serves on, and the same request with the
+    # right attachment is answered.
+    right = {**reduce, "sums": {"blob": 1}}
+    done = requester.send_raw(json.dumps(right).encode(), started["body"] + zeros)
+    assert done["ok"] and "done" in done, done
+    lost = requester.send_raw(json.dumps({"op": "info", "blobs": "many"}).encode())
+    assert lost["ok"] is False and "'blobs' must list the byte lengths" in lost["error"]
+    # Where the next message starts is unknown now: the runner ends.
+    assert requester.close() == 0
 
 
 def raw_package(files: dict[str, str], entry: str) -> TaskPackage:

@@ -86,14 +86,15 @@ def test_torch_training_runs_under_the_hook_and_the_memory_limit(
         assert "refused" not in runner.log.read_text()
 
 
-def summed(step: dict[str, object], replies: list[dict[str, object]]) -> str:
+def summed(step: dict[str, object], replies: list[dict[str, object]]) -> bytes:
     """The sums a worker hands `reduce`: each output summed in its own type
     (float64 for floats, int64 for int64), little-endian, in step order."""
     parts = []
     raws = []
     for reply in replies:
         assert reply["ok"], reply
-        raws.append(base64.b64decode(str(reply["values"])))
+        assert isinstance(reply["values"], bytes), "values arrive as an attachment"
+        raws.append(reply["values"])
     at = 0
     outputs = step["outputs"]
     assert isinstance(outputs, list)
@@ -106,7 +107,7 @@ def summed(step: dict[str, object], replies: list[dict[str, object]]) -> str:
         )
         parts.append(np.asarray(total).tobytes())
         at += size
-    return base64.b64encode(b"".join(parts)).decode()
+    return b"".join(parts)
 
 
 def test_the_step_body_names_the_round_and_carries_the_weights(
@@ -117,7 +118,7 @@ def test_the_step_body_names_the_round_and_carries_the_weights(
     runners.append(requester)
     step = requester.request({"op": "start"})["step"]
     # The params as JSON, then a NUL byte and the weights' bytes as they are.
-    head, nul, weights = base64.b64decode(step["body"]).partition(b"\0")
+    head, nul, weights = step["body"].partition(b"\0")
     body = json.loads(head)
     assert body["name"] == "train" and body["params"]["round"] == 1
     assert body["params"]["layout"] == [["w", "float64", [2]], ["b", "float64", [1]]]
@@ -146,10 +147,11 @@ def run_rounds(
 def checkpoint_of(requester: Runner) -> bytes:
     first = requester.request({"op": "checkpoint", "part": 0})
     assert first["ok"] and first["parts"] >= 1, first
-    parts = [base64.b64decode(str(first["data"]))]
+    parts = [first["data"]]
     for part in range(1, int(first["parts"])):
         reply = requester.request({"op": "checkpoint", "part": part})
-        parts.append(base64.b64decode(str(reply["data"])))
+        parts.append(reply["data"])
+    assert all(isinstance(p, bytes) for p in parts), "checkpoints arrive as attachments"
     return b"".join(parts)
 
 
@@ -183,7 +185,7 @@ def test_a_restarted_requester_resumes_from_its_checkpoint_and_trains_the_same_m
     runners.append(second)
     at = 0
     while at < len(checkpoint):
-        chunk = base64.b64encode(checkpoint[at : at + 1000]).decode()
+        chunk = checkpoint[at : at + 1000]
         assert second.request({"op": "restore", "data": chunk})["ok"]
         at += 1000
     resumed = second.request({"op": "start", "resume": {"rounds_started": 4, "checkpoint": True}})
@@ -206,7 +208,7 @@ def test_a_restarted_requester_resumes_from_its_checkpoint_and_trains_the_same_m
     assert not refused["ok"] and "written by another task" in refused["error"], refused
     fresh = other.request({"op": "start", "resume": {"rounds_started": 1, "checkpoint": False}})
     assert fresh["ok"], fresh
-    head = base64.b64decode(fresh["step"]["body"]).partition(b"\0")[0]
+    head = fresh["step"]["body"].partition(b"\0")[0]
     assert json.loads(head)["params"]["round"] == 1
     bad = other.request({"op": "start", "resume": {"rounds_started": -1, "checkpoint": False}})
     assert bad["kind"] == "protocol", bad

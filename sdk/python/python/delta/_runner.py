@@ -18,8 +18,14 @@ code is 0 either way, and non-zero only if the runner itself crashed.
 numpy, pandas and pyarrow, installs its audit hook and says so; a worker
 keeps such idle runners ready (`sandbox.idle_runners`), so that a round
 does not wait for Python to start. Then it is sent one package and answers
-requests for it, one JSON object per line on stdin, one JSON reply per line
-on stdout, until stdin closes:
+requests for it, one message on stdin for each reply on stdout, until stdin
+closes. A message is one JSON object on one line, followed by its binary
+attachments when it names them: `"blobs": [n0, n1, ...]` says that n0 + n1
++ ... raw bytes follow the newline, and a binary field (a step's body, a
+map's values, a reduce's sums, a checkpoint's data) is then `{"blob": i}`,
+the i-th of them, at the message's top level or in its `step`. A reader
+also takes a binary field as base64 text (the `load` request's package is
+sent that way). Large vectors so travel as they are, never as text:
 
 - the first line is `{"ok": true, "idle": true, "protocol": PROTOCOL}`
   (the protocol's version, which the worker checks), or
@@ -31,7 +37,7 @@ on stdout, until stdin closes:
   `{"ok": true, "ready": true, "protocol": PROTOCOL}` or, when the
   package cannot be loaded, `{"ok": false, "kind": "package", "error":
   ...}` and exit code 3.
-- STEP is `{"dataset": str, "body": base64(Step.body()),
+- STEP is `{"dataset": str, "body": Step.body() (binary),
   "outputs": [[name, dtype, shape], ...]}` (dtype "float64", "float32"
   or "int64"; shape a list of sizes, `[]` for a scalar), an output with a
   declared bound as `[name, dtype, shape, bound]`, and `"privacy":
@@ -44,15 +50,15 @@ on stdout, until stdin closes:
   {"rounds_started": n, "checkpoint": bool}` the task is resumed
   (the task's `resume`) from the checkpoint sent before in `restore`
   requests (or from none) instead of started
-- `{"op": "restore", "data": base64}` -> `{"ok": true, "bytes": n}`:
+- `{"op": "restore", "data": binary}` -> `{"ok": true, "bytes": n}`:
   appends a part of a stored checkpoint, before a resuming `start`
-- `{"op": "checkpoint", "part": i}` -> `{"ok": true, "data": base64,
+- `{"op": "checkpoint", "part": i}` -> `{"ok": true, "data": binary,
   "parts": n}`: part i of the task's checkpoint after its last reduce
   (`MapReduce.checkpoint`, computed at part 0, CHECKPOINT_PART bytes a
   part), or `{"ok": true, "parts": 0}` for a task that keeps none
-- `{"op": "map", "step": STEP}` -> `{"ok": true, "values": base64 of the
+- `{"op": "map", "step": STEP}` -> `{"ok": true, "values": binary, the
   outputs in STEP's order, each little-endian in its dtype}`
-- `{"op": "reduce", "step": STEP, "sums": base64 of the sums in STEP's
+- `{"op": "reduce", "step": STEP, "sums": binary, the sums in STEP's
   order (float64 for float outputs, int64 for int64 ones), "members": n}` ->
   `{"ok": true, "step": STEP}` or `{"ok": true, "done": delta._wire JSON}`
 - failures: `{"ok": false, "kind": K, "error": message}` with K one of
@@ -62,7 +68,8 @@ on stdout, until stdin closes:
   an operation), "resources" (MemoryError, RecursionError), "task" (any
   other exception; the message names the innermost line of the task's own
   files) or "protocol" (a malformed request). The runner answers and
-  keeps serving.
+  keeps serving, except after a malformed `blobs` list: it cannot know
+  where the next message starts, so it answers and exits.
 
 Task code is imported from the package's source text, in memory, as the
 package `delta_task_<first 16 hex digits of the digest>`; relative imports
@@ -88,8 +95,8 @@ stderr, so a task's `print()` goes to the task log the worker keeps.
 
 `delta.debug` runs this same code in the requester's interpreter, one
 `Server` per simulated process: `load_task` on a package read back with
-`load_package`, requests and replies as the protocol's JSON lines
-(`reply_line`), `unload_task` at the end. Only the OS sandbox, the audit
+`load_package`, requests and replies as the protocol's messages
+(`encode_message`, `read_message`), `unload_task` at the end. Only the OS sandbox, the audit
 hook and the separate process are left out there.
 """
 
@@ -109,7 +116,7 @@ import sys
 import threading
 import traceback
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -139,19 +146,26 @@ __all__ = [
     "member_task",
     "main",
     "package_error",
+    "encode_message",
+    "read_message",
     "reply_line",
     "step_from_wire",
     "unload_task",
 ]
 
-PROTOCOL = 4
+PROTOCOL = 5
 """The runner protocol's version: 2 since step outputs are typed
 (`[name, dtype, shape]`) and values travel in their declared types, 3
 since an output may carry its bound (`[name, dtype, shape, bound]`), 4
-since a runner starts idle and is sent its package (`load`). A worker
+since a runner starts idle and is sent its package (`load`), 5 since
+binary fields travel as attachments (`blobs`), not base64. A worker
 refuses a runner that speaks another. (The `checkpoint` and `restore`
 ops and `start`'s `resume` came within 4: a worker uses them only for a
 package whose `info` says it is resumable.)"""
+
+MAX_ATTACHED = 1 << 30
+"""Most bytes of attachments one message may name (the worker's own limit
+on a reply is lower)."""
 
 CHECKPOINT_PART = 8 << 20
 """Bytes of a checkpoint per `checkpoint` reply: a reply line stays far
@@ -622,7 +636,12 @@ def unload_task(package: TaskPackage) -> None:
 
 
 class _ProtocolError(Exception):
-    """A request the runner cannot act on; answered with kind "protocol"."""
+    """A request the runner cannot act on; answered with kind "protocol".
+    `lost`: the stream's framing is lost with it (nothing more can be read)."""
+
+    def __init__(self, message: str, lost: bool = False) -> None:
+        super().__init__(message)
+        self.lost = lost
 
 
 def _task_line(frame: types.FrameType | None) -> str | None:
@@ -694,17 +713,88 @@ def failure(exc: BaseException, refusals: list[str]) -> dict[str, Any]:
     return {"ok": False, "kind": "task", "error": _text(exc) + at}
 
 
-def _b64decode(value: Any, what: str) -> bytes:
+def _binary(value: Any, what: str) -> bytes:
+    """A binary field: an attachment (bytes, once the message is read) or
+    base64 text."""
+    if isinstance(value, bytes):
+        return value
     if not isinstance(value, str):
-        raise _ProtocolError(f"{what} must be base64 text")
+        raise _ProtocolError(f"{what} must be an attachment or base64 text")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _ProtocolError(f"{what} is not base64: {exc}") from None
 
 
-def _b64encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+def _attach(value: Any, blobs: list[bytes]) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        blobs.append(bytes(value))
+        return {"blob": len(blobs) - 1}
+    return value
+
+
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """A request or reply as the protocol carries it: its bytes values (at
+    the top level or in its `step`) become attachments after the JSON line.
+    Raises TypeError or ValueError for what strict JSON cannot hold."""
+    blobs: list[bytes] = []
+    out = {key: _attach(value, blobs) for key, value in message.items()}
+    step = out.get("step")
+    if isinstance(step, dict):
+        out["step"] = {key: _attach(value, blobs) for key, value in step.items()}
+    if blobs:
+        out["blobs"] = [len(b) for b in blobs]
+    text = json.dumps(out, separators=(",", ":"), allow_nan=False)
+    return b"".join([text.encode("utf-8"), b"\n", *blobs])
+
+
+def _resolve(value: Any, blobs: Sequence[bytes]) -> Any:
+    if isinstance(value, dict) and set(value) == {"blob"}:
+        index = value["blob"]
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(blobs):
+            raise _ProtocolError(f"attachment {index!r} is not one of the {len(blobs)} sent")
+        return blobs[index]
+    return value
+
+
+def read_message(stream: IO[bytes]) -> dict[str, Any] | None:
+    """The next message on `stream`, its attachments in place (as bytes);
+    None at the end of the stream. Raises `_ProtocolError` for a line that
+    is not a JSON object (the next line is still a message) or a bad
+    `blobs` list or a stream that ends inside the attachments (`lost`)."""
+    line = stream.readline()
+    while line and not line.strip():
+        line = stream.readline()
+    if not line:
+        return None
+    try:
+        message = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise _ProtocolError(f"the request is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise _ProtocolError("a request is a JSON object")
+    lengths = message.pop("blobs", [])
+    if (
+        not isinstance(lengths, list)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lengths)
+        or sum(lengths) > MAX_ATTACHED
+    ):
+        raise _ProtocolError(
+            f"'blobs' must list the byte lengths of the attachments, at most "
+            f"{MAX_ATTACHED} bytes in all, not {lengths!r}",
+            lost=True,
+        )
+    blobs = []
+    for n in lengths:
+        blob = stream.read(n)
+        if len(blob) != n:
+            raise _ProtocolError("the stream ended inside an attachment", lost=True)
+        blobs.append(blob)
+    out = {key: _resolve(value, blobs) for key, value in message.items()}
+    step = out.get("step")
+    if isinstance(step, dict):
+        out["step"] = {key: _resolve(value, blobs) for key, value in step.items()}
+    return out
 
 
 class Server:
@@ -735,23 +825,24 @@ class Server:
         self.dataset: str = dataset
 
     def serve(self, requests: IO[bytes], replies: IO[bytes]) -> None:
-        """Answers every line of `requests` until end of file."""
+        """Answers every message of `requests` until end of file (or until
+        the stream's framing is lost)."""
         while True:
-            line = requests.readline()
-            if not line:
-                return
-            if not line.strip():
+            try:
+                request = read_message(requests)
+            except _ProtocolError as exc:
+                replies.write(reply_line({"ok": False, "kind": "protocol", "error": str(exc)}))
+                replies.flush()
+                if exc.lost:
+                    return
                 continue
-            replies.write(reply_line(self.handle(line)))
+            if request is None:
+                return
+            replies.write(reply_line(self.handle(request)))
             replies.flush()
 
-    def handle(self, line: bytes) -> dict[str, Any]:
-        try:
-            request = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            return {"ok": False, "kind": "protocol", "error": f"the request is not JSON: {exc}"}
-        if not isinstance(request, dict):
-            return {"ok": False, "kind": "protocol", "error": "a request is a JSON object"}
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The reply to one request, read with `read_message`."""
         op = request.get("op")
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = (
             {
@@ -841,7 +932,7 @@ class Server:
         return self._step_reply(step, "start")
 
     def _restore(self, request: dict[str, Any]) -> dict[str, Any]:
-        data = _b64decode(request.get("data"), "'data'")
+        data = _binary(request.get("data"), "'data'")
         self.restored += data
         return {"ok": True, "bytes": len(self.restored)}
 
@@ -866,7 +957,7 @@ class Server:
         if part >= parts:
             raise _ProtocolError(f"the checkpoint has {parts} parts, not {part + 1}")
         chunk = self.checkpointed[part * CHECKPOINT_PART : (part + 1) * CHECKPOINT_PART]
-        return {"ok": True, "data": _b64encode(chunk), "parts": parts}
+        return {"ok": True, "data": chunk, "parts": parts}
 
     def _map(self, request: dict[str, Any]) -> dict[str, Any]:
         step = self._parse_step(request.get("step"), reuse=False)
@@ -880,11 +971,11 @@ class Server:
         data, failed = self._run(call)
         if failed is not None:
             return failed
-        return {"ok": True, "values": _b64encode(data)}
+        return {"ok": True, "values": data}
 
     def _reduce(self, request: dict[str, Any]) -> dict[str, Any]:
         step = self._parse_step(request.get("step"), reuse=True)
-        raw = _b64decode(request.get("sums"), "'sums'")
+        raw = _binary(request.get("sums"), "'sums'")
         if len(raw) != sums_length(step):
             raise _ProtocolError(
                 f"'sums' holds {len(raw)} bytes; the step's outputs need {sums_length(step)}"
@@ -942,7 +1033,7 @@ class Server:
         self.steps[body] = step
         wire: dict[str, Any] = {
             "dataset": self.dataset,
-            "body": _b64encode(body),
+            "body": body,
             "outputs": [_output_json(name, o) for name, o in outputs],
         }
         if privacy is not None:
@@ -959,15 +1050,14 @@ class Server:
 
 
 def reply_line(reply: Mapping[str, Any]) -> bytes:
-    """A reply as the protocol's line: strict JSON and a newline; a reply
-    that JSON cannot hold becomes a "task" failure saying why."""
+    """A reply as the protocol carries it (`encode_message`); a reply that
+    strict JSON cannot hold becomes a "task" failure saying why."""
     try:
-        text = json.dumps(reply, separators=(",", ":"), allow_nan=False)
+        return encode_message(reply)
     except (TypeError, ValueError) as exc:
-        text = json.dumps(
+        return encode_message(
             {"ok": False, "kind": "task", "error": f"the reply cannot be sent: {exc}"}
         )
-    return text.encode("utf-8") + b"\n"
 
 
 def step_from_wire(value: Any) -> Step:
@@ -988,7 +1078,7 @@ def _step_parts(value: Any) -> tuple[bytes, dict[str, Output], Privacy | None]:
         raise _ProtocolError(f"'step' has no {', '.join(sorted(missing))}")
     if not isinstance(value["dataset"], str):
         raise _ProtocolError("the step's 'dataset' must be a string")
-    body = _b64decode(value["body"], "the step's 'body'")
+    body = _binary(value["body"], "the step's 'body'")
     outputs_value = value["outputs"]
     shape_error = (
         "the step's 'outputs' must be a list of [name, dtype, shape] or [name, dtype, shape, bound]"
@@ -1109,7 +1199,7 @@ def _load_request(line: bytes) -> tuple[TaskPackage | None, str | None, int]:
     if len(digest) != 32:
         return None, f"digest must be the package's SHA-256 in hex (64 digits), not {text!r}", 0
     try:
-        raw = _b64decode(request.get("package"), "package")
+        raw = _binary(request.get("package"), "package")
         return load_package(raw, expected_digest=digest), None, least
     except _ProtocolError as exc:
         return None, str(exc), 0

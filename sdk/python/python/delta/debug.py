@@ -12,8 +12,9 @@ Everything a submitted task goes through, in this process:
   memory, its class created with no arguments), one instance for the
   requester and one per member, and each answers the runner protocol's
   `info`, `start`, `map` and `reduce` requests (`delta._runner.Server`);
-- requests and replies are the protocol's JSON lines: steps as base64
-  bodies, map outputs and sums as bytes in each output's declared type
+- requests and replies are the protocol's messages (a JSON line and its
+  binary attachments): step bodies, map outputs and sums as attachments,
+  outputs and sums as bytes in each output's declared type
   (checked against the step by the engine, as on a worker), the result in
   `delta._wire`'s encoding, decoded as `delta.Client` decodes it;
 - the rounds run through the real engine: one simulated member per frame,
@@ -30,9 +31,7 @@ frame is used as given), and the network.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -173,10 +172,15 @@ class _Process:
         """Sends one request; returns the reply, or raises `RunnerFailure`."""
         from . import _runner
 
-        line = json.dumps(request, separators=(",", ":"), allow_nan=False).encode("utf-8")
-        reply: dict[str, Any] = json.loads(_runner.reply_line(self.server.handle(line)))
-        if reply.get("ok") is not True:
-            raise RunnerFailure(str(reply.get("kind", "task")), str(reply.get("error", "")))
+        try:
+            sent = _runner.read_message(io.BytesIO(_runner.encode_message(request)))
+            answer = self.server.handle(sent) if sent is not None else {}
+            reply = _runner.read_message(io.BytesIO(_runner.reply_line(answer)))
+        except _runner._ProtocolError as exc:
+            raise RunnerFailure("protocol", str(exc)) from None
+        if reply is None or reply.get("ok") is not True:
+            reply = reply or {}
+            raise RunnerFailure(str(reply.get("kind", "protocol")), str(reply.get("error", "")))
         return reply
 
 
@@ -184,7 +188,7 @@ def _runner_step(step: Mapping[str, Any]) -> dict[str, Any]:
     """The engine's step as the runner reads it (the worker's `step_json`)."""
     wire: dict[str, Any] = {
         "dataset": step["dataset"],
-        "body": base64.b64encode(bytes(step["body"])).decode("ascii"),
+        "body": bytes(step["body"]),
         "outputs": [
             [name, dtype, list(shape)] + ([] if bound is None else [bound])
             for name, dtype, shape, bound in step["outputs"]
@@ -203,14 +207,14 @@ def _engine_step(step: Any) -> dict[str, Any]:
     try:
         return {
             "dataset": step["dataset"],
-            "body": base64.b64decode(step["body"], validate=True),
+            "body": _bytes(step["body"]),
             "outputs": [
                 (item[0], item[1], list(item[2]), item[3] if len(item) == 4 else None)
                 for item in step["outputs"]
             ],
             "privacy": _privacy_tuple(step.get("privacy")),
         }
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise RunnerFailure("protocol", f"malformed step: {exc}") from None
 
 
@@ -222,13 +226,12 @@ def _privacy_tuple(value: Any) -> tuple[float, float, float] | None:
     return (float(value["clip"]), float(value["noise_multiplier"]), float(value["delta"]))
 
 
-def _bytes(text: Any) -> bytes:
-    """A map's values as the runner sends them (the engine checks their
-    length and types against the step, as the worker does)."""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (TypeError, ValueError, binascii.Error):
-        raise RunnerFailure("protocol", "values") from None
+def _bytes(value: Any) -> bytes:
+    """A binary field of a runner's reply, an attachment (the engine checks
+    a map's values' length and types against the step, as the worker does)."""
+    if not isinstance(value, bytes):
+        raise RunnerFailure("protocol", "a binary field is not an attachment")
+    return value
 
 
 def privacy_summary(noised: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -375,7 +378,7 @@ def _run(
             {
                 "op": "reduce",
                 "step": _runner_step(step),
-                "sums": base64.b64encode(sums).decode("ascii"),
+                "sums": bytes(sums),
                 "members": contributors,
             }
         )

@@ -501,8 +501,15 @@ mod tests {
 			.collect();
 		assert_eq!(got, ["a", "b"]);
 		assert!(mailbox.drain().is_empty());
+		assert!(waited_until(&mailbox, Mailbox::close) < Duration::from_secs(30));
+		assert!(mailbox.is_closed());
+	}
+
+	/// How long a thread waiting (up to 30 s) on `mailbox` waited, woken
+	/// by `wake` 50 ms into its wait.
+	fn waited_until(mailbox: &Arc<Mailbox>, wake: fn(&Mailbox)) -> Duration {
 		let waiter = {
-			let mailbox = Arc::clone(&mailbox);
+			let mailbox = Arc::clone(mailbox);
 			std::thread::spawn(move || {
 				let started = Instant::now();
 				mailbox.wait(Duration::from_secs(30));
@@ -510,9 +517,8 @@ mod tests {
 			})
 		};
 		std::thread::sleep(Duration::from_millis(50));
-		mailbox.close();
-		assert!(waiter.join().unwrap() < Duration::from_secs(30));
-		assert!(mailbox.is_closed());
+		wake(mailbox);
+		waiter.join().unwrap()
 	}
 
 	#[test]
@@ -527,17 +533,7 @@ mod tests {
 		let started = Instant::now();
 		mailbox.wait(Duration::from_millis(20));
 		assert!(started.elapsed() >= Duration::from_millis(20));
-		let waiter = {
-			let mailbox = Arc::clone(&mailbox);
-			std::thread::spawn(move || {
-				let started = Instant::now();
-				mailbox.wait(Duration::from_secs(30));
-				started.elapsed()
-			})
-		};
-		std::thread::sleep(Duration::from_millis(50));
-		mailbox.nudge();
-		assert!(waiter.join().unwrap() < Duration::from_secs(30));
+		assert!(waited_until(&mailbox, Mailbox::nudge) < Duration::from_secs(30));
 		assert!(mailbox.drain().is_empty() && !mailbox.is_closed(), "a nudge carries no message");
 	}
 }

@@ -24,10 +24,12 @@ use delta_engine::{
 };
 use serde_json::{json, Value};
 
-/// Longest reply line read from a runner: a task's result (`done`, JSON)
-/// and room for the rest; large binary fields come as attachments. A
-/// longer line is dropped, not held.
-pub const MAX_REPLY_BYTES: usize = 64 << 20;
+/// Longest reply line read from a runner: a task's result (`done`, whose
+/// arrays `delta._wire` carries as base64 text) as large as a model at the
+/// engine's largest step (8-byte elements, base64), with 1 MiB for the
+/// rest of the reply; the other large fields come as attachments. A longer
+/// line is dropped, not held.
+pub const MAX_REPLY_BYTES: usize = (MAX_STEP_ELEMENTS * 8).div_ceil(3) * 4 + (1 << 20);
 
 /// Most bytes of attachments one reply may carry: a map's values at the
 /// engine's largest step (8-byte elements) and a step body as large, with

@@ -726,6 +726,16 @@ def _binary(value: Any, what: str) -> bytes:
         raise _ProtocolError(f"{what} is not base64: {exc}") from None
 
 
+def _binary_fields(message: Mapping[str, Any], field: Callable[[Any], Any]) -> dict[str, Any]:
+    """`message` with `field` applied to each value where a binary field may
+    be: at its top level and in its `step`."""
+    out = {key: field(value) for key, value in message.items()}
+    step = out.get("step")
+    if isinstance(step, dict):
+        out["step"] = {key: field(value) for key, value in step.items()}
+    return out
+
+
 def _attach(value: Any, blobs: list[bytes]) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         blobs.append(bytes(value))
@@ -738,10 +748,7 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
     the top level or in its `step`) become attachments after the JSON line.
     Raises TypeError or ValueError for what strict JSON cannot hold."""
     blobs: list[bytes] = []
-    out = {key: _attach(value, blobs) for key, value in message.items()}
-    step = out.get("step")
-    if isinstance(step, dict):
-        out["step"] = {key: _attach(value, blobs) for key, value in step.items()}
+    out = _binary_fields(message, lambda value: _attach(value, blobs))
     if blobs:
         out["blobs"] = [len(b) for b in blobs]
     text = json.dumps(out, separators=(",", ":"), allow_nan=False)
@@ -790,11 +797,7 @@ def read_message(stream: IO[bytes]) -> dict[str, Any] | None:
         if len(blob) != n:
             raise _ProtocolError("the stream ended inside an attachment", lost=True)
         blobs.append(blob)
-    out = {key: _resolve(value, blobs) for key, value in message.items()}
-    step = out.get("step")
-    if isinstance(step, dict):
-        out["step"] = {key: _resolve(value, blobs) for key, value in step.items()}
-    return out
+    return _binary_fields(message, lambda value: _resolve(value, blobs))
 
 
 class Server:

@@ -208,9 +208,71 @@ impl Message {
 	}
 }
 
-/// The canonical bytes of a value (postcard), which commitments hash.
+/// The canonical bytes of a value (postcard), which commitments hash:
+/// sized first, then written into one buffer of that size (a growing
+/// buffer copied a masked model's 8 MB several times over).
 pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
-	postcard::to_allocvec(value).map_err(|e| EngineError::Encoding(e.to_string()))
+	let size = postcard::serialize_with_flavor(value, Counting(0)).map_err(encoding)?;
+	let bytes = postcard::serialize_with_flavor(value, Filling(Vec::with_capacity(size))).map_err(encoding)?;
+	Ok(bytes)
+}
+
+fn encoding(e: postcard::Error) -> EngineError {
+	EngineError::Encoding(e.to_string())
+}
+
+/// Counts the bytes of a serialisation.
+struct Counting(usize);
+
+impl postcard::ser_flavors::Flavor for Counting {
+	type Output = usize;
+	fn try_push(&mut self, _: u8) -> postcard::Result<()> {
+		self.0 += 1;
+		Ok(())
+	}
+	fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+		self.0 += data.len();
+		Ok(())
+	}
+	fn finalize(self) -> postcard::Result<usize> {
+		Ok(self.0)
+	}
+}
+
+/// Appends a serialisation to a buffer, a slice at a time.
+struct Filling(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Filling {
+	type Output = Vec<u8>;
+	fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+		self.0.push(byte);
+		Ok(())
+	}
+	fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+		self.0.extend_from_slice(data);
+		Ok(())
+	}
+	fn finalize(self) -> postcard::Result<Vec<u8>> {
+		Ok(self.0)
+	}
+}
+
+/// Hashes a serialisation as it is written, without a buffer.
+struct Digesting(sha2::Sha256);
+
+impl postcard::ser_flavors::Flavor for Digesting {
+	type Output = [u8; 32];
+	fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+		sha2::Digest::update(&mut self.0, [byte]);
+		Ok(())
+	}
+	fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+		sha2::Digest::update(&mut self.0, data);
+		Ok(())
+	}
+	fn finalize(self) -> postcard::Result<[u8; 32]> {
+		Ok(sha2::Digest::finalize(self.0).into())
+	}
 }
 
 /// A task package's commitment on the ledger: SHA-256 of its bytes.
@@ -222,8 +284,7 @@ pub fn package_commitment(package: &[u8]) -> [u8; 32] {
 /// SHA-256 of a value's canonical bytes: what goes on the ledger as a
 /// commitment.
 pub fn commitment<T: Serialize>(value: &T) -> Result<[u8; 32], EngineError> {
-	use sha2::Digest;
-	Ok(sha2::Sha256::digest(canonical(value)?).into())
+	postcard::serialize_with_flavor(value, Digesting(sha2::Sha256::default())).map_err(encoding)
 }
 
 #[cfg(test)]
@@ -245,6 +306,28 @@ mod tests {
 		let bytes = canonical(&Fast { body: body.clone() }).unwrap();
 		assert_eq!(bytes, canonical(&Derived { body: body.clone() }).unwrap());
 		assert_eq!(postcard::from_bytes::<Fast>(&bytes).unwrap(), Fast { body });
+	}
+
+	#[test]
+	fn canonical_bytes_and_commitments_are_postcards_for_every_ring() {
+		use delta_secagg::RingVector;
+		use sha2::Digest;
+		for vector in [
+			RingVector::U32(vec![1, u32::MAX, 7]),
+			RingVector::U64((0..1000).map(|i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect()),
+			RingVector::U128(vec![u128::MAX - 5, 1 << 100]),
+			RingVector::U64(vec![]),
+		] {
+			let want = postcard::to_allocvec(&(7u32, &vector, "tail")).unwrap();
+			assert_eq!(canonical(&(7u32, &vector, "tail")).unwrap(), want);
+			let digest: [u8; 32] = sha2::Sha256::digest(&want).into();
+			assert_eq!(commitment(&(7u32, &vector, "tail")).unwrap(), digest);
+			// Little-endian elements, whatever the host.
+			let (_, back, _): (u32, RingVector, String) = postcard::from_bytes(&want).unwrap();
+			assert_eq!(back, vector);
+		}
+		let bytes = canonical(&RingVector::U32(vec![258])).unwrap();
+		assert_eq!(&bytes[bytes.len() - 4..], &[2, 1, 0, 0]);
 	}
 
 	#[test]

@@ -5,7 +5,7 @@
 //! little-endian bytes in the declared types, never as JSON numbers.
 
 use delta_dp::{Lattice, NoiseRng, Privacy};
-use delta_secagg::{FixedPoint, Ring, RingVector};
+use delta_secagg::{le_bytes, FixedPoint, Ring, RingVector};
 use serde::{Deserialize, Serialize};
 
 use crate::{io::Encoding, EngineError};
@@ -191,6 +191,10 @@ pub fn step_encoding(outputs: &[OutputSpec], task: &Encoding, max_summands: u32,
 	}
 }
 
+fn shorter() -> EngineError {
+	EngineError::Executor("the sum is shorter than the step's outputs".into())
+}
+
 fn too_large(name: &str) -> EngineError {
 	EngineError::Executor(format!("the step's outputs (at {name:?}) exceed {MAX_STEP_ELEMENTS} elements"))
 }
@@ -243,9 +247,9 @@ impl Values {
 	/// Little-endian bytes of the values in their own type.
 	pub fn to_le_bytes(&self) -> Vec<u8> {
 		match self {
-			Values::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-			Values::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-			Values::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+			Values::F64(v) => le_bytes(v, f64::to_le_bytes),
+			Values::F32(v) => le_bytes(v, f32::to_le_bytes),
+			Values::I64(v) => le_bytes(v, i64::to_le_bytes),
 		}
 	}
 
@@ -254,19 +258,15 @@ impl Values {
 		if bytes.len() % dtype.size() != 0 {
 			return None;
 		}
-		let mut out = match dtype {
-			DType::F64 => Values::F64(Vec::with_capacity(bytes.len() / 8)),
-			DType::F32 => Values::F32(Vec::with_capacity(bytes.len() / 4)),
-			DType::I64 => Values::I64(Vec::with_capacity(bytes.len() / 8)),
-		};
-		for chunk in bytes.chunks_exact(dtype.size()) {
-			match &mut out {
-				Values::F64(v) => v.push(f64::from_le_bytes(chunk.try_into().ok()?)),
-				Values::F32(v) => v.push(f32::from_le_bytes(chunk.try_into().ok()?)),
-				Values::I64(v) => v.push(i64::from_le_bytes(chunk.try_into().ok()?)),
-			}
+		// One loop per type, over fixed-size chunks: a plain copy loop.
+		fn read<T, const N: usize>(bytes: &[u8], from_le: impl Fn([u8; N]) -> T) -> Vec<T> {
+			bytes.chunks_exact(N).map(|c| from_le(c.try_into().unwrap_or([0; N]))).collect()
 		}
-		Some(out)
+		Some(match dtype {
+			DType::F64 => Values::F64(read(bytes, f64::from_le_bytes)),
+			DType::F32 => Values::F32(read(bytes, f32::from_le_bytes)),
+			DType::I64 => Values::I64(read(bytes, i64::from_le_bytes)),
+		})
 	}
 }
 
@@ -307,7 +307,11 @@ fn expected_bytes(outputs: &[OutputSpec], sums: bool) -> usize {
 
 /// The concatenated little-endian bytes of values.
 pub fn join_bytes(values: &[Values]) -> Vec<u8> {
-	values.iter().flat_map(Values::to_le_bytes).collect()
+	let mut out = Vec::with_capacity(values.iter().map(|v| v.len() * v.dtype().size()).sum());
+	for v in values {
+		out.extend_from_slice(&v.to_le_bytes());
+	}
+	out
 }
 
 /// The encoder of one output: floats in fixed point with the output's
@@ -400,8 +404,12 @@ pub fn encode_private(
 	}
 	let (lattice_values, norm) = lattice.contribution(privacy, &flat, rng)?;
 	// Two's complement in the ring: the sum wraps back to the signed sum.
-	let ring = lattice_values.into_iter().map(|v| (v as i128) as u128).collect();
-	Ok((from_u128(encoding.ring, ring), norm))
+	let ring = match encoding.ring {
+		Ring::Bits32 => RingVector::U32(lattice_values.into_iter().map(|v| v as u32).collect()),
+		Ring::Bits64 => RingVector::U64(lattice_values.into_iter().map(|v| v as u64).collect()),
+		Ring::Bits128 => RingVector::U128(lattice_values.into_iter().map(|v| i128::from(v) as u128).collect()),
+	};
+	Ok((ring, norm))
 }
 
 /// Decodes the unmasked sum of a private step: floats as 64-bit floats,
@@ -444,13 +452,15 @@ pub fn encode(
 	max_summands: u32,
 ) -> Result<RingVector, EngineError> {
 	check_declared(outputs, values)?;
-	let mut all: Vec<u128> = Vec::new();
+	// Each output straight into the round's ring, appended in place.
+	let total = outputs.iter().map(|o| o.elements().unwrap_or(0)).sum();
+	let mut all = RingVector::with_capacity(encoding.ring, total);
 	for (o, v) in outputs.iter().zip(values) {
 		check_bound(o, v, all.len())?;
 		let e = encoder_for(o, encoding, max_summands)?;
 		let ring = match v {
 			Values::F64(x) => e.encode_f64(x),
-			Values::F32(x) => e.encode_f64(&x.iter().map(|v| f64::from(*v)).collect::<Vec<_>>()),
+			Values::F32(x) => e.encode_f32(x),
 			Values::I64(x) => e.encode_i64(x),
 		}
 		.map_err(|err| match err {
@@ -461,9 +471,11 @@ pub fn encode(
 			},
 			other => EngineError::SecAgg(other),
 		})?;
-		all.extend(ring.to_u128());
+		if !all.append(ring) {
+			return Err(EngineError::Executor("an output was encoded in another ring".into()));
+		}
 	}
-	Ok(from_u128(encoding.ring, all))
+	Ok(all)
 }
 
 /// Decodes an unmasked sum into each output's sum: floats as 64-bit
@@ -474,21 +486,24 @@ pub fn decode(
 	encoding: &Encoding,
 	max_summands: u32,
 ) -> Result<Vec<Values>, EngineError> {
-	let all = sum.to_u128();
 	let mut at = 0usize;
 	let mut out = Vec::with_capacity(outputs.len());
 	for o in outputs {
 		let n = o.elements().ok_or_else(|| too_large(&o.name))?;
-		let part = all
-			.get(at..at + n)
-			.ok_or_else(|| EngineError::Executor("the sum is shorter than the step's outputs".into()))?;
+		let end = at.checked_add(n).filter(|end| *end <= sum.len());
+		let part = match end {
+			// One output (a model's weights, flattened): decoded in place.
+			Some(end) if at == 0 && end == sum.len() => std::borrow::Cow::Borrowed(sum),
+			Some(end) => std::borrow::Cow::Owned(sum.slice(at..end).ok_or_else(shorter)?),
+			None => return Err(shorter()),
+		};
 		at += n;
 		let e = encoder_for(o, encoding, max_summands)?;
-		let part = from_u128(encoding.ring, part.to_vec());
+		let part = part.as_ref();
 		out.push(match o.dtype {
-			DType::F64 | DType::F32 => Values::F64(e.decode_f64(&part)?),
+			DType::F64 | DType::F32 => Values::F64(e.decode_f64(part)?),
 			DType::I64 => Values::I64(
-				e.decode_scaled(&part)?
+				e.decode_scaled(part)?
 					.into_iter()
 					.map(|v| {
 						i64::try_from(v)
@@ -498,18 +513,10 @@ pub fn decode(
 			),
 		});
 	}
-	if at != all.len() {
+	if at != sum.len() {
 		return Err(EngineError::Executor("the sum is longer than the step's outputs".into()));
 	}
 	Ok(out)
-}
-
-fn from_u128(ring: Ring, values: Vec<u128>) -> RingVector {
-	match ring {
-		Ring::Bits32 => RingVector::U32(values.into_iter().map(|v| v as u32).collect()),
-		Ring::Bits64 => RingVector::U64(values.into_iter().map(|v| v as u64).collect()),
-		Ring::Bits128 => RingVector::U128(values),
-	}
 }
 
 #[cfg(test)]

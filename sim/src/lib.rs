@@ -99,8 +99,9 @@ pub struct Report {
 	pub bytes: u64,
 	/// SHA-256 over every message carried, in order: the same settings
 	/// and seed give the same digest (on the complete graph, whose shape
-	/// does not depend on the ledger's own randomness).
-	pub traffic: [u8; 32],
+	/// does not depend on the ledger's own randomness). `None` unless
+	/// [`SimSettings::digest_traffic`].
+	pub traffic: Option<[u8; 32]>,
 	/// Simulated milliseconds the task took on the ledger's clock.
 	pub ledger_ms: u64,
 	/// Wall time spent inside the requester's steps (its protocol work
@@ -193,6 +194,10 @@ pub struct SimSettings {
 	/// Seeds the members' randomness (key pairs, shares), so that a run
 	/// can be replayed exactly; production members use the OS's CSPRNG.
 	pub seed: u64,
+	/// Whether to keep [`Report::traffic`]: a SHA-256 pass over every
+	/// message, which replay tests compare and `delta.debug` (a tenth of
+	/// its time on a 1M-weight model) does without.
+	pub digest_traffic: bool,
 }
 
 impl SimSettings {
@@ -211,6 +216,7 @@ impl SimSettings {
 			kind: TaskKind::Statistics,
 			graph: GraphChoice::default(),
 			seed: 0,
+			digest_traffic: true,
 		}
 	}
 }
@@ -253,6 +259,9 @@ fn run_on(
 	requester: Box<dyn RequesterExecutor>,
 	members: Vec<SimMember>,
 ) -> Result<Report, EngineError> {
+	if !settings.digest_traffic {
+		network.stop_digesting();
+	}
 	let n = members.len() as u32;
 	let ledger = LocalLedger::new()?;
 	let owner = REQUESTER;

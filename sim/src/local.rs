@@ -136,13 +136,22 @@ pub struct LocalNetwork {
 	carried: Arc<Mutex<u64>>,
 	/// SHA-256 over every message carried (sender, receiver, bytes), in
 	/// order: two runs that exchanged exactly the same messages agree.
-	traffic: Arc<Mutex<sha2::Sha256>>,
+	/// `None` once [`LocalNetwork::stop_digesting`].
+	traffic: Arc<Mutex<Option<sha2::Sha256>>>,
 }
 
 impl LocalNetwork {
-	/// An empty network.
+	/// An empty network that digests its traffic.
 	pub fn new() -> Self {
-		Self::default()
+		let network = Self::default();
+		*lock(&network.traffic) = Some(sha2::Sha256::default());
+		network
+	}
+
+	/// Stops digesting traffic: [`LocalNetwork::traffic_digest`] is `None`
+	/// from now on.
+	pub fn stop_digesting(&self) {
+		*lock(&self.traffic) = None;
 	}
 
 	/// A network that passes every message through `adversary`.
@@ -151,7 +160,7 @@ impl LocalNetwork {
 	/// participant it does not control: the real transport authenticates
 	/// senders, so such an adversary would test nothing real.
 	pub fn under(adversary: Box<dyn Adversary>) -> Self {
-		let network = Self::default();
+		let network = Self::new();
 		*lock(&network.adversary) = Some(adversary);
 		network
 	}
@@ -184,10 +193,10 @@ impl LocalNetwork {
 		*self.carried.lock().unwrap_or_else(|e| e.into_inner())
 	}
 
-	/// The digest of everything carried so far.
-	pub fn traffic_digest(&self) -> [u8; 32] {
+	/// The digest of everything carried so far, if it is kept.
+	pub fn traffic_digest(&self) -> Option<[u8; 32]> {
 		use sha2::Digest;
-		self.traffic.lock().unwrap_or_else(|e| e.into_inner()).clone().finalize().into()
+		lock(&self.traffic).clone().map(|d| d.finalize().into())
 	}
 }
 
@@ -203,9 +212,8 @@ impl Transport for Endpoint {
 			return Err(EngineError::Encoding(format!("a message of {} bytes exceeds the limit", bytes.len())));
 		}
 		*self.network.carried.lock().unwrap_or_else(|e| e.into_inner()) += bytes.len() as u64;
-		{
+		if let Some(traffic) = lock(&self.network.traffic).as_mut() {
 			use sha2::Digest;
-			let mut traffic = self.network.traffic.lock().unwrap_or_else(|e| e.into_inner());
 			traffic.update(self.who.0);
 			traffic.update(to.0);
 			traffic.update((bytes.len() as u64).to_le_bytes());

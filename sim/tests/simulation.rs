@@ -418,12 +418,21 @@ fn a_simulation_replays_exactly_from_its_seed() {
 	};
 	let (a, b, other) = (run_with(7), run_with(7), run_with(8));
 	// The same seed: the same keys, shares and masked inputs, byte for byte.
+	assert!(a.traffic.is_some());
 	assert_eq!(a.traffic, b.traffic);
 	assert_eq!(a.events, b.events);
 	assert_eq!(a.ledger_ms, b.ledger_ms);
 	// Another seed: other secrets on the wire, the same answer.
 	assert_ne!(a.traffic, other.traffic);
 	assert_eq!(result(&a.outcome), result(&other.outcome));
+	// Without the digest (as `delta.debug` runs): the same run, no digest.
+	let members: Vec<_> = (0..4).map(|i| member(data(i), None)).collect();
+	let mut settings = SimSettings::new(mean_step(), 3);
+	settings.seed = 7;
+	settings.digest_traffic = false;
+	let undigested = run(settings, Box::new(RequesterCode), members).unwrap();
+	assert_eq!(undigested.traffic, None);
+	assert_eq!(undigested.events, a.events);
 }
 
 #[test]

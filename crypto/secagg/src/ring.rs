@@ -60,6 +60,15 @@ impl RingVector {
 		}
 	}
 
+	/// An empty vector in `ring` with room for `len` elements.
+	pub fn with_capacity(ring: Ring, len: usize) -> Self {
+		match ring {
+			Ring::Bits32 => RingVector::U32(Vec::with_capacity(len)),
+			Ring::Bits64 => RingVector::U64(Vec::with_capacity(len)),
+			Ring::Bits128 => RingVector::U128(Vec::with_capacity(len)),
+		}
+	}
+
 	/// The ring of the elements.
 	pub fn ring(&self) -> Ring {
 		match self {
@@ -109,14 +118,64 @@ impl RingVector {
 			RingVector::U128(v) => v.clone(),
 		}
 	}
+
+	/// Appends `other`'s elements, so that outputs encoded one by one make
+	/// one vector without passing through a wider type. Returns `false`
+	/// (and changes nothing) if the rings differ.
+	pub fn append(&mut self, other: RingVector) -> bool {
+		match (self, other) {
+			(RingVector::U32(a), RingVector::U32(b)) if a.capacity() == 0 => *a = b,
+			(RingVector::U32(a), RingVector::U32(b)) => a.extend_from_slice(&b),
+			(RingVector::U64(a), RingVector::U64(b)) if a.capacity() == 0 => *a = b,
+			(RingVector::U64(a), RingVector::U64(b)) => a.extend_from_slice(&b),
+			(RingVector::U128(a), RingVector::U128(b)) if a.capacity() == 0 => *a = b,
+			(RingVector::U128(a), RingVector::U128(b)) => a.extend_from_slice(&b),
+			_ => return false,
+		}
+		true
+	}
+
+	/// The elements at `range`, in the same ring; `None` past the end.
+	pub fn slice(&self, range: core::ops::Range<usize>) -> Option<RingVector> {
+		Some(match self {
+			RingVector::U32(v) => RingVector::U32(v.get(range)?.to_vec()),
+			RingVector::U64(v) => RingVector::U64(v.get(range)?.to_vec()),
+			RingVector::U128(v) => RingVector::U128(v.get(range)?.to_vec()),
+		})
+	}
+}
+
+/// The elements' little-endian bytes: on a little-endian host the
+/// vector's own memory (a masked model is serialised twice a round, to
+/// commit to it and to send it), elsewhere a copy.
+fn element_bytes<T: bytemuck::Pod, const N: usize>(
+	values: &[T],
+	to_le: impl Fn(T) -> [u8; N],
+) -> std::borrow::Cow<'_, [u8]> {
+	if cfg!(target_endian = "little") {
+		std::borrow::Cow::Borrowed(bytemuck::cast_slice(values))
+	} else {
+		std::borrow::Cow::Owned(le_bytes(values, to_le))
+	}
+}
+
+/// The little-endian bytes of `values`, `N` bytes each: written into
+/// fixed-size chunks of one buffer, which compiles to a plain copy loop
+/// (an iterator of per-element byte arrays went byte by byte).
+pub fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+	let mut out = vec![0u8; values.len() * N];
+	for (bytes, v) in out.chunks_exact_mut(N).zip(values) {
+		bytes.copy_from_slice(&to_le(*v));
+	}
+	out
 }
 
 impl Serialize for RingVector {
 	fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-		let bytes: Vec<u8> = match self {
-			RingVector::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-			RingVector::U64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-			RingVector::U128(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+		let bytes = match self {
+			RingVector::U32(v) => element_bytes(v, u32::to_le_bytes),
+			RingVector::U64(v) => element_bytes(v, u64::to_le_bytes),
+			RingVector::U128(v) => element_bytes(v, u128::to_le_bytes),
 		};
 		let mut t = serializer.serialize_tuple(2)?;
 		t.serialize_element(&self.ring())?;
@@ -135,7 +194,8 @@ impl<'de> Deserialize<'de> for RingVector {
 			}
 			fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RingVector, A::Error> {
 				let ring: Ring = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
-				let crate::bytes::ByteBuf(bytes) = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+				let crate::bytes::ByteBuf(bytes) =
+					seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
 				let width = ring.element_bytes();
 				if bytes.len() % width != 0 {
 					return Err(de::Error::custom(format_args!(
@@ -180,7 +240,25 @@ mod tests {
 		// The elements travel as their little-endian bytes.
 		let text = serde_json::to_string(&RingVector::U32(vec![258])).unwrap();
 		assert_eq!(text, r#"["Bits32",[2,1,0,0]]"#);
+		let text = serde_json::to_string(&RingVector::U128(vec![1 << 64 | 3])).unwrap();
+		assert_eq!(text, r#"["Bits128",[3,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0]]"#);
 		let err = serde_json::from_str::<RingVector>(r#"["Bits64",[1,2,3]]"#).unwrap_err();
 		assert!(err.to_string().contains("3 bytes are not a whole number of 8-byte elements"), "{err}");
+	}
+
+	#[test]
+	fn appending_and_slicing_keep_the_ring_and_refuse_a_mismatch() {
+		let mut v = RingVector::U64(vec![]);
+		assert!(v.append(RingVector::U64(vec![1, 2])));
+		assert!(v.append(RingVector::U64(vec![3])));
+		assert_eq!(v, RingVector::U64(vec![1, 2, 3]));
+		assert!(!v.append(RingVector::U32(vec![4])));
+		assert_eq!(v, RingVector::U64(vec![1, 2, 3]));
+		assert_eq!(v.slice(1..3), Some(RingVector::U64(vec![2, 3])));
+		assert_eq!(v.slice(2..4), None);
+		let mut w = RingVector::U32(vec![7]);
+		assert!(w.append(RingVector::U32(vec![8])));
+		assert_eq!(w.slice(0..1), Some(RingVector::U32(vec![7])));
+		assert_eq!(le_bytes(&[0x0102u16], u16::to_le_bytes), vec![2, 1]);
 	}
 }

@@ -168,6 +168,8 @@ fn run_local<'py>(
 	let mut settings = SimSettings::new(step_from_py(first)?, max_rounds);
 	settings.threshold = threshold;
 	settings.encoding = delta_engine::Encoding { ring, fractional_bits };
+	// A replay digest nobody here reads: a SHA-256 pass over every model.
+	settings.digest_traffic = false;
 	let mut sim_members = Vec::with_capacity(members.len());
 	for (map, drop) in members.into_iter().zip(drops) {
 		let drop_at = match drop {

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import importlib
 import importlib.util
+import io
 import json
 import os
 import selectors
@@ -715,3 +716,24 @@ def test_unreadable_dataset_is_reported(tmp_path: Path, runners: list[Runner]) -
     assert runner.first["ok"] is False and runner.first["kind"] == "dataset"
     assert "cannot read the dataset" in runner.first["error"]
     assert runner.close() == 4
+
+
+def test_message_parts_read_back_in_one_process_as_through_a_pipe() -> None:
+    weights = np.arange(1000, dtype="<f8").tobytes()
+    message = {"op": "reduce", "step": {"body": b"\x00\n\x01", "dataset": "d"}, "sums": weights}
+    parts = _runner.message_parts(message)
+    assert parts[0].endswith(b"\n") and parts[1:] == [weights, b"\x00\n\x01"]
+    piped = _runner.read_message(io.BytesIO(_runner.encode_message(message)))
+    reader = _runner.PartsReader(parts)
+    direct = _runner.read_message(reader)
+    assert direct == piped == message
+    assert direct is not None and direct["sums"] is weights, "the attachment is not copied"
+    assert _runner.read_message(reader) is None
+    # A reader fed odd pieces still reads the same bytes.
+    whole = _runner.encode_message(message)
+    pieces = [whole[i : i + 7] for i in range(0, len(whole), 7)]
+    assert _runner.read_message(_runner.PartsReader(pieces)) == message
+    # An attachment cut short is a lost framing, as on a pipe.
+    with pytest.raises(_runner._ProtocolError, match="ended inside an attachment") as lost:
+        _runner.read_message(_runner.PartsReader(parts[:-1]))
+    assert lost.value.lost

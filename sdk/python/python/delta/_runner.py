@@ -118,7 +118,7 @@ import traceback
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, Protocol
 
 from . import _wire
 from .analytics import PlanError
@@ -147,8 +147,12 @@ __all__ = [
     "main",
     "package_error",
     "encode_message",
+    "message_parts",
+    "MessageStream",
+    "PartsReader",
     "read_message",
     "reply_line",
+    "reply_parts",
     "step_from_wire",
     "unload_task",
 ]
@@ -743,16 +747,23 @@ def _attach(value: Any, blobs: list[bytes]) -> Any:
     return value
 
 
-def encode_message(message: Mapping[str, Any]) -> bytes:
-    """A request or reply as the protocol carries it: its bytes values (at
-    the top level or in its `step`) become attachments after the JSON line.
-    Raises TypeError or ValueError for what strict JSON cannot hold."""
+def message_parts(message: Mapping[str, Any]) -> list[bytes]:
+    """A request or reply as the protocol carries it, in pieces: the JSON
+    line, then its bytes values (at the top level or in its `step`) as
+    attachments, each written as it is (a model-sized value is not copied
+    into one buffer with the line). Raises TypeError or ValueError for what
+    strict JSON cannot hold."""
     blobs: list[bytes] = []
     out = _binary_fields(message, lambda value: _attach(value, blobs))
     if blobs:
         out["blobs"] = [len(b) for b in blobs]
     text = json.dumps(out, separators=(",", ":"), allow_nan=False)
-    return b"".join([text.encode("utf-8"), b"\n", *blobs])
+    return [text.encode("utf-8") + b"\n", *blobs]
+
+
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """`message_parts` as one byte string."""
+    return b"".join(message_parts(message))
 
 
 def _resolve(value: Any, blobs: Sequence[bytes]) -> Any:
@@ -764,7 +775,55 @@ def _resolve(value: Any, blobs: Sequence[bytes]) -> Any:
     return value
 
 
-def read_message(stream: IO[bytes]) -> dict[str, Any] | None:
+class MessageStream(Protocol):
+    """What `read_message` reads from: a binary stream (a pipe, a file),
+    or `PartsReader`."""
+
+    def readline(self) -> bytes: ...
+
+    def read(self, size: int) -> bytes: ...
+
+
+class PartsReader:
+    """`message_parts` read back as a stream, as `delta.debug` passes
+    messages in one process: the same parsing and checks as a pipe, with
+    each attachment handed over as the object it is rather than copied
+    out of one buffer (a model is 8 MB, ten members, every round)."""
+
+    def __init__(self, parts: Sequence[bytes]) -> None:
+        self.parts = list(reversed(parts))
+        self.head = b""
+
+    def _fill(self) -> bool:
+        if not self.head and self.parts:
+            self.head = self.parts.pop()
+        return bool(self.head)
+
+    def readline(self) -> bytes:
+        line = b""
+        while self._fill():
+            end = self.head.find(b"\n")
+            if end >= 0:
+                line += self.head[: end + 1]
+                self.head = self.head[end + 1 :]
+                return line
+            line += self.head
+            self.head = b""
+        return line
+
+    def read(self, size: int) -> bytes:
+        if self._fill() and len(self.head) == size:
+            out, self.head = self.head, b""
+            return out
+        out = b""
+        while len(out) < size and self._fill():
+            take = self.head[: size - len(out)]
+            self.head = self.head[len(take) :]
+            out += take
+        return out
+
+
+def read_message(stream: MessageStream) -> dict[str, Any] | None:
     """The next message on `stream`, its attachments in place (as bytes);
     None at the end of the stream. Raises `_ProtocolError` for a line that
     is not a JSON object (the next line is still a message) or a bad
@@ -841,7 +900,7 @@ class Server:
                 continue
             if request is None:
                 return
-            replies.write(reply_line(self.handle(request)))
+            replies.writelines(reply_parts(self.handle(request)))
             replies.flush()
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -1052,15 +1111,20 @@ class Server:
         return _step_from_parts(body, outputs, privacy)
 
 
-def reply_line(reply: Mapping[str, Any]) -> bytes:
-    """A reply as the protocol carries it (`encode_message`); a reply that
+def reply_parts(reply: Mapping[str, Any]) -> list[bytes]:
+    """A reply as the protocol carries it (`message_parts`); a reply that
     strict JSON cannot hold becomes a "task" failure saying why."""
     try:
-        return encode_message(reply)
+        return message_parts(reply)
     except (TypeError, ValueError) as exc:
-        return encode_message(
+        return message_parts(
             {"ok": False, "kind": "task", "error": f"the reply cannot be sent: {exc}"}
         )
+
+
+def reply_line(reply: Mapping[str, Any]) -> bytes:
+    """`reply_parts` as one byte string."""
+    return b"".join(reply_parts(reply))
 
 
 def step_from_wire(value: Any) -> Step:

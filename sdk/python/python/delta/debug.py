@@ -31,7 +31,6 @@ frame is used as given), and the network.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -173,9 +172,9 @@ class _Process:
         from . import _runner
 
         try:
-            sent = _runner.read_message(io.BytesIO(_runner.encode_message(request)))
+            sent = _runner.read_message(_runner.PartsReader(_runner.message_parts(request)))
             answer = self.server.handle(sent) if sent is not None else {}
-            reply = _runner.read_message(io.BytesIO(_runner.reply_line(answer)))
+            reply = _runner.read_message(_runner.PartsReader(_runner.reply_parts(answer)))
         except _runner._ProtocolError as exc:
             raise RunnerFailure("protocol", str(exc)) from None
         if reply is None or reply.get("ok") is not True:

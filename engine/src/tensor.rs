@@ -258,8 +258,14 @@ impl Values {
 		if bytes.len() % dtype.size() != 0 {
 			return None;
 		}
-		// One loop per type, over fixed-size chunks: a plain copy loop.
-		fn read<T, const N: usize>(bytes: &[u8], from_le: impl Fn([u8; N]) -> T) -> Vec<T> {
+		// On a little-endian host the bytes are the values: one copy into
+		// an aligned vector. Elsewhere, one loop per type.
+		fn read<T: bytemuck::Pod, const N: usize>(bytes: &[u8], from_le: impl Fn([u8; N]) -> T) -> Vec<T> {
+			if cfg!(target_endian = "little") {
+				let mut out = vec![T::zeroed(); bytes.len() / N];
+				bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(bytes);
+				return out;
+			}
 			bytes.chunks_exact(N).map(|c| from_le(c.try_into().unwrap_or([0; N]))).collect()
 		}
 		Some(match dtype {
@@ -567,7 +573,15 @@ mod tests {
 		let values = vec![Values::F32(vec![1.5; 6]), Values::I64(vec![-3]), Values::F64(vec![0.25, 8.0])];
 		let bytes = join_bytes(&values);
 		assert_eq!(bytes.len(), 6 * 4 + 8 + 2 * 8);
+		// Little-endian in each declared type, whatever the host.
+		assert_eq!(&bytes[..4], &[0, 0, 0xc0, 0x3f]);
+		assert_eq!(&bytes[24..32], &[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+		assert_eq!(&bytes[40..], &[0, 0, 0, 0, 0, 0, 0x20, 0x40]);
 		assert_eq!(split_bytes(&outputs(), &bytes, false).unwrap(), values);
+		// Unaligned input reads the same values.
+		let mut shifted = vec![0u8];
+		shifted.extend_from_slice(&bytes);
+		assert_eq!(split_bytes(&outputs(), &shifted[1..], false).unwrap(), values);
 		let e = split_bytes(&outputs(), &bytes[1..], false).unwrap_err().to_string();
 		assert!(e.contains("need 48"), "{e}");
 		// Sums of float32 outputs come back as float64.

@@ -31,6 +31,21 @@ fn mask_expansion(c: &mut Criterion) {
 	group.finish();
 }
 
+/// Fixed-point encoding of a 1M-weight model's float32 update into
+/// Z_2^64, and decoding a sum back: what every member and the requester
+/// do to every round's vector besides masking it.
+fn fixed_point(c: &mut Criterion) {
+	let mut group = c.benchmark_group("fixed_point");
+	let weights: Vec<f32> = (0..1_000_000).map(|i| ((i % 2001) as f32 - 1000.0) * 1e-3).collect();
+	let e = delta_secagg::FixedPoint::new(Ring::Bits64, 24, 10).unwrap();
+	group.throughput(Throughput::Elements(weights.len() as u64));
+	group.sample_size(20);
+	group.bench_function("encode_f32_u64_d1e6", |b| b.iter(|| e.encode_f32(&weights).unwrap()));
+	let sum = e.encode_f32(&weights).unwrap();
+	group.bench_function("decode_f64_u64_d1e6", |b| b.iter(|| e.decode_f64(&sum).unwrap()));
+	group.finish();
+}
+
 fn protocol(c: &mut Criterion) {
 	let ns: &[usize] = if quick() { &[10, 100] } else { &[10, 100, 1000] };
 	let ds: &[usize] = if quick() { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000] };
@@ -67,5 +82,5 @@ fn protocol(c: &mut Criterion) {
 	}
 }
 
-criterion_group!(benches, mask_expansion, protocol);
+criterion_group!(benches, mask_expansion, fixed_point, protocol);
 criterion_main!(benches);

@@ -25,8 +25,9 @@ use tokio::sync::mpsc;
 
 use crate::{directory::Directory, ledger::Backend};
 
-/// The protocol name of Delta's messages.
-pub const PROTOCOL: &str = "/delta/engine/1";
+/// The protocol name of Delta's messages: 2 since message commitments
+/// are BLAKE3 (a version-1 peer's commitments would not match).
+pub const PROTOCOL: &str = "/delta/engine/2";
 
 /// Wakes the engine's threads when something arrives. Many threads wait
 /// on one `Wake`: each keeps the generation it last saw, so a wake-up

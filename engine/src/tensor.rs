@@ -5,7 +5,7 @@
 //! little-endian bytes in the declared types, never as JSON numbers.
 
 use delta_dp::{Lattice, NoiseRng, Privacy};
-use delta_secagg::{le_bytes, FixedPoint, Ring, RingVector};
+use delta_secagg::{element_bytes, FixedPoint, Ring, RingVector};
 use serde::{Deserialize, Serialize};
 
 use crate::{io::Encoding, EngineError};
@@ -246,10 +246,16 @@ impl Values {
 
 	/// Little-endian bytes of the values in their own type.
 	pub fn to_le_bytes(&self) -> Vec<u8> {
+		self.le_bytes().into_owned()
+	}
+
+	/// The same bytes, borrowed from the values themselves on a
+	/// little-endian host.
+	fn le_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
 		match self {
-			Values::F64(v) => le_bytes(v, f64::to_le_bytes),
-			Values::F32(v) => le_bytes(v, f32::to_le_bytes),
-			Values::I64(v) => le_bytes(v, i64::to_le_bytes),
+			Values::F64(v) => element_bytes(v, f64::to_le_bytes),
+			Values::F32(v) => element_bytes(v, f32::to_le_bytes),
+			Values::I64(v) => element_bytes(v, i64::to_le_bytes),
 		}
 	}
 
@@ -315,7 +321,7 @@ fn expected_bytes(outputs: &[OutputSpec], sums: bool) -> usize {
 pub fn join_bytes(values: &[Values]) -> Vec<u8> {
 	let mut out = Vec::with_capacity(values.iter().map(|v| v.len() * v.dtype().size()).sum());
 	for v in values {
-		out.extend_from_slice(&v.to_le_bytes());
+		out.extend_from_slice(&v.le_bytes());
 	}
 	out
 }

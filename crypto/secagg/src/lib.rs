@@ -56,7 +56,7 @@ pub use graph::NeighbourGraph;
 pub use member::Member;
 pub use messages::*;
 pub use params::{GraphChoice, GraphGoals, Neighbourhood};
-pub use ring::{le_bytes, Ring, RingVector};
+pub use ring::{element_bytes, Ring, RingVector};
 
 use serde::{Deserialize, Serialize};
 

@@ -124,11 +124,8 @@ impl RingVector {
 	/// (and changes nothing) if the rings differ.
 	pub fn append(&mut self, other: RingVector) -> bool {
 		match (self, other) {
-			(RingVector::U32(a), RingVector::U32(b)) if a.capacity() == 0 => *a = b,
 			(RingVector::U32(a), RingVector::U32(b)) => a.extend_from_slice(&b),
-			(RingVector::U64(a), RingVector::U64(b)) if a.capacity() == 0 => *a = b,
 			(RingVector::U64(a), RingVector::U64(b)) => a.extend_from_slice(&b),
-			(RingVector::U128(a), RingVector::U128(b)) if a.capacity() == 0 => *a = b,
 			(RingVector::U128(a), RingVector::U128(b)) => a.extend_from_slice(&b),
 			_ => return false,
 		}
@@ -148,7 +145,7 @@ impl RingVector {
 /// The elements' little-endian bytes: on a little-endian host the
 /// vector's own memory (a masked model is serialised twice a round, to
 /// commit to it and to send it), elsewhere a copy.
-fn element_bytes<T: bytemuck::Pod, const N: usize>(
+pub fn element_bytes<T: bytemuck::Pod, const N: usize>(
 	values: &[T],
 	to_le: impl Fn(T) -> [u8; N],
 ) -> std::borrow::Cow<'_, [u8]> {
@@ -162,7 +159,7 @@ fn element_bytes<T: bytemuck::Pod, const N: usize>(
 /// The little-endian bytes of `values`, `N` bytes each: written into
 /// fixed-size chunks of one buffer, which compiles to a plain copy loop
 /// (an iterator of per-element byte arrays went byte by byte).
-pub fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: impl Fn(T) -> [u8; N]) -> Vec<u8> {
 	let mut out = vec![0u8; values.len() * N];
 	for (bytes, v) in out.chunks_exact_mut(N).zip(values) {
 		bytes.copy_from_slice(&to_le(*v));

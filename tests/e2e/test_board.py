@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -27,6 +28,10 @@ from workers import Holders, start_holders
 
 import delta
 from board import Board, Person
+
+if TYPE_CHECKING:
+    from browser import Browsing
+    from playwright.sync_api import Page
 
 BLOCK_MS = 500
 ADMIN = ("root", "correct horse battery")
@@ -366,11 +371,7 @@ def test_a_person_signs_up_is_approved_and_submits_from_jupyterlab(site: Site) -
         ]
         assert len(probes) == 4 and all(Path(p).is_file() for p in probes)
         page.keyboard.insert_text(NOTEBOOK_CELL.replace("PROBES", repr(probes)))
-        lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-        page.keyboard.press("Shift+Enter")
-        output = lab.locator(".jp-OutputArea-output").filter(has_text="RESULT").first
-        output.wait_for(timeout=180_000)
-        printed = output.inner_text().strip().splitlines()
+        printed = run_first_cell(site, browsing, page)
         assert len(printed) == len(probes) + 1, f"the cell printed {printed}"
         # The notebook is confined to its person's folder (lab_sandbox.py).
         assert printed[:-1] == [f"PROBE {p} PermissionError" for p in probes]
@@ -391,6 +392,40 @@ def test_a_person_signs_up_is_approved_and_submits_from_jupyterlab(site: Site) -
     assert "<td>jupyterlab</td>" in tokens, "the notebook's token is one of gwen's, revocable"
     logged = [line for line in site.board.log if "auth_ticket=" in line]
     assert logged and all("auth_ticket=[secret]" in line for line in logged), "tickets never logged"
+
+
+def run_first_cell(site: Site, browsing: Browsing, page: Page) -> list[str]:
+    """Runs the notebook's first cell, whose code was just typed, and
+    returns the lines it printed. A cell that fails, or never finishes,
+    fails the test with what the notebook showed and the board's log (its
+    hub's and the person's server's output), not with a bare timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    lab = page.frame_locator("iframe#lab")
+    cell = lab.locator(".jp-Notebook .jp-Cell").first
+
+    def shown() -> str:
+        outputs = "\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts())
+        shot = browsing.screenshot(page, "jupyterlab-failed")
+        log = "".join(site.board.log[-80:])
+        return f"the cell showed:\n{outputs}\n(screenshot {shot})\nthe board's log:\n{log}"
+
+    try:
+        # The whole cell must be in the editor before it runs.
+        cell.locator(".cm-content").filter(has_text='print("RESULT"').wait_for(timeout=30_000)
+        lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        page.keyboard.press("Shift+Enter")
+        # "[1]:" once the kernel has run it ("[*]:" while it runs); the cell
+        # itself gives up on its task after 120 s.
+        cell.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(
+            timeout=240_000
+        )
+    except PlaywrightTimeoutError as e:
+        raise AssertionError(f"the notebook cell did not finish ({e.message})\n{shown()}") from e
+    output = cell.locator(".jp-OutputArea-output").filter(has_text="RESULT")
+    if output.count() != 1:
+        raise AssertionError(f"the notebook cell printed no result\n{shown()}")
+    return output.inner_text().strip().splitlines()
 
 
 def running(pid: int) -> bool:

@@ -2,11 +2,16 @@
 //! requests at once through the traits of [`crate::io`].
 //!
 //! This is what the worker (one thread per task) and `delta-sim` (one loop
-//! over every participant) use. A host that wants a ledger call, a map and
-//! peer I/O in flight together drives the cores itself: nothing here is
-//! needed for that.
+//! over every participant) use. A member's maps may run on threads of
+//! their own ([`MemberDriver::map_in_background`], as the worker does), so
+//! that the task's code runs while the driver goes on with the key
+//! exchange; everything else is answered at once, in order.
 
-use std::time::Instant;
+use std::{
+	collections::VecDeque,
+	sync::{mpsc, Arc},
+	time::Instant,
+};
 
 use delta_ledger_api::TaskId;
 
@@ -15,7 +20,8 @@ use crate::{
 	member::{MemberCore, MemberWork},
 	poll::Read,
 	requester::{Outcome, RequesterCore, RequesterWork, TaskPlan},
-	TaskEvent,
+	tensor::Values,
+	EngineError, TaskEvent,
 };
 
 /// A requester's blocking driver for one task: call
@@ -140,14 +146,33 @@ impl RequesterDriver {
 	}
 }
 
+/// A map that ended on its own thread.
+struct Mapped {
+	executor: Box<dyn MemberExecutor>,
+	task: TaskId,
+	round: u32,
+	values: Result<Vec<Values>, EngineError>,
+}
+
+/// Maps on threads of their own: where they report, and whom to wake.
+struct Background {
+	wake: Arc<dyn Fn() + Send + Sync>,
+	done: mpsc::Sender<Mapped>,
+	finished: mpsc::Receiver<Mapped>,
+}
+
 /// A member's blocking driver: call [`MemberDriver::step`] whenever the
 /// ledger or the transport may have something new.
 pub struct MemberDriver {
 	ledger: Box<dyn Ledger>,
 	transport: Box<dyn Transport>,
-	executor: Box<dyn MemberExecutor>,
+	/// None while a map has it on its own thread.
+	executor: Option<Box<dyn MemberExecutor>>,
 	datasets: Box<dyn Datasets>,
 	core: MemberCore,
+	/// Work waiting for the executor to come back from a map.
+	waiting: VecDeque<MemberWork>,
+	background: Option<Background>,
 	/// What went wrong in each round this member left early, for its logs.
 	pub failures: Vec<(TaskId, u32, String)>,
 }
@@ -163,7 +188,27 @@ impl MemberDriver {
 		rng: Box<dyn rand_core::CryptoRngCore + Send>,
 	) -> Self {
 		let core = MemberCore::new(ledger.account(), rng);
-		Self { ledger, transport, executor, datasets, core, failures: Vec::new() }
+		Self {
+			ledger,
+			transport,
+			executor: Some(executor),
+			datasets,
+			core,
+			waiting: VecDeque::new(),
+			background: None,
+			failures: Vec::new(),
+		}
+	}
+
+	/// Runs each map on a thread of its own, started as soon as the member
+	/// joins a round ([`MemberCore::map_early`]), and calls `wake` when one
+	/// ends so that the host steps the driver again. The key exchange then
+	/// goes on while the task's code runs, instead of waiting for it.
+	pub fn map_in_background(mut self, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+		let (done, finished) = mpsc::channel();
+		self.core.map_early(true);
+		self.background = Some(Background { wake, done, finished });
+		self
 	}
 
 	/// The member's account.
@@ -187,6 +232,13 @@ impl MemberDriver {
 		self.core.handle_wake();
 		loop {
 			let mut busy = false;
+			if let Some(background) = &self.background {
+				while let Ok(ended) = background.finished.try_recv() {
+					busy = true;
+					self.executor = Some(ended.executor);
+					self.core.handle_mapped(ended.task, ended.round, ended.values);
+				}
+			}
 			while let Some((to, message)) = self.core.poll_transmit() {
 				busy = true;
 				let (task, round) = message.round_key();
@@ -217,17 +269,60 @@ impl MemberDriver {
 			}
 			while let Some(work) = self.core.poll_work() {
 				busy = true;
+				self.waiting.push_back(work);
+			}
+			while let Some(mut executor) = self.executor.take() {
+				let Some(work) = self.waiting.pop_front() else {
+					self.executor = Some(executor);
+					break;
+				};
 				match work {
 					MemberWork::Prepare { task, round, dataset, package } => {
-						let result = self
-							.datasets
-							.admit(&task, &dataset)
-							.and_then(|_rows| self.executor.prepare(&task, &package));
+						let result =
+							self.datasets.admit(&task, &dataset).and_then(|_rows| executor.prepare(&task, &package));
+						self.executor = Some(executor);
 						self.core.handle_prepared(task.id, round, result);
 					},
-					MemberWork::Map { task, round, step } => {
-						let values = self.executor.map(task, &step);
-						self.core.handle_mapped(task, round, values);
+					MemberWork::Map { task, round, step } => match &self.background {
+						Some(background) => {
+							let (done, wake) = (background.done.clone(), Arc::clone(&background.wake));
+							// The executor travels with the map and comes back
+							// with its outputs; work that needs it waits. It is
+							// handed over once the thread exists, so a thread
+							// that cannot start does not take it along.
+							let (hand_over, take) = mpsc::channel::<Box<dyn MemberExecutor>>();
+							let spawned = std::thread::Builder::new().name(format!("map-{task}")).spawn(move || {
+								let Ok(mut executor) = take.recv() else { return };
+								// A map that panics fails its round, not every later
+								// one: the executor still comes back.
+								let values = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+									executor.map(task, &step)
+								}))
+								.unwrap_or_else(|_| Err(EngineError::Executor("the map panicked".into())));
+								// A driver that is gone no longer wants them.
+								let _ = done.send(Mapped { executor, task, round, values });
+								wake();
+							});
+							match spawned {
+								Ok(_) => {
+									if let Err(mpsc::SendError(executor)) = hand_over.send(executor) {
+										self.executor = Some(executor);
+										let e = EngineError::Executor("the map's thread ended before the map".into());
+										self.core.handle_mapped(task, round, Err(e));
+									}
+								},
+								Err(e) => {
+									self.executor = Some(executor);
+									let e = EngineError::Executor(format!("cannot start a thread for the map: {e}"));
+									self.core.handle_mapped(task, round, Err(e));
+								},
+							}
+						},
+						None => {
+							let values = executor.map(task, &step);
+							self.executor = Some(executor);
+							self.core.handle_mapped(task, round, values);
+						},
 					},
 				}
 			}

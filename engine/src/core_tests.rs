@@ -408,6 +408,46 @@ fn a_policy_refusal_or_a_refused_join_declines_with_the_public_reason() {
 }
 
 #[test]
+fn an_early_map_starts_at_joining_and_its_outputs_wait_for_the_compute_phase() {
+	// Inline hosts (the default) get the map at the Compute phase only.
+	let mut core = member_core(1);
+	to_join(&mut core);
+	assert!(core.poll_work().is_none(), "no map before the Compute phase");
+
+	let mut core = member_core(1);
+	core.map_early(true);
+	let join = to_join(&mut core);
+	let Some(MemberWork::Map { task: 7, round: 0, step: mapped }) = core.poll_work() else {
+		panic!("the map starts beside the join")
+	};
+	assert_eq!(mapped, step());
+	core.handle_mapped(7, 0, Ok(vec![crate::Values::F64(vec![1.0, 2.0])]));
+	assert!(core.poll_transmit().is_none(), "nothing leaves before the Compute phase");
+	assert!(left(&mut core).is_empty());
+	core.handle_call(join.id, Ok(Vec::new()));
+	assert_eq!(core.poll_read(), Some(Read::Round { task: 7, round: 0 }));
+	assert!(core.poll_work().is_none(), "one map a round");
+	assert!(core.poll_transmit().is_none());
+}
+
+#[test]
+fn an_early_map_that_fails_leaves_the_round_and_tells_the_requester() {
+	let mut core = member_core(1);
+	core.map_early(true);
+	let join = to_join(&mut core);
+	assert!(matches!(core.poll_work(), Some(MemberWork::Map { .. })));
+	core.handle_mapped(7, 0, Err(EngineError::Executor("row 3 is 42".into())));
+	let Some((to, Message::Decline { reason, .. })) = core.poll_transmit() else { panic!("the requester is told") };
+	assert_eq!(to, OWNER);
+	assert!(reason.contains("task code failed") && !reason.contains("42"), "{reason}");
+	assert!(matches!(left(&mut core).as_slice(), [LeftRound { kind: FailureKind::TaskCode, .. }]));
+	assert!(core.is_idle());
+	// The join's answer comes after: the member stays out.
+	core.handle_call(join.id, Ok(Vec::new()));
+	assert!(core.poll_read().is_none() && core.poll_transmit().is_none());
+}
+
+#[test]
 fn a_round_that_is_no_longer_open_is_declined() {
 	let mut core = member_core(1);
 	core.handle_message(OWNER, announcement(PACKAGE));

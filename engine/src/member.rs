@@ -65,6 +65,19 @@ struct RoundWork {
 	stage: Stage,
 	delivery: Option<ShareDelivery>,
 	ids: BTreeMap<AccountId, MemberId>,
+	/// The map started when the member joined ([`MemberCore::map_early`]).
+	early: EarlyMap,
+}
+
+/// Where a map started at joining stands, until the Compute phase takes
+/// its outputs.
+enum EarlyMap {
+	/// None started: the map runs when the Compute phase comes.
+	NotStarted,
+	/// Running beside the key exchange.
+	Running,
+	/// Done before the Compute phase came.
+	Done(Vec<Values>),
 }
 
 /// Work a member core asks its host to do with the task's code and the
@@ -158,13 +171,27 @@ pub struct MemberCore {
 	rng: Box<dyn CryptoRngCore + Send>,
 	rounds: BTreeMap<(TaskId, u32), RoundWork>,
 	out: Outbox,
+	/// Whether a round's map starts as soon as the member joins (its host
+	/// runs maps beside the protocol), not at the Compute phase.
+	map_early: bool,
 }
 
 impl MemberCore {
 	/// The member `account`, drawing its secrets from `rng` (the core
 	/// holds no source of randomness of its own).
 	pub fn new(account: AccountId, rng: Box<dyn CryptoRngCore + Send>) -> Self {
-		Self { account, rng, rounds: BTreeMap::new(), out: Outbox::default() }
+		Self { account, rng, rounds: BTreeMap::new(), out: Outbox::default(), map_early: false }
+	}
+
+	/// Starts each round's map as soon as the member has joined, so that
+	/// the holder's computation runs while keys are exchanged and the
+	/// Compute phase only masks and sends. For a host that runs
+	/// [`MemberWork::Map`] beside the protocol (the worker's own thread per
+	/// map): a host that runs it inline would hold up its shares instead.
+	/// Nothing leaves the member earlier: the outputs wait in the core
+	/// until the Compute phase, and are masked then.
+	pub fn map_early(&mut self, yes: bool) {
+		self.map_early = yes;
 	}
 
 	/// The member's account.
@@ -207,6 +234,7 @@ impl MemberCore {
 						stage: Stage::CheckingTask,
 						delivery: None,
 						ids: BTreeMap::new(),
+						early: EarlyMap::NotStarted,
 					},
 				);
 			},
@@ -307,6 +335,14 @@ impl MemberCore {
 			self.decline(key, Declined::tell(e));
 			return;
 		}
+		if self.map_early {
+			// Refused here as at the Compute phase: outputs the step did not
+			// declare are never computed.
+			if let Err(e) = crate::tensor::check_outputs(&work.announcement.step.outputs) {
+				self.decline(key, Declined::tell(e));
+				return;
+			}
+		}
 		let config = secagg_config(&work.announcement, &record, [0; 32]);
 		let (member, advert) = Member::new(config, 0, &mut self.rng);
 		work.stage = Stage::Joining(Box::new(member));
@@ -314,21 +350,36 @@ impl MemberCore {
 			key,
 			Call::Join { task, round, channel_key: H256(advert.channel_key), masking_key: H256(advert.masking_key) },
 		);
+		if self.map_early {
+			work.early = EarlyMap::Running;
+			self.out.work.push_back(MemberWork::Map { task, round, step: work.announcement.step.clone() });
+		}
 	}
 
 	/// The step's outputs from the task's `map` ([`MemberWork::Map`]).
 	pub fn handle_mapped(&mut self, task: TaskId, round: u32, values: Result<Vec<Values>, EngineError>) {
 		let key = (task, round);
 		let Some(work) = self.rounds.get_mut(&key) else { return };
-		let Stage::Mapping(member, delivery) = std::mem::replace(&mut work.stage, Stage::Over) else {
-			return;
-		};
-		match values {
-			Ok(values) => {
-				work.stage = Stage::Mapped(member, delivery, values);
-				self.out.read_round(key);
+		match std::mem::replace(&mut work.stage, Stage::Over) {
+			Stage::Mapping(member, delivery) => match values {
+				Ok(values) => {
+					work.early = EarlyMap::NotStarted;
+					work.stage = Stage::Mapped(member, delivery, values);
+					self.out.read_round(key);
+				},
+				Err(e) => self.leave(key, e),
 			},
-			Err(e) => self.leave(key, e),
+			Stage::Over => {},
+			// An early map that ended before the Compute phase: its outputs
+			// wait for it (a failure ends the member's part at once).
+			stage if matches!(work.early, EarlyMap::Running) => match values {
+				Ok(values) => {
+					work.early = EarlyMap::Done(values);
+					work.stage = stage;
+				},
+				Err(e) => self.leave(key, e),
+			},
+			stage => work.stage = stage,
 		}
 	}
 
@@ -342,7 +393,13 @@ impl MemberCore {
 		let result = result.map(|_| ());
 		match (stage, result) {
 			(Stage::Joining(m), Ok(())) => work.stage = Stage::Joined(m),
-			(Stage::Sharing(m), Ok(())) => work.stage = Stage::Shared(m),
+			(Stage::Sharing(m), Ok(())) => {
+				// The holder's log says when its keys are with the round: from
+				// here on, a member that stops is a dropout whose masks the
+				// others' reveals cancel.
+				tracing::info!("task {} round {}: keys shared", key.0, key.1);
+				work.stage = Stage::Shared(m);
+			},
 			(Stage::Masking(m), Ok(())) => work.stage = Stage::Masked(m),
 			(Stage::Revealing, Ok(())) => return,
 			(Stage::Joining(_), Err(e)) => return self.decline(key, Declined::tell(e)),
@@ -514,9 +571,16 @@ impl MemberCore {
 				let Some(delivery) = work.delivery.take() else {
 					return Ok(Stage::Shared(member));
 				};
-				let step = &work.announcement.step;
-				crate::tensor::check_outputs(&step.outputs)?;
-				self.out.work.push_back(MemberWork::Map { task: key.0, round: key.1, step: step.clone() });
+				match std::mem::replace(&mut work.early, EarlyMap::NotStarted) {
+					// Computed while keys were exchanged: mask it now.
+					EarlyMap::Done(values) => return self.advance(key, Stage::Mapped(member, delivery, values), round),
+					EarlyMap::Running => work.early = EarlyMap::Running,
+					EarlyMap::NotStarted => {
+						let step = &work.announcement.step;
+						crate::tensor::check_outputs(&step.outputs)?;
+						self.out.work.push_back(MemberWork::Map { task: key.0, round: key.1, step: step.clone() });
+					},
+				}
 				Stage::Mapping(member, delivery)
 			},
 			Stage::Masked(mut member) if round.state.phase >= Phase::Unmask => {

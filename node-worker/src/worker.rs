@@ -800,13 +800,17 @@ impl MemberRole {
 			Arc::clone(&self.ledger),
 			log,
 		);
+		// The task's code runs on a thread of its own while this one goes on
+		// with the key exchange; its end wakes this thread.
+		let nudged = Arc::clone(&mailbox);
 		let mut driver = MemberDriver::new(
 			Box::new(EngineLedger(Arc::clone(&self.ledger))),
 			Box::new(MemberTaskEndpoint { net: Arc::clone(&self.net), mailbox: Arc::clone(&mailbox) }),
 			Box::new(executor),
 			Box::new(SharedDatasets(Arc::clone(&self.datasets))),
 			Box::new(rand_core::OsRng),
-		);
+		)
+		.map_in_background(Arc::new(move || nudged.nudge()));
 		let thread = {
 			let mailbox = Arc::clone(&mailbox);
 			let idle_since = Arc::clone(&idle_since);

@@ -13,6 +13,8 @@ pub mod adversary;
 pub mod fixtures;
 pub mod local;
 
+use std::sync::Arc;
+
 use delta_primitives::{
 	round::{MemberStatus, PhaseTimeouts},
 	task::TaskKind,
@@ -198,6 +200,13 @@ pub struct SimSettings {
 	/// message, which replay tests compare and `delta.debug` (a tenth of
 	/// its time on a 1M-weight model) does without.
 	pub digest_traffic: bool,
+	/// Whether members run their maps on threads of their own from the
+	/// moment they join, as the worker does
+	/// ([`MemberDriver::map_in_background`]); off, a map runs inline at
+	/// the Compute phase and the simulation is a fixed function of its
+	/// seed. Give background maps long phases: the simulated clock moves
+	/// on while a thread runs.
+	pub background_maps: bool,
 }
 
 impl SimSettings {
@@ -217,6 +226,7 @@ impl SimSettings {
 			graph: GraphChoice::default(),
 			seed: 0,
 			digest_traffic: true,
+			background_maps: false,
 		}
 	}
 }
@@ -304,7 +314,9 @@ fn run_on(
 		let rng = rand_chacha::ChaCha20Rng::seed_from_u64(settings.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i as u64);
 		let (member_ledger, spent) = TimedLedger::wrap(ledger.participant(*a));
 		member_spent.push(spent);
-		drivers.push(MemberDriver::new(member_ledger, network.endpoint(*a), executor, m.datasets, Box::new(rng)));
+		let driver = MemberDriver::new(member_ledger, network.endpoint(*a), executor, m.datasets, Box::new(rng));
+		// The loop below steps every driver again at once: nobody to wake.
+		drivers.push(if settings.background_maps { driver.map_in_background(Arc::new(|| {})) } else { driver });
 		drops.push(m.drop_at.filter(|(_, point)| *point != DropPoint::LateMap));
 	}
 	let started = ledger.now();

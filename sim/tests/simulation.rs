@@ -155,6 +155,63 @@ fn too_many_dropouts_fail_the_task_by_name() {
 }
 
 #[test]
+fn members_that_map_in_the_background_answer_exactly_with_a_dropout() {
+	// As in the worker: each map on its own thread from the moment its
+	// member joins. Long phases, since the simulated clock runs on while
+	// the threads do; one member never sends its masked input.
+	let members: Vec<_> = (0..5).map(|i| member(data(i), (i == 2).then_some((0, DropPoint::BeforeMasked)))).collect();
+	let mut settings = SimSettings::new(mean_step(), 3);
+	settings.background_maps = true;
+	settings.phase_ms = 10_000;
+	settings.max_steps = 1_000_000;
+	let report = run(settings, Box::new(RequesterCode), members).unwrap();
+	let pooled: Vec<f64> = [0, 1, 3, 4].into_iter().flat_map(data).collect();
+	let (variance, n) = result(&report.outcome);
+	let (expected, expected_n) = variance_of(&pooled);
+	assert_eq!(n, expected_n);
+	assert!((variance - expected).abs() < 1e-9, "{variance} vs {expected}");
+	assert_eq!(report.rounds, 2);
+}
+
+/// A member whose first map panics; its later ones answer.
+struct PanicsOnce(MemberCode, bool);
+
+impl MemberExecutor for PanicsOnce {
+	fn map(&mut self, task: TaskId, step: &StepSpec) -> Result<Vec<Values>, EngineError> {
+		if !self.1 {
+			self.1 = true;
+			panic!("the task's code broke");
+		}
+		self.0.map(task, step)
+	}
+}
+
+#[test]
+fn a_map_that_panics_on_its_own_thread_fails_its_round_only() {
+	let mut members: Vec<_> = (0..4).map(|i| member(data(i), None)).collect();
+	members.push(SimMember {
+		executor: Box::new(PanicsOnce(MemberCode(data(4)), false)),
+		datasets: Box::new(Holds("values")),
+		drop_at: None,
+	});
+	let mut settings = SimSettings::new(mean_step(), 3);
+	settings.background_maps = true;
+	settings.phase_ms = 10_000;
+	settings.max_steps = 1_000_000;
+	let report = run(settings, Box::new(RequesterCode), members).unwrap();
+	// The mean is the first four members'; the squares around it are all
+	// five's: the executor came back from the panic for the second round.
+	let first: Vec<f64> = (0..4).flat_map(data).collect();
+	let mean = first.iter().sum::<f64>() / first.len() as f64;
+	let all: Vec<f64> = (0..5).flat_map(data).collect();
+	let expected = all.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (all.len() as f64 - 1.0);
+	let (variance, n) = result(&report.outcome);
+	assert_eq!(n, all.len() as f64);
+	assert!((variance - expected).abs() < 1e-9, "{variance} vs {expected}");
+	assert!(report.member_failures[4].iter().any(|f| f.contains("the map panicked")), "{:?}", report.member_failures);
+}
+
+#[test]
 fn a_member_whose_map_outlasts_the_compute_phase_says_so_and_the_rest_answer() {
 	// The late member steps last, so the others' inputs are in when its
 	// map ends past the deadline.

@@ -133,14 +133,17 @@ def test_a_member_killed_while_training_leaves_training_going_on_the_survivors(
     handle = holders.client().submit(
         tasks.SlowSecondRound, min_members=2, phase_timeout_s=10, compute_timeout_s=30
     )
-    # Killed on an event: its second round's training has started, that is
-    # its second map (one per round) since the submit. Counted from before
-    # the submit, since the map may start before the test sees the round.
+    # Killed on events: its second round's training has started, that is
+    # its second map (one per round) since the submit, and its keys for
+    # that round are with it (a worker trains while keys are exchanged), so
+    # it drops out of round 1 after sharing. Counted from before the
+    # submit, since the map may start before the test sees the round.
     deadline = time.monotonic() + 120
     while not any(e["event"] == "round_started" and e["round"] == 1 for e in handle.events()):
         assert time.monotonic() < deadline, handle.status().progress
         time.sleep(0.05)
     wait_for_log_count(holders, victim, "map started", seen, 2, 60)
+    wait_for_log_count(holders, victim, "keys shared", seen, 2, 60)
     holders.workers[victim].kill()
     try:
         result = handle.wait(timeout=300, progress=False)

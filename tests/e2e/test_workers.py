@@ -273,15 +273,18 @@ def wait_for_log(worker: Worker, text: str, since: int, timeout: float) -> None:
 def test_a_member_killed_during_a_round_leaves_the_survivors_exact_answer(network: Network) -> None:
     victim = network.workers[2]
     seen = len(victim.log)
-    # The map takes 4 s of wall-clock time; the Compute phase allows 20.
+    # The map takes 8 s of wall-clock time from the member's join; the
+    # Compute phase allows 20.
     handle = network.client().submit(
-        worker_tasks.SlowMean,
+        worker_tasks.SlowerMean,
         min_members=2,
         phase_timeout_s=PHASE_TIMEOUT_S,
         compute_timeout_s=20,
     )
-    # Killed on an event: the victim has started its map on its data.
+    # Killed on events: the victim runs its map on its data, and its keys
+    # are with the round, so the survivors' reveals must cancel its masks.
     wait_for_log(victim, "map started", seen, 60)
+    wait_for_log(victim, "keys shared", seen, 60)
     victim.kill()
     result = handle.wait(timeout=120, progress=False)
     pooled = network.pooled([0, 1])
@@ -305,10 +308,11 @@ def test_a_member_killed_during_a_round_leaves_the_survivors_exact_answer(networ
 def test_maps_that_outlast_the_compute_phase_fail_the_round_with_the_remedy(
     network: Network,
 ) -> None:
-    # Every member's map takes 4 s; the Compute phase allows 2 s.
+    # Every member's map takes 8 s from its join; the key exchange and the
+    # Compute phase allow less (2 s for the phase).
     seen = [len(w.log) for w in network.workers]
     handle = network.client().submit(
-        worker_tasks.SlowMean, phase_timeout_s=PHASE_TIMEOUT_S, compute_timeout_s=2
+        worker_tasks.SlowerMean, phase_timeout_s=PHASE_TIMEOUT_S, compute_timeout_s=2
     )
     with pytest.raises(delta.TaskFailed) as failed:
         handle.wait(timeout=120, progress=False)

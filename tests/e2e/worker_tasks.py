@@ -73,6 +73,14 @@ class SlowMean(delta.MapReduce):
         )
 
 
+class SlowerMean(SlowMean):
+    """SlowMean with an 8 s map: long enough to outlast the key exchange on
+    a chain of 500 ms blocks, since a worker starts its map as soon as it
+    joins."""
+
+    seconds = 8.0
+
+
 class LongMean(SlowMean):
     """The same mean, with a map of a minute: long enough that another task
     can run from submission to result while every member is still inside

@@ -335,13 +335,11 @@ impl MemberCore {
 			self.decline(key, Declined::tell(e));
 			return;
 		}
-		if self.map_early {
-			// Refused here as at the Compute phase: outputs the step did not
-			// declare are never computed.
-			if let Err(e) = crate::tensor::check_outputs(&work.announcement.step.outputs) {
-				self.decline(key, Declined::tell(e));
-				return;
-			}
+		// A step whose declared outputs are malformed is declined before
+		// joining, whenever its map would run.
+		if let Err(e) = crate::tensor::check_outputs(&work.announcement.step.outputs) {
+			self.decline(key, Declined::tell(e));
+			return;
 		}
 		let config = secagg_config(&work.announcement, &record, [0; 32]);
 		let (member, advert) = Member::new(config, 0, &mut self.rng);
@@ -363,7 +361,6 @@ impl MemberCore {
 		match std::mem::replace(&mut work.stage, Stage::Over) {
 			Stage::Mapping(member, delivery) => match values {
 				Ok(values) => {
-					work.early = EarlyMap::NotStarted;
 					work.stage = Stage::Mapped(member, delivery, values);
 					self.out.read_round(key);
 				},
@@ -574,11 +571,11 @@ impl MemberCore {
 				match std::mem::replace(&mut work.early, EarlyMap::NotStarted) {
 					// Computed while keys were exchanged: mask it now.
 					EarlyMap::Done(values) => return self.advance(key, Stage::Mapped(member, delivery, values), round),
-					EarlyMap::Running => work.early = EarlyMap::Running,
+					// Its outputs come to the Mapping stage.
+					EarlyMap::Running => {},
 					EarlyMap::NotStarted => {
-						let step = &work.announcement.step;
-						crate::tensor::check_outputs(&step.outputs)?;
-						self.out.work.push_back(MemberWork::Map { task: key.0, round: key.1, step: step.clone() });
+						let step = work.announcement.step.clone();
+						self.out.work.push_back(MemberWork::Map { task: key.0, round: key.1, step });
 					},
 				}
 				Stage::Mapping(member, delivery)

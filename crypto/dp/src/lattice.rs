@@ -167,8 +167,12 @@ impl Lattice {
 		let norm = l2_norm(values);
 		let factor = if norm > privacy.clip { privacy.clip / norm } else { 1.0 };
 		let scale = self.scale() * factor;
-		let mut out: Vec<i64> = values.iter().map(|v| (v * scale).round() as i64).collect();
-		DiscreteGaussian::new(self.member_variance)?.add_to(&mut out, rng);
+		let mut out = vec![0i64; values.len()];
+		DiscreteGaussian::new(self.member_variance)?.fill_and_add_to(&mut out, rng, |chunk, start| {
+			for (o, v) in chunk.iter_mut().zip(&values[start..]) {
+				*o = round_to_i64(v * scale);
+			}
+		});
 		Ok((out, norm))
 	}
 
@@ -179,8 +183,33 @@ impl Lattice {
 	}
 }
 
-/// The L2 norm, without overflow for finite values of any size.
+/// `x` rounded to the nearest integer, halves away from zero, as
+/// `f64::round` rounds, without its libm call (baseline x86-64 has no
+/// rounding instruction): below 2^52 the fraction x - trunc(x) is exact,
+/// above it every float is an integer.
+fn round_to_i64(x: f64) -> i64 {
+	let whole = x as i64;
+	let fraction = x - whole as f64;
+	whole.saturating_add(i64::from(fraction >= 0.5)).saturating_sub(i64::from(fraction <= -0.5))
+}
+
+/// The L2 norm, without overflow for finite values of any size: the sum
+/// of squares in one pass (eight running sums, so the additions need not
+/// wait on each other), and where that overflowed or came near the
+/// smallest floats, again with every value over the largest.
 fn l2_norm(values: &[f64]) -> f64 {
+	let mut sums = [0f64; 8];
+	let chunks = values.chunks_exact(8);
+	let rest: f64 = chunks.remainder().iter().map(|v| v * v).sum();
+	for chunk in chunks {
+		for (sum, v) in sums.iter_mut().zip(chunk) {
+			*sum += v * v;
+		}
+	}
+	let squares = sums.iter().sum::<f64>() + rest;
+	if squares.is_finite() && squares > 1e-200 {
+		return squares.sqrt();
+	}
 	let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
 	if largest == 0.0 {
 		return 0.0;
@@ -249,5 +278,13 @@ mod tests {
 		assert!(z >= 1.5 && z < 1.5 * (1.0 + 1e-9), "{z}");
 		assert_eq!(l2_norm(&[3.0, 4.0]), 5.0);
 		assert_eq!(l2_norm(&[1e300, 1e300]), 1e300 * 2f64.sqrt());
+		assert_eq!(l2_norm(&[3e-200, 4e-200]), 5e-200);
+		assert_eq!(l2_norm(&[0.0; 3]), 0.0);
+		let long: Vec<f64> = (0..1001).map(|i| f64::from(i % 7) - 3.0).collect();
+		let want = long.iter().map(|v| v * v).sum::<f64>().sqrt();
+		assert!((l2_norm(&long) - want).abs() < 1e-12 * want);
+		for x in [0.0, 0.4, 0.5, 0.6, 1.5, 2.5, -0.5, -0.49, -1.5, -2.6, 4503599627370495.5, 1e17, -1e17, 12345.678] {
+			assert_eq!(round_to_i64(x), x.round() as i64, "{x}");
+		}
 	}
 }

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accountant;
+mod exact;
 pub mod lattice;
 pub mod sampler;
 

@@ -1,22 +1,28 @@
-//! Exact sampling of the discrete Gaussian N_Z(0, σ²) in integer
-//! arithmetic (Canonne, Kamath, Steinke, "The Discrete Gaussian for
-//! Differential Privacy", NeurIPS 2020, algorithms 1-3): no floating point
-//! touches a sample, so no rounding of a float can leak through the noise
-//! (the attack on textbook Gaussian samplers, Mironov 2012).
+//! Exact sampling of the discrete Gaussian N_Z(0, σ²): every value has
+//! exactly the distribution's probability, decided in integer arithmetic
+//! (a table of certified bounds, comparisons against a uniform drawn to
+//! as many bits as they need), so no rounding of a float can leak through
+//! the noise (the attack on textbook Gaussian samplers, Mironov 2012).
+//! [`DiscreteGaussian`] says how.
 //!
 //! The random bits come from [`NoiseRng`]: the masking PRG of
 //! `delta-secagg` (AES-128 in counter mode) keyed by a seed the caller
 //! draws from its cryptographic RNG, so the noise is as unpredictable as
-//! the masks and costs a buffer fill per 64 KiB of randomness.
+//! the masks and costs a buffer fill per 16 KiB of randomness (small
+//! enough to stay in a core's L1 cache beside the table).
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use num_bigint::BigUint;
+use num_traits::{One, Zero};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::DpError;
+use crate::{exact, DpError};
 
 /// Largest variance (in lattice units squared) the sampler takes: every
-/// intermediate integer of the acceptance test then fits 128 bits.
+/// intermediate integer of its acceptance tests then fits 128 bits.
 pub const MAX_VARIANCE: u128 = 1 << 54;
 
 /// Domain label of the per-chunk keys.
@@ -25,7 +31,7 @@ const NOISE_LABEL: &[u8] = b"delta-dp/v1/noise-chunk";
 /// several threads.
 const PARALLEL_CHUNK: usize = 1 << 16;
 /// Randomness generated per chunk.
-const CHUNK_BYTES: usize = 64 * 1024;
+const CHUNK_BYTES: usize = 16 * 1024;
 
 /// A stream of random words for the sampler: chunk `i` is the keystream of
 /// SHA-256(label, seed, i). The seed is zeroized on drop.
@@ -88,66 +94,62 @@ impl NoiseRng {
 		u64::from_le_bytes(word)
 	}
 
+	/// The next `n` random bits, 1 ≤ n ≤ 32, from the spare bits of a word.
+	#[inline]
+	fn next_bits(&mut self, n: u32) -> u64 {
+		debug_assert!((1..=32).contains(&n));
+		if self.spare < n {
+			self.bits = self.next_u64();
+			self.spare = 64;
+		}
+		let value = self.bits & ((1u64 << n) - 1);
+		self.bits >>= n;
+		self.spare -= n;
+		value
+	}
+
 	/// One random bit.
 	#[inline]
 	fn next_bit(&mut self) -> bool {
-		if self.spare == 0 {
-			self.bits = self.next_u64();
-			self.spare = 64;
-		}
-		let bit = self.bits & 1 == 1;
-		self.bits >>= 1;
-		self.spare -= 1;
-		bit
+		self.next_bits(1) == 1
 	}
 
-	/// 32 random bits (half a word: `below` of a scale under 2^32 needs
-	/// no more).
+	/// 32 random bits.
 	#[inline]
 	fn next_u32(&mut self) -> u32 {
-		if self.spare < 32 {
-			self.bits = self.next_u64();
-			self.spare = 64;
-		}
-		let word = self.bits as u32;
-		self.bits = self.bits.checked_shr(32).unwrap_or(0);
-		self.spare -= 32;
-		word
+		self.next_bits(32) as u32
 	}
 
-	/// Uniform in `[0, n)`, `n > 0` (Lemire's multiply-and-reject), from
-	/// 32 bits where `n` fits them.
-	#[inline]
-	fn below(&mut self, n: u64) -> u64 {
-		if let Ok(n) = u32::try_from(n) {
-			let mut m = u64::from(self.next_u32()) * u64::from(n);
-			if (m as u32) < n {
-				let floor = n.wrapping_neg() % n;
-				while (m as u32) < floor {
-					m = u64::from(self.next_u32()) * u64::from(n);
-				}
-			}
-			return m >> 32;
-		}
-		let mut m = u128::from(self.next_u64()) * u128::from(n);
-		if (m as u64) < n {
-			let floor = n.wrapping_neg() % n;
-			while (m as u64) < floor {
-				m = u128::from(self.next_u64()) * u128::from(n);
-			}
-		}
-		(m >> 64) as u64
-	}
-
-	/// True with probability `num / den` (`num <= den`, `den > 0`),
-	/// exactly: a uniform U in [0, 1) is drawn bit by bit and compared with
-	/// the binary expansion of num/den as it is computed (U < p decides at
-	/// the first bit where they differ), about two random bits a trial.
+	/// True with probability `num / den` (`den > 0`), exactly: a uniform U
+	/// in [0, 1) is compared with num/den, 32 bits of U first (u·den
+	/// against num·2^32 in 128 bits), and only when those 32 bits cannot
+	/// tell, about once in 2^32, bit by bit.
 	#[inline]
 	fn bernoulli(&mut self, num: u128, den: u128) -> bool {
 		if num >= den {
 			return true;
 		}
+		if den < 1 << 95 {
+			let u = u128::from(self.next_u32());
+			let target = num << 32;
+			let low = u * den;
+			if low + den <= target {
+				return true; // U < (u + 1) / 2^32 ≤ p
+			}
+			if low >= target {
+				return false; // U ≥ u / 2^32 ≥ p
+			}
+			// u / 2^32 < p < (u + 1) / 2^32: U's further bits, a fresh
+			// uniform, decide against (num·2^32 - u·den) / den.
+			return self.bernoulli_bits(target - low, den);
+		}
+		self.bernoulli_bits(num, den)
+	}
+
+	/// True with probability `num / den` (`num < den`): a uniform drawn bit
+	/// by bit and compared with the binary expansion of num/den as it is
+	/// computed (U < p decides at the first bit where they differ).
+	fn bernoulli_bits(&mut self, num: u128, den: u128) -> bool {
 		// `rest / den` is what is left of p's expansion; doubling it is
 		// done as a comparison against `den - rest`, so nothing overflows.
 		let mut rest = num;
@@ -164,10 +166,54 @@ impl NoiseRng {
 		false
 	}
 
+	/// Uniform in `[0, n)`, `n > 0`: 128-bit draws below the next power
+	/// of two, drawn again past n.
+	fn below_u128(&mut self, n: u128) -> u128 {
+		let mask = u128::MAX >> n.leading_zeros().min(127);
+		loop {
+			let x = ((u128::from(self.next_u64()) << 64) | u128::from(self.next_u64())) & mask;
+			if x < n {
+				return x;
+			}
+		}
+	}
+
+	/// Whether `whole` + U < x, for U uniform in [0, 1) and a real x that
+	/// `bounds(bits)` brackets as (lo, hi) over 2^bits, tighter as bits
+	/// grow: U's bits are drawn 64 at a time and the precision doubled
+	/// until U's interval lies wholly on one side. The x the sampler asks
+	/// about are exp of a nonzero rational times an integer, never dyadic,
+	/// so this ends with probability 1 (and exact bounds end it at once).
+	#[cold]
+	fn below_real(&mut self, whole: u64, bounds: impl Fn(u32) -> (BigUint, BigUint)) -> bool {
+		let mut bits = 128u32;
+		let mut u = BigUint::zero();
+		let mut drawn = 0u32;
+		loop {
+			let (lo, hi) = bounds(bits);
+			while drawn < bits {
+				u = (u << 64u32) + self.next_u64();
+				drawn += 64;
+			}
+			let v = (BigUint::from(whole) << bits) + &u;
+			if &v + BigUint::one() <= lo {
+				return true;
+			}
+			if v >= hi {
+				return false;
+			}
+			bits = bits.saturating_mul(2);
+		}
+	}
+
 	/// True with probability exp(-num/den) for `num <= den` (algorithm 1,
 	/// first case): the first k with Bernoulli(γ/k) false is odd.
 	fn bernoulli_exp_at_most_one(&mut self, num: u128, den: u128) -> bool {
-		let mut k: u128 = 1;
+		self.bernoulli_exp_trials_from(1, num, den)
+	}
+
+	/// Algorithm 1's trials from the k-th on, the earlier ones true.
+	fn bernoulli_exp_trials_from(&mut self, mut k: u128, num: u128, den: u128) -> bool {
 		loop {
 			// den * k stays within 128 bits for every den the sampler
 			// makes (below 2^110) until k is past 2^17, whose chance is
@@ -178,6 +224,27 @@ impl NoiseRng {
 			}
 			k += 1;
 		}
+	}
+
+	/// True with probability exp(-num/den), `den > 0`, where `u` is 32
+	/// fresh random bits for the first trial: the sampler's common case,
+	/// num/den well below 1, ends there with one multiplication.
+	#[inline]
+	fn bernoulli_exp_given(&mut self, num: u128, den: u128, u: u32) -> bool {
+		if num >= den || den >= 1 << 64 {
+			return self.bernoulli_exp(num, den);
+		}
+		// The first trial, Bernoulli(num/den), as in `bernoulli`.
+		let target = num << 32;
+		let low = u128::from(u) * u128::from(den as u64);
+		let first = if low >= target {
+			false
+		} else if low + den <= target {
+			true
+		} else {
+			self.bernoulli_bits(target - low, den)
+		};
+		!first || self.bernoulli_exp_trials_from(2, num, den)
 	}
 
 	/// True with probability exp(-num/den), `den > 0` (algorithm 1): one
@@ -193,13 +260,51 @@ impl NoiseRng {
 	}
 }
 
-/// The discrete Gaussian with an integer variance σ² (lattice units
-/// squared), sampled exactly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Fractional bits of the table's bounds on its probabilities; a draw
+/// lands between an entry's two bounds about once in 2^54 values.
+const TABLE_BITS: u32 = 160;
+/// The table covers its distribution out to this many of its standard
+/// deviations (the mass beyond, about e^-84, is drawn through the tail).
+const TABLE_SIGMAS: u64 = 13;
+/// Tables a process keeps, the latest used: a member noises every round
+/// of a step with the same one, and building one takes milliseconds.
+const CACHED_TABLES: usize = 8;
+static TABLES: Mutex<Vec<(u128, Arc<Table>)>> = Mutex::new(Vec::new());
+/// A variance past (2·this)² is sampled in blocks of 2^b values, b chosen
+/// so that the table's own σ, σ/2^b, is in [this, 2·this).
+const TABLE_SIGMA: u128 = 32;
+/// The table's weights sum to at most 2^64 - 2^this; the rest of 2^64
+/// goes to a bucket that draws again.
+const SLACK_BITS: u32 = 54;
+/// Tail proposals this far past the table are refused: their probability
+/// is below (7/8)^65536, about 2^-12600, smaller than any float.
+const FAR_TAIL: u64 = 1 << 16;
+
+/// The discrete Gaussian N_Z(0, σ²) with an integer variance σ² (lattice
+/// units squared), sampled exactly.
+///
+/// A value's magnitude m = 2^b·i + j is drawn as a block i from a table of
+/// the discrete Gaussian with σ/2^b (σ/2^b in [32, 64), or b = 0 for
+/// σ < 64), an offset j uniform in [0, 2^b), kept with probability
+/// exp(-((2^b·i + j)² - (2^b·i)²) / 2σ²) (97 to 99% of the time); then a
+/// sign. The table is Walker's alias method over integer weights that sum
+/// to 2^64, so one random word picks an entry with exactly the weight's
+/// probability. Entry i has two weights: ⌊c·p_i⌋ and ⌈c·p_i⌉ - ⌊c·p_i⌋,
+/// from certified bounds on p_i = exp(-i²·4^b / 2σ²). A draw of the first
+/// is a sample; a draw of the second (about 2^-54 of them) is kept with
+/// probability frac(c·p_i), decided by comparing a uniform against c·p_i
+/// bit by bit to whatever precision that takes. Blocks past the table are
+/// proposed from a geometric tail and kept with their exact probability
+/// the same way. Every step is an exact rejection, so the values have
+/// exactly the discrete Gaussian's probabilities, with about two random
+/// words and no division a value, where Canonne, Kamath and Steinke's
+/// algorithm takes some thirty Bernoulli trials.
+#[derive(Clone, Debug)]
 pub struct DiscreteGaussian {
 	variance: u128,
-	/// ⌊σ⌋ + 1: the scale of the discrete Laplace proposals.
-	scale: u64,
+	/// b: blocks of 2^b values.
+	block_bits: u32,
+	table: Arc<Table>,
 }
 
 impl DiscreteGaussian {
@@ -210,8 +315,37 @@ impl DiscreteGaussian {
 				"a discrete Gaussian variance of {variance} is outside 1..=2^54 lattice units"
 			)));
 		}
-		let scale = isqrt(variance) + 1;
-		Ok(Self { variance, scale: scale as u64 })
+		let sigma = isqrt(variance);
+		let block_bits = if sigma >= 2 * TABLE_SIGMA { (sigma / TABLE_SIGMA).ilog2() } else { 0 };
+		let cached = |tables: &mut Vec<(u128, Arc<Table>)>| {
+			let at = tables.iter().position(|(v, _)| *v == variance)?;
+			let entry = tables.remove(at);
+			let table = entry.1.clone();
+			tables.push(entry);
+			Some(table)
+		};
+		if let Some(table) = cached(&mut TABLES.lock().unwrap_or_else(PoisonError::into_inner)) {
+			return Ok(Self { variance, block_bits, table });
+		}
+		let table_sigma = (sigma >> block_bits) as u64;
+		let built = Self::with_table(variance, block_bits, TABLE_SIGMAS * (table_sigma + 1), 0)?;
+		let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+		if cached(&mut tables).is_none() {
+			tables.push((variance, built.table.clone()));
+			if tables.len() > CACHED_TABLES {
+				tables.remove(0);
+			}
+		}
+		Ok(built)
+	}
+
+	/// The sampler with blocks of 2^`block_bits`, a table of blocks
+	/// 0..=`top`, and the low `dropped` bits of each entry's sure weight
+	/// moved to its uncertain one (tests use a short table and dropped
+	/// bits to send most draws through the tail and the exact comparison).
+	fn with_table(variance: u128, block_bits: u32, top: u64, dropped: u32) -> Result<Self, DpError> {
+		let table = Arc::new(Table::new(1 << (2 * block_bits), 2 * variance, top, dropped)?);
+		Ok(Self { variance, block_bits, table })
 	}
 
 	/// Its variance.
@@ -219,26 +353,36 @@ impl DiscreteGaussian {
 		self.variance
 	}
 
-	/// One sample (algorithm 3: discrete Laplace proposals of scale
-	/// ⌊σ⌋ + 1, accepted with probability exp(-(|y| - σ²/t)² / 2σ²)).
+	/// One sample.
+	#[inline]
 	pub fn sample(&self, rng: &mut NoiseRng) -> i64 {
-		let t = u128::from(self.scale);
-		// Proposals past 2^35 are refused outright: their acceptance
-		// probability is below exp(-2^8) for every variance allowed, and
-		// refusing them keeps (|y|·t - σ²)² within 128 bits.
-		const FAR: u64 = 1 << 35;
-		let den = 2 * self.variance * t * t;
+		let den = 2 * self.variance;
+		let b = self.block_bits;
+		let offset_mask = (1u64 << b) - 1;
 		loop {
-			let y = discrete_laplace(self.scale, rng);
-			let magnitude = y.unsigned_abs();
-			if magnitude > FAR {
+			let block = self.table.sample(rng);
+			// One word for the rest: the offset in its low b ≤ 22 bits, the
+			// acceptance trial's 32 bits from bit 31, the sign in bit 63.
+			let extra = rng.next_u64();
+			let offset = extra & offset_mask;
+			let magnitude = if b == 0 {
+				block
+			} else {
+				// (2^b·i + j)² - (2^b·i)² = 2^(b+1)·i·j + j².
+				let num =
+					((u128::from(block) * u128::from(offset)) << (b + 1)) + u128::from(offset) * u128::from(offset);
+				if !rng.bernoulli_exp_given(num, den, (extra >> 31) as u32) {
+					continue;
+				}
+				(block << b) | offset
+			};
+			let negative = extra >> 63 == 1;
+			if negative && magnitude == 0 {
+				// Zero is one value, not two.
 				continue;
 			}
-			let a = u128::from(magnitude) * t;
-			let diff = a.abs_diff(self.variance);
-			if rng.bernoulli_exp(diff * diff, den) {
-				return y;
-			}
+			let magnitude = magnitude as i64;
+			return if negative { -magnitude } else { magnitude };
 		}
 	}
 
@@ -247,19 +391,32 @@ impl DiscreteGaussian {
 	/// `rng` in order, spread over the machine's cores: the noise is the
 	/// same function of `rng` whatever the number of cores, and exact.
 	pub fn add_to(&self, values: &mut [i64], rng: &mut NoiseRng) {
+		self.fill_and_add_to(values, rng, |_, _| {});
+	}
+
+	/// [`add_to`](Self::add_to), each chunk first given its values by
+	/// `fill(chunk, offset of its first coordinate)` on the thread that
+	/// noises it (the caller's scaling, in parallel too).
+	pub fn fill_and_add_to(&self, values: &mut [i64], rng: &mut NoiseRng, fill: impl Fn(&mut [i64], usize) + Sync) {
 		let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
 		let threads = cores.min(values.len().div_ceil(PARALLEL_CHUNK));
 		if threads <= 1 {
+			fill(values, 0);
 			self.add_each(values, rng);
 			return;
 		}
-		let mut chunks: Vec<(&mut [i64], NoiseRng)> =
-			values.chunks_mut(PARALLEL_CHUNK).map(|chunk| (chunk, rng.fork())).collect();
+		let mut chunks: Vec<(usize, &mut [i64], NoiseRng)> = values
+			.chunks_mut(PARALLEL_CHUNK)
+			.enumerate()
+			.map(|(i, chunk)| (i * PARALLEL_CHUNK, chunk, rng.fork()))
+			.collect();
 		let per_thread = chunks.len().div_ceil(threads);
+		let fill = &fill;
 		std::thread::scope(|scope| {
 			for group in chunks.chunks_mut(per_thread) {
 				scope.spawn(move || {
-					for (chunk, stream) in group.iter_mut() {
+					for (start, chunk, stream) in group.iter_mut() {
+						fill(chunk, *start);
 						self.add_each(chunk, stream);
 					}
 				});
@@ -274,26 +431,222 @@ impl DiscreteGaussian {
 	}
 }
 
-/// A sample of the discrete Laplace distribution with scale `t`, P(x) ∝
-/// exp(-|x|/t) (algorithm 2 with s = 1).
-fn discrete_laplace(t: u64, rng: &mut NoiseRng) -> i64 {
-	loop {
-		let u = rng.below(t);
-		if !rng.bernoulli_exp(u128::from(u), u128::from(t)) {
-			continue;
+/// What an alias entry draws: its kind in the top two bits, a block below.
+const KIND_SHIFT: u32 = 30;
+const INDEX_MASK: u32 = (1 << KIND_SHIFT) - 1;
+/// Block i, for sure.
+const SURE: u32 = 0;
+/// One of the uncertain weights, all in one entry: block i with
+/// probability frac(c·p_i) for each.
+const UNSURE: u32 = 1;
+/// A block past the table, from the geometric tail.
+const TAIL: u32 = 2;
+/// Nothing: draw again.
+const AGAIN: u32 = 3;
+
+/// One of the alias method's buckets: below `threshold` (of 2^shift) it
+/// draws `own`, else `alias`.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+	threshold: u64,
+	own: u32,
+	alias: u32,
+}
+
+/// The table of blocks i ≥ 0 with probabilities ∝ p_i = exp(-i²·unit/den)
+/// (the half discrete Gaussian of σ² = den/2unit), scaled by c so that
+/// the weights and the tail's sum to at most 2^64.
+#[derive(Clone, Debug)]
+struct Table {
+	buckets: Vec<Bucket>,
+	/// 64 - log2(number of buckets).
+	shift: u32,
+	/// Block i's sure weight, ⌊c·p_i⌋ less any dropped bits, from certified
+	/// bounds on p_i, for i = 0..=top.
+	kept: Vec<u64>,
+	/// Running sums of the uncertain weights ⌈c·p_i⌉ - kept_i.
+	unsure_ends: Vec<u128>,
+	/// 2^shift - 1.
+	low_mask: u64,
+	scale: u64,
+	unit: u128,
+	den: u128,
+	top: u64,
+	/// The tail proposes top + 1 + G, G geometric with P(G = g) =
+	/// 2^-k (1 - 2^-k)^g; `tail_weight` ≥ c·p_{top+1}·2^k.
+	tail_bits: u32,
+	tail_weight: u64,
+}
+
+impl Table {
+	fn new(unit: u128, den: u128, top: u64, dropped: u32) -> Result<Self, DpError> {
+		let bits = TABLE_BITS;
+		let q = exact::exp_neg(unit, den, bits);
+		let q2 = q.mul(&q);
+		// p_{i+1} = p_i · q^(2i+1).
+		let mut p = exact::Bounds::one(bits);
+		let mut step = q.clone();
+		let mut bounds = Vec::with_capacity(top as usize + 2);
+		for _ in 0..=top + 1 {
+			let next = p.mul(&step);
+			bounds.push(p);
+			p = next;
+			step = step.mul(&q2);
 		}
-		let mut v: u64 = 0;
-		while rng.bernoulli_exp_at_most_one(1, 1) {
-			v += 1;
+		// Past the table, p_{i+1}/p_i = q^(2i+1) ≤ q^(2·top+3): the tail's
+		// geometric ratio 1 - 2^-k must be at least that.
+		let ratio = q.pow(u128::from(2 * top + 3));
+		let one = BigUint::one() << bits;
+		let tail_bits = (1..=32u32)
+			.find(|k| ratio.hi <= &one - (&one >> *k))
+			.ok_or_else(|| DpError::Parameter(format!("no geometric tail fits a table of {top} blocks")))?;
+		let blocks = &bounds[..=top as usize];
+		let tail_hi = &bounds[top as usize + 1].hi << tail_bits;
+		let total: BigUint = blocks.iter().map(|b| &b.hi).sum::<BigUint>() + &tail_hi;
+		let room = (BigUint::one() << 64u32) - (BigUint::one() << SLACK_BITS);
+		let scale = u64::try_from((room << bits) / total)
+			.map_err(|_| DpError::Parameter("the noise table's scale does not fit 64 bits".into()))?;
+		let c = BigUint::from(scale);
+		let word =
+			|x: BigUint| u64::try_from(x).map_err(|_| DpError::Parameter("a noise table weight past 2^64".into()));
+		let mut sure = Vec::with_capacity(blocks.len());
+		let mut upper = Vec::with_capacity(blocks.len());
+		for b in blocks {
+			sure.push(word((&b.lo * &c) >> bits)?);
+			upper.push(word(exact::ceil_shr(&b.hi * &c, bits))?);
 		}
-		let x = u.saturating_add(t.saturating_mul(v));
-		let negative = rng.next_bit();
-		if negative && x == 0 {
-			continue;
+		let tail_weight = word(exact::ceil_shr(tail_hi * &c, bits))?;
+
+		let kept: Vec<u64> =
+			sure.iter().map(|lo| lo.checked_shr(dropped).unwrap_or(0).checked_shl(dropped).unwrap_or(0)).collect();
+		let mut items: Vec<(u128, u32)> = Vec::with_capacity(blocks.len() + 3);
+		let mut unsure_ends = Vec::with_capacity(blocks.len());
+		let mut unsure: u128 = 0;
+		for (i, (&kept, &hi)) in kept.iter().zip(&upper).enumerate() {
+			let i = u32::try_from(i)
+				.ok()
+				.filter(|i| *i <= INDEX_MASK)
+				.ok_or_else(|| DpError::Parameter(format!("a noise table of {top} blocks is too long")))?;
+			if kept > 0 {
+				items.push((u128::from(kept), (SURE << KIND_SHIFT) | i));
+			}
+			unsure += u128::from(hi - kept);
+			unsure_ends.push(unsure);
 		}
-		let x = x.min(i64::MAX as u64) as i64;
-		return if negative { -x } else { x };
+		items.push((unsure, UNSURE << KIND_SHIFT));
+		items.push((u128::from(tail_weight), TAIL << KIND_SHIFT));
+		let used: u128 = items.iter().map(|(w, _)| w).sum();
+		let whole = 1u128 << 64;
+		if used > whole {
+			return Err(DpError::Parameter("the noise table's weights pass 2^64".into()));
+		}
+		items.push((whole - used, AGAIN << KIND_SHIFT));
+		let (buckets, shift) = alias_buckets(items);
+		let low_mask = (1u64 << shift) - 1;
+		Ok(Self { buckets, shift, kept, unsure_ends, low_mask, scale, unit, den, top, tail_bits, tail_weight })
 	}
+
+	/// A block i ≥ 0 with probability ∝ p_i, exactly.
+	#[inline]
+	fn sample(&self, rng: &mut NoiseRng) -> u64 {
+		loop {
+			let r = rng.next_u64();
+			let bucket = self.buckets[(r >> self.shift) as usize];
+			let item = if r & self.low_mask < bucket.threshold { bucket.own } else { bucket.alias };
+			if item >> KIND_SHIFT == SURE {
+				return u64::from(item);
+			}
+			if let Some(block) = self.rare(item, rng) {
+				return block;
+			}
+		}
+	}
+
+	/// The entries drawn about once in 2^54: the uncertain weights, the
+	/// tail, and the rest of 2^64 (draw again).
+	#[cold]
+	fn rare(&self, item: u32, rng: &mut NoiseRng) -> Option<u64> {
+		match item >> KIND_SHIFT {
+			UNSURE => self.unsure(rng),
+			TAIL => self.tail(rng),
+			_ => None,
+		}
+	}
+
+	/// The uncertain weights were drawn: a uniform point of their union
+	/// picks block i and a point of [kept_i, ⌈c·p_i⌉), kept if it falls
+	/// below c·p_i.
+	fn unsure(&self, rng: &mut NoiseRng) -> Option<u64> {
+		let total = *self.unsure_ends.last()?;
+		let at = rng.below_u128(total);
+		let i = self.unsure_ends.partition_point(|end| *end <= at);
+		let start = if i == 0 { 0 } else { self.unsure_ends[i - 1] };
+		let point = self.kept[i] + u64::try_from(at - start).ok()?;
+		let exponent = (i as u128) * (i as u128) * self.unit;
+		let c = BigUint::from(self.scale);
+		let den = self.den;
+		let kept = rng.below_real(point, |bits| {
+			let p = exact::exp_neg(exponent, den, bits);
+			(&p.lo * &c, &p.hi * &c)
+		});
+		kept.then_some(i as u64)
+	}
+
+	/// A block past the table: top + 1 + G, kept with probability
+	/// c·p_i / (tail_weight · 2^-k (1 - 2^-k)^G) ≤ 1.
+	#[cold]
+	fn tail(&self, rng: &mut NoiseRng) -> Option<u64> {
+		let k = self.tail_bits;
+		let mut g: u64 = 0;
+		while rng.next_bits(k) != 0 {
+			g += 1;
+			if g > FAR_TAIL {
+				return None;
+			}
+		}
+		let block = self.top + 1 + g;
+		let exponent = u128::from(block) * u128::from(block) * self.unit;
+		let c = BigUint::from(self.scale);
+		let shift = k * (g as u32 + 1);
+		let denominator = BigUint::from(self.tail_weight) * BigUint::from((1u64 << k) - 1).pow(g as u32);
+		let den = self.den;
+		let kept = rng.below_real(0, |bits| {
+			let p = exact::exp_neg(exponent, den, bits);
+			(((&p.lo * &c) << shift) / &denominator, exact::ceil_div(&((&p.hi * &c) << shift), &denominator))
+		});
+		kept.then_some(block)
+	}
+}
+
+/// Walker's alias buckets for integer weights summing to exactly 2^64:
+/// bucket count a power of two, so a word's top bits pick a bucket and its
+/// low bits, against the bucket's threshold, one of its two items, each
+/// with exactly its weight's share. Returns the buckets and the shift.
+fn alias_buckets(mut items: Vec<(u128, u32)>) -> (Vec<Bucket>, u32) {
+	let n = items.len().next_power_of_two().max(2);
+	items.resize(n, (0, AGAIN << KIND_SHIFT));
+	let shift = 64 - n.ilog2();
+	let capacity = 1u128 << shift;
+	let mut buckets = vec![Bucket { threshold: 0, own: AGAIN << KIND_SHIFT, alias: AGAIN << KIND_SHIFT }; n];
+	let mut weights: Vec<u128> = items.iter().map(|(w, _)| *w).collect();
+	let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| weights[*i] < capacity);
+	while let Some(s) = small.pop() {
+		// The weights left sum to exactly capacity × buckets left, so while
+		// one is short another is over: `large` is never empty here.
+		let Some(&l) = large.last() else {
+			break;
+		};
+		buckets[s] = Bucket { threshold: weights[s] as u64, own: items[s].1, alias: items[l].1 };
+		weights[l] -= capacity - weights[s];
+		if weights[l] < capacity {
+			large.pop();
+			small.push(l);
+		}
+	}
+	for l in large {
+		buckets[l] = Bucket { threshold: capacity as u64, own: items[l].1, alias: items[l].1 };
+	}
+	(buckets, shift)
 }
 
 /// ⌊√v⌋.
@@ -349,6 +702,112 @@ mod tests {
 		}
 	}
 
+	/// P(x) ∝ exp(-x²/2V), by summation in floats (a test's reference).
+	fn exact_probability(variance: u128, x: i64) -> f64 {
+		let v = variance as f64;
+		let reach = (20.0 * v.sqrt()) as i64 + 20;
+		let norm: f64 = (-reach..=reach).map(|k| (-((k * k) as f64) / (2.0 * v)).exp()).sum();
+		(-((x * x) as f64) / (2.0 * v)).exp() / norm
+	}
+
+	/// Every count within five standard errors of its expected share.
+	fn assert_shares(what: &str, counts: &[(String, usize, f64)], n: usize) {
+		for (name, seen, p) in counts {
+			let se = (p * (1.0 - p) / n as f64).sqrt().max(1e-12);
+			let share = *seen as f64 / n as f64;
+			assert!((share - p).abs() < 5.0 * se, "{what}: {name}: expected {p}, seen {share}");
+		}
+	}
+
+	#[test]
+	fn blocked_variances_have_the_exact_probabilities() {
+		// σ ≈ 1030: blocks of 32 values from a table of σ ≈ 32.
+		let variance = (1u128 << 20) + 12_345;
+		let g = DiscreteGaussian::new(variance).unwrap();
+		assert_eq!(g.block_bits, 5);
+		let mut rng = NoiseRng::from_seed([21; 32]);
+		let n = 400_000;
+		let xs: Vec<i64> = (0..n).map(|_| g.sample(&mut rng)).collect();
+		let sigma = (variance as f64).sqrt();
+		let half = (sigma / 2.0) as i64;
+		// Bins of half a σ across ±3σ, and the offsets within a block.
+		let mut counts = Vec::new();
+		for k in -6i64..6 {
+			let (from, to) = (k * half, (k + 1) * half);
+			let p: f64 = (from..to).map(|x| exact_probability(variance, x)).sum();
+			counts.push((format!("[{from}, {to})"), xs.iter().filter(|x| (from..to).contains(x)).count(), p));
+		}
+		let reach = (12.0 * sigma) as i64;
+		for r in [0i64, 1, 7, 16, 31] {
+			let p: f64 =
+				(-reach..=reach).filter(|x| x.rem_euclid(32) == r).map(|x| exact_probability(variance, x)).sum();
+			counts.push((format!("x mod 32 = {r}"), xs.iter().filter(|x| x.rem_euclid(32) == r).count(), p));
+		}
+		for x in [0i64, 1, -1, 31, 32, -32] {
+			counts.push((format!("x = {x}"), xs.iter().filter(|v| **v == x).count(), exact_probability(variance, x)));
+		}
+		assert_shares("σ² = 2^20 + 12345", &counts, n);
+	}
+
+	#[test]
+	fn the_tail_and_the_uncertain_weights_keep_the_exact_probabilities() {
+		// A table of blocks 0..=2 with no sure weight: every value comes
+		// through the exact comparison against exp, a third of them from
+		// the geometric tail.
+		let g = DiscreteGaussian::with_table(9, 0, 2, 64).unwrap();
+		assert!(g.table.kept.iter().all(|w| *w == 0));
+		let mut rng = NoiseRng::from_seed([22; 32]);
+		let n = 30_000;
+		let xs: Vec<i64> = (0..n).map(|_| g.sample(&mut rng)).collect();
+		let counts: Vec<_> = (-8i64..=8)
+			.map(|x| (format!("x = {x}"), xs.iter().filter(|v| **v == x).count(), exact_probability(9, x)))
+			.collect();
+		assert_shares("σ² = 9, short table", &counts, n);
+		// Blocks of 4 from a table of 21 blocks, σ = 192.
+		let variance = 192 * 192;
+		let g = DiscreteGaussian::with_table(variance, 2, 20, 64).unwrap();
+		let n = 20_000;
+		let xs: Vec<i64> = (0..n).map(|_| g.sample(&mut rng)).collect();
+		let mut counts = Vec::new();
+		for k in -6i64..6 {
+			let (from, to) = (k * 96, (k + 1) * 96);
+			let p: f64 = (from..to).map(|x| exact_probability(variance, x)).sum();
+			counts.push((format!("[{from}, {to})"), xs.iter().filter(|x| (from..to).contains(x)).count(), p));
+		}
+		assert_shares("σ = 192, short table", &counts, n);
+	}
+
+	#[test]
+	fn the_alias_buckets_give_each_weight_exactly_its_share() {
+		for variance in [1u128, 9, 4095, 4096, (1 << 20) + 12_345, MAX_VARIANCE] {
+			let g = DiscreteGaussian::new(variance).unwrap();
+			let t = &g.table;
+			let capacity = 1u128 << t.shift;
+			let mut mass = std::collections::HashMap::<u32, u128>::new();
+			for b in &t.buckets {
+				*mass.entry(b.own).or_default() += u128::from(b.threshold);
+				*mass.entry(b.alias).or_default() += capacity - u128::from(b.threshold);
+			}
+			assert_eq!(mass.values().sum::<u128>(), 1u128 << 64);
+			let mut unsure = 0u128;
+			for (i, kept) in t.kept.iter().enumerate() {
+				assert_eq!(mass.get(&(SURE << KIND_SHIFT | i as u32)).copied().unwrap_or(0), u128::from(*kept));
+				// Certified bounds 160 bits deep: ⌊c·p_i⌋ and ⌈c·p_i⌉ are at
+				// most a unit or two apart.
+				let width = t.unsure_ends[i] - unsure;
+				assert!(width <= 2, "σ² = {variance}, block {i}: uncertain weight {width}");
+				unsure = t.unsure_ends[i];
+			}
+			assert_eq!(mass[&(UNSURE << KIND_SHIFT)], unsure);
+			assert_eq!(mass[&(TAIL << KIND_SHIFT)], u128::from(t.tail_weight));
+			// The bucket that draws again holds about 2^-10 of the mass.
+			let again = mass[&(AGAIN << KIND_SHIFT)];
+			assert!(again > (1 << SLACK_BITS) - 4096 && again < 1 << (SLACK_BITS + 1), "σ² = {variance}: {again}");
+			// The table's own σ is in [1, 64).
+			assert!(t.top <= TABLE_SIGMAS * 65, "σ² = {variance}: {} blocks", t.top);
+		}
+	}
+
 	#[test]
 	fn long_vectors_are_noised_in_parallel_as_a_fixed_function_of_the_stream() {
 		let g = DiscreteGaussian::new(1 << 40).unwrap();
@@ -385,12 +844,25 @@ mod tests {
 			let se = (p * (1.0 - p) / n as f64).sqrt().max(1e-9);
 			assert!((seen - p).abs() <= 5.0 * se, "{num}/{den}: p = {p}, seen {seen}");
 		}
-		// Uniform draws below a 32-bit and a 64-bit bound stay below it
-		// and cover it evenly.
-		for bound in [6u64, (1 << 40) + 3] {
+		// exp(-γ) trials given the first trial's 32 bits, as the sampler
+		// makes them, below and past γ = 1.
+		for (num, den) in [(1u128, 64u128), (1, 3), (2, 3), (5, 5), (7, 3), (0, 9)] {
+			let p = (-(num as f64) / den as f64).exp();
+			let seen = (0..n)
+				.filter(|_| {
+					let u = rng.next_u32();
+					rng.bernoulli_exp_given(num, den, u)
+				})
+				.count() as f64
+				/ n as f64;
+			let se = (p * (1.0 - p) / n as f64).sqrt().max(1e-9);
+			assert!((seen - p).abs() <= 5.0 * se, "exp(-{num}/{den}) = {p}, seen {seen}");
+		}
+		// Uniform draws below a bound stay below it and cover it evenly.
+		for bound in [6u128, (1 << 40) + 3, (1 << 100) + 3] {
 			let mut counts = [0usize; 6];
 			for _ in 0..60_000 {
-				let x = rng.below(bound);
+				let x = rng.below_u128(bound);
 				assert!(x < bound);
 				counts[(x % 6) as usize] += 1;
 			}

@@ -186,11 +186,7 @@ impl Aggregator {
 			return Err(Error::RingMismatch { expected: self.config.ring, got: message.vector.ring() });
 		}
 		if message.vector.len() != self.config.vector_len {
-			return Err(Error::WrongLength {
-				member,
-				expected: self.config.vector_len,
-				got: message.vector.len(),
-			});
+			return Err(Error::WrongLength { member, expected: self.config.vector_len, got: message.vector.len() });
 		}
 		self.sum.add_assign(&message.vector);
 		self.masked.insert(member);
@@ -319,11 +315,7 @@ impl Aggregator {
 
 /// Reconstructs a secret from `t` shares and, when more are at hand,
 /// checks it against a second, different set of `t` shares.
-fn reconstruct_checked(
-	owner: MemberId,
-	shares: &[Share],
-	t: usize,
-) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
+fn reconstruct_checked(owner: MemberId, shares: &[Share], t: usize) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
 	if shares.len() < t {
 		return Err(Error::TooFewSurvivors { member: owner, have: shares.len(), need: t });
 	}

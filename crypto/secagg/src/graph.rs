@@ -80,9 +80,8 @@ impl NeighbourGraph {
 		}
 		let half = k.div_ceil(2);
 		for (p, m) in order.iter().enumerate() {
-			let mut list: Vec<MemberId> = (1..=half)
-				.flat_map(|d| [order[(p + d) % n], order[(p + n - d) % n]])
-				.collect();
+			let mut list: Vec<MemberId> =
+				(1..=half).flat_map(|d| [order[(p + d) % n], order[(p + n - d) % n]]).collect();
 			list.sort_unstable();
 			list.dedup();
 			neighbours.insert(*m, list);

@@ -184,14 +184,8 @@ mod tests {
 		assert_eq!(open(&b, &a.public(), 1, 2, &ctx(), &sealed).unwrap().as_slice(), b"share");
 		// Replayed in another round, or claimed by another sender: refused.
 		let round4 = RoundContext { round: 4, ..ctx() };
-		assert_eq!(
-			open(&b, &a.public(), 1, 2, &round4, &sealed).err(),
-			Some(Error::ShareAuthentication { from: 1 })
-		);
-		assert_eq!(
-			open(&b, &a.public(), 3, 2, &ctx(), &sealed).err(),
-			Some(Error::ShareAuthentication { from: 3 })
-		);
+		assert_eq!(open(&b, &a.public(), 1, 2, &round4, &sealed).err(), Some(Error::ShareAuthentication { from: 1 }));
+		assert_eq!(open(&b, &a.public(), 3, 2, &ctx(), &sealed).err(), Some(Error::ShareAuthentication { from: 3 }));
 		let mut tampered = sealed.clone();
 		tampered[0] ^= 1;
 		assert!(open(&b, &a.public(), 1, 2, &ctx(), &tampered).is_err());

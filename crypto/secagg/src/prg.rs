@@ -8,7 +8,7 @@
 //! added chunk by chunk so it stays in cache.
 
 use aes::Aes128;
-use ctr::cipher::{generic_array::GenericArray, KeyIvInit, StreamCipherCore};
+use ctr::cipher::{generic_array::GenericArray, KeyIvInit, StreamCipherCore, StreamCipherSeekCore};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
@@ -45,37 +45,131 @@ pub fn apply_mask(target: &mut RingVector, seed: &[u8; 32], subtract: bool) {
 /// cache-sized chunks and every mask is added to a chunk while it is in
 /// cache, so a member's k + 1 masks (or the aggregator's many) cost one trip
 /// through memory instead of k + 1. Each keystream is written straight into
-/// a small block buffer (no zeroing, no XOR pass) and added from there.
+/// a small block buffer (no zeroing, no XOR pass) and added from there. A
+/// long vector is cut into one contiguous part per core, each masked on a
+/// thread of its own from its position in every keystream (counter mode
+/// seeks), so the result is the same whatever the number of cores.
 pub fn apply_masks(target: &mut RingVector, masks: &[(&[u8; 32], bool)]) {
-	let mut cores: Vec<(Core, bool)> = masks.iter().map(|(seed, sub)| (core(seed), *sub)).collect();
-	let mut blocks: Vec<Block> = vec![Block::default(); CHUNK_BLOCKS];
-	macro_rules! run {
-		($v:expr, $t:ty) => {{
+	match target {
+		RingVector::U32(v) => apply_masks_parallel(v, masks),
+		RingVector::U64(v) => apply_masks_parallel(v, masks),
+		RingVector::U128(v) => apply_masks_parallel(v, masks),
+	}
+}
+
+/// Elements per thread at least before masking is spread over cores (a
+/// thread's start costs about what masking 2^18 elements with one mask does
+/// not).
+const PARALLEL_FROM: usize = 1 << 18;
+
+/// A ring element as the keystream feeds it: `WIDTH` little-endian bytes.
+trait Lane: Copy + Send {
+	const WIDTH: usize;
+	fn from_le(bytes: &[u8]) -> Self;
+	fn add(self, other: Self) -> Self;
+	fn sub(self, other: Self) -> Self;
+}
+
+macro_rules! lane {
+	($t:ty) => {
+		impl Lane for $t {
 			const WIDTH: usize = core::mem::size_of::<$t>();
-			const PER_BLOCK: usize = 16 / WIDTH;
-			for chunk in $v.chunks_mut(CHUNK_BLOCKS * PER_BLOCK) {
-				let used = chunk.len().div_ceil(PER_BLOCK);
-				for (core, subtract) in cores.iter_mut() {
-					core.write_keystream_blocks(&mut blocks[..used]);
-					// Fixed-size lanes, so the compiler emits plain loads rather
-					// than a memcpy call per element.
-					for (xs, block) in chunk.chunks_mut(PER_BLOCK).zip(blocks.iter()) {
-						let bytes: [u8; 16] = (*block).into();
-						for (x, m) in xs.iter_mut().zip(bytes.chunks_exact(WIDTH)) {
-							let m = <$t>::from_le_bytes(m.try_into().unwrap_or([0; WIDTH]));
-							*x = if *subtract { x.wrapping_sub(m) } else { x.wrapping_add(m) };
-						}
-					}
+			#[inline]
+			fn from_le(bytes: &[u8]) -> Self {
+				<$t>::from_le_bytes(bytes.try_into().unwrap_or([0; core::mem::size_of::<$t>()]))
+			}
+			#[inline]
+			fn add(self, other: Self) -> Self {
+				self.wrapping_add(other)
+			}
+			#[inline]
+			fn sub(self, other: Self) -> Self {
+				self.wrapping_sub(other)
+			}
+		}
+	};
+}
+lane!(u32);
+lane!(u64);
+lane!(u128);
+
+fn apply_masks_parallel<T: Lane>(values: &mut [T], masks: &[(&[u8; 32], bool)]) {
+	let per_block = 16 / T::WIDTH;
+	let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+	let threads = cores.min(values.len() / PARALLEL_FROM);
+	if threads <= 1 {
+		apply_masks_from(values, masks, 0);
+		return;
+	}
+	// Parts start on a keystream block.
+	let part = values.len().div_ceil(threads).next_multiple_of(per_block);
+	std::thread::scope(|scope| {
+		for (i, chunk) in values.chunks_mut(part).enumerate() {
+			let first_block = (i * part / per_block) as u64;
+			scope.spawn(move || apply_masks_from(chunk, masks, first_block));
+		}
+	});
+}
+
+/// Adds the masks to `values`, which hold the keystreams' elements from
+/// block `first_block` on.
+fn apply_masks_from<T: Lane>(values: &mut [T], masks: &[(&[u8; 32], bool)], first_block: u64) {
+	let per_block = 16 / T::WIDTH;
+	let mut cores: Vec<(Core, bool)> = masks
+		.iter()
+		.map(|(seed, sub)| {
+			let mut c = core(seed);
+			c.set_block_pos(first_block);
+			(c, *sub)
+		})
+		.collect();
+	let mut blocks: Vec<Block> = vec![Block::default(); CHUNK_BLOCKS];
+	for chunk in values.chunks_mut(CHUNK_BLOCKS * per_block) {
+		let used = chunk.len().div_ceil(per_block);
+		for (core, subtract) in cores.iter_mut() {
+			core.write_keystream_blocks(&mut blocks[..used]);
+			for (xs, block) in chunk.chunks_mut(per_block).zip(blocks.iter()) {
+				for (x, m) in xs.iter_mut().zip(block.chunks_exact(T::WIDTH)) {
+					let m = T::from_le(m);
+					*x = if *subtract { x.sub(m) } else { x.add(m) };
 				}
 			}
-		}};
-	}
-	match target {
-		RingVector::U32(v) => run!(v, u32),
-		RingVector::U64(v) => run!(v, u64),
-		RingVector::U128(v) => run!(v, u128),
+		}
 	}
 	blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
+}
+
+/// A seed's keystream, read on from where the last read stopped: random
+/// bytes for those who want them rather than a mask (the members' noise).
+pub struct Keystream {
+	core: Core,
+	blocks: Vec<Block>,
+}
+
+impl Keystream {
+	/// The keystream of `seed` from its start.
+	pub fn new(seed: &[u8; 32]) -> Self {
+		Self { core: core(seed), blocks: vec![Block::default(); CHUNK_BLOCKS] }
+	}
+
+	/// Fills `out` with the next `out.len()` bytes, a multiple of 16 (whole
+	/// blocks, so the next read starts where this one ended).
+	pub fn fill(&mut self, out: &mut [u8]) {
+		debug_assert_eq!(out.len() % 16, 0);
+		for chunk in out.chunks_mut(CHUNK_BLOCKS * 16) {
+			let used = chunk.len() / 16;
+			self.core.write_keystream_blocks(&mut self.blocks[..used]);
+			for (bytes, block) in chunk.chunks_exact_mut(16).zip(self.blocks.iter()) {
+				bytes.copy_from_slice(block);
+			}
+		}
+	}
+}
+
+impl Drop for Keystream {
+	fn drop(&mut self) {
+		self.blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
+	}
 }
 
 /// Writes the raw keystream for `seed` into `out` (a whole number of
@@ -129,8 +223,7 @@ mod tests {
 		// The u32 mask is the little-endian reading of the keystream.
 		let mut stream = [0u8; 16];
 		keystream(&[0; 32], &mut stream);
-		let expect: Vec<u32> =
-			stream.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+		let expect: Vec<u32> = stream.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
 		assert_eq!(a, RingVector::U32(expect));
 	}
 
@@ -148,6 +241,62 @@ mod tests {
 	}
 
 	#[test]
+	fn long_vectors_masked_in_parts_equal_the_stream_in_one_piece() {
+		// Long enough for two threads, and not a whole number of blocks.
+		let n = 2 * PARALLEL_FROM + 7;
+		let mut v = RingVector::zeros(Ring::Bits64, n);
+		apply_masks(&mut v, &[(&[4; 32], false), (&[5; 32], true)]);
+		let stream = |seed: u8| {
+			let mut bytes = vec![0u8; n * 8];
+			keystream(&[seed; 32], &mut bytes);
+			bytes.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<u64>>()
+		};
+		let expect: Vec<u64> = stream(4).iter().zip(stream(5)).map(|(a, b)| a.wrapping_sub(b)).collect();
+		assert_eq!(v, RingVector::U64(expect));
+		// Parts starting at any block, whatever the machine's cores.
+		for ring in [Ring::Bits32, Ring::Bits64, Ring::Bits128] {
+			let mut whole = RingVector::zeros(ring, CHUNK_BLOCKS * 3 + 5);
+			let mut parts = whole.clone();
+			let masks = [(&[6u8; 32], false), (&[7u8; 32], true)];
+			fn split<T: Lane>(v: &mut [T], masks: &[(&[u8; 32], bool)], at_block: usize) {
+				let (a, b) = v.split_at_mut(at_block * 16 / T::WIDTH);
+				apply_masks_from(a, masks, 0);
+				apply_masks_from(b, masks, at_block as u64);
+			}
+			match (&mut whole, &mut parts) {
+				(RingVector::U32(w), RingVector::U32(p)) => {
+					apply_masks_from(w, &masks, 0);
+					split(p, &masks, CHUNK_BLOCKS / 2 + 1);
+				},
+				(RingVector::U64(w), RingVector::U64(p)) => {
+					apply_masks_from(w, &masks, 0);
+					split(p, &masks, CHUNK_BLOCKS + 3);
+				},
+				(RingVector::U128(w), RingVector::U128(p)) => {
+					apply_masks_from(w, &masks, 0);
+					split(p, &masks, 2 * CHUNK_BLOCKS + 1);
+				},
+				_ => unreachable!(),
+			}
+			assert_eq!(whole, parts);
+		}
+	}
+
+	#[test]
+	fn a_keystream_read_in_pieces_is_the_keystream() {
+		let mut whole = vec![0u8; CHUNK_BLOCKS * 16 * 2 + 48];
+		keystream(&[8; 32], &mut whole);
+		let mut reader = Keystream::new(&[8; 32]);
+		let mut pieces = Vec::new();
+		for len in [16usize, CHUNK_BLOCKS * 16 + 32, CHUNK_BLOCKS * 16] {
+			let mut piece = vec![0u8; len];
+			reader.fill(&mut piece);
+			pieces.extend(piece);
+		}
+		assert_eq!(pieces, whole);
+	}
+
+	#[test]
 	fn chunk_boundaries_do_not_change_the_stream() {
 		// A long u64 mask equals the keystream read in one piece.
 		let n = CHUNK_BLOCKS * 2 * 3 + 5;
@@ -155,10 +304,7 @@ mod tests {
 		apply_mask(&mut v, &[9; 32], false);
 		let mut stream = vec![0u8; n * 8];
 		keystream(&[9; 32], &mut stream);
-		let expect: Vec<u64> = stream
-			.chunks(8)
-			.map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-			.collect();
+		let expect: Vec<u64> = stream.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
 		assert_eq!(v, RingVector::U64(expect));
 	}
 }

@@ -172,10 +172,7 @@ mod tests {
 		assert_eq!(reconstruct(&shares[..2], 3), Err(Error::NotEnoughShares { have: 2, need: 3 }));
 		let dup = vec![shares[0].clone(), shares[0].clone(), shares[1].clone()];
 		assert_eq!(reconstruct(&dup, 3), Err(Error::DuplicateShare { holder: 0 }));
-		assert_eq!(
-			split(&[9; 32], &[0, 1], 3, &mut rng).err(),
-			Some(Error::BadThreshold { threshold: 3, holders: 2 })
-		);
+		assert_eq!(split(&[9; 32], &[0, 1], 3, &mut rng).err(), Some(Error::BadThreshold { threshold: 3, holders: 2 }));
 	}
 
 	#[test]

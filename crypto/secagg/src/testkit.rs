@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand_core::{OsRng, RngCore};
 
-use crate::{
-	Aggregator, Config, Member, MemberId, Ring, RingVector, RoundContext, ShareDelivery,
-};
+use crate::{Aggregator, Config, Member, MemberId, Ring, RingVector, RoundContext, ShareDelivery};
 
 /// What one round looks like.
 #[derive(Clone, Debug)]

@@ -1,12 +1,15 @@
-//! What distributed DP adds to a member's work: sampling the discrete
-//! Gaussian noise for a 1e6-element contribution (clipping and scaling
-//! included), beside masking the same vector in the 64-bit ring with the
-//! self mask and the pairwise masks of 3 and 10 members (complete graph).
+//! What distributed DP adds to a member's work: adding discrete Gaussian
+//! noise to a 1e6-element contribution (`sample_n*`: the noise alone, on a
+//! vector already on the lattice; `noise_n*`: the whole contribution,
+//! clipping, scaling and rounding included, which stand in for the
+//! fixed-point encoding a step without DP does), beside masking the same
+//! vector in the 64-bit ring with the self mask and the pairwise masks of
+//! 3 and 10 members (complete graph).
 //!
 //! `cargo bench -p delta-dp --bench noise` (or `QUICK=1` for a short run).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use delta_dp::{Lattice, NoiseRng, Privacy};
+use delta_dp::{DiscreteGaussian, Lattice, NoiseRng, Privacy};
 use delta_secagg::{prg, RingVector};
 
 const D: usize = 1_000_000;
@@ -23,6 +26,9 @@ fn noise_beside_masking(c: &mut Criterion) {
 		group.bench_function(format!("noise_n{members}"), |b| {
 			b.iter(|| lattice.contribution(&privacy, &values, &mut rng).expect("noised"))
 		});
+		let gaussian = DiscreteGaussian::new(lattice.member_variance).expect("a sampler");
+		let mut ints = vec![0i64; D];
+		group.bench_function(format!("sample_n{members}"), |b| b.iter(|| gaussian.add_to(&mut ints, &mut rng)));
 		let seeds: Vec<[u8; 32]> = (0..members).map(|i| [i as u8; 32]).collect();
 		let masks: Vec<(&[u8; 32], bool)> = seeds.iter().map(|s| (s, false)).collect();
 		let mut v = RingVector::zeros(delta_secagg::Ring::Bits64, D);

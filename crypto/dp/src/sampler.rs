@@ -13,11 +13,12 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use delta_secagg::prg::Keystream;
 use num_bigint::BigUint;
 use num_traits::{One, Zero};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::{exact, DpError};
 
@@ -25,20 +26,22 @@ use crate::{exact, DpError};
 /// intermediate integer of its acceptance tests then fits 128 bits.
 pub const MAX_VARIANCE: u128 = 1 << 54;
 
-/// Domain label of the per-chunk keys.
-const NOISE_LABEL: &[u8] = b"delta-dp/v1/noise-chunk";
+/// Domain label of a stream's key.
+const NOISE_LABEL: &[u8] = b"delta-dp/v2/noise-stream";
 /// Coordinates per independent stream when a long vector is noised on
 /// several threads.
 const PARALLEL_CHUNK: usize = 1 << 16;
-/// Randomness generated per chunk.
+/// Randomness generated at a time.
 const CHUNK_BYTES: usize = 16 * 1024;
 
-/// A stream of random words for the sampler: chunk `i` is the keystream of
-/// SHA-256(label, seed, i). The seed is zeroized on drop.
+/// A stream of random words for the sampler: the masking PRG's keystream
+/// keyed by SHA-256(label, seed), read 16 KiB at a time. The key lives in
+/// the AES core; the buffer is zeroized on drop.
 pub struct NoiseRng {
-	seed: Zeroizing<[u8; 32]>,
-	chunk: u64,
-	buf: Vec<u8>,
+	stream: Keystream,
+	bytes: Zeroizing<Vec<u8>>,
+	/// The bytes read as little-endian words, the next at `at`.
+	words: Zeroizing<Vec<u64>>,
 	at: usize,
 	/// Random bits not used yet (the low `spare` bits of `bits`): the
 	/// sampler's Bernoulli trials take about two bits each, not a word.
@@ -51,25 +54,34 @@ impl NoiseRng {
 	pub fn from_rng<R: CryptoRngCore + ?Sized>(rng: &mut R) -> Self {
 		let mut seed = Zeroizing::new([0u8; 32]);
 		rng.fill_bytes(seed.as_mut_slice());
-		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES, bits: 0, spare: 0 }
+		Self::keyed(&seed)
 	}
 
 	/// A stream from a fixed seed: for tests and reproducible benchmarks
 	/// only (the same seed gives the same noise).
 	pub fn from_seed(seed: [u8; 32]) -> Self {
-		Self { seed: Zeroizing::new(seed), chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES, bits: 0, spare: 0 }
+		Self::keyed(&Zeroizing::new(seed))
 	}
 
+	fn keyed(seed: &[u8; 32]) -> Self {
+		let key =
+			Zeroizing::new(<[u8; 32]>::from(Sha256::new().chain_update(NOISE_LABEL).chain_update(seed).finalize()));
+		Self {
+			stream: Keystream::new(&key),
+			bytes: Zeroizing::new(vec![0; CHUNK_BYTES]),
+			words: Zeroizing::new(vec![0; CHUNK_BYTES / 8]),
+			at: CHUNK_BYTES / 8,
+			bits: 0,
+			spare: 0,
+		}
+	}
+
+	#[cold]
 	fn refill(&mut self) {
-		let mut key: [u8; 32] = Sha256::new()
-			.chain_update(NOISE_LABEL)
-			.chain_update(self.seed.as_slice())
-			.chain_update(self.chunk.to_le_bytes())
-			.finalize()
-			.into();
-		delta_secagg::prg::keystream(&key, &mut self.buf);
-		key.zeroize();
-		self.chunk += 1;
+		self.stream.fill(&mut self.bytes);
+		for (word, bytes) in self.words.iter_mut().zip(self.bytes.chunks_exact(8)) {
+			*word = u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
+		}
 		self.at = 0;
 	}
 
@@ -79,19 +91,18 @@ impl NoiseRng {
 		for word in seed.chunks_exact_mut(8) {
 			word.copy_from_slice(&self.next_u64().to_le_bytes());
 		}
-		Self { seed, chunk: 0, buf: vec![0; CHUNK_BYTES], at: CHUNK_BYTES, bits: 0, spare: 0 }
+		Self::keyed(&seed)
 	}
 
 	/// The next 64 random bits.
 	#[inline]
 	pub fn next_u64(&mut self) -> u64 {
-		if self.at + 8 > self.buf.len() {
+		if self.at >= self.words.len() {
 			self.refill();
 		}
-		let mut word = [0u8; 8];
-		word.copy_from_slice(&self.buf[self.at..self.at + 8]);
-		self.at += 8;
-		u64::from_le_bytes(word)
+		let word = self.words.get(self.at).copied().unwrap_or(0);
+		self.at += 1;
+		word
 	}
 
 	/// The next `n` random bits, 1 ≤ n ≤ 32, from the spare bits of a word.

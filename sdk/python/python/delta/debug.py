@@ -31,6 +31,7 @@ frame is used as given), and the network.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -391,16 +392,26 @@ def _run(
     for index, (round_no, point) in drop.items():
         drops[index] = (round_no, point)
     maps = [member_map(f) for f in frames]
-    out = _native.run_local(
-        _engine_step(first),
-        reduce,
-        maps,
-        max_rounds,
-        threshold,
-        fractional_bits,
-        ring_bits,
-        drops,
-    )
+    # Objects alive before the run (torch's, pandas', the caller's) are set
+    # aside from the cyclic collector while it lasts, so its full
+    # collections do not walk them all again (8 rounds of a 1M-weight model:
+    # 0.42-0.57 s of collections against 0.64-0.65 s). Reference counting
+    # still frees as usual, and the collector still collects what the run
+    # itself makes.
+    gc.freeze()
+    try:
+        out = _native.run_local(
+            _engine_step(first),
+            reduce,
+            maps,
+            max_rounds,
+            threshold,
+            fractional_bits,
+            ring_bits,
+            drops,
+        )
+    finally:
+        gc.unfreeze()
     if report is not None:
         report.update(out)
         report["steps"] = steps

@@ -442,9 +442,11 @@ fn an_early_map_that_fails_leaves_the_round_and_tells_the_requester() {
 	assert!(reason.contains("task code failed") && !reason.contains("42"), "{reason}");
 	assert!(matches!(left(&mut core).as_slice(), [LeftRound { kind: FailureKind::TaskCode, .. }]));
 	assert!(core.is_idle());
-	// The join's answer comes after: the member stays out.
+	// The join's answer comes after: the member stays out, and holds
+	// nothing of the round.
 	core.handle_call(join.id, Ok(Vec::new()));
 	assert!(core.poll_read().is_none() && core.poll_transmit().is_none());
+	assert_eq!(core.rounds_held(), 0);
 }
 
 #[test]
@@ -472,4 +474,10 @@ fn a_joined_member_whose_round_failed_leaves_quietly() {
 	assert!(core.is_idle());
 	core.handle_wake();
 	assert_eq!(core.poll_read(), None);
+	// The round's work (its step and data, keys) is gone, and the same
+	// round announced again is not taken up.
+	assert_eq!(core.rounds_held(), 0);
+	core.handle_message(OWNER, announcement(PACKAGE));
+	assert_eq!(core.poll_read(), None);
+	assert_eq!(core.rounds_held(), 0);
 }

@@ -169,7 +169,12 @@ pub struct MemberCore {
 	/// Where the member's secrets come from: the operating system's CSPRNG
 	/// in production, a seeded generator in a reproducible simulation.
 	rng: Box<dyn CryptoRngCore + Send>,
+	/// The rounds in progress. A round that is over leaves this map at the
+	/// core's next input, and its work with it (the step and its data,
+	/// shares, keys): a long-lived member holds only what is under way.
 	rounds: BTreeMap<(TaskId, u32), RoundWork>,
+	/// The rounds that are over: announced again, they are ignored.
+	finished: BTreeSet<(TaskId, u32)>,
 	out: Outbox,
 	/// Whether a round's map starts as soon as the member joins (its host
 	/// runs maps beside the protocol), not at the Compute phase.
@@ -180,7 +185,14 @@ impl MemberCore {
 	/// The member `account`, drawing its secrets from `rng` (the core
 	/// holds no source of randomness of its own).
 	pub fn new(account: AccountId, rng: Box<dyn CryptoRngCore + Send>) -> Self {
-		Self { account, rng, rounds: BTreeMap::new(), out: Outbox::default(), map_early: false }
+		Self {
+			account,
+			rng,
+			rounds: BTreeMap::new(),
+			finished: BTreeSet::new(),
+			out: Outbox::default(),
+			map_early: false,
+		}
 	}
 
 	/// Starts each round's map as soon as the member has joined, so that
@@ -205,11 +217,29 @@ impl MemberCore {
 		self.rounds.values().all(|w| matches!(w.stage, Stage::Over))
 	}
 
+	/// How many rounds the core holds work for (tests: none once over).
+	#[cfg(test)]
+	pub(crate) fn rounds_held(&self) -> usize {
+		self.rounds.len()
+	}
+
+	/// Lets go of the rounds that are over; each input starts with it, so a
+	/// round is forgotten at the input after the one that ended it.
+	fn forget_finished(&mut self) {
+		let over: Vec<_> =
+			self.rounds.iter().filter(|(_, w)| matches!(w.stage, Stage::Over)).map(|(key, _)| *key).collect();
+		for key in over {
+			self.rounds.remove(&key);
+			self.finished.insert(key);
+		}
+	}
+
 	// ----- inputs -------------------------------------------------------
 
 	/// The ledger may have moved on: the core asks again for the record of
 	/// every round that waits on the ledger.
 	pub fn handle_wake(&mut self) {
+		self.forget_finished();
 		for (key, work) in &self.rounds {
 			if matches!(work.stage, Stage::Joined(_) | Stage::Shared(_) | Stage::Masked(_) | Stage::Mapped(..)) {
 				self.out.read_round(*key);
@@ -219,10 +249,11 @@ impl MemberCore {
 
 	/// A message from a peer, whose sender the transport authenticated.
 	pub fn handle_message(&mut self, from: AccountId, message: Message) {
+		self.forget_finished();
 		match message {
 			Message::Announce(a) => {
 				let key = (a.task, a.round);
-				if self.rounds.contains_key(&key) {
+				if self.rounds.contains_key(&key) || self.finished.contains(&key) {
 					return;
 				}
 				self.out.reads.insert(Read::Task(a.task));
@@ -256,6 +287,7 @@ impl MemberCore {
 	/// The task record [`Read::Task`] asked for: every announcement of the
 	/// task waiting for it is checked against it.
 	pub fn handle_task(&mut self, task: TaskId, record: Result<Option<TaskInfo>, EngineError>) {
+		self.forget_finished();
 		let waiting: Vec<_> = self
 			.rounds
 			.iter()
@@ -281,6 +313,7 @@ impl MemberCore {
 
 	/// The round record [`Read::Round`] asked for.
 	pub fn handle_round(&mut self, task: TaskId, round: u32, record: Result<Option<RoundInfo>, EngineError>) {
+		self.forget_finished();
 		let key = (task, round);
 		let Some(work) = self.rounds.get_mut(&key) else { return };
 		match std::mem::replace(&mut work.stage, Stage::Over) {
@@ -326,6 +359,7 @@ impl MemberCore {
 	/// What the holder's policy and the executor said of the task
 	/// ([`MemberWork::Prepare`]): on `Ok` the member joins.
 	pub fn handle_prepared(&mut self, task: TaskId, round: u32, result: Result<(), EngineError>) {
+		self.forget_finished();
 		let key = (task, round);
 		let Some(work) = self.rounds.get_mut(&key) else { return };
 		let Stage::Preparing(record) = std::mem::replace(&mut work.stage, Stage::Over) else {
@@ -356,6 +390,7 @@ impl MemberCore {
 
 	/// The step's outputs from the task's `map` ([`MemberWork::Map`]).
 	pub fn handle_mapped(&mut self, task: TaskId, round: u32, values: Result<Vec<Values>, EngineError>) {
+		self.forget_finished();
 		let key = (task, round);
 		let Some(work) = self.rounds.get_mut(&key) else { return };
 		match std::mem::replace(&mut work.stage, Stage::Over) {
@@ -384,6 +419,7 @@ impl MemberCore {
 	/// for is ignored). A refused join declines the round; any other
 	/// refusal leaves it.
 	pub fn handle_call(&mut self, id: CallId, result: Result<Vec<StoredEvent>, EngineError>) {
+		self.forget_finished();
 		let Some(key) = self.out.in_flight.remove(&id) else { return };
 		let Some(work) = self.rounds.get_mut(&key) else { return };
 		let stage = std::mem::replace(&mut work.stage, Stage::Over);
@@ -415,6 +451,7 @@ impl MemberCore {
 	/// would only make the member a silent dropout, so it leaves the round
 	/// and says why instead.
 	pub fn handle_unsent(&mut self, task: TaskId, round: u32, error: EngineError) {
+		self.forget_finished();
 		let key = (task, round);
 		if self.rounds.get(&key).is_some_and(|w| !matches!(w.stage, Stage::Over)) {
 			self.leave(key, error);

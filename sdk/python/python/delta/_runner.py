@@ -873,6 +873,9 @@ class Server:
         self.package = package
         self.frame = frame
         self.sandbox = sandbox
+        # The step issued last, by its body: the engine runs one round at a
+        # time, so the next `reduce` names it, and the requester gets back
+        # its own Step object. Only the last is kept (each holds a model).
         self.steps: dict[bytes, Step] = {}
         # A checkpoint being sent to the worker, and one being received.
         self.checkpointed = b""
@@ -1092,7 +1095,7 @@ class Server:
                 "kind": "task",
                 "error": f"step {step.name!r}: privacy must be a delta.Privacy or None",
             }
-        self.steps[body] = step
+        self.steps = {body: step}
         wire: dict[str, Any] = {
             "dataset": self.dataset,
             "body": body,

@@ -385,7 +385,9 @@ def _run(
         if "done" in reply:
             result.append(_wire.decode(reply["done"]))
             return None
-        steps.append(_runner.step_from_wire(reply.get("step")))
+        if report is not None:
+            # Kept only when asked for: each step holds the model it sends.
+            steps.append(_runner.step_from_wire(reply.get("step")))
         return _engine_step(reply.get("step"))
 
     drops: list[tuple[int, str] | None] = [None] * len(frames)

@@ -737,3 +737,44 @@ def test_message_parts_read_back_in_one_process_as_through_a_pipe() -> None:
     with pytest.raises(_runner._ProtocolError, match="ended inside an attachment") as lost:
         _runner.read_message(_runner.PartsReader(parts[:-1]))
     assert lost.value.lost
+
+
+MANY_ROUNDS_TASK = """\
+from delta import Done, MapReduce, Step
+
+
+class ManyRounds(MapReduce):
+    dataset = "patients"
+    max_rounds = 20
+
+    def start(self):
+        return Step("count", {"n": 1}, {"round": 0}, data=bytes(100_000))
+
+    def map(self, step, df):
+        return {"n": [len(df)]}
+
+    def reduce(self, step, sums, members):
+        following = step.params["round"] + 1
+        if following == 12:
+            return Done(following)
+        return Step("count", {"n": 1}, {"round": following}, data=bytes(100_000))
+"""
+
+
+def test_a_requester_keeps_only_the_step_it_issued_last(tmp_path: Path) -> None:
+    # Each step holds its data (a model's weights, here 100 kB): a runner
+    # that kept every step would grow by a model a round.
+    package = package_source(tmp_path / "many", MANY_ROUNDS_TASK, "ManyRounds")
+    task = import_class(tmp_path / "many" / "task.py", "ManyRounds")()
+    server = _runner.Server(task, package, None, None)
+    reply = server.handle({"op": "start"})
+    rounds = 0
+    while "done" not in reply:
+        assert reply["ok"], reply
+        issued = reply["step"]
+        reply = server.handle(
+            {"op": "reduce", "step": issued, "sums": sums_of([np.ones(1)]), "members": 1}
+        )
+        rounds += 1
+        assert len(server.steps) == 1
+    assert _wire.decode(reply["done"]) == 12 and rounds == 12

@@ -141,20 +141,27 @@ impl NoiseRng {
 			return true;
 		}
 		if den < 1 << 95 {
-			let u = u128::from(self.next_u32());
-			let target = num << 32;
-			let low = u * den;
-			if low + den <= target {
-				return true; // U < (u + 1) / 2^32 ≤ p
-			}
-			if low >= target {
-				return false; // U ≥ u / 2^32 ≥ p
-			}
-			// u / 2^32 < p < (u + 1) / 2^32: U's further bits, a fresh
-			// uniform, decide against (num·2^32 - u·den) / den.
-			return self.bernoulli_bits(target - low, den);
+			let u = self.next_u32();
+			return self.bernoulli_given(num, den, u);
 		}
 		self.bernoulli_bits(num, den)
+	}
+
+	/// [`bernoulli`](Self::bernoulli) for `num < den < 2^95`, with `u`
+	/// the first 32 bits of its uniform.
+	#[inline]
+	fn bernoulli_given(&mut self, num: u128, den: u128, u: u32) -> bool {
+		let target = num << 32;
+		let low = u128::from(u) * den;
+		if low + den <= target {
+			return true; // U < (u + 1) / 2^32 ≤ p
+		}
+		if low >= target {
+			return false; // U ≥ u / 2^32 ≥ p
+		}
+		// u / 2^32 < p < (u + 1) / 2^32: U's further bits, a fresh
+		// uniform, decide against (num·2^32 - u·den) / den.
+		self.bernoulli_bits(target - low, den)
 	}
 
 	/// True with probability `num / den` (`num < den`): a uniform drawn bit
@@ -242,20 +249,11 @@ impl NoiseRng {
 	/// num/den well below 1, ends there with one multiplication.
 	#[inline]
 	fn bernoulli_exp_given(&mut self, num: u128, den: u128, u: u32) -> bool {
-		if num >= den || den >= 1 << 64 {
+		if num >= den || den >= 1 << 95 {
 			return self.bernoulli_exp(num, den);
 		}
-		// The first trial, Bernoulli(num/den), as in `bernoulli`.
-		let target = num << 32;
-		let low = u128::from(u) * u128::from(den as u64);
-		let first = if low >= target {
-			false
-		} else if low + den <= target {
-			true
-		} else {
-			self.bernoulli_bits(target - low, den)
-		};
-		!first || self.bernoulli_exp_trials_from(2, num, den)
+		// Algorithm 1's first trial, Bernoulli(num/den), on `u`.
+		!self.bernoulli_given(num, den, u) || self.bernoulli_exp_trials_from(2, num, den)
 	}
 
 	/// True with probability exp(-num/den), `den > 0` (algorithm 1): one

@@ -176,20 +176,13 @@ impl Drop for Keystream {
 /// 16-byte blocks is generated; a partial last block is cut); used by the
 /// neighbour graph, the throughput benchmark and tests.
 pub fn keystream(seed: &[u8; 32], out: &mut [u8]) {
-	let mut core = core(seed);
-	let mut blocks: Vec<Block> = vec![Block::default(); CHUNK_BLOCKS];
-	for chunk in out.chunks_mut(CHUNK_BLOCKS * 16) {
-		let used = chunk.len().div_ceil(16);
-		core.write_keystream_blocks(&mut blocks[..used]);
-		let mut whole = chunk.chunks_exact_mut(16);
-		for (bytes, block) in (&mut whole).zip(blocks.iter()) {
-			bytes.copy_from_slice(&<[u8; 16]>::from(*block));
-		}
-		let tail = whole.into_remainder();
-		if let Some(last) = blocks.get(used.saturating_sub(1)) {
-			let n = tail.len();
-			tail.copy_from_slice(&last[..n]);
-		}
+	let mut stream = Keystream::new(seed);
+	let (whole, tail) = out.split_at_mut(out.len() / 16 * 16);
+	stream.fill(whole);
+	if !tail.is_empty() {
+		let mut last = Zeroizing::new([0u8; 16]);
+		stream.fill(last.as_mut_slice());
+		tail.copy_from_slice(&last[..tail.len()]);
 	}
 }
 

@@ -18,7 +18,8 @@ use crate::ring::RingVector;
 /// AES-128 in counter mode with a 64-bit little-endian block counter (the
 /// fastest of the `ctr` flavours here; 2^64 blocks is far beyond any mask).
 type Core = ctr::CtrCore<Aes128, ctr::flavors::Ctr64LE>;
-type Block = GenericArray<u8, aes::cipher::consts::U16>;
+/// One block of keystream, 16 bytes.
+pub type Block = GenericArray<u8, aes::cipher::consts::U16>;
 
 /// Domain label of the mask generator's key derivation.
 const MASK_PRG_LABEL: &[u8] = b"delta-secagg/v1/mask-prg";
@@ -164,6 +165,12 @@ impl Keystream {
 			}
 		}
 	}
+
+	/// Fills `out` with the next `out.len()` blocks, written in place: a
+	/// reader of words keeps only `out` in cache, no byte buffer beside it.
+	pub fn fill_blocks(&mut self, out: &mut [Block]) {
+		self.core.write_keystream_blocks(out);
+	}
 }
 
 impl Drop for Keystream {
@@ -287,6 +294,15 @@ mod tests {
 			pieces.extend(piece);
 		}
 		assert_eq!(pieces, whole);
+		// Read as blocks, the same stream.
+		let mut reader = Keystream::new(&[8; 32]);
+		let mut blocks = Vec::new();
+		for len in [1usize, CHUNK_BLOCKS + 2, CHUNK_BLOCKS] {
+			let mut piece = vec![Block::default(); len];
+			reader.fill_blocks(&mut piece);
+			blocks.extend(piece);
+		}
+		assert_eq!(blocks.concat(), whole);
 	}
 
 	#[test]

@@ -162,18 +162,12 @@ impl Lattice {
 				self.dim
 			)));
 		}
-		if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-			return Err(DpError::NotFinite { index });
-		}
-		let norm = l2_norm(values);
+		let norm = l2_norm(values)?;
 		let factor = if norm > privacy.clip { privacy.clip / norm } else { 1.0 };
 		let scale = self.scale() * factor;
 		let mut out = vec![0i64; values.len()];
-		DiscreteGaussian::new(self.member_variance)?.fill_and_add_to(&mut out, rng, |chunk, start| {
-			for (o, v) in chunk.iter_mut().zip(&values[start..]) {
-				*o = round_half_away_to_i64(v * scale);
-			}
-		});
+		DiscreteGaussian::new(self.member_variance)?
+			.map_and_add_to(&mut out, rng, |i, _| values.get(i).map_or(0, |v| round_to_nearest(v * scale)));
 		Ok((out, norm))
 	}
 
@@ -184,28 +178,83 @@ impl Lattice {
 	}
 }
 
-/// The L2 norm, without overflow for finite values of any size: the sum
-/// of squares in one pass (eight running sums, so the additions need not
-/// wait on each other), and where that overflowed or came near the
-/// smallest floats, again with every value over the largest.
-fn l2_norm(values: &[f64]) -> f64 {
-	let mut sums = [0f64; 8];
-	let chunks = values.chunks_exact(8);
-	let rest: f64 = chunks.remainder().iter().map(|v| v * v).sum();
-	for chunk in chunks {
-		for (sum, v) in sums.iter_mut().zip(chunk) {
-			*sum += v * v;
-		}
+/// 1.5 · 2^52: a float of magnitude below 2^51 added to this lands in
+/// [2^52, 2^53), where the floats are the integers, so the addition
+/// itself rounds it to the nearest integer (ties to even), and that
+/// integer is the sum's bits less this number's bits.
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+
+/// `x` rounded to the nearest integer, ties to even (the sensitivity
+/// allows any rounding to nearest: at most 1/2 a coordinate): for |x| <
+/// 2^51, by one addition and a subtraction of bits, a third of the cost
+/// of a conversion and its checks; past that, by the encoder's rounding
+/// (half away from zero, saturating).
+#[inline]
+fn round_to_nearest(x: f64) -> i64 {
+	if x.abs() < 2_251_799_813_685_248.0 {
+		return (x + ROUNDER).to_bits() as i64 - ROUNDER.to_bits() as i64;
 	}
-	let squares = sums.iter().sum::<f64>() + rest;
+	round_half_away_to_i64(x)
+}
+
+/// Coordinates per partial sum of squares; the partials are added in
+/// order, so the norm does not depend on the number of cores.
+const NORM_BLOCK: usize = 1 << 16;
+
+/// The L2 norm, without overflow for finite values of any size, or the
+/// first value that is not finite: the sum of squares in one pass (eight
+/// running sums per block of 2^16, so the additions need not wait on each
+/// other, the blocks spread over the cores), and where that overflowed or
+/// came near the smallest floats, again with every value over the
+/// largest. A sum that is finite means every value was.
+fn l2_norm(values: &[f64]) -> Result<f64, DpError> {
+	let squares = sum_of_squares(values);
 	if squares.is_finite() && squares > 1e-200 {
-		return squares.sqrt();
+		return Ok(squares.sqrt());
+	}
+	if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+		return Err(DpError::NotFinite { index });
 	}
 	let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
 	if largest == 0.0 {
-		return 0.0;
+		return Ok(0.0);
 	}
-	largest * values.iter().map(|v| (v / largest).powi(2)).sum::<f64>().sqrt()
+	Ok(largest * values.iter().map(|v| (v / largest).powi(2)).sum::<f64>().sqrt())
+}
+
+fn sum_of_squares(values: &[f64]) -> f64 {
+	let block_sum = |block: &[f64]| {
+		let mut sums = [0f64; 8];
+		let chunks = block.chunks_exact(8);
+		let rest: f64 = chunks.remainder().iter().map(|v| v * v).sum();
+		for chunk in chunks {
+			for (sum, v) in sums.iter_mut().zip(chunk) {
+				*sum += v * v;
+			}
+		}
+		sums.iter().sum::<f64>() + rest
+	};
+	let blocks = values.len().div_ceil(NORM_BLOCK);
+	let mut partials = vec![0f64; blocks];
+	let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+	let threads = cores.min(blocks / 4).max(1);
+	if threads == 1 {
+		for (partial, block) in partials.iter_mut().zip(values.chunks(NORM_BLOCK)) {
+			*partial = block_sum(block);
+		}
+	} else {
+		let per_thread = blocks.div_ceil(threads);
+		std::thread::scope(|scope| {
+			for (partials, values) in partials.chunks_mut(per_thread).zip(values.chunks(per_thread * NORM_BLOCK)) {
+				scope.spawn(move || {
+					for (partial, block) in partials.iter_mut().zip(values.chunks(NORM_BLOCK)) {
+						*partial = block_sum(block);
+					}
+				});
+			}
+		});
+	}
+	partials.iter().sum()
 }
 
 #[cfg(test)]
@@ -267,12 +316,46 @@ mod tests {
 		let m = l.mechanism();
 		let z = (f64::from(m.members)).sqrt() * m.member_std / m.l2;
 		assert!(z >= 1.5 && z < 1.5 * (1.0 + 1e-9), "{z}");
-		assert_eq!(l2_norm(&[3.0, 4.0]), 5.0);
-		assert_eq!(l2_norm(&[1e300, 1e300]), 1e300 * 2f64.sqrt());
-		assert_eq!(l2_norm(&[3e-200, 4e-200]), 5e-200);
-		assert_eq!(l2_norm(&[0.0; 3]), 0.0);
+		assert_eq!(l2_norm(&[3.0, 4.0]).unwrap(), 5.0);
+		assert_eq!(l2_norm(&[1e300, 1e300]).unwrap(), 1e300 * 2f64.sqrt());
+		assert_eq!(l2_norm(&[3e-200, 4e-200]).unwrap(), 5e-200);
+		assert_eq!(l2_norm(&[0.0; 3]).unwrap(), 0.0);
 		let long: Vec<f64> = (0..1001).map(|i| f64::from(i % 7) - 3.0).collect();
 		let want = long.iter().map(|v| v * v).sum::<f64>().sqrt();
-		assert!((l2_norm(&long) - want).abs() < 1e-12 * want);
+		assert!((l2_norm(&long).unwrap() - want).abs() < 1e-12 * want);
+		// Long enough for the cores to share it: the same sum as block by
+		// block on one.
+		let long: Vec<f64> = (0..(9 * NORM_BLOCK + 17)).map(|i| (i % 1000) as f64 * 1e-3 - 0.5).collect();
+		let serial: f64 = long.chunks(NORM_BLOCK).map(sum_of_squares).sum();
+		assert_eq!(l2_norm(&long).unwrap(), serial.sqrt());
+		// A value that is not finite is named wherever it is, also after a
+		// zero and in a long vector.
+		let mut bad = long.clone();
+		bad[7 * NORM_BLOCK + 3] = f64::NAN;
+		assert!(matches!(l2_norm(&bad), Err(DpError::NotFinite { index }) if index == 7 * NORM_BLOCK + 3));
+		assert!(matches!(l2_norm(&[0.0, f64::NAN]), Err(DpError::NotFinite { index: 1 })));
+		assert!(matches!(l2_norm(&[0.0, f64::NEG_INFINITY]), Err(DpError::NotFinite { index: 1 })));
+	}
+
+	#[test]
+	fn rounding_onto_the_lattice_is_to_the_nearest_integer() {
+		let limit = 2_251_799_813_685_248.0; // 2^51
+		let mut xs = vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, 1e-300, -7.25, 123_456.5];
+		xs.extend([limit - 0.5, limit - 1.5, -(limit - 0.5), limit, limit + 2.0, -limit, 1e18, -1e18, 1e300]);
+		let mut state = 0x9E37_79B9_7F4A_7C15u64;
+		for _ in 0..100_000 {
+			state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+			let magnitude = f64::from((state >> 40) as u32) * 2f64.powi((state % 40) as i32 - 20);
+			xs.push(if state & 1 == 0 { magnitude } else { -magnitude });
+		}
+		for x in xs {
+			let r = round_to_nearest(x);
+			if x.abs() < limit {
+				assert_eq!(r as f64, x.round_ties_even(), "{x}");
+			} else {
+				assert_eq!(r, round_half_away_to_i64(x), "{x}");
+			}
+			assert!((r as f64 - x).abs() <= 0.5 || x.abs() > 9.2e18, "{x} -> {r}");
+		}
 	}
 }

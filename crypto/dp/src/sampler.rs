@@ -8,17 +8,18 @@
 //! The random bits come from [`NoiseRng`]: the masking PRG of
 //! `delta-secagg` (AES-128 in counter mode) keyed by a seed the caller
 //! draws from its cryptographic RNG, so the noise is as unpredictable as
-//! the masks and costs a buffer fill per 16 KiB of randomness (small
-//! enough to stay in a core's L1 cache beside the table).
+//! the masks and costs a buffer fill per 8 KiB of randomness (small
+//! enough to stay in a core's L1 cache beside the table and the AES
+//! blocks it is read from).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use delta_secagg::prg::Keystream;
+use delta_secagg::prg::{Block, Keystream};
 use num_bigint::BigUint;
 use num_traits::{One, Zero};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{exact, DpError};
 
@@ -31,17 +32,17 @@ const NOISE_LABEL: &[u8] = b"delta-dp/v2/noise-stream";
 /// Coordinates per independent stream when a long vector is noised on
 /// several threads.
 const PARALLEL_CHUNK: usize = 1 << 16;
-/// Randomness generated at a time.
-const CHUNK_BYTES: usize = 16 * 1024;
+/// Keystream blocks generated at a time (8 KiB, 1024 words).
+const CHUNK_BLOCKS: usize = 512;
 
 /// A stream of random words for the sampler: the masking PRG's keystream
-/// keyed by SHA-256(label, seed), read 16 KiB at a time. The key lives in
-/// the AES core; the buffer is zeroized on drop.
+/// keyed by SHA-256(label, seed), generated 8 KiB at a time into a buffer
+/// of blocks, each read as two little-endian words. The key lives in the
+/// AES core; the buffer is zeroized on drop.
 pub struct NoiseRng {
 	stream: Keystream,
-	bytes: Zeroizing<Vec<u8>>,
-	/// The bytes read as little-endian words, the next at `at`.
-	words: Zeroizing<Vec<u64>>,
+	blocks: Vec<Block>,
+	/// The next word: half `at % 2` of block `at / 2`.
 	at: usize,
 	/// Random bits not used yet (the low `spare` bits of `bits`): the
 	/// sampler's Bernoulli trials take about two bits each, not a word.
@@ -68,9 +69,8 @@ impl NoiseRng {
 			Zeroizing::new(<[u8; 32]>::from(Sha256::new().chain_update(NOISE_LABEL).chain_update(seed).finalize()));
 		Self {
 			stream: Keystream::new(&key),
-			bytes: Zeroizing::new(vec![0; CHUNK_BYTES]),
-			words: Zeroizing::new(vec![0; CHUNK_BYTES / 8]),
-			at: CHUNK_BYTES / 8,
+			blocks: vec![Block::default(); CHUNK_BLOCKS],
+			at: 2 * CHUNK_BLOCKS,
 			bits: 0,
 			spare: 0,
 		}
@@ -78,10 +78,7 @@ impl NoiseRng {
 
 	#[cold]
 	fn refill(&mut self) {
-		self.stream.fill(&mut self.bytes);
-		for (word, bytes) in self.words.iter_mut().zip(self.bytes.chunks_exact(8)) {
-			*word = u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
-		}
+		self.stream.fill_blocks(&mut self.blocks);
 		self.at = 0;
 	}
 
@@ -97,12 +94,21 @@ impl NoiseRng {
 	/// The next 64 random bits.
 	#[inline]
 	pub fn next_u64(&mut self) -> u64 {
-		if self.at >= self.words.len() {
+		if self.at >= 2 * self.blocks.len() {
 			self.refill();
 		}
-		let word = self.words.get(self.at).copied().unwrap_or(0);
+		let (low, high) = self.pair(self.at >> 1);
+		let word = if self.at & 1 == 0 { low } else { high };
 		self.at += 1;
 		word
+	}
+
+	/// Block `i`'s two words.
+	#[inline]
+	fn pair(&self, i: usize) -> (u64, u64) {
+		let block = self.blocks.get(i).map_or([0; 16], |b| <[u8; 16]>::from(*b));
+		let both = u128::from_le_bytes(block);
+		(both as u64, (both >> 64) as u64)
 	}
 
 	/// The next `n` random bits, 1 ≤ n ≤ 32, from the spare bits of a word.
@@ -256,6 +262,26 @@ impl NoiseRng {
 		!self.bernoulli_given(num, den, u) || self.bernoulli_exp_trials_from(2, num, den)
 	}
 
+	/// True with probability exp(-num/den), `0 < den < 2^64`, where `u` is
+	/// 32 fresh random bits for the first trial: the sampler's common case
+	/// (num/den below 1/2) in one 64-bit multiplication, kept at once
+	/// unless that trial comes out true (num/den of the time).
+	#[inline]
+	fn bernoulli_exp_small(&mut self, num: u64, den: u64, u: u32) -> bool {
+		let target = u128::from(num) << 32;
+		let low = u128::from(u) * u128::from(den);
+		if num < den && low >= target {
+			return true; // the first trial is false: U ≥ u / 2^32 ≥ num/den
+		}
+		self.bernoulli_exp_rest(u128::from(num), u128::from(den), u)
+	}
+
+	/// [`bernoulli_exp_given`](Self::bernoulli_exp_given) off the hot path.
+	#[cold]
+	fn bernoulli_exp_rest(&mut self, num: u128, den: u128, u: u32) -> bool {
+		self.bernoulli_exp_given(num, den, u)
+	}
+
 	/// True with probability exp(-num/den), `den > 0` (algorithm 1): one
 	/// Bernoulli(exp(-1)) per whole unit of the exponent, then the rest.
 	fn bernoulli_exp(&mut self, mut num: u128, den: u128) -> bool {
@@ -266,6 +292,13 @@ impl NoiseRng {
 			num -= den;
 		}
 		self.bernoulli_exp_at_most_one(num, den)
+	}
+}
+
+impl Drop for NoiseRng {
+	fn drop(&mut self) {
+		self.blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
+		self.bits.zeroize();
 	}
 }
 
@@ -365,34 +398,62 @@ impl DiscreteGaussian {
 	/// One sample.
 	#[inline]
 	pub fn sample(&self, rng: &mut NoiseRng) -> i64 {
-		let den = 2 * self.variance;
-		let b = self.block_bits;
-		let offset_mask = (1u64 << b) - 1;
 		loop {
 			let block = self.table.sample(rng);
-			// One word for the rest: the offset in its low b ≤ 22 bits, the
-			// acceptance trial's 32 bits from bit 31, the sign in bit 63.
-			let extra = rng.next_u64();
-			let offset = extra & offset_mask;
-			let magnitude = if b == 0 {
-				block
-			} else {
-				// (2^b·i + j)² - (2^b·i)² = 2^(b+1)·i·j + j².
-				let num =
-					((u128::from(block) * u128::from(offset)) << (b + 1)) + u128::from(offset) * u128::from(offset);
-				if !rng.bernoulli_exp_given(num, den, (extra >> 31) as u32) {
-					continue;
-				}
-				(block << b) | offset
-			};
-			let negative = extra >> 63 == 1;
-			if negative && magnitude == 0 {
-				// Zero is one value, not two.
-				continue;
+			if let Some(value) = self.finish(block, rng) {
+				return value;
 			}
-			let magnitude = magnitude as i64;
-			return if negative { -magnitude } else { magnitude };
 		}
+	}
+
+	/// A value from its block, or None to draw again: an offset, kept with
+	/// its exact probability, and a sign, from one word (the offset in its
+	/// low b ≤ 22 bits, the acceptance trial's 32 bits from bit 31, the
+	/// sign in bit 63) and, about once in 30 values, a few more bits.
+	#[inline]
+	fn finish(&self, block: u64, rng: &mut NoiseRng) -> Option<i64> {
+		let b = self.block_bits;
+		let extra = rng.next_u64();
+		let magnitude = if b == 0 {
+			block
+		} else {
+			let offset = extra & ((1u64 << b) - 1);
+			if !self.keeps(block, offset, (extra >> 31) as u32, rng) {
+				return None;
+			}
+			(block << b) | offset
+		};
+		let negative = extra >> 63 == 1;
+		if negative && magnitude == 0 {
+			// Zero is one value, not two.
+			return None;
+		}
+		let magnitude = magnitude as i64;
+		Some(if negative { -magnitude } else { magnitude })
+	}
+
+	/// A value whose table draw was an item past the blocks (the uncertain
+	/// weights, the tail, or draw again), or None to draw again.
+	#[cold]
+	fn finish_past_top(&self, item: u64, rng: &mut NoiseRng) -> Option<i64> {
+		let block = self.table.rare(item - self.table.top, rng)?;
+		self.finish(block, rng)
+	}
+
+	/// Whether offset j of block i is kept: true with probability
+	/// exp(-((2^b·i + j)² - (2^b·i)²) / 2σ²), `u` the first 32 bits of its
+	/// first trial. (2^b·i + j)² - (2^b·i)² = 2^(b+1)·i·j + j².
+	#[inline]
+	fn keeps(&self, block: u64, offset: u64, u: u32, rng: &mut NoiseRng) -> bool {
+		let b = self.block_bits;
+		let den = 2 * self.variance;
+		if block <= self.table.top {
+			// i < 2^10 and j < 2^b ≤ 2^22: below 2^55 + 2^44, and den ≤ 2^55.
+			let num = ((block * offset) << (b + 1)) + offset * offset;
+			return rng.bernoulli_exp_small(num, den as u64, u);
+		}
+		let num = ((u128::from(block) * u128::from(offset)) << (b + 1)) + u128::from(offset) * u128::from(offset);
+		rng.bernoulli_exp_given(num, den, u)
 	}
 
 	/// Adds one sample to each of `values`. A long vector is noised in
@@ -400,18 +461,17 @@ impl DiscreteGaussian {
 	/// `rng` in order, spread over the machine's cores: the noise is the
 	/// same function of `rng` whatever the number of cores, and exact.
 	pub fn add_to(&self, values: &mut [i64], rng: &mut NoiseRng) {
-		self.fill_and_add_to(values, rng, |_, _| {});
+		self.map_and_add_to(values, rng, |_, value| value);
 	}
 
-	/// [`add_to`](Self::add_to), each chunk first given its values by
-	/// `fill(chunk, offset of its first coordinate)` on the thread that
-	/// noises it (the caller's scaling, in parallel too).
-	pub fn fill_and_add_to(&self, values: &mut [i64], rng: &mut NoiseRng, fill: impl Fn(&mut [i64], usize) + Sync) {
+	/// [`add_to`](Self::add_to), coordinate i first set to `base(i, its
+	/// value)` in the same loop, on the thread that noises it (the caller's
+	/// scaling, in parallel and without a pass of its own).
+	pub fn map_and_add_to(&self, values: &mut [i64], rng: &mut NoiseRng, base: impl Fn(usize, i64) -> i64 + Sync) {
 		let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
 		let threads = cores.min(values.len().div_ceil(PARALLEL_CHUNK));
 		if threads <= 1 {
-			fill(values, 0);
-			self.add_each(values, rng);
+			self.add_each(values, rng, 0, &base);
 			return;
 		}
 		let mut chunks: Vec<(usize, &mut [i64], NoiseRng)> = values
@@ -420,63 +480,121 @@ impl DiscreteGaussian {
 			.map(|(i, chunk)| (i * PARALLEL_CHUNK, chunk, rng.fork()))
 			.collect();
 		let per_thread = chunks.len().div_ceil(threads);
-		let fill = &fill;
+		let base = &base;
 		std::thread::scope(|scope| {
 			for group in chunks.chunks_mut(per_thread) {
 				scope.spawn(move || {
 					for (start, chunk, stream) in group.iter_mut() {
-						fill(chunk, *start);
-						self.add_each(chunk, stream);
+						self.add_each(chunk, stream, *start, base);
 					}
 				});
 			}
 		});
 	}
 
-	fn add_each(&self, values: &mut [i64], rng: &mut NoiseRng) {
-		for v in values {
-			*v = v.wrapping_add(self.sample(rng));
+	/// Sets each of `values` (coordinate `start + i` of the whole) to its
+	/// `base` plus one sample, in one loop over the stream's buffer: what [`sample`](Self::sample) does, with each attempt's two
+	/// words (the table's and the rest's) read together, the table's
+	/// common case and the first acceptance trial inline, and everything
+	/// rarer (a trial that needs more bits, about one value in 30; an item
+	/// past the blocks) through the same exact code as `sample`, the
+	/// stream's position handed over and back. An attempt that draws
+	/// again reads two fresh words, so the values keep their exact law.
+	fn add_each(&self, values: &mut [i64], rng: &mut NoiseRng, start: usize, base: impl Fn(usize, i64) -> i64) {
+		let table = &*self.table;
+		let buckets = &*table.buckets;
+		let top = table.top;
+		let b = self.block_bits;
+		let offset_mask = (1u64 << b) - 1;
+		let den = 2 * self.variance;
+		// den ≤ 2^55 (MAX_VARIANCE); num below 2^56 for blocks ≤ top.
+		let den64 = den as u64;
+		let mut at = rng.at;
+		for (i, v) in values.iter_mut().enumerate() {
+			let value = loop {
+				// A whole block, from the next (a word left over by a rare
+				// path is passed over).
+				let mut i = at.div_ceil(2);
+				if i >= rng.blocks.len() {
+					rng.refill();
+					i = 0;
+				}
+				let (r, extra) = rng.pair(i);
+				at = 2 * i + 2;
+				let s = (r >> THRESHOLD_BITS) as usize;
+				let bucket = buckets[s & (BUCKETS - 1)];
+				let item = if r & THRESHOLD_MASK < bucket >> BUCKET_BITS { s as u64 } else { bucket & ALIAS_MASK };
+				if item > top {
+					rng.at = at;
+					let value = self.finish_past_top(item, rng);
+					at = rng.at;
+					match value {
+						Some(value) => break value,
+						None => continue,
+					}
+				}
+				let magnitude = if b == 0 {
+					item
+				} else {
+					let offset = extra & offset_mask;
+					let num = ((item * offset) << (b + 1)) + offset * offset;
+					let u = (extra >> 31) as u32;
+					// Kept at once when the first trial, Bernoulli(num/den)
+					// on U's first 32 bits, is false.
+					if u128::from(u) * u128::from(den64) < u128::from(num) << 32 {
+						rng.at = at;
+						let kept = rng.bernoulli_exp_rest(u128::from(num), den, u);
+						at = rng.at;
+						if !kept {
+							continue;
+						}
+					}
+					(item << b) | offset
+				};
+				let negative = extra >> 63 == 1;
+				if negative && magnitude == 0 {
+					continue;
+				}
+				let magnitude = magnitude as i64;
+				break if negative { -magnitude } else { magnitude };
+			};
+			*v = base(start + i, *v).wrapping_add(value);
 		}
+		rng.at = at;
 	}
 }
 
-/// What an alias entry draws: its kind in the top two bits, a block below.
-const KIND_SHIFT: u32 = 30;
-const INDEX_MASK: u32 = (1 << KIND_SHIFT) - 1;
-/// Block i, for sure.
-const SURE: u32 = 0;
-/// One of the uncertain weights, all in one entry: block i with
-/// probability frac(c·p_i) for each.
-const UNSURE: u32 = 1;
-/// A block past the table, from the geometric tail.
-const TAIL: u32 = 2;
-/// Nothing: draw again.
-const AGAIN: u32 = 3;
-
-/// One of the alias method's buckets: below `threshold` (of 2^shift) it
-/// draws `own`, else `alias`.
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-	threshold: u64,
-	own: u32,
-	alias: u32,
-}
+/// The alias table's buckets: 2^10, so a word's top 10 bits pick one
+/// and its low 54 bits are compared with the bucket's threshold.
+const BUCKET_BITS: u32 = 10;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+/// The bits a threshold has, and each bucket's capacity, 2^54.
+const THRESHOLD_BITS: u32 = 64 - BUCKET_BITS;
+const THRESHOLD_MASK: u64 = (1 << THRESHOLD_BITS) - 1;
+const ALIAS_MASK: u64 = BUCKETS as u64 - 1;
+/// Items of the table past its blocks 0..=top: the uncertain weights,
+/// all in one item (block i with probability frac(c·p_i) for each), at
+/// top + 1; the tail at top + 2; the rest of 2^64 (draw again) at top + 3
+/// and every item past it.
+const UNSURE: u64 = 1;
+const TAIL: u64 = 2;
+const AGAIN: u64 = 3;
 
 /// The table of blocks i ≥ 0 with probabilities ∝ p_i = exp(-i²·unit/den)
 /// (the half discrete Gaussian of σ² = den/2unit), scaled by c so that
 /// the weights and the tail's sum to at most 2^64.
 #[derive(Clone, Debug)]
 struct Table {
-	buckets: Vec<Bucket>,
-	/// 64 - log2(number of buckets).
-	shift: u32,
+	/// Walker's alias buckets, bucket s holding item s below its threshold
+	/// (of 2^54) and its alias above: each the threshold in the high 54
+	/// bits, the alias in the low 10. Item i ≤ top is block i; the items
+	/// past are [`UNSURE`], [`TAIL`] and [`AGAIN`] after top. 8 KiB, in L1.
+	buckets: Box<[u64; BUCKETS]>,
 	/// Block i's sure weight, ⌊c·p_i⌋ less any dropped bits, from certified
 	/// bounds on p_i, for i = 0..=top.
 	kept: Vec<u64>,
 	/// Running sums of the uncertain weights ⌈c·p_i⌉ - kept_i.
 	unsure_ends: Vec<u128>,
-	/// 2^shift - 1.
-	low_mask: u64,
 	scale: u64,
 	unit: u128,
 	den: u128,
@@ -489,6 +607,9 @@ struct Table {
 
 impl Table {
 	fn new(unit: u128, den: u128, top: u64, dropped: u32) -> Result<Self, DpError> {
+		if top + AGAIN >= BUCKETS as u64 {
+			return Err(DpError::Parameter(format!("a noise table of {top} blocks is too long")));
+		}
 		let bits = TABLE_BITS;
 		let q = exact::exp_neg(unit, den, bits);
 		let q2 = q.mul(&q);
@@ -528,31 +649,25 @@ impl Table {
 
 		let kept: Vec<u64> =
 			sure.iter().map(|lo| lo.checked_shr(dropped).unwrap_or(0).checked_shl(dropped).unwrap_or(0)).collect();
-		let mut items: Vec<(u128, u32)> = Vec::with_capacity(blocks.len() + 3);
+		// Items by index: blocks 0..=top, then the uncertain weights, the
+		// tail and the rest.
+		let mut items: Vec<u128> = kept.iter().map(|w| u128::from(*w)).collect();
 		let mut unsure_ends = Vec::with_capacity(blocks.len());
 		let mut unsure: u128 = 0;
-		for (i, (&kept, &hi)) in kept.iter().zip(&upper).enumerate() {
-			let i = u32::try_from(i)
-				.ok()
-				.filter(|i| *i <= INDEX_MASK)
-				.ok_or_else(|| DpError::Parameter(format!("a noise table of {top} blocks is too long")))?;
-			if kept > 0 {
-				items.push((u128::from(kept), (SURE << KIND_SHIFT) | i));
-			}
+		for (&kept, &hi) in kept.iter().zip(&upper) {
 			unsure += u128::from(hi - kept);
 			unsure_ends.push(unsure);
 		}
-		items.push((unsure, UNSURE << KIND_SHIFT));
-		items.push((u128::from(tail_weight), TAIL << KIND_SHIFT));
-		let used: u128 = items.iter().map(|(w, _)| w).sum();
+		items.push(unsure);
+		items.push(u128::from(tail_weight));
+		let used: u128 = items.iter().sum();
 		let whole = 1u128 << 64;
 		if used > whole {
 			return Err(DpError::Parameter("the noise table's weights pass 2^64".into()));
 		}
-		items.push((whole - used, AGAIN << KIND_SHIFT));
-		let (buckets, shift) = alias_buckets(items);
-		let low_mask = (1u64 << shift) - 1;
-		Ok(Self { buckets, shift, kept, unsure_ends, low_mask, scale, unit, den, top, tail_bits, tail_weight })
+		items.push(whole - used);
+		let buckets = alias_buckets(items);
+		Ok(Self { buckets, kept, unsure_ends, scale, unit, den, top, tail_bits, tail_weight })
 	}
 
 	/// A block i ≥ 0 with probability ∝ p_i, exactly.
@@ -560,22 +675,23 @@ impl Table {
 	fn sample(&self, rng: &mut NoiseRng) -> u64 {
 		loop {
 			let r = rng.next_u64();
-			let bucket = self.buckets[(r >> self.shift) as usize];
-			let item = if r & self.low_mask < bucket.threshold { bucket.own } else { bucket.alias };
-			if item >> KIND_SHIFT == SURE {
-				return u64::from(item);
+			let s = (r >> THRESHOLD_BITS) as usize;
+			let bucket = self.buckets[s & (BUCKETS - 1)];
+			let item = if r & THRESHOLD_MASK < bucket >> BUCKET_BITS { s as u64 } else { bucket & ALIAS_MASK };
+			if item <= self.top {
+				return item;
 			}
-			if let Some(block) = self.rare(item, rng) {
+			if let Some(block) = self.rare(item - self.top, rng) {
 				return block;
 			}
 		}
 	}
 
-	/// The entries drawn about once in 2^54: the uncertain weights, the
-	/// tail, and the rest of 2^64 (draw again).
+	/// The items drawn about once in 2^54 (`past` the last block): the
+	/// uncertain weights, the tail, and the rest of 2^64 (draw again).
 	#[cold]
-	fn rare(&self, item: u32, rng: &mut NoiseRng) -> Option<u64> {
-		match item >> KIND_SHIFT {
+	fn rare(&self, past: u64, rng: &mut NoiseRng) -> Option<u64> {
+		match past {
 			UNSURE => self.unsure(rng),
 			TAIL => self.tail(rng),
 			_ => None,
@@ -627,35 +743,33 @@ impl Table {
 	}
 }
 
-/// Walker's alias buckets for integer weights summing to exactly 2^64:
-/// bucket count a power of two, so a word's top bits pick a bucket and its
-/// low bits, against the bucket's threshold, one of its two items, each
-/// with exactly its weight's share. Returns the buckets and the shift.
-fn alias_buckets(mut items: Vec<(u128, u32)>) -> (Vec<Bucket>, u32) {
-	let n = items.len().next_power_of_two().max(2);
-	items.resize(n, (0, AGAIN << KIND_SHIFT));
-	let shift = 64 - n.ilog2();
-	let capacity = 1u128 << shift;
-	let mut buckets = vec![Bucket { threshold: 0, own: AGAIN << KIND_SHIFT, alias: AGAIN << KIND_SHIFT }; n];
-	let mut weights: Vec<u128> = items.iter().map(|(w, _)| *w).collect();
-	let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| weights[*i] < capacity);
+/// Walker's alias buckets for at most 2^10 integer weights (item i's at
+/// `weights[i]`) summing to exactly 2^64: a word's top 10 bits pick a
+/// bucket s, and its low 54 bits below s's threshold item s, above it s's
+/// alias, so each item is drawn with exactly its weight's share of 2^64.
+fn alias_buckets(mut weights: Vec<u128>) -> Box<[u64; BUCKETS]> {
+	weights.resize(BUCKETS, 0);
+	let capacity = 1u128 << THRESHOLD_BITS;
+	// A full bucket: threshold 0, its own alias.
+	let mut buckets = Box::new([0u64; BUCKETS]);
+	for (s, bucket) in buckets.iter_mut().enumerate() {
+		*bucket = s as u64;
+	}
+	let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..BUCKETS).partition(|i| weights[*i] < capacity);
 	while let Some(s) = small.pop() {
 		// The weights left sum to exactly capacity × buckets left, so while
 		// one is short another is over: `large` is never empty here.
 		let Some(&l) = large.last() else {
 			break;
 		};
-		buckets[s] = Bucket { threshold: weights[s] as u64, own: items[s].1, alias: items[l].1 };
+		buckets[s] = ((weights[s] as u64) << BUCKET_BITS) | l as u64;
 		weights[l] -= capacity - weights[s];
 		if weights[l] < capacity {
 			large.pop();
 			small.push(l);
 		}
 	}
-	for l in large {
-		buckets[l] = Bucket { threshold: capacity as u64, own: items[l].1, alias: items[l].1 };
-	}
-	(buckets, shift)
+	buckets
 }
 
 /// ⌊√v⌋.
@@ -728,6 +842,15 @@ mod tests {
 		}
 	}
 
+	/// `n` values one by one through `sample`, then `n` more through the
+	/// vector loop `add_each` (the two read the stream differently).
+	fn both_ways(g: &DiscreteGaussian, n: usize, rng: &mut NoiseRng) -> [(&'static str, Vec<i64>); 2] {
+		let one_by_one = (0..n).map(|_| g.sample(rng)).collect();
+		let mut vector = vec![0i64; n];
+		g.add_each(&mut vector, rng, 0, |_, v| v);
+		[("sample", one_by_one), ("add_each", vector)]
+	}
+
 	#[test]
 	fn blocked_variances_have_the_exact_probabilities() {
 		// σ ≈ 1030: blocks of 32 values from a table of σ ≈ 32.
@@ -736,26 +859,31 @@ mod tests {
 		assert_eq!(g.block_bits, 5);
 		let mut rng = NoiseRng::from_seed([21; 32]);
 		let n = 400_000;
-		let xs: Vec<i64> = (0..n).map(|_| g.sample(&mut rng)).collect();
-		let sigma = (variance as f64).sqrt();
-		let half = (sigma / 2.0) as i64;
-		// Bins of half a σ across ±3σ, and the offsets within a block.
-		let mut counts = Vec::new();
-		for k in -6i64..6 {
-			let (from, to) = (k * half, (k + 1) * half);
-			let p: f64 = (from..to).map(|x| exact_probability(variance, x)).sum();
-			counts.push((format!("[{from}, {to})"), xs.iter().filter(|x| (from..to).contains(x)).count(), p));
+		for (way, xs) in both_ways(&g, n, &mut rng) {
+			let sigma = (variance as f64).sqrt();
+			let half = (sigma / 2.0) as i64;
+			// Bins of half a σ across ±3σ, and the offsets within a block.
+			let mut counts = Vec::new();
+			for k in -6i64..6 {
+				let (from, to) = (k * half, (k + 1) * half);
+				let p: f64 = (from..to).map(|x| exact_probability(variance, x)).sum();
+				counts.push((format!("[{from}, {to})"), xs.iter().filter(|x| (from..to).contains(x)).count(), p));
+			}
+			let reach = (12.0 * sigma) as i64;
+			for r in [0i64, 1, 7, 16, 31] {
+				let p: f64 =
+					(-reach..=reach).filter(|x| x.rem_euclid(32) == r).map(|x| exact_probability(variance, x)).sum();
+				counts.push((format!("x mod 32 = {r}"), xs.iter().filter(|x| x.rem_euclid(32) == r).count(), p));
+			}
+			for x in [0i64, 1, -1, 31, 32, -32] {
+				counts.push((
+					format!("x = {x}"),
+					xs.iter().filter(|v| **v == x).count(),
+					exact_probability(variance, x),
+				));
+			}
+			assert_shares(&format!("σ² = 2^20 + 12345, {way}"), &counts, n);
 		}
-		let reach = (12.0 * sigma) as i64;
-		for r in [0i64, 1, 7, 16, 31] {
-			let p: f64 =
-				(-reach..=reach).filter(|x| x.rem_euclid(32) == r).map(|x| exact_probability(variance, x)).sum();
-			counts.push((format!("x mod 32 = {r}"), xs.iter().filter(|x| x.rem_euclid(32) == r).count(), p));
-		}
-		for x in [0i64, 1, -1, 31, 32, -32] {
-			counts.push((format!("x = {x}"), xs.iter().filter(|v| **v == x).count(), exact_probability(variance, x)));
-		}
-		assert_shares("σ² = 2^20 + 12345", &counts, n);
 	}
 
 	#[test]
@@ -767,23 +895,25 @@ mod tests {
 		assert!(g.table.kept.iter().all(|w| *w == 0));
 		let mut rng = NoiseRng::from_seed([22; 32]);
 		let n = 30_000;
-		let xs: Vec<i64> = (0..n).map(|_| g.sample(&mut rng)).collect();
-		let counts: Vec<_> = (-8i64..=8)
-			.map(|x| (format!("x = {x}"), xs.iter().filter(|v| **v == x).count(), exact_probability(9, x)))
-			.collect();
-		assert_shares("σ² = 9, short table", &counts, n);
+		for (way, xs) in both_ways(&g, n, &mut rng) {
+			let counts: Vec<_> = (-8i64..=8)
+				.map(|x| (format!("x = {x}"), xs.iter().filter(|v| **v == x).count(), exact_probability(9, x)))
+				.collect();
+			assert_shares(&format!("σ² = 9, short table, {way}"), &counts, n);
+		}
 		// Blocks of 4 from a table of 21 blocks, σ = 192.
 		let variance = 192 * 192;
 		let g = DiscreteGaussian::with_table(variance, 2, 20, 64).unwrap();
 		let n = 20_000;
-		let xs: Vec<i64> = (0..n).map(|_| g.sample(&mut rng)).collect();
-		let mut counts = Vec::new();
-		for k in -6i64..6 {
-			let (from, to) = (k * 96, (k + 1) * 96);
-			let p: f64 = (from..to).map(|x| exact_probability(variance, x)).sum();
-			counts.push((format!("[{from}, {to})"), xs.iter().filter(|x| (from..to).contains(x)).count(), p));
+		for (way, xs) in both_ways(&g, n, &mut rng) {
+			let mut counts = Vec::new();
+			for k in -6i64..6 {
+				let (from, to) = (k * 96, (k + 1) * 96);
+				let p: f64 = (from..to).map(|x| exact_probability(variance, x)).sum();
+				counts.push((format!("[{from}, {to})"), xs.iter().filter(|x| (from..to).contains(x)).count(), p));
+			}
+			assert_shares(&format!("σ = 192, short table, {way}"), &counts, n);
 		}
-		assert_shares("σ = 192, short table", &counts, n);
 	}
 
 	#[test]
@@ -791,30 +921,36 @@ mod tests {
 		for variance in [1u128, 9, 4095, 4096, (1 << 20) + 12_345, MAX_VARIANCE] {
 			let g = DiscreteGaussian::new(variance).unwrap();
 			let t = &g.table;
-			let capacity = 1u128 << t.shift;
-			let mut mass = std::collections::HashMap::<u32, u128>::new();
-			for b in &t.buckets {
-				*mass.entry(b.own).or_default() += u128::from(b.threshold);
-				*mass.entry(b.alias).or_default() += capacity - u128::from(b.threshold);
+			let capacity = 1u128 << THRESHOLD_BITS;
+			let mut mass = vec![0u128; BUCKETS];
+			for (s, bucket) in t.buckets.iter().enumerate() {
+				let own = u128::from(bucket >> BUCKET_BITS);
+				assert!(own < capacity);
+				mass[s] += own;
+				mass[(bucket & ALIAS_MASK) as usize] += capacity - own;
 			}
-			assert_eq!(mass.values().sum::<u128>(), 1u128 << 64);
+			assert_eq!(mass.iter().sum::<u128>(), 1u128 << 64);
 			let mut unsure = 0u128;
+			let top = t.top as usize;
 			for (i, kept) in t.kept.iter().enumerate() {
-				assert_eq!(mass.get(&(SURE << KIND_SHIFT | i as u32)).copied().unwrap_or(0), u128::from(*kept));
+				assert_eq!(mass[i], u128::from(*kept), "σ² = {variance}, block {i}");
 				// Certified bounds 160 bits deep: ⌊c·p_i⌋ and ⌈c·p_i⌉ are at
 				// most a unit or two apart.
 				let width = t.unsure_ends[i] - unsure;
 				assert!(width <= 2, "σ² = {variance}, block {i}: uncertain weight {width}");
 				unsure = t.unsure_ends[i];
 			}
-			assert_eq!(mass[&(UNSURE << KIND_SHIFT)], unsure);
-			assert_eq!(mass[&(TAIL << KIND_SHIFT)], u128::from(t.tail_weight));
-			// The bucket that draws again holds about 2^-10 of the mass.
-			let again = mass[&(AGAIN << KIND_SHIFT)];
+			assert_eq!(t.kept.len(), top + 1);
+			assert_eq!(mass[top + UNSURE as usize], unsure);
+			assert_eq!(mass[top + TAIL as usize], u128::from(t.tail_weight));
+			// The items that draw again hold about 2^-10 of the mass.
+			let again: u128 = mass[top + AGAIN as usize..].iter().sum();
 			assert!(again > (1 << SLACK_BITS) - 4096 && again < 1 << (SLACK_BITS + 1), "σ² = {variance}: {again}");
 			// The table's own σ is in [1, 64).
 			assert!(t.top <= TABLE_SIGMAS * 65, "σ² = {variance}: {} blocks", t.top);
 		}
+		// A table too long for the buckets is refused.
+		assert!(DiscreteGaussian::with_table(1 << 20, 0, BUCKETS as u64 - 3, 0).is_err());
 	}
 
 	#[test]
@@ -834,10 +970,15 @@ mod tests {
 		// Each chunk is what its forked stream gives sequentially.
 		let mut parent = NoiseRng::from_seed([7; 32]);
 		let mut first = vec![0i64; PARALLEL_CHUNK];
-		g.add_each(&mut first, &mut parent.fork());
+		g.add_each(&mut first, &mut parent.fork(), 0, |_, v| v);
 		assert_eq!(first[..], a[..PARALLEL_CHUNK]);
 		let var = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / n as f64;
 		assert!((var / (1u64 << 40) as f64 - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "{var}");
+		// A base set in the same loop gets the same noise, each coordinate
+		// its own base.
+		let mut mapped = vec![5i64; n];
+		g.map_and_add_to(&mut mapped, &mut NoiseRng::from_seed([7; 32]), |i, old| old * i as i64);
+		assert!(mapped.iter().zip(&a).enumerate().all(|(i, (m, x))| *m == x + 5 * i as i64));
 	}
 
 	#[test]

@@ -234,23 +234,21 @@ fn sum_of_squares(values: &[f64]) -> f64 {
 		}
 		sums.iter().sum::<f64>() + rest
 	};
-	let blocks = values.len().div_ceil(NORM_BLOCK);
-	let mut partials = vec![0f64; blocks];
-	let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-	let threads = cores.min(blocks / 4).max(1);
-	if threads == 1 {
+	let sum_blocks = |partials: &mut [f64], values: &[f64]| {
 		for (partial, block) in partials.iter_mut().zip(values.chunks(NORM_BLOCK)) {
 			*partial = block_sum(block);
 		}
+	};
+	let blocks = values.len().div_ceil(NORM_BLOCK);
+	let mut partials = vec![0f64; blocks];
+	let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+	let per_thread = blocks.div_ceil(cores.min(blocks / 4).max(1)).max(1);
+	if per_thread >= blocks {
+		sum_blocks(&mut partials, values);
 	} else {
-		let per_thread = blocks.div_ceil(threads);
 		std::thread::scope(|scope| {
 			for (partials, values) in partials.chunks_mut(per_thread).zip(values.chunks(per_thread * NORM_BLOCK)) {
-				scope.spawn(move || {
-					for (partial, block) in partials.iter_mut().zip(values.chunks(NORM_BLOCK)) {
-						*partial = block_sum(block);
-					}
-				});
+				scope.spawn(move || sum_blocks(partials, values));
 			}
 		});
 	}

@@ -103,6 +103,19 @@ impl NoiseRng {
 		word
 	}
 
+	/// The next whole block's two words (a word left over by
+	/// [`next_u64`](Self::next_u64) is passed over).
+	#[inline(always)]
+	fn next_pair(&mut self) -> (u64, u64) {
+		let mut i = self.at.div_ceil(2);
+		if i >= self.blocks.len() {
+			self.refill();
+			i = 0;
+		}
+		self.at = 2 * i + 2;
+		self.pair(i)
+	}
+
 	/// Block `i`'s two words.
 	#[inline]
 	fn pair(&self, i: usize) -> (u64, u64) {
@@ -396,24 +409,29 @@ impl DiscreteGaussian {
 	}
 
 	/// One sample.
-	#[inline]
+	#[inline(always)]
 	pub fn sample(&self, rng: &mut NoiseRng) -> i64 {
 		loop {
-			let block = self.table.sample(rng);
-			if let Some(value) = self.finish(block, rng) {
+			let (r, extra) = rng.next_pair();
+			if let Some(value) = self.attempt(r, extra, rng) {
 				return value;
 			}
 		}
 	}
 
-	/// A value from its block, or None to draw again: an offset, kept with
-	/// its exact probability, and a sign, from one word (the offset in its
-	/// low b ≤ 22 bits, the acceptance trial's 32 bits from bit 31, the
-	/// sign in bit 63) and, about once in 30 values, a few more bits.
-	#[inline]
-	fn finish(&self, block: u64, rng: &mut NoiseRng) -> Option<i64> {
+	/// One attempt at a value from a block of the stream, or None to draw
+	/// again (with a fresh block, so the values keep their exact law). `r`
+	/// picks the table's item; `extra` gives the offset in its low b ≤ 22
+	/// bits, the acceptance trial's 32 bits from bit 31 and the sign in
+	/// bit 63. Anything rarer (a trial that needs more bits, about one
+	/// value in 30; an item past the blocks, which leaves `extra` unread)
+	/// takes further bits from the stream.
+	#[inline(always)]
+	fn attempt(&self, r: u64, extra: u64, rng: &mut NoiseRng) -> Option<i64> {
+		let table = &*self.table;
+		let item = table.pick(r);
+		let block = if item <= table.top { item } else { table.rare(item - table.top, rng)? };
 		let b = self.block_bits;
-		let extra = rng.next_u64();
 		let magnitude = if b == 0 {
 			block
 		} else {
@@ -430,14 +448,6 @@ impl DiscreteGaussian {
 		}
 		let magnitude = magnitude as i64;
 		Some(if negative { -magnitude } else { magnitude })
-	}
-
-	/// A value whose table draw was an item past the blocks (the uncertain
-	/// weights, the tail, or draw again), or None to draw again.
-	#[cold]
-	fn finish_past_top(&self, item: u64, rng: &mut NoiseRng) -> Option<i64> {
-		let block = self.table.rare(item - self.table.top, rng)?;
-		self.finish(block, rng)
 	}
 
 	/// Whether offset j of block i is kept: true with probability
@@ -493,74 +503,11 @@ impl DiscreteGaussian {
 	}
 
 	/// Sets each of `values` (coordinate `start + i` of the whole) to its
-	/// `base` plus one sample, in one loop over the stream's buffer: what [`sample`](Self::sample) does, with each attempt's two
-	/// words (the table's and the rest's) read together, the table's
-	/// common case and the first acceptance trial inline, and everything
-	/// rarer (a trial that needs more bits, about one value in 30; an item
-	/// past the blocks) through the same exact code as `sample`, the
-	/// stream's position handed over and back. An attempt that draws
-	/// again reads two fresh words, so the values keep their exact law.
+	/// `base` plus one sample.
 	fn add_each(&self, values: &mut [i64], rng: &mut NoiseRng, start: usize, base: impl Fn(usize, i64) -> i64) {
-		let table = &*self.table;
-		let buckets = &*table.buckets;
-		let top = table.top;
-		let b = self.block_bits;
-		let offset_mask = (1u64 << b) - 1;
-		let den = 2 * self.variance;
-		// den ≤ 2^55 (MAX_VARIANCE); num below 2^56 for blocks ≤ top.
-		let den64 = den as u64;
-		let mut at = rng.at;
 		for (i, v) in values.iter_mut().enumerate() {
-			let value = loop {
-				// A whole block, from the next (a word left over by a rare
-				// path is passed over).
-				let mut i = at.div_ceil(2);
-				if i >= rng.blocks.len() {
-					rng.refill();
-					i = 0;
-				}
-				let (r, extra) = rng.pair(i);
-				at = 2 * i + 2;
-				let s = (r >> THRESHOLD_BITS) as usize;
-				let bucket = buckets[s & (BUCKETS - 1)];
-				let item = if r & THRESHOLD_MASK < bucket >> BUCKET_BITS { s as u64 } else { bucket & ALIAS_MASK };
-				if item > top {
-					rng.at = at;
-					let value = self.finish_past_top(item, rng);
-					at = rng.at;
-					match value {
-						Some(value) => break value,
-						None => continue,
-					}
-				}
-				let magnitude = if b == 0 {
-					item
-				} else {
-					let offset = extra & offset_mask;
-					let num = ((item * offset) << (b + 1)) + offset * offset;
-					let u = (extra >> 31) as u32;
-					// Kept at once when the first trial, Bernoulli(num/den)
-					// on U's first 32 bits, is false.
-					if u128::from(u) * u128::from(den64) < u128::from(num) << 32 {
-						rng.at = at;
-						let kept = rng.bernoulli_exp_rest(u128::from(num), den, u);
-						at = rng.at;
-						if !kept {
-							continue;
-						}
-					}
-					(item << b) | offset
-				};
-				let negative = extra >> 63 == 1;
-				if negative && magnitude == 0 {
-					continue;
-				}
-				let magnitude = magnitude as i64;
-				break if negative { -magnitude } else { magnitude };
-			};
-			*v = base(start + i, *v).wrapping_add(value);
+			*v = base(start + i, *v).wrapping_add(self.sample(rng));
 		}
-		rng.at = at;
 	}
 }
 
@@ -670,20 +617,16 @@ impl Table {
 		Ok(Self { buckets, kept, unsure_ends, scale, unit, den, top, tail_bits, tail_weight })
 	}
 
-	/// A block i ≥ 0 with probability ∝ p_i, exactly.
+	/// The item a uniform word `r` draws, each with exactly its weight's
+	/// share of 2^64: block i for i ≤ top, the items past it rarely.
 	#[inline]
-	fn sample(&self, rng: &mut NoiseRng) -> u64 {
-		loop {
-			let r = rng.next_u64();
-			let s = (r >> THRESHOLD_BITS) as usize;
-			let bucket = self.buckets[s & (BUCKETS - 1)];
-			let item = if r & THRESHOLD_MASK < bucket >> BUCKET_BITS { s as u64 } else { bucket & ALIAS_MASK };
-			if item <= self.top {
-				return item;
-			}
-			if let Some(block) = self.rare(item - self.top, rng) {
-				return block;
-			}
+	fn pick(&self, r: u64) -> u64 {
+		let s = (r >> THRESHOLD_BITS) as usize;
+		let bucket = self.buckets[s & (BUCKETS - 1)];
+		if r & THRESHOLD_MASK < bucket >> BUCKET_BITS {
+			s as u64
+		} else {
+			bucket & ALIAS_MASK
 		}
 	}
 
@@ -843,7 +786,7 @@ mod tests {
 	}
 
 	/// `n` values one by one through `sample`, then `n` more through the
-	/// vector loop `add_each` (the two read the stream differently).
+	/// vector loop `add_each`, from one stream.
 	fn both_ways(g: &DiscreteGaussian, n: usize, rng: &mut NoiseRng) -> [(&'static str, Vec<i64>); 2] {
 		let one_by_one = (0..n).map(|_| g.sample(rng)).collect();
 		let mut vector = vec![0i64; n];

@@ -150,13 +150,18 @@ pub struct Keystream {
 impl Keystream {
 	/// The keystream of `seed` from its start.
 	pub fn new(seed: &[u8; 32]) -> Self {
-		Self { core: core(seed), blocks: vec![Block::default(); CHUNK_BLOCKS] }
+		// The byte reader's buffer is made at its first `fill`: a reader
+		// of blocks never needs it.
+		Self { core: core(seed), blocks: Vec::new() }
 	}
 
 	/// Fills `out` with the next `out.len()` bytes, a multiple of 16 (whole
 	/// blocks, so the next read starts where this one ended).
 	pub fn fill(&mut self, out: &mut [u8]) {
 		debug_assert_eq!(out.len() % 16, 0);
+		if self.blocks.is_empty() {
+			self.blocks = vec![Block::default(); CHUNK_BLOCKS];
+		}
 		for chunk in out.chunks_mut(CHUNK_BLOCKS * 16) {
 			let used = chunk.len() / 16;
 			self.core.write_keystream_blocks(&mut self.blocks[..used]);

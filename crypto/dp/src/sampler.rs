@@ -896,8 +896,6 @@ mod tests {
 		}
 	}
 
-	/// `n` values one by one through `sample`, then `n` more through the
-	/// vector loop `add_each`, from one stream.
 	/// n values by `sample`, by `add_each` (the vector path where the
 	/// machine has it) and by the portable batch loop.
 	fn both_ways(g: &DiscreteGaussian, n: usize, rng: &mut NoiseRng) -> [(&'static str, Vec<i64>); 3] {

@@ -2,9 +2,10 @@
 //! noise to a 1e6-element contribution (`sample_n*`: the noise alone, on a
 //! vector already on the lattice; `noise_n*`: the whole contribution,
 //! clipping, scaling and rounding included, which stand in for the
-//! fixed-point encoding a step without DP does), beside masking the same
-//! vector in the 64-bit ring with the self mask and the pairwise masks of
-//! 3 and 10 members (complete graph).
+//! fixed-point encoding a step without DP does, `encode_n*`), beside
+//! masking the same vector in the 64-bit ring with the self mask and the
+//! pairwise masks of 3 and 10 members (complete graph). What DP adds is
+//! `noise_n*` less `encode_n*`.
 //!
 //! `cargo bench -p delta-dp --bench noise` (or `QUICK=1` for a short run).
 
@@ -26,6 +27,9 @@ fn noise_beside_masking(c: &mut Criterion) {
 		group.bench_function(format!("noise_n{members}"), |b| {
 			b.iter(|| lattice.contribution(&privacy, &values, &mut rng).expect("noised"))
 		});
+		let encoder = delta_secagg::FixedPoint::new(delta_secagg::Ring::Bits64, 24, members).expect("an encoder");
+		group
+			.bench_function(format!("encode_n{members}"), |b| b.iter(|| encoder.encode_f64(&values).expect("encoded")));
 		let gaussian = DiscreteGaussian::new(lattice.member_variance).expect("a sampler");
 		let mut ints = vec![0i64; D];
 		group.bench_function(format!("sample_n{members}"), |b| b.iter(|| gaussian.add_to(&mut ints, &mut rng)));

@@ -339,15 +339,19 @@ impl Drop for NoiseRng {
 /// lands between an entry's two bounds about once in 2^54 values.
 const TABLE_BITS: u32 = 160;
 /// The table covers its distribution out to this many of its standard
-/// deviations (the mass beyond, about e^-84, is drawn through the tail).
-const TABLE_SIGMAS: u64 = 13;
+/// deviations (the mass beyond, about 2^-38, is drawn through the tail):
+/// with its σ below 128 that is at most 896 blocks, within the 1024
+/// buckets.
+const TABLE_SIGMAS: u64 = 7;
 /// Tables a process keeps, the latest used: a member noises every round
 /// of a step with the same one, and building one takes milliseconds.
 const CACHED_TABLES: usize = 8;
 static TABLES: Mutex<Vec<(u128, Arc<Table>)>> = Mutex::new(Vec::new());
 /// A variance past (2·this)² is sampled in blocks of 2^b values, b chosen
-/// so that the table's own σ, σ/2^b, is in [this, 2·this).
-const TABLE_SIGMA: u128 = 32;
+/// so that the table's own σ, σ/2^b, is in [this, 2·this). The larger the
+/// table's σ, the likelier an offset is kept at its first trial: 99.4 to
+/// 99.7% of the time at [64, 128), against 98.8 to 99.4% at [32, 64).
+const TABLE_SIGMA: u128 = 64;
 /// The table's weights sum to at most 2^64 - 2^this; the rest of 2^64
 /// goes to a bucket that draws again.
 const SLACK_BITS: u32 = 54;
@@ -359,9 +363,10 @@ const FAR_TAIL: u64 = 1 << 16;
 /// units squared), sampled exactly.
 ///
 /// A value's magnitude m = 2^b·i + j is drawn as a block i from a table of
-/// the discrete Gaussian with σ/2^b (σ/2^b in [32, 64), or b = 0 for
-/// σ < 64), an offset j uniform in [0, 2^b), kept with probability
-/// exp(-((2^b·i + j)² - (2^b·i)²) / 2σ²) (97 to 99% of the time); then a
+/// the discrete Gaussian with σ/2^b (σ/2^b in [64, 128), or b = 0 for
+/// σ < 128), an offset j uniform in [0, 2^b), kept with probability
+/// exp(-((2^b·i + j)² - (2^b·i)²) / 2σ²) (99.4 to 99.7% of the time,
+/// nearly always at its first trial); then a
 /// sign. The table is Walker's alias method over integer weights that sum
 /// to 2^64, so one random word picks an entry with exactly the weight's
 /// probability. Entry i has two weights: ⌊c·p_i⌋ and ⌈c·p_i⌉ - ⌊c·p_i⌋,
@@ -439,13 +444,13 @@ impl DiscreteGaussian {
 		}
 	}
 
-	/// One attempt at a value from a block of the stream, or None to draw
-	/// again (with a fresh block, so the values keep their exact law). `r`
-	/// picks the table's item; `extra` gives the offset in its low b ≤ 22
-	/// bits, the acceptance trial's 32 bits from bit 31 and the sign in
-	/// bit 63. Anything rarer (a trial that needs more bits, about one
-	/// value in 30; an item past the blocks, which leaves `extra` unread)
-	/// takes further bits from the stream.
+	/// One attempt at a value from two words of the stream, or None to
+	/// draw again (with fresh words, so the values keep their exact law).
+	/// `r` picks the table's item; `extra` gives the offset in its low
+	/// b ≤ 21 bits, the sign in bit 31 and the acceptance trial's 32 bits
+	/// in its high half. Anything rarer (a trial that needs more bits,
+	/// fewer than one value in 150; an item past the blocks, which leaves
+	/// `extra` unread) takes further bits from the stream.
 	#[inline(always)]
 	fn attempt(&self, r: u64, extra: u64, rng: &mut NoiseRng) -> Option<i64> {
 		let table = &*self.table;
@@ -456,12 +461,12 @@ impl DiscreteGaussian {
 			block
 		} else {
 			let offset = extra & ((1u64 << b) - 1);
-			if !self.keeps(block, offset, (extra >> 31) as u32, rng) {
+			if !self.keeps(block, offset, (extra >> 32) as u32, rng) {
 				return None;
 			}
 			(block << b) | offset
 		};
-		let negative = extra >> 63 == 1;
+		let negative = extra >> 31 & 1 == 1;
 		if negative && magnitude == 0 {
 			// Zero is one value, not two.
 			return None;
@@ -478,7 +483,7 @@ impl DiscreteGaussian {
 		let b = self.block_bits;
 		let den = 2 * self.variance;
 		if block <= self.table.top {
-			// i < 2^10 and j < 2^b ≤ 2^22: below 2^55 + 2^44, and den ≤ 2^55.
+			// i < 2^10 and j < 2^b ≤ 2^21: below 2^53 + 2^42, and den ≤ 2^55.
 			let num = ((block * offset) << (b + 1)) + offset * offset;
 			return rng.bernoulli_exp_small(num, den as u64, u);
 		}
@@ -534,15 +539,19 @@ impl DiscreteGaussian {
 		self.add_in_batches(values, rng, start, &base, |_| None);
 	}
 
-	/// [`add_each`](Self::add_each)'s loop: batches of [`BATCH`] attempts,
-	/// each from one block of the stream, read together; `decide` may
+	/// [`add_each`](Self::add_each)'s loop: batches of [`BATCH`] attempts
+	/// from [`BATCH`] blocks of the stream read together, attempt k's `r`
+	/// the batch's word k and its `extra` word [`BATCH`] + k (so a vector
+	/// of each is one load); `decide` may
 	/// settle a batch's common cases at once (see [`Batch`]), and every
 	/// attempt it leaves, or all of them where it gives None, is made by
 	/// [`attempt`](Self::attempt) in its place, with further bits from past
-	/// the batch. The values are the batches' in order, attempt by
-	/// attempt, so each coordinate has the exact law (one attempt's outcome
-	/// never moves another's value to another coordinate), and a batch's
-	/// values left over at the end of `values` are dropped.
+	/// the batch. The values go to the coordinates in attempt order, batch
+	/// after batch, so each coordinate has the exact law (one attempt's
+	/// outcome never moves another's value to another coordinate); a batch
+	/// whose eight attempts all gave a value fills eight coordinates at
+	/// once, and a batch's values left over at the end of `values` are
+	/// dropped.
 	#[inline(always)]
 	pub(crate) fn add_in_batches(
 		&self,
@@ -552,48 +561,35 @@ impl DiscreteGaussian {
 		base: &impl Fn(usize, i64) -> i64,
 		mut decide: impl FnMut(&[u64; 2 * BATCH]) -> Option<Batch>,
 	) {
-		let mut pending = [0i64; BATCH];
-		let (mut have, mut used) = (0usize, 0usize);
-		for (i, v) in values.iter_mut().enumerate() {
-			while used == have {
-				have = self.batch(rng, &mut decide, &mut pending);
-				used = 0;
+		let n = values.len();
+		let mut at = 0;
+		while at < n {
+			let words = rng.next_words();
+			let settled = decide(&words);
+			if let Some(batch) = &settled {
+				if batch.unsettled == 0 && batch.rejected == 0 {
+					if let Some(out) = values.get_mut(at..at + BATCH) {
+						for (k, (v, noise)) in out.iter_mut().zip(batch.values).enumerate() {
+							*v = base(start + at + k, *v).wrapping_add(noise);
+						}
+						at += BATCH;
+						continue;
+					}
+				}
 			}
-			*v = base(start + i, *v).wrapping_add(pending[used]);
-			used += 1;
-		}
-	}
-
-	/// One batch of attempts into `out`; how many gave a value.
-	#[inline(always)]
-	fn batch(
-		&self,
-		rng: &mut NoiseRng,
-		decide: &mut impl FnMut(&[u64; 2 * BATCH]) -> Option<Batch>,
-		out: &mut [i64; BATCH],
-	) -> usize {
-		let words = rng.next_words();
-		let settled = decide(&words);
-		if let Some(batch) = &settled {
-			if batch.unsettled == 0 && batch.rejected == 0 {
-				*out = batch.values;
-				return BATCH;
-			}
-		}
-		let mut n = 0;
-		for (lane, pair) in words.chunks_exact(2).enumerate() {
-			let value = match &settled {
-				Some(batch) if batch.unsettled >> lane & 1 == 0 => {
-					(batch.rejected >> lane & 1 == 0).then_some(batch.values[lane])
-				},
-				_ => self.attempt(pair[0], pair[1], rng),
-			};
-			if let Some(value) = value {
-				out[n] = value;
-				n += 1;
+			for lane in 0..BATCH {
+				let value = match &settled {
+					Some(batch) if batch.unsettled >> lane & 1 == 0 => {
+						(batch.rejected >> lane & 1 == 0).then_some(batch.values[lane])
+					},
+					_ => self.attempt(words[lane], words[BATCH + lane], rng),
+				};
+				if let (Some(noise), Some(v)) = (value, values.get_mut(at)) {
+					*v = base(start + at, *v).wrapping_add(noise);
+					at += 1;
+				}
 			}
 		}
-		n
 	}
 
 	/// The alias table's buckets, for the vector path.
@@ -936,8 +932,8 @@ mod tests {
 
 	#[test]
 	fn blocked_variances_have_the_exact_probabilities() {
-		// σ ≈ 1030: blocks of 32 values from a table of σ ≈ 32.
-		let variance = (1u128 << 20) + 12_345;
+		// σ ≈ 2051: blocks of 32 values from a table of σ ≈ 64.
+		let variance = (1u128 << 22) + 12_345;
 		let g = DiscreteGaussian::new(variance).unwrap();
 		assert_eq!(g.block_bits, 5);
 		let mut rng = NoiseRng::from_seed([21; 32]);
@@ -965,7 +961,7 @@ mod tests {
 					exact_probability(variance, x),
 				));
 			}
-			assert_shares(&format!("σ² = 2^20 + 12345, {way}"), &counts, n);
+			assert_shares(&format!("σ² = 2^22 + 12345, {way}"), &counts, n);
 		}
 	}
 
@@ -1029,8 +1025,8 @@ mod tests {
 			// The items that draw again hold about 2^-10 of the mass.
 			let again: u128 = mass[top + AGAIN as usize..].iter().sum();
 			assert!(again > (1 << SLACK_BITS) - 4096 && again < 1 << (SLACK_BITS + 1), "σ² = {variance}: {again}");
-			// The table's own σ is in [1, 64).
-			assert!(t.top <= TABLE_SIGMAS * 65, "σ² = {variance}: {} blocks", t.top);
+			// The table's own σ is in [1, 128).
+			assert!(t.top <= TABLE_SIGMAS * 129, "σ² = {variance}: {} blocks", t.top);
 		}
 		// A table too long for the buckets is refused.
 		assert!(DiscreteGaussian::with_table(1 << 20, 0, BUCKETS as u64 - 3, 0).is_err());

@@ -260,6 +260,11 @@ impl postcard::ser_flavors::Flavor for Filling {
 /// Hashes a serialisation as it is written, without a buffer.
 struct Digesting(blake3::Hasher);
 
+/// A written piece at least this long (a vector's elements) is hashed on
+/// every core: BLAKE3's tree splits it into chunks that hash apart, with
+/// the same digest. Below it, threads cost more than they save.
+const PARALLEL_HASH_BYTES: usize = 1 << 20;
+
 impl postcard::ser_flavors::Flavor for Digesting {
 	type Output = [u8; 32];
 	fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
@@ -267,7 +272,11 @@ impl postcard::ser_flavors::Flavor for Digesting {
 		Ok(())
 	}
 	fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-		self.0.update(data);
+		if data.len() >= PARALLEL_HASH_BYTES {
+			self.0.update_rayon(data);
+		} else {
+			self.0.update(data);
+		}
 		Ok(())
 	}
 	fn finalize(self) -> postcard::Result<[u8; 32]> {
@@ -318,6 +327,8 @@ mod tests {
 		for vector in [
 			RingVector::U32(vec![1, u32::MAX, 7]),
 			RingVector::U64((0..1000).map(|i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect()),
+			// Past PARALLEL_HASH_BYTES: hashed on every core, same digest.
+			RingVector::U64((0..300_000).map(|i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect()),
 			RingVector::U128(vec![u128::MAX - 5, 1 << 100]),
 			RingVector::U64(vec![]),
 		] {

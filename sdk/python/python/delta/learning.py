@@ -565,7 +565,8 @@ def _encode_weights(weights: Mapping[str, np.ndarray], layout: Sequence[Sequence
     """The weights as a step's data: each array's little-endian bytes in
     layout order."""
     return b"".join(
-        np.ascontiguousarray(weights[name], dtype=_LE[dtype]).tobytes() for name, dtype, _ in layout
+        memoryview(np.ascontiguousarray(weights[name], dtype=_LE[dtype]))
+        for name, dtype, _ in layout
     )
 
 

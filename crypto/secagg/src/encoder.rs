@@ -70,7 +70,7 @@ impl FixedPoint {
 
 	/// Encodes floats; a value out of range or not finite is an error.
 	pub fn encode_f64(&self, values: &[f64]) -> Result<RingVector, Error> {
-		if let Some(encoded) = self.encode_floats_in_range(values, |v| v, self.scale(), self.max_abs_encoded()) {
+		if let Some(encoded) = self.encode_floats_in_range(values, |v| v) {
 			return Ok(encoded);
 		}
 		self.encode_floats(values.iter().copied())
@@ -79,7 +79,7 @@ impl FixedPoint {
 	/// Encodes 32-bit floats (a model's weights) as [`Self::encode_f64`]
 	/// would their 64-bit values, without a 64-bit copy of the vector.
 	pub fn encode_f32(&self, values: &[f32]) -> Result<RingVector, Error> {
-		if let Some(encoded) = self.encode_floats_in_range(values, f64::from, self.scale(), self.max_abs_encoded()) {
+		if let Some(encoded) = self.encode_floats_in_range(values, f64::from) {
 			return Ok(encoded);
 		}
 		self.encode_floats(values.iter().map(|v| f64::from(*v)))
@@ -101,17 +101,11 @@ impl FixedPoint {
 	/// one pass with no branch on a value so that it vectorises (the
 	/// checked loop, which stops at the first bad value, took 3 ms per 1e6
 	/// values): the same elements, or None where some scaled value is past
-	/// 2^52 (where the pass's rounding is not exact; such a value is rare,
+	/// 2^51 (where the pass's rounding is not exact; such a value is rare,
 	/// and the checked loop encodes it), out of range or not finite, which
 	/// the checked loop then names.
-	fn encode_floats_in_range<T: Copy>(
-		&self,
-		values: &[T],
-		to_f64: impl Fn(T) -> f64,
-		scale: f64,
-		max: i128,
-	) -> Option<RingVector> {
-		let max = i64::try_from(max).ok()?;
+	fn encode_floats_in_range<T: Copy>(&self, values: &[T], to_f64: impl Fn(T) -> f64) -> Option<RingVector> {
+		let (scale, max) = (self.scale(), i64::try_from(self.max_abs_encoded()).ok()?);
 		Some(match self.ring {
 			Ring::Bits32 => RingVector::U32(encode_exact(values, &to_f64, scale, max, |i| i as u32)?),
 			Ring::Bits64 => RingVector::U64(encode_exact(values, &to_f64, scale, max, |i| i as u64)?),
@@ -273,8 +267,9 @@ fn encode_exact<T: Copy, E: Copy + Default>(
 /// they are.
 #[inline]
 pub fn round_half_away(x: f64) -> f64 {
-	const INTEGERS_FROM: f64 = 4_503_599_627_370_496.0; // 2^52
-													 // Also NaN, for which every comparison is false.
+	// 2^52.
+	const INTEGERS_FROM: f64 = 4_503_599_627_370_496.0;
+	// Also NaN, for which every comparison is false.
 	if x.is_nan() || x.abs() >= INTEGERS_FROM {
 		return x;
 	}

@@ -2,8 +2,9 @@
 //!
 //! The generator is AES-128 in counter mode (four blocks an instruction
 //! with VAES and AVX-512 where the CPU has them, else AES-NI, detected at
-//! run time; the same keystream either way), keyed by HKDF-SHA256 of the seed under its own
-//! domain label (16 bytes of key, 16 of initial counter block). The seed carries 256 bits; the generator's security is
+//! run time; the same keystream either way), keyed by HKDF-SHA256 of the
+//! seed under its own domain label (16 bytes of key, 16 of initial counter
+//! block). The seed carries 256 bits; the generator's security is
 //! 128 bits, the level of X25519 itself, and AES-128 expands masks about 40%
 //! faster than AES-256 (14 rounds against 10). The keystream is written and
 //! added chunk by chunk so it stays in cache.
@@ -39,17 +40,16 @@ enum Stream {
 
 impl Stream {
 	fn new(seed: &[u8; 32]) -> Self {
-		let (key, iv) = key_and_iv(seed);
 		#[cfg(target_arch = "x86_64")]
 		if crate::vaes::available() {
+			let (key, iv) = key_and_iv(seed);
 			return Self::Vaes(crate::vaes::VaesCtr::new(&key, &iv));
 		}
-		Self::Portable(Box::new(Core::new(key.as_slice().into(), iv.as_slice().into())))
+		Self::portable(seed)
 	}
 
-	/// The `aes` crate's stream whatever the CPU: the reference the vector
-	/// stream is tested against.
-	#[cfg(test)]
+	/// The `aes` crate's stream whatever the CPU (also the reference the
+	/// vector stream is tested against).
 	fn portable(seed: &[u8; 32]) -> Self {
 		let (key, iv) = key_and_iv(seed);
 		Self::Portable(Box::new(Core::new(key.as_slice().into(), iv.as_slice().into())))

@@ -8,7 +8,8 @@
 //! revealed are unmasked with.
 
 use std::{
-	collections::{BTreeMap, VecDeque},
+	collections::{BTreeMap, BTreeSet, VecDeque},
+	sync::Arc,
 	time::{Duration, Instant},
 };
 
@@ -94,11 +95,17 @@ enum Stage {
 
 #[derive(Default)]
 struct RoundRun {
-	step: Option<Announcement>,
+	/// Shared, not cloned, on each of the round's ledger reads: it holds
+	/// the step's body (a model's weights).
+	step: Option<Arc<Announcement>>,
 	stage: Stage,
 	ids: BTreeMap<AccountId, MemberId>,
 	shares: BTreeMap<AccountId, ShareKeys>,
 	masked: BTreeMap<AccountId, MaskedInput>,
+	/// Members whose masked input was taken in (`take_masked`), and how
+	/// many of those the sum holds.
+	masked_taken: BTreeSet<AccountId>,
+	masked_accepted: usize,
 	unmask: BTreeMap<AccountId, UnmaskResponse>,
 	declines: BTreeMap<AccountId, String>,
 	/// Since when, and for how long at most, the core waits for messages
@@ -315,7 +322,7 @@ impl RequesterCore {
 			Message::ShareKeys { task: t, round: r, body } if current(t, r) => {
 				self.run.shares.entry(from).or_insert(body);
 			},
-			Message::Masked { task: t, round: r, body } if current(t, r) => {
+			Message::Masked { task: t, round: r, body } if current(t, r) && !self.run.masked_taken.contains(&from) => {
 				self.run.masked.entry(from).or_insert(body);
 			},
 			Message::Unmask { task: t, round: r, body } if current(t, r) => {
@@ -497,7 +504,7 @@ impl RequesterCore {
 					ring_bits: announcement.encoding.ring.bits(),
 					elements: announcement.step.outputs.iter().filter_map(OutputSpec::elements).sum(),
 				});
-				self.run = RoundRun { step: Some(announcement), ..RoundRun::default() };
+				self.run = RoundRun { step: Some(Arc::new(announcement)), ..RoundRun::default() };
 				Ok(())
 			},
 			Awaiting::FinishRound { next, contributors } => {
@@ -612,10 +619,17 @@ impl RequesterCore {
 				other => other,
 			};
 		}
+		if round.state.phase >= Phase::Compute && matches!(self.run.stage, Stage::Computing(_)) {
+			// Masked inputs are taken in (checked against their commitments
+			// and added to the sum) as the ledger shows them, while the
+			// other members still compute, rather than all at the Unmask
+			// phase, when only the requester has work left.
+			self.take_masked(&round)?;
+		}
 		if round.state.phase >= Phase::Unmask && matches!(self.run.stage, Stage::Computing(_)) {
 			let missing = committed(&round, MemberStatus::Masked, |m| m.masked)
 				.iter()
-				.any(|(who, _)| !self.run.masked.contains_key(who));
+				.any(|(who, _)| !self.run.masked.contains_key(who) && !self.run.masked_taken.contains(who));
 			let grace = self.run.masked_grace();
 			if self.run.wait_for(missing, now, grace) {
 				return Ok(());
@@ -623,22 +637,7 @@ impl RequesterCore {
 			let Stage::Computing(aggregator) = &mut self.run.stage else {
 				return Err(ledger_refusal("unmask", "no aggregator"));
 			};
-			let mut accepted = 0;
-			for m in committed(&round, MemberStatus::Masked, |m| m.masked) {
-				if let Some(body) = self.run.masked.remove(&m.0) {
-					if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
-						match aggregator.receive_masked_input(body) {
-							Ok(()) => accepted += 1,
-							Err(e) => self.events.push_back(TaskEvent::Refused {
-								round: self.round,
-								member: m.0,
-								what: Refused::MaskedInput,
-								reason: e.to_string(),
-							}),
-						}
-					}
-				}
-			}
+			let accepted = self.run.masked_accepted;
 			aggregator.close_masked_input()?;
 			self.events.push_back(TaskEvent::MaskedInputs { round: self.round, count: accepted });
 			// Members that shared keys but sent nothing and said nothing:
@@ -707,7 +706,36 @@ impl RequesterCore {
 				)?,
 			};
 			self.reducing = Some((commitment(&sums)?, contributors));
-			self.work.push_back(RequesterWork::Reduce { step: announcement.step, sums, members: contributors });
+			self.work.push_back(RequesterWork::Reduce { step: announcement.step.clone(), sums, members: contributors });
+		}
+		Ok(())
+	}
+
+	/// Checks and adds to the sum each masked input whose commitment the
+	/// ledger holds and whose message has come, once per member: a body
+	/// that differs from its commitment is dropped, as one the aggregator
+	/// refuses is (that one reported), and copies sent later are ignored.
+	fn take_masked(&mut self, round: &RoundInfo) -> Result<(), EngineError> {
+		let Stage::Computing(aggregator) = &mut self.run.stage else {
+			return Ok(());
+		};
+		for m in committed(round, MemberStatus::Masked, |m| m.masked) {
+			if self.run.masked_taken.contains(&m.0) {
+				continue;
+			}
+			let Some(body) = self.run.masked.remove(&m.0) else { continue };
+			self.run.masked_taken.insert(m.0);
+			if Some(body.member) == self.run.ids.get(&m.0).copied() && commitment(&body)? == m.1 {
+				match aggregator.receive_masked_input(body) {
+					Ok(()) => self.run.masked_accepted += 1,
+					Err(e) => self.events.push_back(TaskEvent::Refused {
+						round: self.round,
+						member: m.0,
+						what: Refused::MaskedInput,
+						reason: e.to_string(),
+					}),
+				}
+			}
 		}
 		Ok(())
 	}
@@ -804,7 +832,7 @@ mod tests {
 		let encoding = Encoding { ring, ..Encoding::default() };
 		let announcement =
 			Announcement { task: 1, round: 0, step, encoding, graph: GraphChoice::default(), package: Vec::new() };
-		RoundRun { step: Some(announcement), ..RoundRun::default() }
+		RoundRun { step: Some(Arc::new(announcement)), ..RoundRun::default() }
 	}
 
 	#[test]

@@ -371,6 +371,13 @@ mod tests {
 		}
 		let bytes = canonical(&RingVector::U32(vec![258])).unwrap();
 		assert_eq!(&bytes[bytes.len() - 4..], &[2, 1, 0, 0]);
+		// Read from the borrowed bytes: a ragged byte string is refused.
+		let ragged =
+			postcard::to_allocvec(&(delta_secagg::Ring::Bits64, delta_secagg::bytes::Bytes(&[1, 2, 3]))).unwrap();
+		assert!(postcard::from_bytes::<RingVector>(&ragged).is_err());
+		let whole =
+			postcard::to_allocvec(&(delta_secagg::Ring::Bits32, delta_secagg::bytes::Bytes(&[1, 0, 0, 0]))).unwrap();
+		assert_eq!(postcard::from_bytes::<RingVector>(&whole).unwrap(), RingVector::U32(vec![1]));
 	}
 
 	#[test]

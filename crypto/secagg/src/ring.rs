@@ -191,31 +191,64 @@ impl<'de> Deserialize<'de> for RingVector {
 			}
 			fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RingVector, A::Error> {
 				let ring: Ring = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
-				let crate::bytes::ByteBuf(bytes) =
-					seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
-				let width = ring.element_bytes();
-				if bytes.len() % width != 0 {
-					return Err(de::Error::custom(format_args!(
-						"{} bytes are not a whole number of {width}-byte elements",
-						bytes.len()
-					)));
-				}
-				macro_rules! read {
-					($t:ty) => {
-						bytes
-							.chunks_exact(width)
-							.map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; core::mem::size_of::<$t>()])))
-							.collect()
-					};
-				}
-				Ok(match ring {
-					Ring::Bits32 => RingVector::U32(read!(u32)),
-					Ring::Bits64 => RingVector::U64(read!(u64)),
-					Ring::Bits128 => RingVector::U128(read!(u128)),
-				})
+				seq.next_element_seed(Elements(ring))?.ok_or_else(|| de::Error::invalid_length(1, &self))
 			}
 		}
 		deserializer.deserialize_tuple(2, Pair)
+	}
+}
+
+/// A ring vector's elements, read from their bytes where the format lends
+/// them (postcard does, from the message's buffer): one copy into the
+/// elements, not a copy of the bytes first (a masked model of 8 MB was
+/// copied, and its fresh pages touched, twice).
+struct Elements(Ring);
+
+impl<'de> de::DeserializeSeed<'de> for Elements {
+	type Value = RingVector;
+	fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RingVector, D::Error> {
+		deserializer.deserialize_byte_buf(self)
+	}
+}
+
+impl Elements {
+	fn read<E: de::Error>(&self, bytes: &[u8]) -> Result<RingVector, E> {
+		let width = self.0.element_bytes();
+		if bytes.len() % width != 0 {
+			return Err(E::custom(format_args!(
+				"{} bytes are not a whole number of {width}-byte elements",
+				bytes.len()
+			)));
+		}
+		macro_rules! read {
+			($t:ty) => {
+				bytes
+					.chunks_exact(width)
+					.map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; core::mem::size_of::<$t>()])))
+					.collect()
+			};
+		}
+		Ok(match self.0 {
+			Ring::Bits32 => RingVector::U32(read!(u32)),
+			Ring::Bits64 => RingVector::U64(read!(u64)),
+			Ring::Bits128 => RingVector::U128(read!(u128)),
+		})
+	}
+}
+
+impl<'de> Visitor<'de> for Elements {
+	type Value = RingVector;
+	fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+		f.write_str("a byte string of ring elements")
+	}
+	fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<RingVector, E> {
+		self.read(v)
+	}
+	fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RingVector, A::Error> {
+		// Formats without byte strings (JSON) give the bytes one by one.
+		let crate::bytes::ByteBuf(bytes) =
+			crate::bytes::ByteBuf::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+		self.read(&bytes)
 	}
 }
 

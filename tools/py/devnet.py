@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -34,11 +35,42 @@ def node_binary() -> str:
     return str(Path(target) / "debug" / "delta-chain")
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports `free_port` gave this process, never given twice."""
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives the source of an outgoing connection."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    """A TCP port free on 127.0.0.1 now, for a process about to listen on
+    it. Drawn below the kernel's ephemeral range: a port the kernel hands
+    out (bind to 0) can be taken, before the process binds it, as the
+    source port of one of the many connections a test's processes make
+    (ten workers starting at once hit "Address already in use" so); and
+    never the same one twice in this process."""
+    low = min(_ephemeral_low(), 65536)
+    for _ in range(200):
+        port = random.randrange(10_000, low) if low > 11_000 else random.randrange(10_000, 65_536)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    _HANDED_OUT.add(port)
+    return port
 
 
 class NodeError(RuntimeError):

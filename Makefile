@@ -83,9 +83,16 @@ bench-workers: build sdk
 ## digits MLP and a 1M-parameter MLP); its deployment engine (a SuperLink and
 ## SuperNodes on loopback) by BENCH_ARGS="--systems ...,flower-deploy,
 ## flower-deploy-secagg"; Flower is installed into its own venv under
-## ~/.cache/delta on the first run.
+## ~/.cache/delta on the first run. The ten-worker system (BENCH_ARGS=
+## "--systems ...,delta-workers") runs release builds of delta-worker and
+## delta-coordinator, as an operator deploys them: built here when named,
+## beside the dev build the tests use (about 6 min the first time on 2
+## cores).
 bench-learning: sdk
-	python3 scripts/bench_learning.py $(BENCH_ARGS)
+	$(if $(findstring delta-workers,$(BENCH_ARGS)),$(CARGO) build --release -p delta-worker -p delta-coordinator)
+	DELTA_COORDINATOR_BIN=$(CARGO_TARGET_DIR)/release/delta-coordinator \
+		DELTA_WORKER_BIN=$(CARGO_TARGET_DIR)/release/delta-worker \
+		python3 scripts/bench_learning.py $(BENCH_ARGS)
 
 ## Preparing a 1M-row, 10-column PostgreSQL table as a dataset beside the
 ## raw Arrow read of the same table (time and peak memory).

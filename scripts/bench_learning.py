@@ -16,6 +16,14 @@ bench_learning_tasks.py); no evaluation. Systems:
 
 - `delta-debug`: `delta.debug` (always SecAgg+: every round is one secure
   aggregation through the real engine, all members in this one process).
+- `delta-workers` (not run by default): the same job submitted with
+  `delta.Client` to a `delta-coordinator` and `--members` real
+  `delta-worker` processes on loopback, each holding its part as a Parquet
+  dataset: the binaries `DELTA_COORDINATOR_BIN` and `DELTA_WORKER_BIN`
+  name, else the dev build's; `make bench-learning` passes its release
+  build, as an operator deploys them (the dev build keeps most
+  dependencies at opt-level 0: its 1M round took 0.59 s where the release
+  build's took 0.49).
 - `flower-sim`: Flower's simulation engine (Ray) with the Message API it
   recommends (`flwr.serverapp.strategy.FedAvg`, a `ClientApp` train
   function): no secure aggregation.
@@ -1383,6 +1391,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Flower {', '.join(sorted(versions))} ({note}; {FLOWER_VENV})")
     print()
     print_table(results, args.members)
+    if "delta-workers" in systems:
+        sys.path.insert(0, str(SCRIPTS.parent / "tools" / "py"))
+        from workers import worker_binary
+
+        from coordinator import coordinator_binary
+
+        print(f"delta-workers ran {worker_binary()} and {coordinator_binary()}")
     print_phases(results)
     print_ratios(results)
     print(f"\nbenchmark ran {elapsed:.0f} s; logs in {scratch}")

@@ -116,24 +116,21 @@ impl NoiseRng {
 		self.pair(i)
 	}
 
-	/// The next [`BATCH`] whole blocks' words, block k's at 2k and 2k + 1
-	/// (a word left over by [`next_u64`](Self::next_u64), and blocks too
-	/// few for a batch at the buffer's end, are passed over).
+	/// The next [`BATCH`] whole blocks, lent from the buffer (a word left
+	/// over by [`next_u64`](Self::next_u64), and blocks too few for a
+	/// batch at the buffer's end, are passed over). Block k holds the
+	/// batch's words 2k and 2k + 1, little-endian: the vector path reads
+	/// them where they are, and only a batch it leaves to the portable
+	/// code is copied out ([`batch_words`]) before that code draws more.
 	#[inline(always)]
-	fn next_words(&mut self) -> [u64; 2 * BATCH] {
+	fn next_batch(&mut self) -> &[Block] {
 		let mut i = self.at.div_ceil(2);
 		if i + BATCH > self.blocks.len() {
 			self.refill();
 			i = 0;
 		}
 		self.at = 2 * (i + BATCH);
-		let mut words = [0u64; 2 * BATCH];
-		for (pair, block) in words.chunks_exact_mut(2).zip(&self.blocks[i..i + BATCH]) {
-			let both = u128::from_le_bytes(<[u8; 16]>::from(*block));
-			pair[0] = both as u64;
-			pair[1] = (both >> 64) as u64;
-		}
-		words
+		&self.blocks[i..i + BATCH]
 	}
 
 	/// Block `i`'s two words.
@@ -559,13 +556,13 @@ impl DiscreteGaussian {
 		rng: &mut NoiseRng,
 		start: usize,
 		base: &impl Fn(usize, i64) -> i64,
-		mut decide: impl FnMut(&[u64; 2 * BATCH]) -> Option<Batch>,
+		mut decide: impl FnMut(&[Block]) -> Option<Batch>,
 	) {
 		let n = values.len();
 		let mut at = 0;
 		while at < n {
-			let words = rng.next_words();
-			let settled = decide(&words);
+			let blocks = rng.next_batch();
+			let settled = decide(blocks);
 			if let Some(batch) = &settled {
 				if batch.unsettled == 0 && batch.rejected == 0 {
 					if let Some(out) = values.get_mut(at..at + BATCH) {
@@ -577,6 +574,9 @@ impl DiscreteGaussian {
 					}
 				}
 			}
+			// Copied out: an attempt that needs more bits may refill the
+			// buffer the batch was lent from.
+			let words = batch_words(blocks);
 			for lane in 0..BATCH {
 				let value = match &settled {
 					Some(batch) if batch.unsettled >> lane & 1 == 0 => {
@@ -608,6 +608,18 @@ impl DiscreteGaussian {
 /// Attempts made together: eight blocks of the stream, eight 64-bit
 /// lanes of an AVX-512 register for each word of an attempt.
 pub(crate) const BATCH: usize = 8;
+
+/// A batch's [`BATCH`] blocks as its 2·[`BATCH`] words, block k's at 2k
+/// and 2k + 1.
+fn batch_words(blocks: &[Block]) -> [u64; 2 * BATCH] {
+	let mut words = [0u64; 2 * BATCH];
+	for (pair, block) in words.chunks_exact_mut(2).zip(blocks) {
+		let both = u128::from_le_bytes(<[u8; 16]>::from(*block));
+		pair[0] = both as u64;
+		pair[1] = (both >> 64) as u64;
+	}
+	words
+}
 
 /// What a batch's vector pass settled: lane k's attempt gives `values[k]`
 /// unless bit k of `unsettled` (left to [`DiscreteGaussian::attempt`]) or

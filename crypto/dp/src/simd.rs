@@ -24,6 +24,8 @@ use std::arch::x86_64::{
 	_mm_cvtsi64_si128, _CMP_GE_OQ,
 };
 
+use delta_secagg::prg::Block;
+
 use super::sampler::{Batch, DiscreteGaussian, NoiseRng, BATCH};
 
 /// Whether this machine runs the vector path.
@@ -60,7 +62,7 @@ fn add_each_avx512(
 	let constants = Constants::of(g);
 	// The closure is compiled with this function's features, so `decide`
 	// inlines into the loop.
-	g.add_in_batches(values, rng, start, base, |words| Some(decide(g.buckets(), &constants, words)));
+	g.add_in_batches(values, rng, start, base, |blocks| decide(g.buckets(), &constants, blocks));
 }
 
 /// A sampler's parameters as the vector code uses them.
@@ -81,10 +83,12 @@ impl Constants {
 	}
 }
 
-/// Eight attempts from their sixteen words (attempt k's `r` at word k,
-/// its `extra` at word 8 + k, as [`DiscreteGaussian::add_in_batches`]
-/// hands them to [`DiscreteGaussian::attempt`]): each attempt's value
-/// where it is settled, and which are.
+/// Eight attempts from their sixteen words, read where the stream's
+/// buffer holds them (`blocks`: eight blocks, block k holding words 2k
+/// and 2k + 1, little-endian; attempt k's `r` is word k, its `extra`
+/// word 8 + k, as [`DiscreteGaussian::add_in_batches`] hands them to
+/// [`DiscreteGaussian::attempt`]): each attempt's value where it is
+/// settled, and which are; None for a slice that is not eight blocks.
 ///
 /// An attempt is settled here when its item is one of the table's blocks
 /// and its first acceptance trial comes out false by a margin: u ≥ x in
@@ -99,13 +103,19 @@ impl Constants {
 /// item past the blocks, a trial true or too close to call) is left to
 /// the portable code, fewer than one in a hundred.
 #[target_feature(enable = "avx512f,avx512dq")]
-fn decide(buckets: &[u64; 1024], c: &Constants, words: &[u64; 2 * BATCH]) -> Batch {
-	// SAFETY: the loads read the sixteen words of `words`; the store
-	// writes the eight words of `values`. (The buckets are read by
-	// bounds-checked indexing.)
+fn decide(buckets: &[u64; 1024], c: &Constants, blocks: &[Block]) -> Option<Batch> {
+	if blocks.len() != BATCH {
+		return None;
+	}
+	let words = blocks.as_ptr().cast::<u64>();
+	// SAFETY: `blocks` is eight blocks of 16 bytes, so the loads read its
+	// 128 bytes (unaligned loads: a block is bytes; x86-64 reads them
+	// little-endian, as the portable code does) and word k < 16 is in
+	// them; the store writes the eight words of `values`. (The buckets are
+	// read by bounds-checked indexing.)
 	unsafe {
-		let r = _mm512_loadu_epi64(words.as_ptr().cast::<i64>());
-		let extra = _mm512_loadu_epi64(words.as_ptr().add(BATCH).cast::<i64>());
+		let r = _mm512_loadu_epi64(words.cast::<i64>());
+		let extra = _mm512_loadu_epi64(words.add(BATCH).cast::<i64>());
 
 		// Table::pick: bucket s = r's top 10 bits, item s below the
 		// bucket's threshold, its alias above. The eight buckets are read
@@ -113,7 +123,7 @@ fn decide(buckets: &[u64; 1024], c: &Constants, words: &[u64; 2 * BATCH]) -> Bat
 		// (AMD Zen 4) the noise took 1.65 ms per 1e6 values with the
 		// gather, 1.3 ms with the loads.
 		let s = _mm512_srli_epi64::<54>(r);
-		let at = |k: usize| buckets[(words[k] >> 54) as usize] as i64;
+		let at = |k: usize| buckets[(words.add(k).read_unaligned() >> 54) as usize] as i64;
 		let bucket = _mm512_set_epi64(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0));
 		let below = _mm512_cmplt_epu64_mask(
 			_mm512_and_si512(r, _mm512_set1_epi64(((1u64 << 54) - 1) as i64)),
@@ -143,6 +153,6 @@ fn decide(buckets: &[u64; 1024], c: &Constants, words: &[u64; 2 * BATCH]) -> Bat
 		let mut values = [0i64; BATCH];
 		_mm512_storeu_epi64(values.as_mut_ptr(), value);
 		let unsettled = past | !kept;
-		Batch { values, unsettled, rejected: !unsettled & negative_zero }
+		Some(Batch { values, unsettled, rejected: !unsettled & negative_zero })
 	}
 }

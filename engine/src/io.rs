@@ -261,8 +261,8 @@ impl postcard::ser_flavors::Flavor for Filling {
 /// vector's elements arrive one by one: a sum of 1M floats is 1M pieces
 /// of 8 bytes) are gathered into `pending` and hashed a block at a time,
 /// since each hasher update costs far more than copying 8 bytes; that
-/// took the commitment to a sum of 1M floats from 16 ms to 2.7. The digest is BLAKE3 of the
-/// bytes in order, whatever their grouping.
+/// took the commitment to a sum of 1M floats from 16 ms to 2.7. The
+/// digest is BLAKE3 of the bytes in order, whatever their grouping.
 struct Digesting {
 	hasher: blake3::Hasher,
 	pending: Vec<u8>,
@@ -293,11 +293,9 @@ impl postcard::ser_flavors::Flavor for Digesting {
 		self.try_extend(&[byte])
 	}
 	fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-		if self.pending.len() + data.len() <= PENDING_BYTES {
-			self.pending.extend_from_slice(data);
-			return Ok(());
+		if self.pending.len() + data.len() > PENDING_BYTES {
+			self.flush();
 		}
-		self.flush();
 		if data.len() >= PARALLEL_HASH_BYTES {
 			self.hasher.update_rayon(data);
 		} else if data.len() >= PENDING_BYTES {

@@ -480,7 +480,7 @@ mod tests {
 		assert_eq!(read(frame(3, b"abc"), 8).unwrap(), b"abc");
 		assert_eq!(read(frame(9, b"abc"), 8).unwrap_err().kind(), io::ErrorKind::InvalidData);
 		// A prefix that promises 4 GiB and sends three bytes is an error,
-		// read into a buffer the size of what arrived.
+		// read into room of which only a window was zeroed.
 		assert_eq!(read(frame(u32::MAX, b"abc"), u64::MAX).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
 		// Longer than the zeroed window, whole and in pieces of 7 bytes:
 		// the same bytes, and the frame's bytes only.

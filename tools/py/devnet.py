@@ -54,9 +54,10 @@ def free_port() -> int:
     source port of one of the many connections a test's processes make
     (ten workers starting at once hit "Address already in use" so); and
     never the same one twice in this process."""
-    low = min(_ephemeral_low(), 65536)
+    low = _ephemeral_low()
+    top = low if 11_000 < low <= 65_536 else 65_536
     for _ in range(200):
-        port = random.randrange(10_000, low) if low > 11_000 else random.randrange(10_000, 65_536)
+        port = random.randrange(10_000, top)
         if port in _HANDED_OUT:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -136,9 +136,7 @@ impl NoiseRng {
 	/// Block `i`'s two words.
 	#[inline]
 	fn pair(&self, i: usize) -> (u64, u64) {
-		let block = self.blocks.get(i).map_or([0; 16], |b| <[u8; 16]>::from(*b));
-		let both = u128::from_le_bytes(block);
-		(both as u64, (both >> 64) as u64)
+		self.blocks.get(i).map_or((0, 0), block_words)
 	}
 
 	/// The next `n` random bits, 1 ≤ n ≤ 32, from the spare bits of a word.
@@ -609,14 +607,19 @@ impl DiscreteGaussian {
 /// lanes of an AVX-512 register for each word of an attempt.
 pub(crate) const BATCH: usize = 8;
 
+/// A block of the stream as its two little-endian words.
+#[inline]
+fn block_words(block: &Block) -> (u64, u64) {
+	let both = u128::from_le_bytes(<[u8; 16]>::from(*block));
+	(both as u64, (both >> 64) as u64)
+}
+
 /// A batch's [`BATCH`] blocks as its 2·[`BATCH`] words, block k's at 2k
 /// and 2k + 1.
 fn batch_words(blocks: &[Block]) -> [u64; 2 * BATCH] {
 	let mut words = [0u64; 2 * BATCH];
 	for (pair, block) in words.chunks_exact_mut(2).zip(blocks) {
-		let both = u128::from_le_bytes(<[u8; 16]>::from(*block));
-		pair[0] = both as u64;
-		pair[1] = (both >> 64) as u64;
+		(pair[0], pair[1]) = block_words(block);
 	}
 	words
 }
